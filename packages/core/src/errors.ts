@@ -1,0 +1,76 @@
+/** Every error code hotmcp raises. */
+export type HotMcpErrorCode =
+  | 'HOTMCP_ERR_BAD_OPTION'
+  | 'HOTMCP_ERR_LOAD_FAILED'
+  | 'HOTMCP_ERR_SYNTAX'
+  | 'HOTMCP_ERR_IMPORT_THREW'
+  | 'HOTMCP_ERR_MODULE_NOT_FOUND'
+  | 'HOTMCP_ERR_INVALID_DEFINITION'
+  | 'HOTMCP_ERR_DUPLICATE_NAME'
+  | 'HOTMCP_ERR_NAME_CONFLICT'
+  | 'HOTMCP_ERR_OUTSIDE_ROOT'
+  | 'HOTMCP_ERR_CAPABILITY_MISSING'
+  | 'HOTMCP_ERR_ADAPTER_MISSING'
+  | 'HOTMCP_ERR_ADAPTER_INCOMPATIBLE'
+  | 'HOTMCP_ERR_COMMIT_FAILED'
+  | 'HOTMCP_ERR_WATCHER_FAILED'
+  | 'HOTMCP_ERR_DISPOSE_FAILED'
+  | 'HOTMCP_ERR_INJECTION';
+
+const MARKER = Symbol.for('hotmcp.error');
+
+/** Where an error points in the user's code. */
+export interface ErrorLocation {
+  /** Absolute path of the file. */
+  file?: string;
+  /** 1-based line, when known. */
+  line?: number;
+  /** 1-based column, when known. */
+  column?: number;
+}
+
+export interface HotMcpErrorOptions extends ErrorLocation {
+  cause?: unknown;
+  /** Extra structured fields, audited with the error. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one error type hotmcp throws or reports. Recognise it with
+ * {@link isHotMcpError}, which works across duplicate package copies.
+ */
+export class HotMcpError extends Error {
+  readonly code: HotMcpErrorCode;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: HotMcpErrorCode, message: string, options: HotMcpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HotMcpError';
+    this.code = code;
+    if (options.file !== undefined) this.file = options.file;
+    if (options.line !== undefined) this.line = options.line;
+    if (options.column !== undefined) this.column = options.column;
+    if (options.details !== undefined) this.details = options.details;
+    Object.defineProperty(this, MARKER, { value: true });
+  }
+
+  /** The fields an audit event or a status report carries for this error. */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.file !== undefined && { file: this.file }),
+      ...(this.line !== undefined && { line: this.line }),
+      ...(this.column !== undefined && { column: this.column }),
+      ...this.details,
+    };
+  }
+}
+
+/** True for any {@link HotMcpError}, including one from another copy of this package. */
+export function isHotMcpError(value: unknown): value is HotMcpError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+}

@@ -1,0 +1,51 @@
+import type { AnyDefinition, DefinitionKind } from '../define.js';
+
+/** Bare names in a live registry, per list kind. */
+export interface RegistrySnapshot {
+  tools: string[];
+  prompts: string[];
+  resources: string[];
+}
+
+/** One kind-and-name reference to a registry entry. */
+export interface RegistryEntryRef {
+  kind: DefinitionKind;
+  name: string;
+}
+
+/** What one batch does to the registry. */
+export interface RegistryChange {
+  /** Definitions to add, or to put in place of the reloader's entry of the same name. */
+  upsert: AnyDefinition[];
+  /** Reloader-owned entries to remove. */
+  remove: RegistryEntryRef[];
+}
+
+/** A change the adapter has checked and converted; opaque to the engine. */
+export interface PreparedChange {
+  readonly change: RegistryChange;
+}
+
+/** What a commit did. */
+export interface CommitResult {
+  /** The list kinds whose list_changed notification was sent (once each). */
+  notified: DefinitionKind[];
+}
+
+/**
+ * Port: a bare-name view of one live server's registry.
+ *
+ * `prepare` is asynchronous and touches nothing; when one definition cannot be
+ * registered it throws a `HotMcpError` whose `details` carry `kind` and `name`.
+ * `commit` is synchronous, so no request sees half a batch; it rolls back and
+ * throws on error, and sends at most one list_changed per list kind.
+ */
+export interface ToolRegistryAdapter {
+  /** Adapter contract version this implementation follows. */
+  readonly contractVersion: 1;
+  /** Human-readable adapter name, for errors and audit events. */
+  readonly adapterName: string;
+  list(): RegistrySnapshot;
+  prepare(change: RegistryChange): Promise<PreparedChange>;
+  commit(prepared: PreparedChange): CommitResult;
+}

@@ -1,0 +1,24 @@
+import type { AuditSink } from './ports/audit-sink.js';
+import type { ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
+import type { ModuleLoader } from './ports/module-loader.js';
+import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
+
+/** A DI token that carries the type registered under it. */
+export type Token<T> = string & { readonly __port?: T };
+
+/** Settings every part of one reloader shares. */
+export interface ReloaderSettings extends ChangeSourceOptions {
+  /** Globs relative to root whose files are never loaded. */
+  deny: readonly string[];
+  /** Absolute files that are never loaded (the server's entry module, the reloader itself). */
+  denyFiles: readonly string[];
+}
+
+/** The token table: one token per port, typed with the port. */
+export const TOKENS = {
+  settings: 'hotmcp.settings' as Token<ReloaderSettings>,
+  changeSource: 'hotmcp.change-source' as Token<ChangeSource>,
+  moduleLoader: 'hotmcp.module-loader' as Token<ModuleLoader>,
+  registryAdapter: 'hotmcp.registry-adapter' as Token<ToolRegistryAdapter>,
+  auditSink: 'hotmcp.audit-sink' as Token<AuditSink>,
+} as const;
