@@ -13,7 +13,9 @@ type OutputOf<S> = S extends { '~standard': { types?: { output: infer O } } }
       : unknown;
 
 /** Handler arguments inferred from a raw shape (`{ text: z.string() }`) or an object schema. */
-export type InferArgs<S> = S extends undefined
+export type InferArgs<S> = 0 extends 1 & S
+  ? any
+  : S extends undefined
   ? Record<string, never>
   : S extends { '~standard': unknown } | { _zod: unknown } | { _output: unknown }
     ? OutputOf<S>

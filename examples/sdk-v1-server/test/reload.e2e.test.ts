@@ -1,0 +1,121 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
+import { auditEvents, greetTool, waitForAudit } from './support.js';
+
+let sandbox: Sandbox;
+let session: Session;
+
+beforeEach(async () => {
+  sandbox = await createSandbox();
+  session = await connect(sandbox);
+});
+
+afterEach(async () => {
+  await session?.close();
+  await sandbox?.cleanup();
+});
+
+const toolNames = async () => (await session.client.listTools()).tools.map((tool) => tool.name).sort();
+
+describe('the SDK v1 example under a real stdio client', () => {
+  it('lists the static tool and every tool module at start', async () => {
+    expect(await toolNames()).toEqual(['echo', 'server_info', 'word_count']);
+    expect(await callText(session.client, 'echo', { text: 'hi' })).toBe('« hi »');
+  });
+
+  it('shows a newly written tool with one list_changed, and it answers', async () => {
+    await sandbox.write('greet.ts', greetTool('greet', 'Hello'));
+    await session.waitForListChanged(1);
+    expect(await toolNames()).toContain('greet');
+    expect(await callText(session.client, 'greet', { name: 'Ada' })).toBe('Hello Ada');
+  });
+
+  it('answers with the new code after an edit', async () => {
+    await sandbox.write('greet.ts', greetTool('greet', 'Hello'));
+    await session.waitForListChanged(1);
+    await sandbox.write('greet.ts', greetTool('greet', 'Goodbye'));
+    await session.waitForListChanged(2);
+    expect(await callText(session.client, 'greet', { name: 'Ada' })).toBe('Goodbye Ada');
+  });
+
+  it('reaches both importing tools when the shared helper is edited', async () => {
+    await sandbox.write('lib/format.ts', 'export const decorate = (text: string): string => `<${text}>`;\n');
+    await session.waitForListChanged(1);
+    expect(await callText(session.client, 'echo', { text: 'hi' })).toBe('<hi>');
+    expect(await callText(session.client, 'word_count', { text: 'a b c' })).toBe('<3 words>');
+  });
+
+  it('removes the tools of a deleted module with one list_changed', async () => {
+    await sandbox.remove('word-count.ts');
+    await session.waitForListChanged(1);
+    expect(await toolNames()).toEqual(['echo', 'server_info']);
+  });
+
+  it('keeps the last good version on a syntax error, reports file and line, and recovers on the fix', async () => {
+    await sandbox.write('echo.ts', `${await sandbox.read('echo.ts')}\nexport const broken = ;\n`);
+    const failure = await waitForAudit(sandbox, (e) => e.event === 'module.failed');
+    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_SYNTAX', file: join(sandbox.toolsDir, 'echo.ts') });
+    expect(failure.line).toBeGreaterThan(10);
+    expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');
+    await sandbox.write('echo.ts', greetTool('echo', 'Fixed'));
+    await session.waitForListChanged(1);
+    expect(await callText(session.client, 'echo', { name: 'x' })).toBe('Fixed x');
+  });
+
+  it('keeps the last good version when a module throws at import, and recovers on the fix', async () => {
+    await sandbox.write('echo.ts', `throw new Error('not today');\n${await sandbox.read('echo.ts')}`);
+    const failure = await waitForAudit(sandbox, (e) => e.event === 'module.failed');
+    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_THREW', file: join(sandbox.toolsDir, 'echo.ts'), line: 1 });
+    expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');
+    await sandbox.write('echo.ts', greetTool('echo', 'Back'));
+    await session.waitForListChanged(1);
+    expect(await callText(session.client, 'echo', { name: 'x' })).toBe('Back x');
+  });
+
+  it("refuses a tool module that takes the static tool's name", async () => {
+    await sandbox.write('impostor.ts', greetTool('server_info', 'Fake'));
+    const conflict = await waitForAudit(sandbox, (e) => e.event === 'definition.rejected');
+    expect(conflict).toMatchObject({ code: 'HOTMCP_ERR_NAME_CONFLICT', name: 'server_info' });
+    expect(JSON.parse(await callText(session.client, 'server_info'))).toHaveProperty('pid');
+  });
+
+  it('refuses a second module defining a name another module owns', async () => {
+    await sandbox.write('echo-again.ts', greetTool('echo', 'Second'));
+    const conflict = await waitForAudit(sandbox, (e) => e.event === 'definition.rejected');
+    expect(conflict).toMatchObject({ code: 'HOTMCP_ERR_NAME_CONFLICT', name: 'echo' });
+    expect(await callText(session.client, 'echo', { text: 'first' })).toBe('« first »');
+  });
+
+  it('never loads a denied file', async () => {
+    await mkdir(join(sandbox.toolsDir, 'drafts'));
+    await sandbox.write('drafts/wip.ts', greetTool('wip', 'Draft'));
+    const denied = await waitForAudit(sandbox, (e) => e.event === 'file.denied');
+    expect(denied.file).toBe(join(sandbox.toolsDir, 'drafts', 'wip.ts'));
+    expect(await toolNames()).not.toContain('wip');
+  });
+
+  it('sends exactly one list_changed for a batch that adds three tools', async () => {
+    const staging = join(sandbox.dir, 'staging');
+    await mkdir(staging);
+    for (const name of ['one', 'two', 'three']) await writeFile(join(staging, `${name}.ts`), greetTool(name, name));
+    await rename(staging, join(sandbox.toolsDir, 'pack')); // all three appear at once
+    await session.waitForListChanged(1);
+    expect(await toolNames()).toEqual(expect.arrayContaining(['one', 'two', 'three']));
+    // A later, separate change is the fence: had the batch sent two, this would read 3.
+    await sandbox.write('marker.ts', greetTool('marker', 'm'));
+    await session.waitForListChanged(2);
+    await until(async () => (await toolNames()).includes('marker'));
+    expect(session.listChanged()).toBe(2);
+  });
+
+  it('records each applied batch in the audit log with its duration', async () => {
+    await sandbox.write('greet.ts', greetTool('greet', 'Hello'));
+    await session.waitForListChanged(1);
+    const batch = await waitForAudit(sandbox, (e) => e.event === 'batch.applied' && e.added === 1);
+    expect(batch).toMatchObject({ upserted: ['tool:greet'], notified: ['tool'], pid: expect.any(Number) });
+    expect(typeof batch.durationMs).toBe('number');
+    expect((await auditEvents(sandbox)).some((e) => e.event === 'reloader.started')).toBe(true);
+  });
+});

@@ -1,0 +1,25 @@
+import { relative, sep } from 'node:path';
+import picomatch from 'picomatch';
+
+/** Files the engine never loads: the server's entry module, the reloader itself, user globs. */
+export class DenyList {
+  private readonly files: Set<string>;
+  private readonly matches: (path: string) => boolean;
+
+  constructor(
+    private readonly root: string,
+    files: readonly string[],
+    globs: readonly string[],
+  ) {
+    this.files = new Set(files);
+    this.matches = globs.length > 0 ? picomatch([...globs], { dot: true }) : () => false;
+  }
+
+  /** Why a file is denied, or undefined when it may be loaded. */
+  reason(file: string): string | undefined {
+    if (this.files.has(file)) return 'entry or reloader module';
+    const rel = relative(this.root, file).split(sep).join('/');
+    if (rel.startsWith('..')) return 'outside the root';
+    return this.matches(rel) ? 'deny glob' : undefined;
+  }
+}

@@ -1,0 +1,265 @@
+import 'reflect-metadata';
+import { describe, expect, it } from 'vitest';
+import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
+import { createContainer, registerValue } from '../container.js';
+import { createReloaderFromContainer } from '../create-reloader.js';
+import { defineTool } from '../define.js';
+import { HotMcpError } from '../errors.js';
+import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
+import { type ReloaderSettings, TOKENS } from '../tokens.js';
+
+const ROOT = '/work/tools';
+const file = (name: string) => `${ROOT}/${name}`;
+const text = (value: string) => ({ content: [{ type: 'text', text: value }] });
+const tool = (name: string, reply = name) => defineTool({ name, handler: () => text(reply) });
+
+async function setup(options: { baseline?: string[]; deny?: string[]; denyFiles?: string[] } = {}) {
+  const settings: ReloaderSettings = {
+    root: ROOT,
+    include: ['**/*.ts'],
+    exclude: [],
+    deny: options.deny ?? [],
+    denyFiles: options.denyFiles ?? [],
+  };
+  const source = new FakeChangeSource(options.baseline ?? []);
+  const loader = new FakeModuleLoader();
+  const adapter = new FakeRegistryAdapter();
+  const audit = new MemoryAuditSink();
+  const container = createContainer();
+  registerValue(container, TOKENS.settings, settings);
+  registerValue(container, TOKENS.changeSource, source);
+  registerValue(container, TOKENS.moduleLoader, loader);
+  registerValue(container, TOKENS.registryAdapter, adapter);
+  registerValue(container, TOKENS.auditSink, audit);
+  const reloader = createReloaderFromContainer(container);
+  const change = async (batch: { added?: string[]; changed?: string[]; removed?: string[] }) => {
+    source.emit(batch);
+    await reloader.idle();
+  };
+  return { source, loader, adapter, audit, reloader, change };
+}
+
+const syntaxError = (name: string) =>
+  new HotMcpError('HOTMCP_ERR_SYNTAX', `Failed to load ${file(name)}: Unexpected token`, { file: file(name), line: 3 });
+
+describe('ReloadEngine', () => {
+  it('registers every definition found at start in one commit', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a') }).set(file('b.ts'), { one: tool('b1'), two: tool('b2') });
+    await t.reloader.start();
+    expect(t.adapter.list().tools.sort()).toEqual(['a', 'b1', 'b2']);
+    expect(t.adapter.commits).toHaveLength(1);
+    expect(t.reloader.status().counts.tools).toBe(3);
+  });
+
+  it('replaces the tools of an edited module', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a', 'v1') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { default: tool('a', 'v2') });
+    await t.change({ changed: [file('a.ts')] });
+    expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('v2'));
+    expect(t.adapter.notifications).toBe(2);
+  });
+
+  it('reloads every module that imports an edited helper', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('b.ts'), file('lib/h.ts')] });
+    t.loader.imports(file('a.ts'), [file('lib/h.ts')]).imports(file('b.ts'), [file('lib/h.ts')]);
+    await t.reloader.start();
+    await t.change({ changed: [file('lib/h.ts')] });
+    expect(t.loader.loads.at(-1)?.sort()).toEqual([file('a.ts'), file('b.ts'), file('lib/h.ts')]);
+  });
+
+  it('removes the tools of a deleted module', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a') }).set(file('b.ts'), { default: tool('b') });
+    await t.reloader.start();
+    await t.change({ removed: [file('a.ts')] });
+    expect(t.adapter.list().tools).toEqual(['b']);
+    expect(t.adapter.commits.at(-1)?.remove).toEqual([{ kind: 'tool', name: 'a' }]);
+  });
+
+  it('keeps the last good version when a module fails to load, and reports the error', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a', 'good') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), syntaxError('a.ts'));
+    await t.change({ changed: [file('a.ts')] });
+    expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('good'));
+    expect(t.reloader.status().errors).toEqual([
+      expect.objectContaining({ module: file('a.ts'), code: 'HOTMCP_ERR_SYNTAX', line: 3 }),
+    ]);
+    expect(t.audit.events.find((e) => e.event === 'module.failed')).toMatchObject({ code: 'HOTMCP_ERR_SYNTAX' });
+  });
+
+  it('recovers when a broken module is fixed', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), syntaxError('a.ts'));
+    await t.reloader.start();
+    expect(t.adapter.list().tools).toEqual([]);
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    await t.change({ changed: [file('a.ts')] });
+    expect(t.adapter.list().tools).toEqual(['a']);
+    expect(t.reloader.status().errors).toEqual([]);
+  });
+
+  it('keeps the last good version when a module exports an invalid definition', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a', 'good') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { default: defineTool({ name: 'a', handler: 'nope' as never }) });
+    await t.change({ changed: [file('a.ts')] });
+    expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('good'));
+    expect(t.reloader.status().errors[0]?.code).toBe('HOTMCP_ERR_INVALID_DEFINITION');
+  });
+
+  it('fails a module that exports two definitions with one name', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { one: tool('same'), two: tool('same') });
+    await t.reloader.start();
+    expect(t.adapter.list().tools).toEqual([]);
+    expect(t.reloader.status().errors[0]?.code).toBe('HOTMCP_ERR_DUPLICATE_NAME');
+  });
+
+  it('rejects a name another module owns without clobbering it', async () => {
+    const t = await setup({ baseline: [file('b.ts')] });
+    t.loader.set(file('b.ts'), { default: tool('echo', 'from b') }).set(file('a.ts'), { default: tool('echo', 'from a') });
+    await t.reloader.start();
+    await t.change({ added: [file('a.ts')] });
+    expect(await t.adapter.tool('echo')?.handler({}, {})).toEqual(text('from b'));
+    expect(t.reloader.status().errors).toEqual([
+      expect.objectContaining({ module: file('a.ts'), code: 'HOTMCP_ERR_NAME_CONFLICT' }),
+    ]);
+  });
+
+  it('hands a contested name over once its owner lets it go', async () => {
+    const t = await setup({ baseline: [file('b.ts')] });
+    t.loader.set(file('b.ts'), { default: tool('echo', 'from b') }).set(file('a.ts'), { default: tool('echo', 'from a') });
+    await t.reloader.start();
+    await t.change({ added: [file('a.ts')] });
+    await t.change({ removed: [file('b.ts')] });
+    expect(await t.adapter.tool('echo')?.handler({}, {})).toEqual(text('from a'));
+    expect(t.reloader.status().errors).toEqual([]);
+  });
+
+  it('rejects a name registered on the server outside the reloader', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.adapter.addForeignTool('static');
+    t.loader.set(file('a.ts'), { default: tool('static') });
+    await t.reloader.start();
+    expect(t.adapter.entries.get('tool:static')).toBe('foreign');
+    expect(t.reloader.status().errors[0]?.code).toBe('HOTMCP_ERR_NAME_CONFLICT');
+  });
+
+  it('never loads a denied file', async () => {
+    const t = await setup({
+      baseline: [file('a.ts'), file('private/x.ts'), file('server.ts')],
+      deny: ['private/**'],
+      denyFiles: [file('server.ts')],
+    });
+    t.loader.set(file('a.ts'), { default: tool('a') }).set(file('private/x.ts'), { default: tool('x') });
+    await t.reloader.start();
+    expect(t.loader.loads.flat()).toEqual([file('a.ts')]);
+    expect(t.adapter.list().tools).toEqual(['a']);
+    const denied = t.audit.events.filter((e) => e.event === 'file.denied').map((e) => e.file);
+    expect(denied).toEqual([file('private/x.ts'), file('server.ts')]);
+  });
+
+  it('applies one commit for a batch that touches several modules', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    await t.reloader.start();
+    t.loader.set(file('b.ts'), { default: tool('b') }).set(file('c.ts'), { default: tool('c') });
+    await t.change({ added: [file('b.ts'), file('c.ts')], removed: [file('a.ts')] });
+    expect(t.adapter.commits).toHaveLength(2);
+    expect(t.adapter.notifications).toBe(2);
+    expect(t.adapter.list().tools.sort()).toEqual(['b', 'c']);
+  });
+
+  it('merges batches that arrive during a reload into one', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    await t.reloader.start();
+    t.source.emit({ added: [file('b.ts')] });
+    t.source.emit({ added: [file('c.ts')] });
+    t.source.emit({ added: [file('d.ts')] });
+    await t.reloader.idle();
+    expect(t.loader.loads.slice(1)).toEqual([[file('b.ts')], [file('c.ts'), file('d.ts')]]);
+  });
+
+  it('refuses only the definition the adapter cannot take', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.adapter.refuse.add('bad');
+    t.loader.set(file('a.ts'), { good: tool('good'), bad: tool('bad') });
+    await t.reloader.start();
+    expect(t.adapter.list().tools).toEqual(['good']);
+    expect(t.reloader.status().errors[0]).toMatchObject({ code: 'HOTMCP_ERR_INVALID_DEFINITION' });
+  });
+
+  it('leaves the registry and ownership unchanged when the commit fails, and retries on the next batch', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a', 'v1') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { default: tool('a', 'v2') });
+    t.adapter.failNextCommit = true;
+    await t.change({ changed: [file('a.ts')] });
+    expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('v1'));
+    expect(t.audit.events.some((e) => e.event === 'batch.failed')).toBe(true);
+    await t.change({ added: [file('b.ts')] });
+    expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('v2'));
+  });
+
+  it('calls dispose of the replaced version and audits one that throws', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
+    const disposed: string[] = [];
+    t.loader.set(file('a.ts'), { default: tool('a'), dispose: () => disposed.push('a') });
+    t.loader.set(file('b.ts'), {
+      default: tool('b'),
+      dispose: () => {
+        throw new Error('cannot close');
+      },
+    });
+    await t.reloader.start();
+    await t.change({ changed: [file('a.ts'), file('b.ts')] });
+    expect(disposed).toEqual(['a']);
+    expect(t.audit.events.find((e) => e.event === 'module.dispose_failed')).toMatchObject({
+      code: 'HOTMCP_ERR_DISPOSE_FAILED',
+    });
+    expect(t.adapter.list().tools.sort()).toEqual(['a', 'b']);
+  });
+
+  it('retries a failed module when files are added, since its missing import may now exist', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), new HotMcpError('HOTMCP_ERR_MODULE_NOT_FOUND', 'no ./lib/h.js'));
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    await t.change({ added: [file('lib/h.ts')] });
+    expect(t.adapter.list().tools).toEqual(['a']);
+  });
+
+  it('reports the last batch and stops the change source', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { default: tool('a', 'v2') });
+    await t.change({ changed: [file('a.ts')] });
+    const status = t.reloader.status();
+    expect(status).toMatchObject({ running: true, root: ROOT, trackedFiles: [file('a.ts')] });
+    expect(status.lastBatch).toMatchObject({ changed: 1, loaded: 1, upserted: ['tool:a'], notified: ['tool'] });
+    expect(status.lastBatch?.durationMs).toBeGreaterThanOrEqual(0);
+    await t.reloader.stop();
+    await t.reloader.stop();
+    expect(t.source.stopped).toBe(true);
+    expect(t.reloader.status().running).toBe(false);
+  });
+});
+
+describe('ReloadEngine.stop', () => {
+  it('unregisters its own definitions and leaves foreign ones', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.adapter.addForeignTool('static');
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    await t.reloader.start();
+    await t.reloader.stop();
+    expect(t.adapter.list().tools).toEqual(['static']);
+  });
+});

@@ -1,0 +1,346 @@
+import { inject, injectable } from 'tsyringe';
+import { type AnyDefinition, type DefinitionKind, definitionKey } from '../define.js';
+import { HotMcpError, isHotMcpError } from '../errors.js';
+import type { AuditSink } from '../ports/audit-sink.js';
+import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
+import type { ModuleLoader } from '../ports/module-loader.js';
+import type { RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
+import { type ReloaderSettings, TOKENS } from '../tokens.js';
+import { ChangeQueue } from './change-queue.js';
+import { DenyList } from './deny-list.js';
+import { extractDefinitions } from './definitions.js';
+import type { BatchReport, ModuleErrorReport, ReloaderStatus } from './status.js';
+
+interface ModuleRecord {
+  /** The last version that loaded and validated. */
+  exports?: Record<string, unknown>;
+  /** Its definitions: what the module offers to the registry. */
+  definitions: AnyDefinition[];
+  /** Why the newest version is not in use. */
+  error?: HotMcpError;
+  /** Definitions refused because another owner holds the name. */
+  conflicts: HotMcpError[];
+  /** Definitions the adapter refused, by key, until the module loads again. */
+  rejected: Map<string, HotMcpError>;
+}
+
+interface Owned {
+  file: string;
+  definition: AnyDefinition;
+}
+
+const DISPOSE = 'dispose';
+
+/**
+ * The kernel: turns change batches into one registry commit each, keeping
+ * every module's last good version and never letting one module take a name
+ * another owns.
+ */
+@injectable()
+export class ReloadEngine {
+  private readonly records = new Map<string, ModuleRecord>();
+  private active = new Map<string, Owned>();
+  private readonly tracked = new Set<string>();
+  private readonly queue = new ChangeQueue();
+  private readonly deny: DenyList;
+  private draining: Promise<void> | undefined;
+  private running = false;
+  private lastBatch: BatchReport | undefined;
+  private batches = 0;
+  private failedLoads = 0;
+
+  constructor(
+    @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
+    @inject(TOKENS.changeSource) private readonly source: ChangeSource,
+    @inject(TOKENS.moduleLoader) private readonly loader: ModuleLoader,
+    @inject(TOKENS.registryAdapter) private readonly adapter: ToolRegistryAdapter,
+    @inject(TOKENS.auditSink) private readonly audit: AuditSink,
+  ) {
+    this.deny = new DenyList(settings.root, settings.denyFiles, settings.deny);
+  }
+
+  /** Watch the root, load every file found, and register their definitions. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const baseline = await this.source.start(
+      (batch) => this.enqueue(batch),
+      (error) => this.audit.record('watcher.error', { message: error.message }),
+    );
+    this.audit.record('reloader.started', { root: this.settings.root, files: baseline.length });
+    this.enqueue({ added: [...baseline], changed: [], removed: [] });
+    await this.idle();
+  }
+
+  /**
+   * Stop watching and unregister the definitions this reloader added (in one
+   * commit), so a later reloader on the same server starts clean. Entries
+   * registered outside the reloader are untouched.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.source.stop();
+    await this.idle();
+    try {
+      const remove = [...this.active.values()].map(({ definition }) => ({ kind: definition.kind, name: definition.name }));
+      if (remove.length > 0) this.adapter.commit(await this.adapter.prepare({ upsert: [], remove }));
+      this.active.clear();
+    } catch (error) {
+      this.audit.record('batch.failed', { error: describe(error) });
+    }
+    for (const [file, record] of this.records) if (record.exports) await this.dispose(file, record.exports);
+    this.records.clear();
+    await this.loader.close?.();
+    this.audit.record('reloader.stopped', { root: this.settings.root });
+  }
+
+  /** Queue a batch; batches that arrive during a reload are merged and applied next. */
+  enqueue(batch: ChangeBatch): void {
+    this.queue.push(batch);
+    this.draining ??= this.drain();
+  }
+
+  /** Resolves when every queued batch has been applied. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  status(): ReloaderStatus {
+    const errors: ModuleErrorReport[] = [];
+    for (const [module, record] of this.records) {
+      for (const error of [record.error, ...record.conflicts, ...record.rejected.values()]) {
+        if (!error) continue;
+        errors.push({
+          module,
+          code: error.code,
+          message: error.message,
+          ...(error.file !== undefined && { file: error.file }),
+          ...(error.line !== undefined && { line: error.line }),
+        });
+      }
+    }
+    return {
+      running: this.running,
+      root: this.settings.root,
+      trackedFiles: [...this.tracked].sort(),
+      ...(this.lastBatch && { lastBatch: this.lastBatch }),
+      errors,
+      counts: {
+        modules: this.records.size,
+        tools: [...this.active.keys()].filter((key) => key.startsWith('tool:')).length,
+        batches: this.batches,
+        failedLoads: this.failedLoads,
+      },
+    };
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.size > 0) {
+        const batch = this.queue.take();
+        try {
+          await this.apply(batch);
+        } catch (error) {
+          // The transaction handles its own failures; this is the last line of defence.
+          this.audit.record('batch.failed', { error: describe(error) });
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private allowed(file: string): boolean {
+    const reason = this.deny.reason(file);
+    if (reason !== undefined) this.audit.record('file.denied', { file, reason });
+    return reason === undefined;
+  }
+
+  private async apply(batch: ChangeBatch): Promise<void> {
+    const started = performance.now();
+    const touched = [...batch.added, ...batch.changed].filter((file) => this.allowed(file));
+    const removed = batch.removed.filter((file) => this.tracked.has(file));
+    for (const file of touched) this.tracked.add(file);
+    for (const file of removed) this.tracked.delete(file);
+
+    // Affected: what changed, everything that imports it, and (when files
+    // appeared) failed modules, whose missing import may now exist.
+    const affected = new Set(touched);
+    for (const file of this.loader.importersOf([...touched, ...removed])) affected.add(file);
+    if (batch.added.length > 0) {
+      for (const [file, record] of this.records) if (record.error) affected.add(file);
+    }
+    const toLoad = [...affected].filter((file) => this.tracked.has(file) && this.deny.reason(file) === undefined);
+
+    const replaced: Array<{ file: string; exports: Record<string, unknown> }> = [];
+    let failed = 0;
+    for (const result of toLoad.length > 0 ? await this.loader.load(toLoad.sort()) : []) {
+      const record: ModuleRecord = this.records.get(result.file) ?? { definitions: [], conflicts: [], rejected: new Map() };
+      this.records.set(result.file, record);
+      try {
+        if (!result.ok) throw result.error;
+        const definitions = extractDefinitions(result.file, result.exports);
+        if (record.exports) replaced.push({ file: result.file, exports: record.exports });
+        record.exports = result.exports;
+        record.definitions = definitions;
+        record.rejected.clear();
+        delete record.error;
+      } catch (error) {
+        failed++;
+        record.error = toHotMcpError(error, result.file);
+        this.audit.record('module.failed', { module: result.file, ...record.error.toJSON() });
+      }
+    }
+    this.failedLoads += failed;
+    for (const file of removed) {
+      const record = this.records.get(file);
+      if (record?.exports) replaced.push({ file, exports: record.exports });
+      this.records.delete(file);
+    }
+    this.loader.forget(removed);
+
+    const next = await this.prepareAndCommit();
+    if (!next) return;
+
+    for (const { file, exports } of replaced) await this.dispose(file, exports);
+    this.batches++;
+    this.lastBatch = {
+      at: new Date().toISOString(),
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      added: batch.added.length,
+      changed: batch.changed.length,
+      removed: removed.length,
+      loaded: toLoad.length,
+      failed,
+      ...next,
+    };
+    this.audit.record('batch.applied', { ...this.lastBatch });
+  }
+
+  /** Work out who owns each name, check the change with the adapter, and commit it. */
+  private async prepareAndCommit(): Promise<Pick<BatchReport, 'upserted' | 'removedEntries' | 'notified'> | undefined> {
+    const snapshot = this.adapter.list();
+    const foreign = new Set<string>();
+    for (const [kind, names] of [
+      ['tool', snapshot.tools],
+      ['prompt', snapshot.prompts],
+      ['resource', snapshot.resources],
+    ] as const) {
+      for (const name of names) {
+        const key = definitionKey({ kind, name });
+        if (!this.active.has(key)) foreign.add(key);
+      }
+    }
+
+    let next = this.resolveOwnership(foreign);
+    let change = this.diff(next);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const prepared = await this.adapter.prepare(change);
+        const { notified } = this.adapter.commit(prepared);
+        this.active = next;
+        return {
+          upserted: change.upsert.map(definitionKey),
+          removedEntries: change.remove.map(definitionKey),
+          notified,
+        };
+      } catch (error) {
+        const key = rejectedKey(error);
+        const owner = key === undefined ? undefined : next.get(key);
+        if (key === undefined || owner === undefined || attempt > change.upsert.length) {
+          this.audit.record('batch.failed', { error: describe(error) });
+          return undefined;
+        }
+        // One definition the adapter cannot take: refuse it, keep the rest.
+        const refused = toHotMcpError(error, owner.file);
+        this.records.get(owner.file)?.rejected.set(key, refused);
+        this.audit.record('definition.rejected', { module: owner.file, ...refused.toJSON() });
+        next = this.resolveOwnership(foreign);
+        change = this.diff(next);
+      }
+    }
+  }
+
+  private resolveOwnership(foreign: ReadonlySet<string>): Map<string, Owned> {
+    const next = new Map<string, Owned>();
+    // Current owners keep their names while their modules still offer them.
+    for (const [key, owned] of this.active) {
+      const record = this.records.get(owned.file);
+      if (!record) continue;
+      if (record.rejected.has(key)) {
+        next.set(key, owned); // the new version was refused: the last good one stays
+        continue;
+      }
+      const definition = record.definitions.find((candidate) => definitionKey(candidate) === key);
+      if (definition) next.set(key, { file: owned.file, definition });
+    }
+    for (const file of [...this.records.keys()].sort()) {
+      const record = this.records.get(file) as ModuleRecord;
+      const before = new Set(record.conflicts.map((error) => error.message));
+      record.conflicts = [];
+      for (const definition of record.definitions) {
+        const key = definitionKey(definition);
+        if (record.rejected.has(key)) continue;
+        const holder = next.get(key);
+        if (holder?.file === file) continue;
+        if (holder || foreign.has(key)) {
+          const by = holder ? `module ${holder.file}` : 'the server, outside the reloader';
+          const conflict = new HotMcpError(
+            'HOTMCP_ERR_NAME_CONFLICT',
+            `${definition.kind} '${definition.name}' in ${file} is already registered by ${by}; it was not loaded`,
+            { file, details: { kind: definition.kind, name: definition.name } },
+          );
+          record.conflicts.push(conflict);
+          if (!before.has(conflict.message)) this.audit.record('definition.rejected', conflict.toJSON());
+          continue;
+        }
+        next.set(key, { file, definition });
+      }
+    }
+    return next;
+  }
+
+  private diff(next: ReadonlyMap<string, Owned>): RegistryChange {
+    const change: RegistryChange = { upsert: [], remove: [] };
+    for (const [key, owned] of next) {
+      if (this.active.get(key)?.definition !== owned.definition) change.upsert.push(owned.definition);
+    }
+    for (const [key, owned] of this.active) {
+      if (!next.has(key)) change.remove.push({ kind: owned.definition.kind, name: owned.definition.name });
+    }
+    return change;
+  }
+
+  private async dispose(file: string, exports: Record<string, unknown>): Promise<void> {
+    const dispose = exports[DISPOSE];
+    if (typeof dispose !== 'function') return;
+    try {
+      await dispose();
+    } catch (error) {
+      const failure = new HotMcpError('HOTMCP_ERR_DISPOSE_FAILED', `dispose() of ${file} threw: ${describe(error)}`, {
+        file,
+        cause: error,
+      });
+      this.audit.record('module.dispose_failed', failure.toJSON());
+    }
+  }
+}
+
+function rejectedKey(error: unknown): string | undefined {
+  if (!isHotMcpError(error)) return undefined;
+  const kind = error.details?.kind;
+  const name = error.details?.name;
+  return typeof kind === 'string' && typeof name === 'string'
+    ? definitionKey({ kind: kind as DefinitionKind, name })
+    : undefined;
+}
+
+function toHotMcpError(error: unknown, file: string): HotMcpError {
+  if (isHotMcpError(error)) return error;
+  return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `${file}: ${describe(error)}`, { file, cause: error });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,43 @@
+import type { HotMcpError } from '../errors.js';
+import { ImportGraph } from '../loader/import-graph.js';
+import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
+
+type ModuleBody = Record<string, unknown> | HotMcpError | (() => Record<string, unknown>);
+
+/**
+ * A ModuleLoader over an in-memory map of files: set what a file exports (or
+ * the error loading it throws) with `set`, and its imports with `imports`.
+ */
+export class FakeModuleLoader implements ModuleLoader {
+  readonly loads: string[][] = [];
+  private readonly files = new Map<string, ModuleBody>();
+  private readonly graph = new ImportGraph();
+
+  set(file: string, body: ModuleBody): this {
+    this.files.set(file, body);
+    return this;
+  }
+
+  imports(file: string, children: string[]): this {
+    this.graph.setImports(file, children);
+    return this;
+  }
+
+  async load(files: readonly string[]): Promise<LoadResult[]> {
+    this.loads.push([...files]);
+    return files.map((file): LoadResult => {
+      const body = this.files.get(file);
+      if (body === undefined) return { file, ok: true, exports: {} };
+      if (body instanceof Error) return { file, ok: false, error: body };
+      return { file, ok: true, exports: typeof body === 'function' ? body() : { ...body } };
+    });
+  }
+
+  importersOf(files: Iterable<string>): Set<string> {
+    return this.graph.importersOf(files);
+  }
+
+  forget(files: Iterable<string>): void {
+    for (const file of files) this.graph.forget(file);
+  }
+}

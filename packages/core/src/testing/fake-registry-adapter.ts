@@ -1,0 +1,70 @@
+import { type AnyDefinition, definitionKey } from '../define.js';
+import { HotMcpError } from '../errors.js';
+import type {
+  CommitResult,
+  PreparedChange,
+  RegistryChange,
+  RegistrySnapshot,
+  ToolRegistryAdapter,
+} from '../ports/tool-registry-adapter.js';
+
+/**
+ * An in-memory ToolRegistryAdapter that records commits and notifications,
+ * with switches to make prepare or commit fail.
+ */
+export class FakeRegistryAdapter implements ToolRegistryAdapter {
+  readonly contractVersion = 1 as const;
+  readonly adapterName = 'fake';
+  /** Entries by `kind:name`; foreign ones are plain strings. */
+  readonly entries = new Map<string, AnyDefinition | 'foreign'>();
+  readonly commits: RegistryChange[] = [];
+  notifications = 0;
+  /** Names whose upsert `prepare` refuses. */
+  readonly refuse = new Set<string>();
+  /** Make the next commit throw. */
+  failNextCommit = false;
+
+  addForeignTool(name: string): this {
+    this.entries.set(`tool:${name}`, 'foreign');
+    return this;
+  }
+
+  tool(name: string): AnyDefinition | undefined {
+    const entry = this.entries.get(`tool:${name}`);
+    return entry === 'foreign' ? undefined : entry;
+  }
+
+  list(): RegistrySnapshot {
+    const snapshot: RegistrySnapshot = { tools: [], prompts: [], resources: [] };
+    for (const key of this.entries.keys()) {
+      const [kind, name] = key.split(/:(.*)/s) as [string, string];
+      snapshot[`${kind}s` as keyof RegistrySnapshot].push(name);
+    }
+    return snapshot;
+  }
+
+  async prepare(change: RegistryChange): Promise<PreparedChange> {
+    for (const definition of change.upsert) {
+      if (this.refuse.has(definition.name)) {
+        throw new HotMcpError('HOTMCP_ERR_INVALID_DEFINITION', `${definition.name} refused`, {
+          details: { kind: definition.kind, name: definition.name },
+        });
+      }
+    }
+    return { change };
+  }
+
+  commit(prepared: PreparedChange): CommitResult {
+    if (this.failNextCommit) {
+      this.failNextCommit = false;
+      throw new HotMcpError('HOTMCP_ERR_COMMIT_FAILED', 'commit failed on purpose');
+    }
+    const { change } = prepared;
+    for (const ref of change.remove) this.entries.delete(definitionKey(ref));
+    for (const definition of change.upsert) this.entries.set(definitionKey(definition), definition);
+    this.commits.push(change);
+    const visible = change.upsert.length + change.remove.length > 0;
+    if (visible) this.notifications++;
+    return { notified: visible ? ['tool'] : [] };
+  }
+}
