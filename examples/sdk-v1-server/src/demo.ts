@@ -8,14 +8,15 @@ import { callText, connect, createSandbox, type Sandbox, until } from './harness
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (start: number) => `${(performance.now() - start).toFixed(1)} ms`;
 
-const tool = (reply: string) => `import { defineTool } from '@hotmcp/core';
+/** A tool module whose greet tool answers `${prefix}${name}`. */
+const tool = (prefix: string) => `import { defineTool } from '@hotmcp/core';
 import { z } from 'zod';
 
 export default defineTool({
   name: 'greet',
   description: 'Greet someone',
   inputSchema: { name: z.string() },
-  handler: async ({ name }) => ({ content: [{ type: 'text', text: \`${reply}\` }] }),
+  handler: async ({ name }) => ({ content: [{ type: 'text', text: ${JSON.stringify(prefix)} + name }] }),
 });
 `;
 
@@ -41,14 +42,14 @@ async function main(): Promise<void> {
     say(`2. tools/list: ${names.join(', ')} (${ms(start)}); server pid ${info.pid}`);
 
     start = performance.now();
-    await sandbox.write('greet.ts', tool('Hello, ${name}!'));
+    await sandbox.write('greet.ts', tool('Hello, '));
     await session.waitForListChanged(1);
     say(`3. wrote tools/greet.ts → notifications/tools/list_changed arrived (${ms(start)})`);
     start = performance.now();
     say(`4. greet({ name: "Ada" }) → "${await callText(client, 'greet', { name: 'Ada' })}" (${ms(start)})`);
 
     start = performance.now();
-    await sandbox.write('greet.ts', tool('Good morning, ${name}.'));
+    await sandbox.write('greet.ts', tool('Good morning, '));
     let reply = '';
     await until(async () => {
       reply = await callText(client, 'greet', { name: 'Ada' });
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
 
     start = performance.now();
     const before = (await auditEvents(sandbox)).length;
-    await sandbox.write('greet.ts', `${tool('Broken ${name}')}\nexport const oops = ;\n`);
+    await sandbox.write('greet.ts', `${tool('Broken ')}\nexport const oops = ;\n`);
     let failure: Record<string, unknown> | undefined;
     await until(async () => {
       failure = (await auditEvents(sandbox)).slice(before).find((e) => e.event === 'module.failed');
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
 
     start = performance.now();
     const seen = session.listChanged();
-    await sandbox.write('greet.ts', tool('Fixed: hi, ${name}!'));
+    await sandbox.write('greet.ts', tool('Fixed: hi, '));
     await session.waitForListChanged(seen + 1);
     say(`7. fixed it → list_changed (${ms(start)}); greet → "${await callText(client, 'greet', { name: 'Ada' })}"`);
 

@@ -3,7 +3,7 @@
  * server started over real stdio under the official SDK Client. Used by the
  * demo, the end-to-end tests and the benchmark.
  */
-import { cp, mkdtemp, rm, symlink, writeFile, unlink, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,7 +113,11 @@ export async function callText(client: Client, name: string, args: Record<string
 }
 
 /** Poll `probe` until it returns true; rejects after `timeoutMs`. For states with no event to wait on. */
-export async function until(probe: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function until(
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

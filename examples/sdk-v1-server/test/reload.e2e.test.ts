@@ -41,7 +41,7 @@ describe('the SDK v1 example under a real stdio client', () => {
   });
 
   it('reaches both importing tools when the shared helper is edited', async () => {
-    await sandbox.write('lib/format.ts', 'export const decorate = (text: string): string => `<${text}>`;\n');
+    await sandbox.write('lib/format.ts', "export const decorate = (text: string): string => '<' + text + '>';\n");
     await session.waitForListChanged(1);
     expect(await callText(session.client, 'echo', { text: 'hi' })).toBe('<hi>');
     expect(await callText(session.client, 'word_count', { text: 'a b c' })).toBe('<3 words>');
@@ -67,7 +67,11 @@ describe('the SDK v1 example under a real stdio client', () => {
   it('keeps the last good version when a module throws at import, and recovers on the fix', async () => {
     await sandbox.write('echo.ts', `throw new Error('not today');\n${await sandbox.read('echo.ts')}`);
     const failure = await waitForAudit(sandbox, (e) => e.event === 'module.failed');
-    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_THREW', file: join(sandbox.toolsDir, 'echo.ts'), line: 1 });
+    expect(failure).toMatchObject({
+      code: 'HOTMCP_ERR_IMPORT_THREW',
+      file: join(sandbox.toolsDir, 'echo.ts'),
+      line: 1,
+    });
     expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');
     await sandbox.write('echo.ts', greetTool('echo', 'Back'));
     await session.waitForListChanged(1);

@@ -34,7 +34,13 @@ it('writes nothing but JSON-RPC messages on stdout, through reloads and failures
   const next = (test: (message: any) => boolean) =>
     new Promise<any>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no such message within 10 s')), 10_000);
-      waiters.push({ test, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      waiters.push({
+        test,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
     });
   const send = (message: object) => child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
 

@@ -28,9 +28,13 @@ export async function auditEvents(sandbox: Sandbox): Promise<AuditEvent[]> {
 /** Wait (bounded) for an audit event matching `match`. */
 export async function waitForAudit(sandbox: Sandbox, match: (event: AuditEvent) => boolean): Promise<AuditEvent> {
   let found: AuditEvent | undefined;
-  await until(async () => {
-    found = (await auditEvents(sandbox)).find(match);
-    return found !== undefined;
-  }, 10_000, 'an audit event');
+  await until(
+    async () => {
+      found = (await auditEvents(sandbox)).find(match);
+      return found !== undefined;
+    },
+    10_000,
+    'an audit event',
+  );
   return found as AuditEvent;
 }

@@ -16,10 +16,10 @@ type OutputOf<S> = S extends { '~standard': { types?: { output: infer O } } }
 export type InferArgs<S> = 0 extends 1 & S
   ? any
   : S extends undefined
-  ? Record<string, never>
-  : S extends { '~standard': unknown } | { _zod: unknown } | { _output: unknown }
-    ? OutputOf<S>
-    : { [K in keyof S]: OutputOf<S[K]> };
+    ? Record<string, never>
+    : S extends { '~standard': unknown } | { _zod: unknown } | { _output: unknown }
+      ? OutputOf<S>
+      : { [K in keyof S]: OutputOf<S[K]> };
 
 /** What a tool handler returns: the MCP `CallToolResult`. */
 export interface ToolResult {

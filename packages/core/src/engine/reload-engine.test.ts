@@ -123,7 +123,9 @@ describe('ReloadEngine', () => {
 
   it('rejects a name another module owns without clobbering it', async () => {
     const t = await setup({ baseline: [file('b.ts')] });
-    t.loader.set(file('b.ts'), { default: tool('echo', 'from b') }).set(file('a.ts'), { default: tool('echo', 'from a') });
+    t.loader
+      .set(file('b.ts'), { default: tool('echo', 'from b') })
+      .set(file('a.ts'), { default: tool('echo', 'from a') });
     await t.reloader.start();
     await t.change({ added: [file('a.ts')] });
     expect(await t.adapter.tool('echo')?.handler({}, {})).toEqual(text('from b'));
@@ -134,7 +136,9 @@ describe('ReloadEngine', () => {
 
   it('hands a contested name over once its owner lets it go', async () => {
     const t = await setup({ baseline: [file('b.ts')] });
-    t.loader.set(file('b.ts'), { default: tool('echo', 'from b') }).set(file('a.ts'), { default: tool('echo', 'from a') });
+    t.loader
+      .set(file('b.ts'), { default: tool('echo', 'from b') })
+      .set(file('a.ts'), { default: tool('echo', 'from a') });
     await t.reloader.start();
     await t.change({ added: [file('a.ts')] });
     await t.change({ removed: [file('b.ts')] });

@@ -7,8 +7,8 @@ import type { ModuleLoader } from '../ports/module-loader.js';
 import type { RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ChangeQueue } from './change-queue.js';
-import { DenyList } from './deny-list.js';
 import { extractDefinitions } from './definitions.js';
+import { DenyList } from './deny-list.js';
 import type { BatchReport, ModuleErrorReport, ReloaderStatus } from './status.js';
 
 interface ModuleRecord {
@@ -83,7 +83,10 @@ export class ReloadEngine {
     await this.source.stop();
     await this.idle();
     try {
-      const remove = [...this.active.values()].map(({ definition }) => ({ kind: definition.kind, name: definition.name }));
+      const remove = [...this.active.values()].map(({ definition }) => ({
+        kind: definition.kind,
+        name: definition.name,
+      }));
       if (remove.length > 0) this.adapter.commit(await this.adapter.prepare({ upsert: [], remove }));
       this.active.clear();
     } catch (error) {
@@ -176,7 +179,11 @@ export class ReloadEngine {
     const replaced: Array<{ file: string; exports: Record<string, unknown> }> = [];
     let failed = 0;
     for (const result of toLoad.length > 0 ? await this.loader.load(toLoad.sort()) : []) {
-      const record: ModuleRecord = this.records.get(result.file) ?? { definitions: [], conflicts: [], rejected: new Map() };
+      const record: ModuleRecord = this.records.get(result.file) ?? {
+        definitions: [],
+        conflicts: [],
+        rejected: new Map(),
+      };
       this.records.set(result.file, record);
       try {
         if (!result.ok) throw result.error;

@@ -5,9 +5,10 @@
  * `file:///…/x.ts?hotmcp=<version>`, so bumping a file's version makes the next
  * import evaluate it afresh, while unchanged helpers stay cached and shared.
  */
-import type { MessagePort } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+
 import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MessagePort } from 'node:worker_threads';
 
 export const VERSION_PARAM = 'hotmcp';
 
@@ -51,7 +52,12 @@ function watchedPath(state: HookState, url: string | undefined): string | undefi
 /** Specifiers to try when a relative import from a watched file does not resolve as written. */
 export function alternatives(specifier: string): string[] {
   if (!specifier.startsWith('./') && !specifier.startsWith('../')) return [];
-  const swap: Record<string, string[]> = { '.js': ['.ts', '.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'], '.jsx': ['.tsx'] };
+  const swap: Record<string, string[]> = {
+    '.js': ['.ts', '.tsx'],
+    '.mjs': ['.mts'],
+    '.cjs': ['.cts'],
+    '.jsx': ['.tsx'],
+  };
   const match = /\.(?:js|mjs|cjs|jsx)$/.exec(specifier);
   if (match) return (swap[match[0]] ?? []).map((ext) => specifier.slice(0, -match[0].length) + ext);
   if (/\.[cm]?tsx?$|\.json$/.test(specifier)) return [];
@@ -70,8 +76,8 @@ function stamp(state: HookState, resolved: Resolved, parentURL: string | undefin
   if (path === undefined) return resolved;
   const parent = watchedPath(state, parentURL);
   if (parent !== undefined && parentURL !== undefined) {
-    let children = state.edges.get(parentURL);
-    if (!children) state.edges.set(parentURL, (children = new Set()));
+    const children = state.edges.get(parentURL) ?? new Set<string>();
+    state.edges.set(parentURL, children);
     children.add(path);
   }
   const base = resolved.url.split('?')[0] as string;

@@ -24,7 +24,9 @@ export function locate(error: unknown, root: string): { file: string; line: numb
 
 /** Node names the importer but not the line of a missing import: find the line in the importer's source. */
 function locateMissingImport(error: unknown): { file: string; line: number; column?: number } | undefined {
-  const match = /Cannot find (?:module|package) '([^']+)' imported from (\S+)/.exec(error instanceof Error ? error.message : '');
+  const match = /Cannot find (?:module|package) '([^']+)' imported from (\S+)/.exec(
+    error instanceof Error ? error.message : '',
+  );
   if (!match) return undefined;
   const [, missing, importer] = match as unknown as [string, string, string];
   const file = toPath(importer);
@@ -56,7 +58,10 @@ export function toLoadError(error: unknown, file: string, root: string): HotMcpE
   const where = locate(error, root) ?? locateMissingImport(error);
   const lines = error instanceof Error ? error.message.split('\n').filter((line) => line.trim()) : [String(error)];
   // esbuild puts the useful line ("file:2:19: ERROR: Unexpected ...") after a summary.
-  const reason = (lines.find((line) => line.includes('ERROR:')) ?? lines[0] ?? 'unknown error').replace(/^.*ERROR:\s*/, '');
+  const reason = (lines.find((line) => line.includes('ERROR:')) ?? lines[0] ?? 'unknown error').replace(
+    /^.*ERROR:\s*/,
+    '',
+  );
   const at = where ? ` (${where.file}:${where.line})` : '';
   return new HotMcpError(code, `Failed to load ${file}${at}: ${reason}`, {
     file: where?.file ?? file,

@@ -2,9 +2,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
-import { ImportGraph } from './import-graph.js';
 import { VERSION_PARAM } from './esm-hooks.js';
-import { openHookChannel, type HookChannel } from './hook-channel.js';
+import { type HookChannel, openHookChannel } from './hook-channel.js';
+import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 
 // One counter for the process: a file deleted and re-created never reuses a cached URL.
