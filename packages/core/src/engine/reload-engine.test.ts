@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
 import { createContainer, registerValue } from '../container.js';
 import { createReloaderFromContainer } from '../create-reloader.js';
@@ -43,6 +43,17 @@ const syntaxError = (name: string) =>
   new HotMcpError('HOTMCP_ERR_SYNTAX', `Failed to load ${file(name)}: Unexpected token`, { file: file(name), line: 3 });
 
 describe('ReloadEngine', () => {
+  it('starts on an empty folder and settles (regression: idle() spun forever on an empty batch)', async () => {
+    const t = await setup({ baseline: [] });
+    await t.reloader.start();
+    t.source.emit({});
+    await t.reloader.idle();
+    expect(t.reloader.status()).toMatchObject({ running: true, trackedFiles: [] });
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    await t.change({ added: [file('a.ts')] });
+    expect(t.adapter.list().tools).toEqual(['a']);
+  });
+
   it('registers every definition found at start in one commit', async () => {
     const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
     t.loader.set(file('a.ts'), { default: tool('a') }).set(file('b.ts'), { one: tool('b1'), two: tool('b2') });
@@ -183,9 +194,15 @@ describe('ReloadEngine', () => {
   it('merges batches that arrive during a reload into one', async () => {
     const t = await setup({ baseline: [file('a.ts')] });
     await t.reloader.start();
+    let release = () => {};
+    t.loader.gate = new Promise((resolve) => {
+      release = resolve;
+    });
     t.source.emit({ added: [file('b.ts')] });
+    await vi.waitFor(() => expect(t.loader.loads).toHaveLength(2)); // b is loading
     t.source.emit({ added: [file('c.ts')] });
     t.source.emit({ added: [file('d.ts')] });
+    release();
     await t.reloader.idle();
     expect(t.loader.loads.slice(1)).toEqual([[file('b.ts')], [file('c.ts'), file('d.ts')]]);
   });

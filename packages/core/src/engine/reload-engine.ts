@@ -101,7 +101,7 @@ export class ReloadEngine {
   /** Queue a batch; batches that arrive during a reload are merged and applied next. */
   enqueue(batch: ChangeBatch): void {
     this.queue.push(batch);
-    this.draining ??= this.drain();
+    if (this.queue.size > 0) this.draining ??= this.drain();
   }
 
   /** Resolves when every queued batch has been applied. */
@@ -139,6 +139,8 @@ export class ReloadEngine {
   }
 
   private async drain(): Promise<void> {
+    // Yield first, so `draining` is assigned before the finally below clears it.
+    await undefined;
     try {
       while (this.queue.size > 0) {
         const batch = this.queue.take();

@@ -10,6 +10,8 @@ type ModuleBody = Record<string, unknown> | HotMcpError | (() => Record<string, 
  */
 export class FakeModuleLoader implements ModuleLoader {
   readonly loads: string[][] = [];
+  /** When set, `load` waits for it after recording the call: lets a test hold a reload in flight. */
+  gate: Promise<void> | undefined;
   private readonly files = new Map<string, ModuleBody>();
   private readonly graph = new ImportGraph();
 
@@ -25,6 +27,7 @@ export class FakeModuleLoader implements ModuleLoader {
 
   async load(files: readonly string[]): Promise<LoadResult[]> {
     this.loads.push([...files]);
+    await this.gate;
     return files.map((file): LoadResult => {
       const body = this.files.get(file);
       if (body === undefined) return { file, ok: true, exports: {} };

@@ -1,0 +1,117 @@
+import 'reflect-metadata';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject, injectable } from 'tsyringe';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createContainer, registerClass } from './container.js';
+import { createReloader } from './create-reloader.js';
+import { isHotMcpError } from './errors.js';
+import { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
+import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from './testing/index.js';
+import { TOKENS, type Token } from './tokens.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hotmcp-core-'));
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }');
+});
+afterEach(async () => {
+  await stopHotReload();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const parts = () => ({
+  adapter: new FakeRegistryAdapter(),
+  changeSource: new FakeChangeSource(),
+  loader: new FakeModuleLoader(),
+  audit: false as const,
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    return isHotMcpError(error) ? error.code : `not a HotMcpError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe('createReloader', () => {
+  it('rejects a missing root with HOTMCP_ERR_BAD_OPTION before anything starts', async () => {
+    const changeSource = new FakeChangeSource();
+    expect(await codeOf(createReloader({ ...parts(), changeSource, root: undefined as never }))).toBe(
+      'HOTMCP_ERR_BAD_OPTION',
+    );
+    expect(changeSource.started).toBe(false);
+  });
+
+  it('rejects a root that does not exist', async () => {
+    expect(await codeOf(createReloader({ ...parts(), root: join(dir, 'nope') }))).toBe('HOTMCP_ERR_BAD_OPTION');
+  });
+
+  it('rejects a root that is a file', async () => {
+    expect(await codeOf(createReloader({ ...parts(), root: join(dir, 'package.json') }))).toBe('HOTMCP_ERR_BAD_OPTION');
+  });
+
+  it('rejects globs that are not strings', async () => {
+    expect(await codeOf(createReloader({ ...parts(), root: dir, include: [42 as never] }))).toBe(
+      'HOTMCP_ERR_BAD_OPTION',
+    );
+  });
+
+  it('asks for a server or an adapter', async () => {
+    const { adapter: _, ...rest } = parts();
+    expect(await codeOf(createReloader({ ...rest, root: dir }))).toBe('HOTMCP_ERR_BAD_OPTION');
+  });
+
+  it('registers every port in its own child container', async () => {
+    const given = parts();
+    const reloader = await createReloader({ ...given, root: dir });
+    expect(reloader.container.resolve(TOKENS.registryAdapter)).toBe(given.adapter);
+    expect(reloader.container.resolve(TOKENS.changeSource)).toBe(given.changeSource);
+    expect(reloader.container.resolve(TOKENS.settings).root).toBe(dir);
+    const other = await createReloader({ ...parts(), root: dir });
+    expect(other.container.resolve(TOKENS.registryAdapter)).not.toBe(given.adapter);
+  });
+});
+
+describe('registerClass', () => {
+  it('refuses a class with a constructor parameter that has no @inject token', () => {
+    @injectable()
+    class HalfInjected {
+      constructor(
+        @inject(TOKENS.settings) readonly settings: unknown,
+        readonly forgotten: unknown,
+      ) {}
+    }
+    const container = createContainer();
+    expect(() => registerClass(container, 'hotmcp.test' as Token<HalfInjected>, HalfInjected)).toThrow(
+      /2 constructor parameter\(s\) but 1 @inject/,
+    );
+  });
+});
+
+describe('startHotReload', () => {
+  it('returns the running reloader when called again with the same server and root', async () => {
+    const given = parts();
+    const first = await startHotReload({ ...given, server: 'S', root: dir });
+    const second = await startHotReload({ ...given, server: 'S', root: dir });
+    expect(second).toBe(first);
+    expect(hotReloadStatus()).toMatchObject({ running: true, root: dir });
+  });
+
+  it('refuses to start for another root while running', async () => {
+    await startHotReload({ ...parts(), server: 'S', root: dir });
+    expect(await codeOf(startHotReload({ ...parts(), server: 'S', root: tmpdir() }))).toBe('HOTMCP_ERR_BAD_OPTION');
+  });
+
+  it('stops idempotently and reports not running afterwards', async () => {
+    const given = parts();
+    await startHotReload({ ...given, server: 'S', root: dir });
+    await stopHotReload();
+    await stopHotReload();
+    expect(given.changeSource.stopped).toBe(true);
+    expect(hotReloadStatus().running).toBe(false);
+  });
+});
