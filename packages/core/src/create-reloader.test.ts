@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createContainer, registerClass } from './container.js';
+import { createContainer, registerClass, resolveToken } from './container.js';
 import { createReloader } from './create-reloader.js';
 import { isHotMcpError } from './errors.js';
 import { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
@@ -70,7 +70,7 @@ describe('createReloader', () => {
     const reloader = await createReloader({ ...given, root: dir });
     expect(reloader.container.resolve(TOKENS.registryAdapter)).toBe(given.adapter);
     expect(reloader.container.resolve(TOKENS.changeSource)).toBe(given.changeSource);
-    expect(reloader.container.resolve(TOKENS.settings).root).toBe(dir);
+    expect(resolveToken(reloader.container, TOKENS.settings).root).toBe(dir);
     const other = await createReloader({ ...parts(), root: dir });
     expect(other.container.resolve(TOKENS.registryAdapter)).not.toBe(given.adapter);
   });
