@@ -37,8 +37,8 @@ let closing = false;
 const shutdown = async () => {
   if (closing) return;
   closing = true;
+  await server.close(); // first, so unregistering the hot-loaded tools notifies no one
   await stopHotReload();
-  await server.close();
   process.exit(0);
 };
 transport.onclose = shutdown;
