@@ -120,7 +120,12 @@ describe('SdkV1Adapter', () => {
   it('lists a tool registered directly on the server', async () => {
     const s = await session();
     s.server.registerTool('foreign', { description: 'not ours' }, () => ({ content: [] }));
-    expect(createSdkV1Adapter(s.server).list()).toEqual({ tools: ['foreign'], prompts: [], resources: [] });
+    expect(createSdkV1Adapter(s.server).list()).toEqual({
+      tools: ['foreign'],
+      prompts: [],
+      resources: [],
+      resourceTemplates: [],
+    });
   });
 
   it('lists prompt names and resource URIs', () => {

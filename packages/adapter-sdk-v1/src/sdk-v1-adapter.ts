@@ -2,6 +2,7 @@ import type {
   AnyDefinition,
   CommitResult,
   DefinitionKind,
+  ListKind,
   PreparedChange,
   RegistryChange,
   RegistrySnapshot,
@@ -51,6 +52,7 @@ interface McpServerInternals {
   _registeredTools: Record<string, RegisteredToolLike>;
   _registeredPrompts?: Record<string, unknown>;
   _registeredResources?: Record<string, unknown>;
+  _registeredResourceTemplates?: Record<string, unknown>;
   _toolHandlersInitialized?: boolean;
   registerTool(name: string, config: SdkToolConfig, cb: SdkToolCallback): RegisteredToolLike;
   isConnected(): boolean;
@@ -93,7 +95,7 @@ const LIST_CHANGED_SENDERS = {
   tool: 'sendToolListChanged',
   prompt: 'sendPromptListChanged',
   resource: 'sendResourceListChanged',
-} as const satisfies Record<DefinitionKind, keyof UnderlyingServer>;
+} as const satisfies Record<ListKind, keyof UnderlyingServer>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -211,6 +213,7 @@ export class SdkV1Adapter implements ToolRegistryAdapter {
       tools: Object.keys(server._registeredTools),
       prompts: Object.keys(server._registeredPrompts ?? {}),
       resources: Object.keys(server._registeredResources ?? {}),
+      resourceTemplates: Object.keys(server._registeredResourceTemplates ?? {}),
     };
   }
 
@@ -449,7 +452,7 @@ export class SdkV1Adapter implements ToolRegistryAdapter {
   }
 
   /** Send one list_changed of `kind` when connected; a failed send goes to the server's onerror. */
-  #sendListChanged(kind: DefinitionKind): void {
+  #sendListChanged(kind: ListKind): void {
     const server = this.#server;
     if (!server.isConnected()) return;
     const inner = server.server;

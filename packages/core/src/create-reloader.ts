@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
+import { assertAdapter } from './adapter-contract.js';
 import { WinstonAuditSink, type WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 import { createContainer, registerClass, registerValue, resolveToken } from './container.js';
 import { ReloadEngine } from './engine/reload-engine.js';
@@ -184,7 +185,9 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   else if (!has(TOKENS.moduleLoader)) registerClass(container, TOKENS.moduleLoader, NativeEsmModuleLoader);
   const changeSource = options.changeSource ?? (await defaultChangeSource(settings, options.pollIntervalMs));
   registerValue(container, TOKENS.changeSource, changeSource);
-  registerValue(container, TOKENS.registryAdapter, options.adapter ?? (await defaultAdapter(options.server)));
+  const adapter = options.adapter ?? (await defaultAdapter(options.server));
+  assertAdapter(adapter);
+  registerValue(container, TOKENS.registryAdapter, adapter);
   warnIfNotModule(settings.root, audit);
   return createReloaderFromContainer(container);
 }

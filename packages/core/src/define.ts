@@ -1,7 +1,10 @@
 const DEFINITION = Symbol.for('hotmcp.definition');
 
-/** The kinds of entry an MCP server lists. */
-export type DefinitionKind = 'tool' | 'prompt' | 'resource';
+/**
+ * The kinds of registry entry. A `resource` has a fixed URI; a
+ * `resourceTemplate` a URI template. Both appear in the resources list.
+ */
+export type DefinitionKind = 'tool' | 'prompt' | 'resource' | 'resourceTemplate';
 
 /** The output type of a zod (v3 or v4) or Standard Schema value, without depending on either. */
 type OutputOf<S> = S extends { '~standard': { types?: { output: infer O } } }
@@ -45,17 +48,99 @@ export interface ToolConfig<S = unknown> {
 /** A branded tool definition, as {@link defineTool} returns it. */
 export type ToolDefinition<S = unknown> = ToolConfig<S> & { readonly kind: 'tool' };
 
-/** Any definition the engine can own. Prompts and resources join this union. */
-export type AnyDefinition = ToolDefinition<any>;
+/** What a prompt handler returns: the MCP `GetPromptResult`. */
+export interface PromptResult {
+  description?: string;
+  messages: Array<{ role: 'user' | 'assistant'; content: { type: string; [key: string]: unknown } }>;
+  [key: string]: unknown;
+}
+
+/** The prompt fields an adapter turns into an SDK registration. */
+export interface PromptConfig<S = unknown> {
+  name: string;
+  title?: string;
+  description?: string;
+  /** A raw shape of string schemas (`{ topic: z.string() }`). */
+  argsSchema?: S;
+  handler: (args: InferArgs<S>, extra: unknown) => PromptResult | Promise<PromptResult>;
+}
+
+export type PromptDefinition<S = unknown> = PromptConfig<S> & { readonly kind: 'prompt' };
+
+/** What a resource handler returns: the MCP `ReadResourceResult`. */
+export interface ResourceResult {
+  contents: Array<{ uri: string; mimeType?: string; text?: string; blob?: string; [key: string]: unknown }>;
+  [key: string]: unknown;
+}
+
+interface ResourceMetadata {
+  /** The resource's display name (the registry keys fixed resources by URI). */
+  name: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+  _meta?: Record<string, unknown>;
+}
+
+/** A resource at one fixed URI. */
+export interface FixedResourceConfig extends ResourceMetadata {
+  uri: string;
+  handler: (uri: URL, extra: unknown) => ResourceResult | Promise<ResourceResult>;
+}
+
+/** A family of resources matching an RFC 6570 URI template (`users://{id}/profile`). */
+export interface TemplateResourceConfig extends ResourceMetadata {
+  template: string;
+  /** Lists the concrete resources of the template, for resources/list. */
+  list?: (extra: unknown) =>
+    | { resources: Array<{ uri: string; name: string; [key: string]: unknown }> }
+    | Promise<{
+        resources: Array<{ uri: string; name: string; [key: string]: unknown }>;
+      }>;
+  handler: (
+    uri: URL,
+    variables: Record<string, string | string[]>,
+    extra: unknown,
+  ) => ResourceResult | Promise<ResourceResult>;
+}
+
+export type ResourceDefinition = FixedResourceConfig & { readonly kind: 'resource' };
+export type ResourceTemplateDefinition = TemplateResourceConfig & { readonly kind: 'resourceTemplate' };
+
+/** Any definition the engine can own. */
+export type AnyDefinition =
+  | ToolDefinition<any>
+  | PromptDefinition<any>
+  | ResourceDefinition
+  | ResourceTemplateDefinition;
+
+function brand<T extends object>(definition: T): T {
+  Object.defineProperty(definition, DEFINITION, { value: true });
+  return definition;
+}
 
 /**
  * Declare a tool in a hot-reloaded module. Export the result (default or named);
  * a module may export several.
  */
 export function defineTool<S = undefined>(config: ToolConfig<S>): ToolDefinition<S> {
-  const definition = { ...config, kind: 'tool' as const };
-  Object.defineProperty(definition, DEFINITION, { value: true });
-  return definition;
+  return brand({ ...config, kind: 'tool' as const });
+}
+
+/** Declare a prompt in a hot-reloaded module. */
+export function definePrompt<S = undefined>(config: PromptConfig<S>): PromptDefinition<S> {
+  return brand({ ...config, kind: 'prompt' as const });
+}
+
+/** Declare a resource: `uri` for one fixed resource, `template` for a URI template. */
+export function defineResource(config: FixedResourceConfig): ResourceDefinition;
+export function defineResource(config: TemplateResourceConfig): ResourceTemplateDefinition;
+export function defineResource(
+  config: FixedResourceConfig | TemplateResourceConfig,
+): ResourceDefinition | ResourceTemplateDefinition {
+  return 'template' in config
+    ? brand({ ...config, kind: 'resourceTemplate' as const })
+    : brand({ ...config, kind: 'resource' as const });
 }
 
 /** True for a value made by one of the `define*` helpers, from any copy of this package. */
@@ -63,7 +148,33 @@ export function isDefinition(value: unknown): value is AnyDefinition {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;
 }
 
-/** The registry key of a definition: kind and bare name. */
-export function definitionKey(definition: { kind: DefinitionKind; name: string }): string {
-  return `${definition.kind}:${definition.name}`;
+/**
+ * Normalise a resource URI the way the SDKs read it back (`new URL(uri).href`):
+ * `Config://App` and `config://App` are one key. Throws on a URI that is not a URL.
+ */
+export function normaliseUri(uri: string): string {
+  return new URL(uri).href;
+}
+
+/**
+ * The bare name a registry keys an entry by: the name for tools, prompts and
+ * templates; the normalised URI for fixed resources.
+ */
+export function registryName(definition: AnyDefinition): string {
+  return definition.kind === 'resource' ? normaliseUri(definition.uri) : definition.name;
+}
+
+/** The engine's key of a registry entry: kind and bare name. */
+export function definitionKey(entry: { kind: DefinitionKind; name: string }): string {
+  return `${entry.kind}:${entry.name}`;
+}
+
+/** The key of a definition. */
+export function keyOf(definition: AnyDefinition): string {
+  return definitionKey({ kind: definition.kind, name: registryName(definition) });
+}
+
+/** The list whose list_changed a change to this kind of entry sends. */
+export function listOf(kind: DefinitionKind): 'tool' | 'prompt' | 'resource' {
+  return kind === 'resourceTemplate' ? 'resource' : kind;
 }

@@ -59,7 +59,7 @@ export function hotReloadStatus(): ReloaderStatus {
       root: current?.root ?? '',
       trackedFiles: [],
       errors: [],
-      counts: { modules: 0, tools: 0, batches: 0, failedLoads: 0 },
+      counts: { modules: 0, tools: 0, prompts: 0, resources: 0, batches: 0, failedLoads: 0 },
     };
   }
   return current.ready.status();

@@ -19,6 +19,7 @@ export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/cha
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
   CommitResult,
+  ListKind,
   PreparedChange,
   RegistryChange,
   RegistryEntryRef,

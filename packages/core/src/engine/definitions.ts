@@ -1,10 +1,35 @@
-import { type AnyDefinition, definitionKey, isDefinition } from '../define.js';
+import { type AnyDefinition, isDefinition, keyOf, normaliseUri, registryName } from '../define.js';
 import { HotMcpError } from '../errors.js';
 
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 function invalid(file: string, message: string, details: Record<string, unknown> = {}): HotMcpError {
   return new HotMcpError('HOTMCP_ERR_INVALID_DEFINITION', `${file}: ${message}`, { file, details });
+}
+
+/** Why a definition's fields are unusable, or undefined when they are fine. */
+function problem(definition: AnyDefinition): string | undefined {
+  const { kind, name } = definition as { kind: string; name: unknown };
+  if (typeof name !== 'string' || name.trim() === '') return `has no name`;
+  if (kind === 'tool' && !TOOL_NAME.test(name)) return `has an invalid tool name (allowed: ${TOOL_NAME.source})`;
+  if (typeof definition.handler !== 'function') return 'has no handler function';
+  if (definition.description !== undefined && typeof definition.description !== 'string') {
+    return 'has a description that is not a string';
+  }
+  if (definition.kind === 'resource') {
+    if (typeof definition.uri !== 'string') return 'has no uri';
+    try {
+      normaliseUri(definition.uri);
+    } catch {
+      return `has a uri that is not a valid URL: ${JSON.stringify(definition.uri)}`;
+    }
+  }
+  if (definition.kind === 'resourceTemplate') {
+    if (typeof definition.template !== 'string' || definition.template === '') return 'has no URI template';
+    if (definition.list !== undefined && typeof definition.list !== 'function')
+      return 'has a list that is not a function';
+  }
+  return undefined;
 }
 
 /**
@@ -18,23 +43,18 @@ export function extractDefinitions(file: string, exports: Record<string, unknown
   for (const [exportName, value] of Object.entries(exports)) {
     if (!isDefinition(value)) continue;
     if (found.includes(value)) continue; // the same object exported twice
-    const where = { export: exportName, kind: value.kind };
-    if (typeof value.name !== 'string' || !TOOL_NAME.test(value.name)) {
-      throw invalid(file, `export '${exportName}' has an invalid name ${JSON.stringify(value.name)}`, where);
+    const label = `${value.kind} ${JSON.stringify((value as { name?: unknown }).name)} (export '${exportName}')`;
+    const reason = problem(value);
+    if (reason !== undefined) {
+      throw invalid(file, `${label} ${reason}`, { export: exportName, kind: value.kind, name: value.name });
     }
-    if (typeof value.handler !== 'function') {
-      throw invalid(file, `${value.kind} '${value.name}' (export '${exportName}') has no handler function`, where);
-    }
-    if (value.description !== undefined && typeof value.description !== 'string') {
-      throw invalid(file, `${value.kind} '${value.name}' has a description that is not a string`, where);
-    }
-    const key = definitionKey(value);
+    const key = keyOf(value);
     const other = seen.get(key);
     if (other !== undefined) {
       throw new HotMcpError(
         'HOTMCP_ERR_DUPLICATE_NAME',
-        `${file}: ${value.kind} '${value.name}' is exported twice (exports '${other}' and '${exportName}')`,
-        { file, details: { kind: value.kind, name: value.name } },
+        `${file}: ${value.kind} '${registryName(value)}' is exported twice (exports '${other}' and '${exportName}')`,
+        { file, details: { kind: value.kind, name: registryName(value) } },
       );
     }
     seen.set(key, exportName);

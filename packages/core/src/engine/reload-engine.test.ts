@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
 import { createContainer, registerValue } from '../container.js';
 import { createReloaderFromContainer } from '../create-reloader.js';
-import { defineTool } from '../define.js';
+import { definePrompt, defineResource, defineTool } from '../define.js';
 import { HotMcpError } from '../errors.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
@@ -282,5 +282,68 @@ describe('ReloadEngine.stop', () => {
     await t.reloader.start();
     await t.reloader.stop();
     expect(t.adapter.list().tools).toEqual(['static']);
+  });
+});
+
+describe('ReloadEngine with prompts and resources', () => {
+  const prompt = (name: string) =>
+    definePrompt({ name, handler: () => ({ messages: [{ role: 'user', content: { type: 'text', text: name } }] }) });
+  const resource = (uri: string, name = 'r') =>
+    defineResource({ name, uri, handler: (u) => ({ contents: [{ uri: u.href, text: name }] }) });
+
+  it('registers tools, prompts, fixed resources and templates from one module in one commit', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), {
+      t: tool('t'),
+      p: prompt('p'),
+      r: resource('config://app'),
+      tpl: defineResource({
+        name: 'user',
+        template: 'users://{id}',
+        handler: (u) => ({ contents: [{ uri: u.href }] }),
+      }),
+    });
+    await t.reloader.start();
+    expect(t.adapter.list()).toEqual({
+      tools: ['t'],
+      prompts: ['p'],
+      resources: ['config://app'],
+      resourceTemplates: ['user'],
+    });
+    expect(t.adapter.commits).toHaveLength(1);
+    expect(t.reloader.status().counts).toMatchObject({ tools: 1, prompts: 1, resources: 2 });
+  });
+
+  it('keys fixed resources by normalised URI, so two spellings of one URI conflict', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
+    t.loader.set(file('a.ts'), { r: resource('CONFIG://app/./x', 'first') });
+    t.loader.set(file('b.ts'), { r: resource('config://app/x', 'second') });
+    await t.reloader.start();
+    expect(t.adapter.list().resources).toEqual(['config://app/x']);
+    expect(t.reloader.status().errors).toEqual([
+      expect.objectContaining({ module: file('b.ts'), code: 'HOTMCP_ERR_NAME_CONFLICT' }),
+    ]);
+  });
+
+  it('fails a module whose resource URI is not a URL', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { r: resource('not a url') });
+    await t.reloader.start();
+    expect(t.reloader.status().errors[0]).toMatchObject({ code: 'HOTMCP_ERR_INVALID_DEFINITION' });
+    expect(t.reloader.status().errors[0]?.message).toMatch(/not a valid URL/);
+  });
+
+  it('fails a module that exports two prompts with one name', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { one: prompt('p'), two: prompt('p') });
+    await t.reloader.start();
+    expect(t.reloader.status().errors[0]).toMatchObject({ code: 'HOTMCP_ERR_DUPLICATE_NAME' });
+  });
+
+  it('lets a tool and a prompt share a name: they live in different lists', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { t: tool('same'), p: prompt('same') });
+    await t.reloader.start();
+    expect(t.adapter.list()).toMatchObject({ tools: ['same'], prompts: ['same'] });
   });
 });

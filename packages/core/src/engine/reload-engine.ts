@@ -1,10 +1,10 @@
 import { inject, injectable } from 'tsyringe';
-import { type AnyDefinition, type DefinitionKind, definitionKey } from '../define.js';
+import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
-import type { RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
+import type { ListKind, RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ChangeQueue } from './change-queue.js';
 import { extractDefinitions } from './definitions.js';
@@ -131,11 +131,17 @@ export class ReloadEngine {
       errors,
       counts: {
         modules: this.records.size,
-        tools: [...this.active.keys()].filter((key) => key.startsWith('tool:')).length,
+        tools: this.count('tool'),
+        prompts: this.count('prompt'),
+        resources: this.count('resource'),
         batches: this.batches,
         failedLoads: this.failedLoads,
       },
     };
+  }
+
+  private count(list: ListKind): number {
+    return [...this.active.values()].filter(({ definition }) => listOf(definition.kind) === list).length;
   }
 
   private async drain(): Promise<void> {
@@ -235,6 +241,7 @@ export class ReloadEngine {
       ['tool', snapshot.tools],
       ['prompt', snapshot.prompts],
       ['resource', snapshot.resources],
+      ['resourceTemplate', snapshot.resourceTemplates],
     ] as const) {
       for (const name of names) {
         const key = definitionKey({ kind, name });
@@ -250,7 +257,7 @@ export class ReloadEngine {
         const { notified } = this.adapter.commit(prepared);
         this.active = next;
         return {
-          upserted: change.upsert.map(definitionKey),
+          upserted: change.upsert.map(keyOf),
           removedEntries: change.remove.map(definitionKey),
           notified,
         };
@@ -281,7 +288,7 @@ export class ReloadEngine {
         next.set(key, owned); // the new version was refused: the last good one stays
         continue;
       }
-      const definition = record.definitions.find((candidate) => definitionKey(candidate) === key);
+      const definition = record.definitions.find((candidate) => keyOf(candidate) === key);
       if (definition) next.set(key, { file: owned.file, definition });
     }
     for (const file of [...this.records.keys()].sort()) {
@@ -289,7 +296,7 @@ export class ReloadEngine {
       const before = new Set(record.conflicts.map((error) => error.message));
       record.conflicts = [];
       for (const definition of record.definitions) {
-        const key = definitionKey(definition);
+        const key = keyOf(definition);
         if (record.rejected.has(key)) continue;
         const holder = next.get(key);
         if (holder?.file === file) continue;
@@ -297,8 +304,8 @@ export class ReloadEngine {
           const by = holder ? `module ${holder.file}` : 'the server, outside the reloader';
           const conflict = new HotMcpError(
             'HOTMCP_ERR_NAME_CONFLICT',
-            `${definition.kind} '${definition.name}' in ${file} is already registered by ${by}; it was not loaded`,
-            { file, details: { kind: definition.kind, name: definition.name } },
+            `${definition.kind} '${registryName(definition)}' in ${file} is already registered by ${by}; it was not loaded`,
+            { file, details: refOf(definition) },
           );
           record.conflicts.push(conflict);
           if (!before.has(conflict.message)) this.audit.record('definition.rejected', conflict.toJSON());
@@ -316,7 +323,7 @@ export class ReloadEngine {
       if (this.active.get(key)?.definition !== owned.definition) change.upsert.push(owned.definition);
     }
     for (const [key, owned] of this.active) {
-      if (!next.has(key)) change.remove.push({ kind: owned.definition.kind, name: owned.definition.name });
+      if (!next.has(key)) change.remove.push(refOf(owned.definition));
     }
     return change;
   }
@@ -334,6 +341,10 @@ export class ReloadEngine {
       this.audit.record('module.dispose_failed', failure.toJSON());
     }
   }
+}
+
+function refOf(definition: AnyDefinition): { kind: DefinitionKind; name: string } {
+  return { kind: definition.kind, name: registryName(definition) };
 }
 
 function rejectedKey(error: unknown): string | undefined {

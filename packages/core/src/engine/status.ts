@@ -1,4 +1,4 @@
-import type { DefinitionKind } from '../define.js';
+import type { ListKind } from '../ports/tool-registry-adapter.js';
 
 /** One file's problem, as status reports it. */
 export interface ModuleErrorReport {
@@ -27,7 +27,7 @@ export interface BatchReport {
   /** Registry entries removed, as `kind:name`. */
   removedEntries: string[];
   /** List kinds whose list_changed was sent. */
-  notified: DefinitionKind[];
+  notified: ListKind[];
 }
 
 /** A snapshot of a reloader, as `hotReloadStatus()` returns it. */
@@ -40,6 +40,9 @@ export interface ReloaderStatus {
   counts: {
     modules: number;
     tools: number;
+    prompts: number;
+    /** Fixed resources and resource templates. */
+    resources: number;
     batches: number;
     failedLoads: number;
   };

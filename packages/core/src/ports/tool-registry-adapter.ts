@@ -1,13 +1,16 @@
 import type { AnyDefinition, DefinitionKind } from '../define.js';
 
-/** Bare names in a live registry, per list kind. */
+/** Bare names in a live registry, per kind. */
 export interface RegistrySnapshot {
   tools: string[];
   prompts: string[];
+  /** Fixed resources, by normalised URI (`new URL(uri).href`). */
   resources: string[];
+  /** Resource templates, by name. */
+  resourceTemplates: string[];
 }
 
-/** One kind-and-name reference to a registry entry. */
+/** One kind-and-name reference to a registry entry (for a fixed resource, the name is its normalised URI). */
 export interface RegistryEntryRef {
   kind: DefinitionKind;
   name: string;
@@ -26,10 +29,13 @@ export interface PreparedChange {
   readonly change: RegistryChange;
 }
 
+/** A list a client fetches, with its own list_changed notification. */
+export type ListKind = 'tool' | 'prompt' | 'resource';
+
 /** What a commit did. */
 export interface CommitResult {
-  /** The list kinds whose list_changed notification was sent (once each). */
-  notified: DefinitionKind[];
+  /** The lists whose list_changed notification was sent (once each). */
+  notified: ListKind[];
 }
 
 /**
@@ -45,6 +51,12 @@ export interface ToolRegistryAdapter {
   readonly contractVersion: 1;
   /** Human-readable adapter name, for errors and audit events. */
   readonly adapterName: string;
+  /**
+   * The SDK the adapter drives: package name, the semver range it supports,
+   * and the version it found (when it can tell). Core refuses the adapter
+   * with `HOTMCP_ERR_ADAPTER_INCOMPATIBLE` when the version is outside the range.
+   */
+  readonly sdk?: { name: string; range: string; version?: string };
   list(): RegistrySnapshot;
   prepare(change: RegistryChange): Promise<PreparedChange>;
   commit(prepared: PreparedChange): CommitResult;

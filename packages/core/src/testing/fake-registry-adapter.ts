@@ -1,4 +1,4 @@
-import { type AnyDefinition, definitionKey } from '../define.js';
+import { type AnyDefinition, definitionKey, keyOf, listOf, type ToolDefinition } from '../define.js';
 import { HotMcpError } from '../errors.js';
 import type {
   CommitResult,
@@ -29,13 +29,13 @@ export class FakeRegistryAdapter implements ToolRegistryAdapter {
     return this;
   }
 
-  tool(name: string): AnyDefinition | undefined {
+  tool(name: string): ToolDefinition<any> | undefined {
     const entry = this.entries.get(`tool:${name}`);
-    return entry === 'foreign' ? undefined : entry;
+    return entry === 'foreign' || entry?.kind !== 'tool' ? undefined : entry;
   }
 
   list(): RegistrySnapshot {
-    const snapshot: RegistrySnapshot = { tools: [], prompts: [], resources: [] };
+    const snapshot: RegistrySnapshot = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
     for (const key of this.entries.keys()) {
       const [kind, name] = key.split(/:(.*)/s) as [string, string];
       snapshot[`${kind}s` as keyof RegistrySnapshot].push(name);
@@ -61,10 +61,10 @@ export class FakeRegistryAdapter implements ToolRegistryAdapter {
     }
     const { change } = prepared;
     for (const ref of change.remove) this.entries.delete(definitionKey(ref));
-    for (const definition of change.upsert) this.entries.set(definitionKey(definition), definition);
+    for (const definition of change.upsert) this.entries.set(keyOf(definition), definition);
     this.commits.push(change);
-    const visible = change.upsert.length + change.remove.length > 0;
-    if (visible) this.notifications++;
-    return { notified: visible ? ['tool'] : [] };
+    const notified = [...new Set([...change.upsert, ...change.remove].map((entry) => listOf(entry.kind)))];
+    this.notifications += notified.length;
+    return { notified };
   }
 }
