@@ -12,12 +12,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { callText, connect, createSandbox } from '../examples/sdk-v1-server/dist/harness.js';
 
 const iterations = Number(process.env.ITERATIONS ?? 20);
+// Each edit changes the description too: only a change clients can see sends a list_changed.
 const toolSource = (reply) => `import { defineTool } from '@hotmcp/core';
 import { z } from 'zod';
 
 export default defineTool({
   name: 'greet',
-  description: 'Greet someone',
+  description: ${JSON.stringify(`Greet someone (${reply.trim()})`)},
   inputSchema: { name: z.string() },
   handler: async ({ name }) => ({ content: [{ type: 'text', text: ${JSON.stringify(reply)} + name }] }),
 });

@@ -9,12 +9,12 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (start: number) => `${(performance.now() - start).toFixed(1)} ms`;
 
 /** A tool module whose greet tool answers `${prefix}${name}`. */
-const tool = (prefix: string) => `import { defineTool } from '@hotmcp/core';
+const tool = (prefix: string, description = 'Greet someone') => `import { defineTool } from '@hotmcp/core';
 import { z } from 'zod';
 
 export default defineTool({
   name: 'greet',
-  description: 'Greet someone',
+  description: ${JSON.stringify(description)},
   inputSchema: { name: z.string() },
   handler: async ({ name }) => ({ content: [{ type: 'text', text: ${JSON.stringify(prefix)} + name }] }),
 });
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     say(`4. greet({ name: "Ada" }) → "${await callText(client, 'greet', { name: 'Ada' })}" (${ms(start)})`);
 
     start = performance.now();
+    const notifiedBeforeEdit = session.listChanged();
     await sandbox.write('greet.ts', tool('Good morning, '));
     let reply = '';
     await until(async () => {
@@ -56,6 +57,9 @@ async function main(): Promise<void> {
       return reply.startsWith('Good morning');
     });
     say(`5. edited greet.ts → the next call returns the new text: "${reply}" (${ms(start)})`);
+    if (session.listChanged() === notifiedBeforeEdit) {
+      say('   no list_changed: only the handler changed, nothing a client lists');
+    }
 
     start = performance.now();
     const before = (await auditEvents(sandbox)).length;
@@ -71,9 +75,11 @@ async function main(): Promise<void> {
 
     start = performance.now();
     const seen = session.listChanged();
-    await sandbox.write('greet.ts', tool('Fixed: hi, '));
+    await sandbox.write('greet.ts', tool('Fixed: hi, ', 'Greet someone, warmly'));
     await session.waitForListChanged(seen + 1);
-    say(`7. fixed it → list_changed (${ms(start)}); greet → "${await callText(client, 'greet', { name: 'Ada' })}"`);
+    say(
+      `7. fixed it, with a new description → list_changed (${ms(start)}); greet → "${await callText(client, 'greet', { name: 'Ada' })}"`,
+    );
 
     start = performance.now();
     await sandbox.remove('greet.ts');

@@ -40,11 +40,28 @@ describe('the SDK v1 example under a real stdio client', () => {
     expect(await callText(session.client, 'greet', { name: 'Ada' })).toBe('Goodbye Ada');
   });
 
-  it('reaches both importing tools when the shared helper is edited', async () => {
+  it('reaches both importing tools when the shared helper is edited, without a list_changed', async () => {
     await sandbox.write('lib/format.ts', "export const decorate = (text: string): string => '<' + text + '>';\n");
-    await session.waitForListChanged(1);
-    expect(await callText(session.client, 'echo', { text: 'hi' })).toBe('<hi>');
+    await until(
+      async () => (await callText(session.client, 'echo', { text: 'hi' })) === '<hi>',
+      10_000,
+      'echo to use the edited helper',
+    );
     expect(await callText(session.client, 'word_count', { text: 'a b c' })).toBe('<3 words>');
+    // Only behaviour changed, nothing a client lists: the new code is live and no list_changed was
+    // sent (one would have arrived before the answer above). A later visible change is the fence.
+    expect(session.listChanged()).toBe(0);
+    await sandbox.write('marker.ts', greetTool('marker', 'm'));
+    await session.waitForListChanged(1);
+    await until(async () => (await toolNames()).includes('marker'));
+    expect(session.listChanged()).toBe(1);
+  });
+
+  it('sends a list_changed when an edit changes what clients list', async () => {
+    await sandbox.write('echo.ts', (await sandbox.read('echo.ts')).replace('Echo the text back', 'Echo it back'));
+    await session.waitForListChanged(1);
+    const echo = (await session.client.listTools()).tools.find((tool) => tool.name === 'echo');
+    expect(echo?.description).toBe('Echo it back');
   });
 
   it('removes the tools of a deleted module with one list_changed', async () => {

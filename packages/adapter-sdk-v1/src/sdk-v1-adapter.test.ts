@@ -1,5 +1,5 @@
 import type { AnyDefinition, RegistryChange } from '@hotmcp/core';
-import { defineTool, isHotMcpError } from '@hotmcp/core';
+import { assertAdapter, definePrompt, defineTool, isHotMcpError } from '@hotmcp/core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -252,14 +252,6 @@ describe('SdkV1Adapter', () => {
     expect(isHotMcpError(error) && error.code).toBe('HOTMCP_ERR_INVALID_DEFINITION');
   });
 
-  it('rejects a prompt definition as not supported yet', async () => {
-    const adapter = createSdkV1Adapter(new McpServer({ name: 's', version: '1' }));
-    const prompt = { ...echo('p', 'x'), kind: 'prompt' } as unknown;
-    const error = await rejection(adapter.prepare(change([prompt])));
-    expect(isHotMcpError(error) && error.code).toBe('HOTMCP_ERR_INVALID_DEFINITION');
-    expect((error as Error).message).toContain('not supported yet');
-  });
-
   it('rejects the same name twice in one change', async () => {
     const adapter = createSdkV1Adapter(new McpServer({ name: 's', version: '1' }));
     const error = await rejection(adapter.prepare(change([echo('twice', 'a'), echo('twice', 'b')])));
@@ -395,8 +387,51 @@ describe('SdkV1Adapter', () => {
     const error = thrown(() => createSdkV1Adapter(s.server));
     expect(isHotMcpError(error) && error.code).toBe('HOTMCP_ERR_CAPABILITY_MISSING');
     expect((error as Error).message).toContain(
-      'new McpServer(info, { capabilities: { tools: { listChanged: true } } }) before calling connect()',
+      'new McpServer(info, { capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true } } }) before calling connect()',
     );
+  });
+
+  it('adds the first tool after connect to a server that advertised tools but registered none before', async () => {
+    const server = new McpServer({ name: 'empty', version: '1.0.0' }, TOOLS_CAPABILITY);
+    const adapter = createSdkV1Adapter(server); // installs the tools handlers SDK 1.x installs lazily
+    const s = await connect(server);
+    expect(await apply(adapter, change([echo('late', 'v1')]))).toEqual({ notified: ['tool'] });
+    expect(await callText(s.client, 'late', { text: 'hi' })).toBe('v1:hi');
+  });
+
+  it('refuses a prompt on a connected server without the prompts capability, naming the prompt', async () => {
+    const s = await session();
+    const adapter = createSdkV1Adapter(s.server);
+    const prompt = definePrompt({ name: 'greet', handler: () => ({ messages: [] }) });
+    const error = await rejection(adapter.prepare(change([prompt])));
+    expect(isHotMcpError(error) && error.code).toBe('HOTMCP_ERR_CAPABILITY_MISSING');
+    expect(isHotMcpError(error) && error.details).toMatchObject({ kind: 'prompt', name: 'greet' });
+    expect((error as Error).message).toContain('prompts.listChanged');
+  });
+
+  it('takes a prompt whose arguments are a zod object schema (the SDK 2.x form) and lists its arguments', async () => {
+    const s = await connect(
+      new McpServer({ name: 'p', version: '1' }, { capabilities: { prompts: { listChanged: true } } }),
+    );
+    const adapter = createSdkV1Adapter(s.server);
+    const prompt = definePrompt({
+      name: 'topic',
+      argsSchema: z.object({ topic: z.string().describe('what about') }),
+      handler: ({ topic }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `about ${topic}` } }] }),
+    });
+    await apply(adapter, change([prompt]));
+    expect((await s.client.listPrompts()).prompts).toEqual([
+      { name: 'topic', arguments: [{ name: 'topic', description: 'what about', required: true }] },
+    ]);
+    const got = await s.client.getPrompt({ name: 'topic', arguments: { topic: 'zod' } });
+    expect(got.messages[0]?.content).toEqual({ type: 'text', text: 'about zod' });
+  });
+
+  it('reports the SDK version it drives, inside its range', () => {
+    const adapter = createSdkV1Adapter(new McpServer({ name: 's', version: '1' }));
+    expect(adapter.sdk).toMatchObject({ name: '@modelcontextprotocol/sdk', range: SDK_V1_RANGE });
+    expect(adapter.sdk.version).toMatch(/^1\.\d+\.\d+/);
+    expect(() => assertAdapter(adapter)).not.toThrow();
   });
 
   it('accepts a server that is not connected yet without the tools capability', () => {

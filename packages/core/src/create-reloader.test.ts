@@ -8,6 +8,8 @@ import { createContainer, registerClass, resolveToken } from './container.js';
 import { createReloader } from './create-reloader.js';
 import { isHotMcpError } from './errors.js';
 import { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
+import { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+import { RunnerModuleLoader } from './loader/runner-module-loader.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from './testing/index.js';
 import { TOKENS, type Token } from './tokens.js';
 
@@ -65,11 +67,59 @@ describe('createReloader', () => {
     expect(await codeOf(createReloader({ ...rest, root: dir }))).toBe('HOTMCP_ERR_BAD_OPTION');
   });
 
+  describe('picking the adapter for the server', () => {
+    /** The shape createReloader tells the SDK majors apart by; the adapter packages are not installed here. */
+    const mcpServer = (major: 1 | 2) => ({
+      _registeredTools: {},
+      registerTool() {},
+      ...(major === 1 && { tool() {} }),
+      server: major === 1 ? {} : { getNegotiatedProtocolVersion() {} },
+    });
+
+    async function errorOf(server: unknown): Promise<{ code?: string; message?: string }> {
+      const { adapter: _, ...rest } = parts();
+      try {
+        await createReloader({ ...rest, server, root: dir });
+      } catch (error) {
+        return isHotMcpError(error) ? { code: error.code, message: error.message } : { message: String(error) };
+      }
+      return {};
+    }
+
+    // Whether the adapter package resolves from here depends on the package manager's hoisting
+    // (pnpm's hidden node_modules/.pnpm/node_modules is reachable from vitest's worker). Either
+    // it is missing, and the error says what to install, or it loads and refuses this stand-in.
+    // Either way the error comes from picking the right package; examples/sdk-v2-server checks
+    // the pick against real servers of both SDKs.
+    it('picks @hotmcp/adapter-sdk-v1 for an McpServer of @modelcontextprotocol/sdk 1.x', async () => {
+      const error = await errorOf(mcpServer(1));
+      expect(['HOTMCP_ERR_ADAPTER_MISSING', 'HOTMCP_ERR_ADAPTER_INCOMPATIBLE']).toContain(error.code);
+      expect(error.message).toContain('@hotmcp/adapter-sdk-v1');
+      if (error.code === 'HOTMCP_ERR_ADAPTER_MISSING')
+        expect(error.message).toContain('pnpm add @hotmcp/adapter-sdk-v1');
+    });
+
+    it('picks @hotmcp/adapter-sdk-v2 for an McpServer of @modelcontextprotocol/server 2.x', async () => {
+      const error = await errorOf(mcpServer(2));
+      expect(['HOTMCP_ERR_ADAPTER_MISSING', 'HOTMCP_ERR_ADAPTER_INCOMPATIBLE']).toContain(error.code);
+      expect(error.message).toContain('@hotmcp/adapter-sdk-v2');
+      if (error.code === 'HOTMCP_ERR_ADAPTER_MISSING')
+        expect(error.message).toContain('pnpm add @hotmcp/adapter-sdk-v2');
+    });
+
+    it('refuses a server of neither SDK and points to a custom adapter', async () => {
+      const error = await errorOf({ setRequestHandler() {} });
+      expect(error.code).toBe('HOTMCP_ERR_ADAPTER_INCOMPATIBLE');
+      expect(error.message).toContain("pass an 'adapter'");
+    });
+  });
+
   it('registers every port in its own child container', async () => {
     const given = parts();
     const reloader = await createReloader({ ...given, root: dir });
     expect(reloader.container.resolve(TOKENS.registryAdapter)).toBe(given.adapter);
-    expect(reloader.container.resolve(TOKENS.changeSource)).toBe(given.changeSource);
+    // The engine gets the given source inside the coalescing decorator (see watching/).
+    expect(reloader.container.resolve(TOKENS.changeSource)).toMatchObject({ source: given.changeSource });
     expect(resolveToken(reloader.container, TOKENS.settings).root).toBe(dir);
     const other = await createReloader({ ...parts(), root: dir });
     expect(other.container.resolve(TOKENS.registryAdapter)).not.toBe(given.adapter);
@@ -113,5 +163,25 @@ describe('startHotReload', () => {
     await stopHotReload();
     expect(given.changeSource.stopped).toBe(true);
     expect(hotReloadStatus().running).toBe(false);
+  });
+});
+
+describe("createReloader's loader option", () => {
+  const { loader: _, ...rest } = parts();
+
+  it('builds the bounded-memory runner loader by default', async () => {
+    const reloader = await createReloader({ ...rest, root: dir });
+    expect(resolveToken(reloader.container, TOKENS.moduleLoader)).toBeInstanceOf(RunnerModuleLoader);
+  });
+
+  it("builds the native-ESM loader for 'native', with the leak budget in its settings", async () => {
+    const reloader = await createReloader({ ...rest, root: dir, loader: 'native', leakBudgetBytes: 1024 });
+    expect(resolveToken(reloader.container, TOKENS.moduleLoader)).toBeInstanceOf(NativeEsmModuleLoader);
+    expect(resolveToken(reloader.container, TOKENS.settings)).toMatchObject({ leakBudgetBytes: 1024 });
+  });
+
+  it('rejects an unknown loader and a leak budget that is not a positive number', async () => {
+    expect(await codeOf(createReloader({ ...rest, root: dir, loader: 'vm' as never }))).toBe('HOTMCP_ERR_BAD_OPTION');
+    expect(await codeOf(createReloader({ ...rest, root: dir, leakBudgetBytes: -1 }))).toBe('HOTMCP_ERR_BAD_OPTION');
   });
 });

@@ -10,16 +10,26 @@ import { createContainer, registerClass, registerValue, resolveToken } from './c
 import { ReloadEngine } from './engine/reload-engine.js';
 import type { ReloaderStatus } from './engine/status.js';
 import { HotMcpError } from './errors.js';
-import { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+import { RunnerModuleLoader } from './loader/runner-module-loader.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ChangeSource } from './ports/change-source.js';
 import type { ModuleLoader } from './ports/module-loader.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS, type Token } from './tokens.js';
+import {
+  type CoalesceTimings,
+  createCoalescingChangeSource,
+  resolveCoalesceTimings,
+} from './watching/coalescing-change-source.js';
+import { selectChangeSource, WATCHER_KINDS, type WatcherKind } from './watching/select-change-source.js';
 
 /** Options of {@link createReloader}. */
 export interface CreateReloaderOptions {
-  /** The live MCP server (`McpServer` of `@modelcontextprotocol/sdk` 1.x); its adapter is picked for you. */
+  /**
+   * The live MCP server: an `McpServer` of `@modelcontextprotocol/sdk` 1.x or of
+   * `@modelcontextprotocol/server` 2.x. The matching adapter package is picked for you.
+   */
   server?: unknown;
   /** The folder of tool modules to watch. */
   root: string;
@@ -31,10 +41,36 @@ export interface CreateReloaderOptions {
   deny?: string[];
   /** Use this registry adapter instead of the one picked from `server`. */
   adapter?: ToolRegistryAdapter;
-  /** Use this change source instead of polling. */
+  /**
+   * Use this change source instead of the one `watcher` picks (a change source
+   * registered under `TOKENS.changeSource` in `container` is used the same way).
+   */
   changeSource?: ChangeSource;
-  /** Use this module loader instead of the native-ESM one. */
-  loader?: ModuleLoader;
+  /**
+   * Which watcher to use: `'native'` (OS file events, `@hotmcp/watcher-native`),
+   * `'poll'` (`@hotmcp/watcher-poll`), or `'auto'`: native, and polling when the
+   * native watcher cannot start or dies (said once on stderr, audited as
+   * `watcher.fallback`). Default: the `HOTMCP_WATCHER` environment variable, else `'auto'`.
+   */
+  watcher?: WatcherKind;
+  /**
+   * How the change source's batches are coalesced before they reach the engine
+   * (whatever the source): `false` for not at all, or timings. Default
+   * `{ leadMs: 5, settleMs: 100, maxWaitMs: 1000 }`.
+   */
+  coalesce?: false | CoalesceTimings;
+  /**
+   * How tool modules are loaded: `'runner'` (default: evaluated in hotmcp's own
+   * module registry, so a replaced version is freed and memory stays bounded),
+   * `'native'` (Node's own ESM loader under versioned URLs: exact ESM semantics,
+   * but every version stays in memory), or a `ModuleLoader` of your own.
+   */
+  loader?: LoaderKind | ModuleLoader;
+  /**
+   * With the native loader: the estimated heap held by replaced module versions
+   * past which `loader.leak_budget_exceeded` is audited once. Default 64 MiB.
+   */
+  leakBudgetBytes?: number;
   /** An audit sink, options for the default winston sink, or `false` for none. */
   audit?: AuditSink | WinstonAuditSinkOptions | false;
   /** Polling interval of the default change source, in ms. */
@@ -124,22 +160,103 @@ async function importOptional<T>(name: string, purpose: string): Promise<T> {
   );
 }
 
+/**
+ * Which official SDK an `McpServer` comes from, told apart without importing
+ * either: 2.x dropped 1.x's deprecated `tool()` / `prompt()` / `resource()`
+ * and its `Server` negotiates protocol eras. Undefined for anything else.
+ */
+function sdkMajorOf(server: unknown): 1 | 2 | undefined {
+  if (typeof server !== 'object' || server === null) return undefined;
+  const candidate = server as Record<string, unknown>;
+  const inner = candidate.server as Record<string, unknown> | undefined;
+  if (typeof candidate.registerTool !== 'function' || typeof candidate._registeredTools !== 'object') return undefined;
+  if (typeof inner !== 'object' || inner === null) return undefined;
+  if (typeof candidate.tool === 'function') return 1;
+  if (typeof inner.getNegotiatedProtocolVersion === 'function') return 2;
+  return undefined;
+}
+
+const SDK_ADAPTERS = {
+  1: { adapter: '@hotmcp/adapter-sdk-v1', factory: 'createSdkV1Adapter', sdk: '@modelcontextprotocol/sdk 1.x' },
+  2: { adapter: '@hotmcp/adapter-sdk-v2', factory: 'createSdkV2Adapter', sdk: '@modelcontextprotocol/server 2.x' },
+} as const;
+
 async function defaultAdapter(server: unknown): Promise<ToolRegistryAdapter> {
   if (server === undefined) {
     throw badOption("createReloader: pass 'server' (your McpServer) or an 'adapter'");
   }
-  const { createSdkV1Adapter } = await importOptional<{ createSdkV1Adapter(server: unknown): ToolRegistryAdapter }>(
-    '@hotmcp/adapter-sdk-v1',
-    'An McpServer of @modelcontextprotocol/sdk 1.x',
+  const major = sdkMajorOf(server);
+  if (major === undefined) {
+    throw new HotMcpError(
+      'HOTMCP_ERR_ADAPTER_INCOMPATIBLE',
+      "createReloader: 'server' is not an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x; pass an 'adapter' for it (a ToolRegistryAdapter, see examples/custom-adapter)",
+    );
+  }
+  const { adapter, factory, sdk } = SDK_ADAPTERS[major];
+  const module = await importOptional<Record<string, (server: unknown) => ToolRegistryAdapter>>(
+    adapter,
+    `An McpServer of ${sdk}`,
   );
-  return createSdkV1Adapter(server);
+  const create = module[factory];
+  if (typeof create !== 'function') {
+    throw new HotMcpError('HOTMCP_ERR_ADAPTER_INCOMPATIBLE', `${adapter} does not export ${factory}()`);
+  }
+  return create(server);
 }
 
-async function defaultChangeSource(settings: ReloaderSettings, intervalMs?: number): Promise<ChangeSource> {
-  const { createPollChangeSource } = await importOptional<{
-    createPollChangeSource(options: ReloaderSettings & { intervalMs?: number }): ChangeSource;
-  }>('@hotmcp/watcher-poll', 'Watching files');
-  return createPollChangeSource({ ...settings, ...(intervalMs !== undefined && { intervalMs }) });
+/** The module loaders `createReloader` can build. */
+export type LoaderKind = 'runner' | 'native';
+const DEFAULT_LOADER: LoaderKind = 'runner';
+
+function loaderOption(options: CreateReloaderOptions): LoaderKind | ModuleLoader {
+  const { loader } = options;
+  if (loader === undefined) return DEFAULT_LOADER;
+  if (loader === 'runner' || loader === 'native') return loader;
+  if (typeof loader === 'object' && loader !== null && typeof loader.load === 'function') return loader;
+  throw badOption("createReloader: 'loader' must be 'runner', 'native' or a ModuleLoader");
+}
+
+function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: number } {
+  const budget = options.leakBudgetBytes;
+  if (budget === undefined) return {};
+  if (typeof budget !== 'number' || Number.isNaN(budget) || budget <= 0) {
+    throw badOption("createReloader: 'leakBudgetBytes' must be a positive number of bytes");
+  }
+  return { leakBudgetBytes: budget };
+}
+
+function watcherOption(options: CreateReloaderOptions): WatcherKind {
+  const value = options.watcher ?? process.env.HOTMCP_WATCHER ?? 'auto';
+  if (!WATCHER_KINDS.includes(value as WatcherKind)) {
+    const from = options.watcher === undefined ? 'the HOTMCP_WATCHER environment variable' : "'watcher'";
+    throw badOption(`createReloader: ${from} must be one of ${WATCHER_KINDS.join(', ')}, got ${String(value)}`);
+  }
+  return value as WatcherKind;
+}
+
+function coalesceOption(options: CreateReloaderOptions): false | CoalesceTimings {
+  const value = options.coalesce ?? {};
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null) {
+    throw badOption("createReloader: 'coalesce' must be false or an object of timings");
+  }
+  return resolveCoalesceTimings(value);
+}
+
+async function defaultChangeSource(
+  settings: ReloaderSettings,
+  watcher: WatcherKind,
+  audit: AuditSink,
+  pollIntervalMs?: number,
+): Promise<ChangeSource> {
+  const load = async <T>(name: string) => importOptional<T>(name, 'Watching files').catch(() => undefined);
+  return selectChangeSource({
+    watcher,
+    settings,
+    audit,
+    ...(pollIntervalMs !== undefined && { pollIntervalMs }),
+    modules: { native: () => load('@hotmcp/watcher-native'), poll: () => load('@hotmcp/watcher-poll') },
+  });
 }
 
 function isAuditSink(value: unknown): value is AuditSink {
@@ -169,7 +286,10 @@ function warnIfNotModule(root: string, audit: AuditSink): void {
  * checked before anything starts.
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
-  const settings = resolveSettings(options);
+  const settings: NativeEsmLoaderSettings = { ...resolveSettings(options), ...leakBudgetOption(options) };
+  const loader = loaderOption(options);
+  const watcher = watcherOption(options);
+  const coalesce = coalesceOption(options);
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -181,10 +301,22 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
         : new WinstonAuditSink(options.audit ?? {});
   registerValue(container, TOKENS.auditSink, audit);
   const has = (token: Token<unknown>) => container.isRegistered(token, false);
-  if (options.loader) registerValue(container, TOKENS.moduleLoader, options.loader);
-  else if (!has(TOKENS.moduleLoader)) registerClass(container, TOKENS.moduleLoader, NativeEsmModuleLoader);
-  const changeSource = options.changeSource ?? (await defaultChangeSource(settings, options.pollIntervalMs));
-  registerValue(container, TOKENS.changeSource, changeSource);
+  if (typeof loader === 'object') registerValue(container, TOKENS.moduleLoader, loader);
+  else if (options.loader !== undefined || !has(TOKENS.moduleLoader)) {
+    registerClass(container, TOKENS.moduleLoader, loader === 'native' ? NativeEsmModuleLoader : RunnerModuleLoader);
+  }
+  const changeSource =
+    options.changeSource ??
+    (container.isRegistered(TOKENS.changeSource, true)
+      ? resolveToken(container, TOKENS.changeSource)
+      : await defaultChangeSource(settings, watcher, audit, options.pollIntervalMs));
+  registerValue(
+    container,
+    TOKENS.changeSource,
+    coalesce === false
+      ? changeSource
+      : createCoalescingChangeSource(changeSource, { ...coalesce, root: settings.root }),
+  );
   const adapter = options.adapter ?? (await defaultAdapter(options.server));
   assertAdapter(adapter);
   registerValue(container, TOKENS.registryAdapter, adapter);

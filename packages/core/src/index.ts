@@ -1,19 +1,47 @@
 import 'reflect-metadata';
 
+export { assertAdapter, SUPPORTED_CONTRACT_VERSIONS } from './adapter-contract.js';
 export { MemoryAuditSink } from './audit/memory-audit-sink.js';
 export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
-export type { CreateReloaderOptions, Reloader } from './create-reloader.js';
+export type { CreateReloaderOptions, LoaderKind, Reloader } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
-export type { AnyDefinition, DefinitionKind, InferArgs, ToolConfig, ToolDefinition, ToolResult } from './define.js';
-export { defineTool, definitionKey, isDefinition } from './define.js';
+export type {
+  AnyDefinition,
+  DefinitionKind,
+  FixedResourceConfig,
+  InferArgs,
+  PromptConfig,
+  PromptDefinition,
+  PromptResult,
+  ResourceDefinition,
+  ResourceResult,
+  ResourceTemplateDefinition,
+  TemplateResourceConfig,
+  ToolConfig,
+  ToolDefinition,
+  ToolResult,
+} from './define.js';
+export {
+  definePrompt,
+  defineResource,
+  defineTool,
+  definitionKey,
+  isDefinition,
+  keyOf,
+  listOf,
+  normaliseUri,
+  registryName,
+} from './define.js';
 export { ReloadEngine } from './engine/reload-engine.js';
 export type { BatchReport, ModuleErrorReport, ReloaderStatus } from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
+export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
@@ -26,5 +54,38 @@ export type {
   RegistrySnapshot,
   ToolRegistryAdapter,
 } from './ports/tool-registry-adapter.js';
+export type {
+  LowLevelServerLike,
+  McpServerLike,
+  RegisteredEntryLike,
+  SchemaField,
+} from './registry/mcp-server-registry-adapter.js';
+export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
+export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';
+export {
+  CoalescingChangeSource,
+  createCoalescingChangeSource,
+  resolveCoalesceTimings,
+} from './watching/coalescing-change-source.js';
+export type { FallbackChangeSourceOptions, FallbackEvent } from './watching/fallback-change-source.js';
+export {
+  createFallbackChangeSource,
+  FallbackChangeSource,
+  isFatalWatcherError,
+  watcherDied,
+} from './watching/fallback-change-source.js';
+export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './watching/file-stamp.js';
+export type { PathFilter } from './watching/path-filter.js';
+export { ALWAYS_EXCLUDED, createPathFilter, isInside } from './watching/path-filter.js';
+export type { FileScan } from './watching/scan-files.js';
+export { isGone, scanFiles, stampOf, unreadable } from './watching/scan-files.js';
+export type {
+  ChangeSourceSelection,
+  NativeWatcherModule,
+  PollWatcherModule,
+  WatcherKind,
+  WatcherModules,
+} from './watching/select-change-source.js';
+export { selectChangeSource } from './watching/select-change-source.js';

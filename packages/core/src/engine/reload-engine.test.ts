@@ -340,6 +340,15 @@ describe('ReloadEngine with prompts and resources', () => {
     expect(t.reloader.status().errors[0]).toMatchObject({ code: 'HOTMCP_ERR_DUPLICATE_NAME' });
   });
 
+  it('unregisters a fixed resource by its URI on stop (regression: stop() passed its display name)', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { r: resource('Config://App/x', 'settings') });
+    await t.reloader.start();
+    expect(t.adapter.list().resources).toEqual(['config://App/x']);
+    await t.reloader.stop();
+    expect(t.adapter.list().resources).toEqual([]);
+  });
+
   it('lets a tool and a prompt share a name: they live in different lists', async () => {
     const t = await setup({ baseline: [file('a.ts')] });
     t.loader.set(file('a.ts'), { t: tool('same'), p: prompt('same') });

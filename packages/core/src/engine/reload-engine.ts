@@ -83,10 +83,7 @@ export class ReloadEngine {
     await this.source.stop();
     await this.idle();
     try {
-      const remove = [...this.active.values()].map(({ definition }) => ({
-        kind: definition.kind,
-        name: definition.name,
-      }));
+      const remove = [...this.active.values()].map(({ definition }) => refOf(definition));
       if (remove.length > 0) this.adapter.commit(await this.adapter.prepare({ upsert: [], remove }));
       this.active.clear();
     } catch (error) {

@@ -1,4 +1,12 @@
 export { MemoryAuditSink } from '../audit/memory-audit-sink.js';
+export type {
+  AdapterConformanceHarness,
+  ConformanceCallResult,
+  ConformanceSession,
+} from './adapter-conformance.js';
+export { adapterConformance } from './adapter-conformance.js';
+export type { ChangeSourceConformanceOptions } from './change-source-conformance.js';
+export { changeSourceConformance } from './change-source-conformance.js';
 export { FakeChangeSource } from './fake-change-source.js';
 export { FakeModuleLoader } from './fake-module-loader.js';
 export { FakeRegistryAdapter } from './fake-registry-adapter.js';

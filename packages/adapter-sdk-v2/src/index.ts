@@ -1,0 +1,1 @@
+export { createSdkV2Adapter, SDK_V2_RANGE, SdkV2Adapter } from './sdk-v2-adapter.js';

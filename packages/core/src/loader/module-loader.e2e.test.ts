@@ -1,0 +1,376 @@
+// Both module loaders, one suite: each test runs in a real Node process
+// (vitest's own module runner would intercept `import()`), against the built
+// package and real files.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+// Each test starts a Node process; a loaded CI machine needs more than the default 5 s.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 30_000 });
+
+const coreDist = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../dist/index.js')).href;
+const zodDir = dirname(createRequire(import.meta.url).resolve('zod/package.json'));
+let base: string;
+let root: string;
+
+beforeEach(async () => {
+  // The root is a folder of a project: the "server" (the driver) lives next to it.
+  base = await realpath(await mkdtemp(join(tmpdir(), 'hotmcp-loader-')));
+  root = join(base, 'tools');
+  await writeFile(join(base, 'package.json'), '{ "type": "module" }');
+  await mkdir(join(root, 'lib'), { recursive: true });
+  // A package with an ESM and a CommonJS build: one copy must serve both the server and the tools.
+  await mkdir(join(base, 'node_modules', 'dual'), { recursive: true });
+  await writeFile(
+    join(base, 'node_modules', 'dual', 'package.json'),
+    '{ "name": "dual", "exports": { "import": "./esm.mjs", "require": "./cjs.cjs" } }',
+  );
+  await writeFile(join(base, 'node_modules', 'dual', 'esm.mjs'), 'export const instance = Symbol("esm");\n');
+  await writeFile(join(base, 'node_modules', 'dual', 'cjs.cjs'), 'exports.instance = Symbol("cjs");\n');
+  await symlink(zodDir, join(base, 'node_modules', 'zod'), 'dir');
+});
+afterEach(() => rm(base, { recursive: true, force: true }));
+
+const write = (file: string, text: string) => writeFile(join(root, file), text);
+
+interface Step {
+  /** Files to write before loading (relative to root). */
+  write?: Record<string, string>;
+  /** Files to load (relative); their importers are added, as the engine does. */
+  load: string[];
+  /** Exported functions of loaded files to call afterwards: `file#name`. */
+  call?: string[];
+}
+
+type Loader = 'native' | 'runner';
+
+interface DriveOptions {
+  /** Packages the "server" imports first; tools see them as `globalThis.server[name]`. */
+  serverImports?: string[];
+  /** Settings besides the shared ones (`leakBudgetBytes`). */
+  settings?: Record<string, unknown>;
+  /** Keep a weak reference to every loaded version; the last report lists those still alive after GC. */
+  trackVersions?: boolean;
+}
+
+/** Run steps in a fresh Node process with the given loader; returns what each load produced. */
+async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}): Promise<Array<Record<string, any>>> {
+  const driver = `
+    import { writeFileSync } from 'node:fs';
+    import { join } from 'node:path';
+    import { NativeEsmModuleLoader, RunnerModuleLoader, MemoryAuditSink } from ${JSON.stringify(coreDist)};
+    const root = ${JSON.stringify(root)};
+    globalThis.server = {};
+    for (const name of ${JSON.stringify(options.serverImports ?? [])}) globalThis.server[name] = await import(name);
+    const settings = { root, include: [], exclude: [], deny: [], denyFiles: [], ...${JSON.stringify(options.settings ?? {})} };
+    const audit = new MemoryAuditSink();
+    const loader = ${JSON.stringify(loader)} === 'native'
+      ? new NativeEsmModuleLoader(settings, audit)
+      : new RunnerModuleLoader(settings);
+    const versions = [];
+    const relative = (file) => file.startsWith(root) ? file.slice(root.length + 1) : file;
+    const where = (error) => {
+      const match = /(?:file:\\/\\/)?(\\/[^\\s:)?]+)(?:\\?[^\\s:)]*)?:(\\d+):\\d+/.exec(String(error?.stack));
+      return match ? relative(match[1]) + ':' + match[2] : String(error?.stack);
+    };
+    const out = [];
+    const exportsOf = {};
+    for (const step of ${JSON.stringify(steps)}) {
+      for (const [file, text] of Object.entries(step.write ?? {})) writeFileSync(join(root, file), text);
+      const files = step.load.map((file) => join(root, file));
+      const affected = [...new Set([...files, ...loader.importersOf(files)])];
+      const report = {};
+      for (const result of await loader.load(affected)) {
+        const name = relative(result.file);
+        if (result.ok) exportsOf[name] = result.exports;
+        if (result.ok && ${options.trackVersions === true}) versions.push([name + '@' + out.length, new WeakRef(result.exports)]);
+        report[name] = result.ok
+          ? { value: result.exports.value }
+          : { code: result.error.code, file: relative(result.error.file), line: result.error.line };
+      }
+      for (const target of step.call ?? []) {
+        const [file, name] = target.split('#');
+        try {
+          report[target] = { returned: await exportsOf[file][name]() };
+        } catch (error) {
+          report[target] = { threw: error.message, at: where(error) };
+        }
+      }
+      report.importersOfHelper = [...loader.importersOf([join(root, 'lib/h.ts')])].map(relative).sort();
+      out.push(report);
+    }
+    for (const key of Object.keys(exportsOf)) delete exportsOf[key];
+    for (let i = 0; i < 5 && versions.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      globalThis.gc();
+    }
+    out.push({
+      alive: versions.filter(([, ref]) => ref.deref() !== undefined).map(([name]) => name),
+      audit: audit.events.map(({ event, timestamp, pid, ...fields }) => ({ event, ...fields })),
+    });
+    process.stdout.write(JSON.stringify(out));
+  `;
+  await writeFile(join(base, 'driver.mjs'), driver);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', 'driver.mjs'], {
+    cwd: base,
+    timeout: 50_000,
+  });
+  return JSON.parse(stdout);
+}
+
+describe.each<Loader>(['native', 'runner'])('the %s loader', (loader) => {
+  it('loads .ts modules whose local imports are written with .js, .ts or no extension', async () => {
+    await write('lib/h.ts', 'export const greet = (s: string): string => "hi " + s;\n');
+    await write('a.ts', 'import { greet } from "./lib/h.js";\nexport const value: string = greet("a");\n');
+    await write('b.ts', 'import { greet } from "./lib/h.ts";\nexport const value: string = greet("b");\n');
+    await write('c.ts', 'import { greet } from "./lib/h";\nexport const value: string = greet("c");\n');
+    const [first] = await drive(loader, [{ load: ['a.ts', 'b.ts', 'c.ts'] }]);
+    expect(first).toMatchObject({ 'a.ts': { value: 'hi a' }, 'b.ts': { value: 'hi b' }, 'c.ts': { value: 'hi c' } });
+    expect(first?.importersOfHelper).toEqual(['a.ts', 'b.ts', 'c.ts']);
+  });
+
+  it('re-evaluates every importer of an edited helper and shares an unchanged one', async () => {
+    await write('lib/h.ts', 'export const greet = (s: string): string => "v1 " + s;\n');
+    await write('lib/counter.ts', 'globalThis.evaluations = (globalThis.evaluations ?? 0) + 1;\nexport {};\n');
+    const tool = (name: string) =>
+      `import './lib/counter.js';\nimport { greet } from './lib/h.js';\nexport const value = greet('${name}') + ' #' + globalThis.evaluations;\n`;
+    await write('a.ts', tool('a'));
+    await write('b.ts', tool('b'));
+    const [, second] = await drive(loader, [
+      { load: ['a.ts', 'b.ts'] },
+      { write: { 'lib/h.ts': 'export const greet = (s: string): string => "v2 " + s;\n' }, load: ['lib/h.ts'] },
+    ]);
+    expect(second).toMatchObject({ 'a.ts': { value: 'v2 a #1' }, 'b.ts': { value: 'v2 b #1' } });
+  });
+
+  it('reports a syntax error with code, file and line', async () => {
+    await write('bad.ts', 'const x: number = 1;\nexport const value = x +;\n');
+    const [first] = await drive(loader, [{ load: ['bad.ts'] }]);
+    expect(first?.['bad.ts']).toEqual({ code: 'HOTMCP_ERR_SYNTAX', file: 'bad.ts', line: 2 });
+  });
+
+  it('reports a throw at import with the line that threw', async () => {
+    await write('throws.ts', 'const n: number = 2;\n\nthrow new Error("boom " + n);\n');
+    const [first] = await drive(loader, [{ load: ['throws.ts'] }]);
+    expect(first?.['throws.ts']).toEqual({ code: 'HOTMCP_ERR_IMPORT_THREW', file: 'throws.ts', line: 3 });
+  });
+
+  it('reports a missing import with the importing line, and loads once the file exists', async () => {
+    await write(
+      'a.ts',
+      'export const other = 1;\nimport { value as v } from "./lib/missing.js";\nexport const value = v;\n',
+    );
+    const [first, second] = await drive(loader, [
+      { load: ['a.ts'] },
+      { write: { 'lib/missing.ts': 'export const value = "found";\n' }, load: ['a.ts'] },
+    ]);
+    expect(first?.['a.ts']).toEqual({ code: 'HOTMCP_ERR_MODULE_NOT_FOUND', file: 'a.ts', line: 2 });
+    expect(second?.['a.ts']).toEqual({ value: 'found' });
+  });
+
+  it('points a failure in a helper at the helper, for every module importing it', async () => {
+    await write('lib/h.ts', 'export const greet = (s: string): string => s;\n');
+    await write('a.ts', 'import { greet } from "./lib/h.js";\nexport const value = greet("a");\n');
+    const [, second] = await drive(loader, [
+      { load: ['a.ts'] },
+      { write: { 'lib/h.ts': 'export const greet = (s: string): string => ;\n' }, load: ['lib/h.ts'] },
+    ]);
+    expect(second?.['a.ts']).toEqual({ code: 'HOTMCP_ERR_SYNTAX', file: 'lib/h.ts', line: 1 });
+  });
+
+  it('reports a missing package and a missing file outside the root with the importing line', async () => {
+    await write(
+      'a.ts',
+      'export const x = 1;\n\nimport { nothing } from "no-such-package";\nexport const value = nothing;\n',
+    );
+    await write('b.ts', 'import { nothing } from "../not-there.js";\nexport const value = nothing;\n');
+    const [first] = await drive(loader, [{ load: ['a.ts', 'b.ts'] }]);
+    expect(first?.['a.ts']).toEqual({ code: 'HOTMCP_ERR_MODULE_NOT_FOUND', file: 'a.ts', line: 3 });
+    expect(first?.['b.ts']).toEqual({ code: 'HOTMCP_ERR_MODULE_NOT_FOUND', file: 'b.ts', line: 1 });
+  });
+
+  it("gives tool modules the very package instances the server holds (zod, a dual ESM/CommonJS package, the server's own files)", async () => {
+    await writeFile(join(base, 'shared.mjs'), 'export const registry = new Map();\n');
+    await write(
+      'a.ts',
+      `import { z } from 'zod';
+import * as zod from 'zod';
+import { instance } from 'dual';
+import { registry } from '../shared.mjs';
+const server = (globalThis as any).server;
+export const value = [z === server.zod.z, zod === server.zod, instance === server.dual.instance, registry === server['${join(base, 'shared.mjs')}'].registry];
+`,
+    );
+    const [first] = await drive(loader, [{ load: ['a.ts'] }], {
+      serverImports: ['zod', 'dual', join(base, 'shared.mjs')],
+    });
+    expect(first?.['a.ts']).toEqual({ value: [true, true, true, true] });
+  });
+
+  it('runs what tool authors write: top-level await, import.meta, dynamic import of a local module, JSON', async () => {
+    await write('lib/data.json', '{ "answer": 42 }\n');
+    await write('lib/later.ts', 'export const later: string = "later";\n');
+    await write(
+      'a.ts',
+      `import data from './lib/data.json' with { type: 'json' };
+const waited = await new Promise<string>((resolve) => setTimeout(() => resolve('waited'), 1));
+const { later } = await import('./lib/later.js');
+let looped = 0;
+for await (const n of [Promise.resolve(1), 2]) looped += n;
+export const value = {
+  waited, later, looped, answer: data.answer,
+  url: new URL(import.meta.url).pathname.endsWith('/tools/a.ts'),
+  dirname: import.meta.dirname === ${JSON.stringify(root)},
+  filename: import.meta.filename === ${JSON.stringify(join(root, 'a.ts'))},
+};
+`,
+    );
+    const [first] = await drive(loader, [{ load: ['a.ts'] }]);
+    expect(first?.['a.ts']).toEqual({
+      value: { waited: 'waited', later: 'later', looped: 3, answer: 42, url: true, dirname: true, filename: true },
+    });
+  });
+
+  it('gives a dynamic import the current version of a local module, and learns the import edge', async () => {
+    await write('lib/h.ts', 'export const word = "one";\n');
+    await write(
+      'a.ts',
+      'export async function value2() { return (await import("./lib/h.js")).word; }\nexport const value = 0;\n',
+    );
+    const [first, second] = await drive(loader, [
+      { load: ['a.ts'], call: ['a.ts#value2'] },
+      { write: { 'lib/h.ts': 'export const word = "two";\n' }, load: ['lib/h.ts'], call: ['a.ts#value2'] },
+    ]);
+    expect(first?.['a.ts#value2']).toEqual({ returned: 'one' });
+    expect(second?.['a.ts#value2']).toEqual({ returned: 'two' });
+    // The native loader hears of a dynamic import at its next load; the runner at once.
+    expect(second?.importersOfHelper).toEqual(['a.ts']);
+  });
+
+  it('loads an import cycle with live, partial bindings as Node does', async () => {
+    await write(
+      'a.ts',
+      "import { b } from './lib/b.js';\nexport function a(): string { return 'a'; }\nexport const value = b();\n",
+    );
+    // b runs first: a's function declaration is already there; its `value` is read later, once a has run.
+    await write(
+      'lib/b.ts',
+      "import { a, value } from '../a.js';\nconst early = a();\nexport function b(): string { return 'b+' + early; }\nexport const late = () => value;\n",
+    );
+    const [first] = await drive(loader, [{ load: ['a.ts'] }]);
+    expect(first?.['a.ts']).toEqual({ value: 'b+a' });
+  });
+
+  it('fails a cycle that reads a binding before it is initialised, with the line', async () => {
+    await write('a.ts', "import { b } from './lib/b.js';\nexport const value: string = 'a' + b;\n");
+    await write('lib/b.ts', "import { value } from '../a.js';\n\nexport const b: string = value;\n");
+    const [first] = await drive(loader, [{ load: ['a.ts'] }]);
+    expect(first?.['a.ts']).toEqual({ code: 'HOTMCP_ERR_IMPORT_THREW', file: 'lib/b.ts', line: 3 });
+  });
+
+  it('maps a stack trace of a tool handler to the line of the .ts source', async () => {
+    await write(
+      'a.ts',
+      'interface Input {\n  n: number;\n}\n\nexport function fail(input: Input = { n: 1 }): never {\n  throw new Error("failed " + input.n);\n}\nexport const value = 1;\n',
+    );
+    const [first] = await drive(loader, [{ load: ['a.ts'], call: ['a.ts#fail'] }]);
+    expect(first?.['a.ts#fail']).toEqual({ threw: 'failed 1', at: 'a.ts:6' });
+  });
+});
+
+describe('the runner loader', () => {
+  it('lets a replaced version be garbage-collected, keeping only the current one', async () => {
+    const big = (tag: string) =>
+      `export const value = ${JSON.stringify(tag)};\nexport const data = new Array(100_000).fill(${JSON.stringify(tag)});\n`;
+    await write('a.ts', big('v1'));
+    const [, , end] = await drive('runner', [{ load: ['a.ts'] }, { write: { 'a.ts': big('v2') }, load: ['a.ts'] }], {
+      trackVersions: true,
+    });
+    expect(end?.alive).toEqual(['a.ts@1']); // the current version stays, to be shared by importers; v1 is gone
+  });
+
+  it('keeps the heap flat over 100 reloads of a 50 KB module (regression: V8 cached every compiled version on Node 24)', async () => {
+    const driver = `
+      import { writeFileSync } from 'node:fs';
+      import { join } from 'node:path';
+      import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+      const root = ${JSON.stringify(root)};
+      const file = join(root, 'big.ts');
+      const loader = new RunnerModuleLoader({ root, include: [], exclude: [], deny: [], denyFiles: [] });
+      const source = (version) => {
+        let text = 'const VERSION: number = ' + version + ';\\n';
+        for (let i = 0; text.length < 50_000; i++) text += 'export function f' + i + '(n: number): number { return n * ' + i + ' + VERSION; }\\n';
+        return text;
+      };
+      const heap = async () => {
+        for (let i = 0; i < 4; i++) { await new Promise((resolve) => setTimeout(resolve, 10)); globalThis.gc(); }
+        return process.memoryUsage().heapUsed;
+      };
+      let exports;
+      const reload = async (version) => {
+        writeFileSync(file, source(version));
+        const [result] = await loader.load([file]);
+        if (!result.ok) throw result.error;
+        exports = result.exports;
+      };
+      for (let version = 0; version < 10; version++) await reload(version);
+      const before = await heap();
+      for (let version = 10; version < 110; version++) await reload(version);
+      process.stdout.write(JSON.stringify({ grewBy: (await heap()) - before, works: exports.f1(1) === 110 }));
+    `;
+    await writeFile(join(base, 'heap.mjs'), driver);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', 'heap.mjs'], { cwd: base });
+    const { grewBy, works } = JSON.parse(stdout) as { grewBy: number; works: boolean };
+    expect(works).toBe(true);
+    expect(grewBy).toBeLessThan(5 * 1024 * 1024); // every version kept would be over 5 MB (50 KB of source alone, ×100)
+  });
+
+  it('does not hang when a module awaits the import of a module that imports it', async () => {
+    await write(
+      'a.ts',
+      "const b = await import('./lib/b.js');\nexport const x = 'x';\nexport const value = 'a+' + b.value + '+' + b.seen();\n",
+    );
+    await write(
+      'lib/b.ts',
+      "import { x } from '../a.js';\nexport const value = 'b';\nexport const seen = () => typeof x;\n",
+    );
+    const [first] = await drive('runner', [{ load: ['a.ts'] }]);
+    expect(first?.['a.ts']).toEqual({ value: 'a+b+string' });
+  });
+});
+
+describe('the native loader', () => {
+  it('keeps every version in memory (Node cannot evict an ES module)', async () => {
+    await write('a.ts', 'export const value = 1;\n');
+    const [, , end] = await drive(
+      'native',
+      [{ load: ['a.ts'] }, { write: { 'a.ts': 'export const value = 2;\n' }, load: ['a.ts'] }],
+      {
+        trackVersions: true,
+      },
+    );
+    expect(end?.alive).toEqual(['a.ts@0', 'a.ts@1']);
+  });
+
+  it('audits one warning once the replaced versions exceed the leak budget', async () => {
+    await write('a.ts', `export const value = 0;\n// ${'x'.repeat(1000)}\n`);
+    const edit = (n: number) => ({
+      write: { 'a.ts': `export const value = ${n};\n// ${'x'.repeat(1000)}\n` },
+      load: ['a.ts'],
+    });
+    const reports = await drive('native', [{ load: ['a.ts'] }, edit(1), edit(2), edit(3), edit(4)], {
+      settings: { leakBudgetBytes: 60_000 }, // about 26 KB per replaced version of this 1 KB file
+    });
+    const warnings = reports
+      .at(-1)
+      ?.audit.filter((event: { event: string }) => event.event === 'loader.leak_budget_exceeded');
+    expect(warnings).toEqual([
+      expect.objectContaining({ reloads: 3, budgetBytes: 60_000, advice: expect.stringContaining("loader: 'runner'") }),
+    ]);
+  });
+});

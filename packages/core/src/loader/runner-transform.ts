@@ -1,0 +1,191 @@
+/**
+ * Turns one ES module (TypeScript or JavaScript) into code the runner can
+ * evaluate in its own registry: esbuild rewrites `import`/`export` into
+ * CommonJS-style `require()` calls and getters (so imported bindings stay
+ * live), and the result is wrapped in an async generator that runs in two
+ * steps, like an ES module: the first `next()` only defines the exports'
+ * getters (so an import cycle sees hoisted functions, and `let`/`const` in
+ * their temporal dead zone), the second runs the body, top-level `await`
+ * included.
+ */
+import { extname } from 'node:path';
+import { init, parse } from 'es-module-lexer';
+import { type Loader, type Message, transform } from 'esbuild';
+
+/** The names the wrapper gives the module's view of the runner. None may clash with user code. */
+export const WRAPPER_PARAMS = ['module', 'require', '__hm$meta', '__hm$i'] as const;
+const META = '__hm$meta';
+/** Replaces the 6 characters of a dynamic `import` keyword, so source-map columns stay put. */
+const DYNAMIC_IMPORT = '__hm$i';
+
+/** esbuild refuses top-level await in CommonJS output; these same-length stand-ins get it through. */
+const AWAIT_MARK = '~-~-~'; // a unary operator chain, like `await`; `~` has no binary form, so ASI is unchanged
+const FOR_AWAIT_LABEL = '$fa$';
+const FOR_AWAIT_RESTORE = /\$fa\$:\s*for\s*\(/g;
+const TLA_ERROR = 'Top-level await is currently not supported';
+
+const LOADERS: Record<string, Loader> = {
+  '.ts': 'ts',
+  '.mts': 'ts',
+  '.cts': 'ts',
+  '.tsx': 'tsx',
+  '.jsx': 'jsx',
+};
+
+export interface TransformedModule {
+  /** CommonJS source for `Module#_compile`: it assigns the module's async generator to `module.exports`. */
+  code: string;
+  /** The static import specifiers that survived compilation (type-only and unused imports are gone), in order. */
+  imports: string[];
+}
+
+const lexerReady = init;
+
+/**
+ * Compile `source` (the text of `file`) for the runner. Rejects with
+ * esbuild's error (its message names `file:line:column`) on a syntax error.
+ */
+export async function transformModule(file: string, source: string): Promise<TransformedModule> {
+  const cjs = await toCommonJs(file, source);
+  await lexerReady;
+  let code = rewriteDynamicImports(cjs);
+  const imports = staticImports(code);
+  code = patchHelpers(code);
+  // On the first line, so every later line keeps its number and the source map holds.
+  code = `module.exports = async function* (${WRAPPER_PARAMS.join(', ')}) {"use strict";${code}\n};`;
+  return { code, imports };
+}
+
+function options(file: string) {
+  return {
+    loader: LOADERS[extname(file)] ?? 'js',
+    format: 'cjs',
+    platform: 'node',
+    target: `node${process.versions.node.split('.')[0]}`,
+    sourcemap: 'inline',
+    sourcefile: file,
+    define: { 'import.meta': META },
+    logLevel: 'silent',
+  } as const;
+}
+
+async function toCommonJs(file: string, source: string): Promise<string> {
+  try {
+    return (await transform(source, options(file))).code;
+  } catch (error) {
+    const errors = (error as { errors?: Message[] }).errors ?? [];
+    if (errors.length === 0 || !errors.every((message) => message.text.startsWith(TLA_ERROR))) throw error;
+    const marked = markTopLevelAwaits(source, errors);
+    if (marked === undefined) throw error;
+    const code = (await transform(marked.source, options(file))).code;
+    return unmarkTopLevelAwaits(code, marked);
+  }
+}
+
+interface Marked {
+  source: string;
+  awaits: number;
+  forAwaits: number;
+}
+
+/** Replace each top-level `await` esbuild reported with a same-length stand-in it accepts in CommonJS. */
+function markTopLevelAwaits(source: string, errors: Message[]): Marked | undefined {
+  const lineStarts = [0];
+  for (let i = source.indexOf('\n'); i !== -1; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  let text = source;
+  let awaits = 0;
+  let forAwaits = 0;
+  for (const { location } of errors) {
+    if (!location) return undefined;
+    const lineStart = lineStarts[location.line - 1];
+    if (lineStart === undefined) return undefined;
+    // esbuild's columns count UTF-8 bytes.
+    const prefix = Buffer.from(location.lineText, 'utf8').subarray(0, location.column).toString('utf8');
+    const at = lineStart + prefix.length;
+    if (text.slice(at, at + 5) !== 'await') return undefined;
+    const forLoop = /\bfor[ \t]+$/.exec(text.slice(Math.max(0, at - 16), at));
+    if (forLoop) {
+      // `for await (` becomes a labelled `for (`: same length, restored after compilation.
+      const start = at - forLoop[0].length;
+      const replacement = `${FOR_AWAIT_LABEL}:for`.padEnd(at + 5 - start);
+      text = text.slice(0, start) + replacement + text.slice(at + 5);
+      forAwaits++;
+    } else {
+      text = text.slice(0, at) + AWAIT_MARK + text.slice(at + 5);
+      awaits++;
+    }
+  }
+  return { source: text, awaits, forAwaits };
+}
+
+function unmarkTopLevelAwaits(code: string, marked: Marked): string {
+  let awaits = 0;
+  let forAwaits = 0;
+  const restored = code
+    .replaceAll(AWAIT_MARK, () => {
+      awaits++;
+      return 'await ';
+    })
+    .replace(FOR_AWAIT_RESTORE, () => {
+      forAwaits++;
+      return 'for await (';
+    });
+  if (awaits !== marked.awaits || forAwaits !== marked.forAwaits) {
+    throw new Error('hotmcp: could not compile the top-level await of this module; use the native loader for it');
+  }
+  return restored;
+}
+
+/** `import(x)` → `__hm$i(x)`: the runner resolves it, so a local module comes from the runner's registry. */
+function rewriteDynamicImports(code: string): string {
+  const [imports] = parse(code);
+  let out = code;
+  for (const entry of imports) {
+    if (entry.d < 0 || !out.startsWith('import', entry.ss)) continue; // static, import.meta
+    out = out.slice(0, entry.ss) + DYNAMIC_IMPORT + out.slice(entry.ss + 6);
+  }
+  return out;
+}
+
+// esbuild's own output for imports: `var x = require("s");`, `var x = __toESM(require("s"));`,
+// `require("s");` and `__reExport(x_exports, require("s"), module.exports);`, each on its own line.
+const REQUIRE_LINE = /^(?:var [\w$]+ = )?(?:__reExport\([\w$]+, )?(?:__toESM\()?require\(("(?:[^"\\\n]|\\.)*")/gm;
+
+function staticImports(code: string): string[] {
+  const found = new Set<string>();
+  for (const match of code.matchAll(REQUIRE_LINE)) found.add(JSON.parse(match[1] as string) as string);
+  return [...found];
+}
+
+const EXPORTS_LINE = /^module\.exports = __toCommonJS\(([\w$]+)\);$/m;
+const TO_ESM = 'var __toESM = (mod, isNodeMode, target) => (';
+
+/**
+ * - The module's exports object is the runner's namespace (`module.exports`),
+ *   and the line that would copy it becomes the pause between the two steps.
+ * - `__toESM` hands a module namespace through unchanged: `import * as ns`
+ *   gets the very namespace object, and `import x from` its `default`, as in
+ *   Node (esbuild's CommonJS interop would copy it, or take the whole
+ *   namespace as the default in a `.mts` file).
+ */
+function patchHelpers(code: string): string {
+  let out = code;
+  const exportsLine = EXPORTS_LINE.exec(out);
+  if (exportsLine) {
+    const name = exportsLine[1] as string;
+    out = `${out.slice(0, exportsLine.index)}yield;${out.slice(exportsLine.index + exportsLine[0].length)}`;
+    const declaration = new RegExp(`^var ${name.replaceAll('$', '\\$')} = \\{\\};$`, 'm');
+    if (!declaration.test(out)) throw new Error(`hotmcp: unexpected esbuild output (no 'var ${name} = {};')`);
+    out = out.replace(declaration, () => `var ${name} = module.exports;`);
+  } else {
+    out = `yield;${out}`;
+  }
+  if (out.includes('__toESM(')) {
+    if (!out.includes(TO_ESM)) throw new Error('hotmcp: unexpected esbuild output (no __toESM helper)');
+    out = out.replace(
+      TO_ESM,
+      () => `${TO_ESM.slice(0, -1)}mod != null && mod[Symbol.toStringTag] === "Module" ? mod : (`,
+    );
+  }
+  return out;
+}

@@ -1,0 +1,297 @@
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
+import { FakeChangeSource } from '../testing/fake-change-source.js';
+import {
+  type CoalesceTimings,
+  CoalescingChangeSource,
+  createCoalescingChangeSource,
+} from './coalescing-change-source.js';
+
+const WAIT_MS = 5000;
+
+let dir: string;
+let root: string;
+let sources: CoalescingChangeSource[];
+
+beforeEach(async () => {
+  dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'hotmcp-coalesce-')));
+  root = path.join(dir, 'root');
+  mkdirSync(root);
+  sources = [];
+});
+
+afterEach(async () => {
+  await Promise.all(sources.map((source) => source.stop()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+function write(relative: string, content = `${relative} ${Math.random()}`): string {
+  const file = path.join(root, relative);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, content);
+  return file;
+}
+
+/** A coalescer over a hand-driven source, collecting batches with their arrival time. */
+async function coalesce(timings: CoalesceTimings = {}, baseline: string[] = []) {
+  const inner = new FakeChangeSource(baseline);
+  const source = createCoalescingChangeSource(inner, { root, ...timings });
+  sources.push(source);
+  const batches: Array<ChangeBatch & { at: number }> = [];
+  const errors: Error[] = [];
+  let wake = () => {};
+  const files = await source.start(
+    (batch) => {
+      batches.push({ ...batch, at: performance.now() });
+      wake();
+    },
+    (error) => {
+      errors.push(error);
+      wake();
+    },
+  );
+  async function until(condition: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    while (!condition()) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(batches)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+  /** Emit a sentinel file and wait for it: everything emitted before has been delivered or dropped. */
+  async function settled(): Promise<void> {
+    const sentinel = write(`zz-${Math.random()}.ts`);
+    inner.emit({ added: [sentinel] });
+    await until(() => batches.some((b) => b.added.includes(sentinel)), 'the sentinel');
+    const index = batches.findIndex((b) => b.added.includes(sentinel));
+    const batch = batches[index]!;
+    batch.added = batch.added.filter((file) => file !== sentinel);
+    if (batch.added.length + batch.changed.length + batch.removed.length === 0) batches.splice(index, 1);
+  }
+  const plain = () => batches.map(({ added, changed, removed }) => ({ added, changed, removed }));
+  return { inner, source, files, batches, errors, until, settled, plain };
+}
+
+describe('CoalescingChangeSource', () => {
+  it('delivers a lone change after a quiet period after leadMs, not after settleMs', async () => {
+    const file = write('a.ts');
+    const { inner, batches, until } = await coalesce({ leadMs: 5, settleMs: 2000 });
+    const sent = performance.now();
+    inner.emit({ added: [file] });
+    await until(() => batches.length > 0, 'the batch');
+    expect(batches[0]!.at - sent).toBeLessThan(1000);
+    expect(batches[0]).toMatchObject({ added: [file], changed: [], removed: [] });
+  });
+
+  it('folds the changes that follow a delivery within settleMs into one more batch', async () => {
+    const [a, b, c] = [write('a.ts'), write('b.ts'), write('c.ts')];
+    const { inner, batches, until, plain } = await coalesce({ settleMs: 300 });
+    inner.emit({ added: [a] });
+    await until(() => batches.length === 1, 'the lead batch');
+    inner.emit({ added: [b] });
+    inner.emit({ added: [c] });
+    await until(() => batches.length === 2, 'the burst');
+    expect(plain()).toEqual([
+      { added: [a], changed: [], removed: [] },
+      { added: [b, c], changed: [], removed: [] },
+    ]);
+  });
+
+  it('treats a first delivery of many paths as a burst: one batch', async () => {
+    const files = Array.from({ length: 20 }, (_, i) => write(`f${String(i).padStart(2, '0')}.ts`));
+    const { inner, batches, until, settled } = await coalesce({ settleMs: 150 });
+    inner.emit({ added: files.slice(0, 15) });
+    inner.emit({ added: files.slice(15) });
+    await until(() => batches.length > 0, 'the burst');
+    await settled();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.added).toEqual(files);
+  });
+
+  it('delivers within maxWaitMs while changes keep coming', async () => {
+    const file = write('busy.ts');
+    const { inner, batches, until } = await coalesce({ settleMs: 200, maxWaitMs: 300 });
+    const started = performance.now();
+    let n = 0;
+    // A writer that never pauses for settleMs.
+    const writer = setInterval(() => {
+      writeFileSync(file, `v${++n}`);
+      inner.emit({ changed: [file] });
+    }, 20);
+    try {
+      await until(() => batches.length >= 2, 'two batches during the stream');
+    } finally {
+      clearInterval(writer);
+    }
+    expect(batches[1]!.at - started).toBeLessThan(1500);
+  });
+
+  it('drops duplicate events for a file that did not change', async () => {
+    const file = write('a.ts', 'one');
+    const { inner, batches, until, settled } = await coalesce({}, [file]);
+    writeFileSync(file, 'two');
+    inner.emit({ changed: [file] });
+    await until(() => batches.length === 1, 'the change');
+    inner.emit({ changed: [file] });
+    inner.emit({ added: [file] });
+    await settled();
+    expect(batches.map((b) => b.changed)).toEqual([[file]]);
+  });
+
+  it('drops a rewrite with the same bytes once sameContentGuardMs has passed', async () => {
+    const file = write('a.ts', 'same');
+    const { inner, batches, settled } = await coalesce({ sameContentGuardMs: 0 }, [file]);
+    writeFileSync(file, 'same');
+    utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    inner.emit({ changed: [file] });
+    await settled();
+    expect(batches).toEqual([]);
+  });
+
+  it('delivers a rewrite with the same bytes again right after a delivery, in case it was read half-written', async () => {
+    const file = write('a.ts', 'one');
+    const { inner, batches, until } = await coalesce({ sameContentGuardMs: 60_000 }, [file]);
+    writeFileSync(file, 'two');
+    inner.emit({ changed: [file] });
+    await until(() => batches.length === 1, 'the change');
+    writeFileSync(file, '');
+    writeFileSync(file, 'two');
+    utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    inner.emit({ changed: [file] });
+    await until(() => batches.length === 2, 'the same bytes again');
+    expect(batches[1]!.changed).toEqual([file]);
+  });
+
+  it('reports a file removed and re-created before delivery as changed, and a fleeting one not at all', async () => {
+    const file = write('a.ts', 'before');
+    const { inner, batches, until, settled, plain } = await coalesce({}, [file]);
+    unlinkSync(file);
+    inner.emit({ removed: [file] });
+    writeFileSync(file, 'after');
+    inner.emit({ added: [file] });
+    const fleeting = write('fleeting.ts');
+    inner.emit({ added: [fleeting] });
+    unlinkSync(fleeting);
+    inner.emit({ removed: [fleeting] });
+    await until(() => batches.length > 0, 'the batch');
+    await settled();
+    expect(plain()).toEqual([{ added: [], changed: [file], removed: [] }]);
+  });
+
+  it('reports a known file that is gone as removed', async () => {
+    const file = write('a.ts');
+    const { inner, batches, until } = await coalesce({}, [file]);
+    rmSync(file);
+    inner.emit({ changed: [file] });
+    await until(() => batches.length > 0, 'the batch');
+    expect(batches[0]).toMatchObject({ added: [], changed: [], removed: [file] });
+  });
+
+  it('never delivers a path that resolves outside the root', async () => {
+    const outside = path.join(dir, 'secret.ts');
+    writeFileSync(outside, 'secret');
+    const link = path.join(root, 'link.ts');
+    symlinkSync(outside, link);
+    const inside = path.join(root, 'inside-link.ts');
+    symlinkSync(write('target.ts'), inside);
+    const { inner, batches, until, settled } = await coalesce();
+    inner.emit({ added: [link, inside] });
+    await until(() => batches.length > 0, 'the batch');
+    await settled();
+    expect(batches.flatMap((b) => b.added)).toEqual([inside]);
+  });
+
+  it('delivers the last bytes of a file that was still being written', async () => {
+    const file = write('slow.ts', 'part one');
+    const { inner, batches, until } = await coalesce();
+    inner.emit({ added: [file] });
+    await until(() => batches.length === 1, 'the half-written file');
+    writeFileSync(file, 'part one, part two');
+    inner.emit({ changed: [file] });
+    await until(() => batches.length === 2, 'the final bytes');
+    expect(batches[1]).toMatchObject({ changed: [file] });
+  });
+
+  it('looks again at a file caught empty while being written, and delivers it with its bytes', async () => {
+    const empty = path.join(root, 'being-written.ts');
+    const fd = openSync(empty, 'w');
+    const created = performance.now();
+    const other = write('other.ts');
+    const { inner, batches, until } = await coalesce();
+    inner.emit({ added: [empty, other] });
+    await until(() => batches.length === 1, 'the first batch');
+    // Only meaningful when the first look came while the file was fresh (it is always, unless the machine stalls).
+    if (batches[0]!.at - created < 40) expect(batches[0]!.added).toEqual([other]);
+    writeSync(fd, 'export const done = true;\n');
+    closeSync(fd);
+    await until(() => batches.some((b) => b.added.includes(empty) || b.changed.includes(empty)), 'the written file');
+    expect(batches.flatMap((b) => [...b.added, ...b.changed]).filter((f) => f === empty)).toHaveLength(1);
+  });
+
+  it('resolves with the baseline files it could read and emits nothing for them', async () => {
+    const file = write('a.ts');
+    const missing = path.join(root, 'missing.ts');
+    const { files, batches, settled } = await coalesce({}, [file, missing]);
+    expect(files).toEqual([file]);
+    await settled();
+    expect(batches).toEqual([]);
+  });
+
+  it('drops pending changes and stops the wrapped source on stop()', async () => {
+    const file = write('a.ts');
+    const { inner, source, batches } = await coalesce({ leadMs: 50 });
+    inner.emit({ added: [file] });
+    await source.stop();
+    expect(inner.stopped).toBe(true);
+    // Restarting proves the dropped change did not linger in a timer.
+    await source.start(() => batches.push({ added: [], changed: [], removed: [], at: 0 }));
+    expect(batches).toEqual([]);
+  });
+
+  it('passes the wrapped source errors through', async () => {
+    let report: ((error: Error) => void) | undefined;
+    const inner: ChangeSource = {
+      async start(_onBatch, onError) {
+        report = onError;
+        return [];
+      },
+      async stop() {},
+    };
+    const source = createCoalescingChangeSource(inner, { root });
+    sources.push(source);
+    const errors: Error[] = [];
+    await source.start(
+      () => {},
+      (error) => errors.push(error),
+    );
+    report?.(new Error('boom'));
+    expect(errors.map((error) => error.message)).toEqual(['boom']);
+  });
+
+  it('refuses bad timings with HOTMCP_ERR_BAD_OPTION', () => {
+    expect(() => new CoalescingChangeSource(new FakeChangeSource(), { root, settleMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'HOTMCP_ERR_BAD_OPTION' }),
+    );
+    expect(() => new CoalescingChangeSource(new FakeChangeSource(), { root: 'relative' })).toThrow(/absolute/);
+  });
+});

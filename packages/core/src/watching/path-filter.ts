@@ -1,0 +1,71 @@
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { ChangeSourceOptions } from '../ports/change-source.js';
+
+/** Folders never reported, whatever the globs say. */
+export const ALWAYS_EXCLUDED: readonly string[] = ['**/node_modules/**', '**/.git/**', '**/dist/**'];
+
+/**
+ * Which paths under a root a change source reports: the one definition every
+ * hotmcp watcher shares, so polling and native watching select the same files.
+ *
+ * - A file is selected when its path relative to the root matches an `include`
+ *   glob (picomatch, `dot: false`: dot-files and dot-folders only when a glob
+ *   names them) and no `exclude` glob nor {@link ALWAYS_EXCLUDED}.
+ * - Nothing outside the root is ever selected (globs such as `../x/*.ts` are
+ *   ignored).
+ * - A folder is entered unless an exclude glob matches it (`tools/private/**`
+ *   prunes `tools/private`), it is a dot-folder no include glob names, or it
+ *   lies outside every include glob's base folder.
+ */
+export interface PathFilter {
+  readonly root: string;
+  /** True when the absolute path `file` is a file path this source reports. */
+  includes(file: string): boolean;
+  /** True when the absolute folder `dir` may hold reported files (the root always may). */
+  enters(dir: string): boolean;
+}
+
+/** True when `file` is strictly inside `root` (both absolute and normalised). */
+export function isInside(root: string, file: string): boolean {
+  const relative = path.relative(root, file);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+const toPosix = (relative: string): string => (path.sep === '/' ? relative : relative.split(path.sep).join('/'));
+
+/** Build the {@link PathFilter} of a change source's options. */
+export function createPathFilter(options: Pick<ChangeSourceOptions, 'root' | 'include' | 'exclude'>): PathFilter {
+  const root = path.resolve(options.root);
+  // Globs that climb out of the root select nothing.
+  const include = options.include.filter((glob) => {
+    const base = picomatch.scan(glob).base;
+    return !path.posix.normalize(base === '' ? '.' : base).startsWith('..') && !path.posix.isAbsolute(base);
+  });
+  const included = include.length > 0 ? picomatch(include, { dot: false }) : () => false;
+  const excluded = picomatch([...ALWAYS_EXCLUDED, ...options.exclude], { dot: true });
+  // Folders some include glob reaches below: '' means the whole root.
+  const bases = include.map((glob) => path.posix.normalize(picomatch.scan(glob).base || '.'));
+  const wholeRoot = bases.some((base) => base === '.');
+  const namesDots = include.some((glob) => /(^|\/)\.[^./]/.test(glob));
+
+  return {
+    root,
+    includes(file: string): boolean {
+      if (!isInside(root, file)) return false;
+      const relative = toPosix(path.relative(root, file));
+      return included(relative) && !excluded(relative);
+    },
+    enters(dir: string): boolean {
+      if (dir === root) return true;
+      if (!isInside(root, dir)) return false;
+      const relative = toPosix(path.relative(root, dir));
+      if (excluded(relative)) return false;
+      if (!namesDots && relative.split('/').some((segment) => segment.startsWith('.'))) return false;
+      if (wholeRoot) return true;
+      return bases.some(
+        (base) => base === relative || base.startsWith(`${relative}/`) || relative.startsWith(`${base}/`),
+      );
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { type Dirent, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { HotMcpError } from '../errors.js';
+import { fileStamp } from './file-stamp.js';
+import { isInside, type PathFilter } from './path-filter.js';
+
+/** What one scan of a root found. */
+export interface FileScan {
+  /** Every selected file, by absolute path, with its {@link fileStamp}. */
+  files: Map<string, string>;
+  /** Every folder entered, by absolute path, with its inode number. */
+  dirs: Map<string, number>;
+}
+
+/**
+ * Walk `dir` (default: the filter's root) and stamp every file the filter
+ * selects. Synchronous on purpose: `statSync` is several times faster than
+ * the promise API, and it keeps libuv's thread pool (and the memory arenas of
+ * its threads) out of it — about 50 ms for 10,000 files.
+ *
+ * Symlinked folders are not followed; a symlinked file is kept only when its
+ * real path is inside the root. A folder or file that cannot be read
+ * (permission denied) is reported through `onError` and skipped; entries that
+ * vanish mid-walk, broken links and link loops are skipped silently.
+ * Throws `HOTMCP_ERR_WATCHER_FAILED` when `dir` itself is not a folder.
+ */
+export function scanFiles(filter: PathFilter, onError?: (error: Error) => void, dir: string = filter.root): FileScan {
+  const scan: FileScan = { files: new Map(), dirs: new Map() };
+  const top = statSync(dir, { throwIfNoEntry: false });
+  if (!top?.isDirectory()) {
+    throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot scan ${dir}: ${top ? 'not a directory' : 'missing'}`);
+  }
+  scan.dirs.set(dir, top.ino);
+  const folders = [dir];
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch (cause) {
+      if (!isGone(cause)) onError?.(unreadable(folder, cause));
+      continue;
+    }
+    for (const entry of entries) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!filter.enters(full)) continue;
+        const stats = statSync(full, { throwIfNoEntry: false });
+        if (!stats?.isDirectory()) continue; // gone since readdir
+        scan.dirs.set(full, stats.ino);
+        folders.push(full);
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && filter.includes(full)) {
+        try {
+          const stamp = stampOf(filter.root, full, entry.isSymbolicLink());
+          if (stamp !== undefined) scan.files.set(full, stamp);
+        } catch (cause) {
+          onError?.(unreadable(full, cause));
+        }
+      }
+    }
+  }
+  return scan;
+}
+
+/**
+ * The stamp of a file a watcher may report, or undefined when it is not
+ * there, not a regular file, a broken link or link loop, or a symlink
+ * resolving outside the root. Throws when that cannot be told (permission
+ * denied): the caller keeps what it knew. `isLink` saves an lstat when the
+ * caller already knows.
+ */
+export function stampOf(root: string, file: string, isLink?: boolean): string | undefined {
+  try {
+    const link = isLink ?? lstatSync(file).isSymbolicLink();
+    if (link && !isInside(root, realpathSync(file))) return undefined;
+    const stats = statSync(file);
+    return stats.isFile() ? fileStamp(stats) : undefined;
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The error a watcher reports for a folder or file it may not read. */
+export function unreadable(file: string, cause: unknown): HotMcpError {
+  return new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot read ${file}: ${messageOf(cause)}; skipped`, {
+    cause,
+    details: { path: file },
+  });
+}
+
+/** ENOENT, ENOTDIR and ELOOP: the entry went away (or is a link loop, as good as gone). */
+export function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
+}
+
+function messageOf(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}

@@ -1,0 +1,103 @@
+import { HotMcpError } from '../errors.js';
+import type { AuditSink } from '../ports/audit-sink.js';
+import type { ChangeSource, ChangeSourceOptions } from '../ports/change-source.js';
+import { FallbackChangeSource, type FallbackEvent } from './fallback-change-source.js';
+
+/** Which watcher `createReloader` uses: OS file events, polling, or events with polling as the fallback. */
+export type WatcherKind = 'auto' | 'native' | 'poll';
+
+export const WATCHER_KINDS: readonly WatcherKind[] = ['auto', 'native', 'poll'];
+
+/** What `@hotmcp/watcher-native` exports that core uses. */
+export interface NativeWatcherModule {
+  createNativeChangeSource(options: ChangeSourceOptions): ChangeSource;
+}
+
+/** What `@hotmcp/watcher-poll` exports that core uses. */
+export interface PollWatcherModule {
+  createPollChangeSource(options: ChangeSourceOptions & { intervalMs?: number }): ChangeSource;
+}
+
+/** How to load the watcher packages; each resolves undefined when its package is not installed. */
+export interface WatcherModules {
+  native(): Promise<NativeWatcherModule | undefined>;
+  poll(): Promise<PollWatcherModule | undefined>;
+}
+
+/** Input of {@link selectChangeSource}. */
+export interface ChangeSourceSelection {
+  watcher: WatcherKind;
+  settings: ChangeSourceOptions;
+  /** The polling interval (minimum), when polling. */
+  pollIntervalMs?: number;
+  audit: AuditSink;
+  modules: WatcherModules;
+  /** Where the one-line notice of a fallback goes. Default: stderr (never stdout). */
+  warn?: (line: string) => void;
+}
+
+const NATIVE = '@hotmcp/watcher-native';
+const POLL = '@hotmcp/watcher-poll';
+
+function missing(what: string, packages: string): HotMcpError {
+  return new HotMcpError(
+    'HOTMCP_ERR_ADAPTER_MISSING',
+    `${what} needs ${packages}; install it next to @hotmcp/core (pnpm add ${packages.split(' or ')[0]})`,
+  );
+}
+
+/**
+ * Pick the change source for a reloader:
+ *
+ * - `poll`: `@hotmcp/watcher-poll`.
+ * - `native`: `@hotmcp/watcher-native`; if it cannot start, `start` rejects;
+ *   if it dies while watching, that is reported (stderr, audit `watcher.died`)
+ *   and nothing replaces it.
+ * - `auto`: native when the package is installed, with polling as the
+ *   fallback: when the native watcher cannot start (its binary does not load,
+ *   subscribing fails with ENOSPC, …) or dies while watching, polling takes
+ *   over; that is said once on stderr and audited as `watcher.fallback`.
+ *   Without `@hotmcp/watcher-native`, polling.
+ *
+ * Every choice is audited as `watcher.started` with `watcher: 'native' | 'poll'`.
+ */
+export async function selectChangeSource(selection: ChangeSourceSelection): Promise<ChangeSource> {
+  const { watcher, settings, audit } = selection;
+  const warn = selection.warn ?? ((line: string) => process.stderr.write(line));
+  const options: ChangeSourceOptions = { root: settings.root, include: settings.include, exclude: settings.exclude };
+  const pollOptions = {
+    ...options,
+    ...(selection.pollIntervalMs !== undefined && { intervalMs: selection.pollIntervalMs }),
+  };
+
+  const native = watcher === 'poll' ? undefined : await selection.modules.native().catch(() => undefined);
+  const poll = watcher === 'native' ? undefined : await selection.modules.poll().catch(() => undefined);
+  if (watcher === 'native' && !native) throw missing("watcher: 'native'", NATIVE);
+  if (watcher === 'poll' && !poll) throw missing("watcher: 'poll'", POLL);
+  if (!native && !poll) throw missing('Watching files', `${NATIVE} or ${POLL}`);
+
+  const started = (kind: 'native' | 'poll') => audit.record('watcher.started', { watcher: kind, root: settings.root });
+  if (!native) {
+    return new FallbackChangeSource({
+      primary: (poll as PollWatcherModule).createPollChangeSource(pollOptions),
+      onStarted: () => started('poll'),
+    });
+  }
+  return new FallbackChangeSource({
+    primary: native.createNativeChangeSource(options),
+    ...(poll && { fallback: () => poll.createPollChangeSource(pollOptions) }),
+    onStarted: (which) => started(which === 'primary' ? 'native' : 'poll'),
+    onFallback: (event: FallbackEvent) => {
+      const reason = event.reason.message;
+      if (event.replaced) {
+        warn(
+          `hotmcp: native file watching ${event.phase === 'start' ? 'is unavailable' : 'stopped'} (${reason}); polling ${settings.root} instead\n`,
+        );
+        audit.record('watcher.fallback', { from: 'native', to: 'poll', phase: event.phase, reason });
+      } else {
+        warn(`hotmcp: native file watching stopped (${reason}); ${settings.root} is no longer watched\n`);
+        audit.record('watcher.died', { watcher: 'native', phase: event.phase, reason });
+      }
+    },
+  });
+}

@@ -1,0 +1,217 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  type ChangeBatch,
+  type ChangeSource,
+  createFallbackChangeSource,
+  createReloader,
+  isFatalWatcherError,
+} from '@hotmcp/core';
+import { FakeModuleLoader, FakeRegistryAdapter, MemoryAuditSink } from '@hotmcp/core/testing';
+import { createPollChangeSource } from '@hotmcp/watcher-poll';
+import parcel from '@parcel/watcher';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createNativeChangeSource, type ParcelEvent, type ParcelWatcher } from './native-change-source.js';
+
+const WAIT_MS = 5000;
+
+let dir: string;
+let root: string;
+let cleanups: Array<() => Promise<void>>;
+
+beforeEach(async () => {
+  dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'hotmcp-native-')));
+  root = path.join(dir, 'root');
+  mkdirSync(root);
+  cleanups = [];
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function write(relative: string, content = `${relative} ${Math.random()}`): string {
+  const file = path.join(root, relative);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, content);
+  return file;
+}
+
+const options = () => ({ root, include: ['**/*.ts'], exclude: [] });
+
+/** The real @parcel/watcher, with a handle to fail a subscription the way a dying watcher does. */
+function breakableParcel() {
+  const callbacks: Array<(error: Error | null, events: ParcelEvent[]) => unknown> = [];
+  let unsubscribed = 0;
+  const watcher: ParcelWatcher = {
+    async subscribe(target, callback, opts) {
+      callbacks.push(callback);
+      const subscription = await parcel.subscribe(target, callback, opts);
+      return {
+        async unsubscribe() {
+          unsubscribed++;
+          await subscription.unsubscribe();
+        },
+      };
+    },
+  };
+  return {
+    watcher,
+    kill: (message: string) => callbacks.at(-1)?.(new Error(message), []),
+    unsubscribed: () => unsubscribed,
+  };
+}
+
+async function collect(source: ChangeSource) {
+  const batches: ChangeBatch[] = [];
+  const errors: Error[] = [];
+  let wake = () => {};
+  const files = await source.start(
+    (batch) => {
+      batches.push(batch);
+      wake();
+    },
+    (error) => {
+      errors.push(error);
+      wake();
+    },
+  );
+  cleanups.push(() => source.stop());
+  async function until(condition: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    while (!condition()) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify({ batches, errors })}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+  return { files, batches, errors, until };
+}
+
+describe('NativeChangeSource', () => {
+  it('rejects start with HOTMCP_ERR_WATCHER_FAILED when the binary cannot load', async () => {
+    const source = createNativeChangeSource({
+      ...options(),
+      watcher: async () => {
+        throw new Error('No prebuild or local build of @parcel/watcher found');
+      },
+    });
+    await expect(source.start(() => {})).rejects.toMatchObject({
+      code: 'HOTMCP_ERR_WATCHER_FAILED',
+      message: expect.stringContaining('cannot load @parcel/watcher: No prebuild'),
+    });
+  });
+
+  it('rejects start with HOTMCP_ERR_WATCHER_FAILED when subscribing fails (ENOSPC)', async () => {
+    const source = createNativeChangeSource({
+      ...options(),
+      watcher: {
+        subscribe: async () => {
+          throw new Error(`inotify_add_watch on '${root}' failed: No space left on device`);
+        },
+      },
+    });
+    await expect(source.start(() => {})).rejects.toMatchObject({
+      code: 'HOTMCP_ERR_WATCHER_FAILED',
+      message: expect.stringContaining('No space left on device'),
+    });
+  });
+
+  it('rejects start when the root does not exist', async () => {
+    const source = createNativeChangeSource({ ...options(), root: path.join(dir, 'missing') });
+    await expect(source.start(() => {})).rejects.toMatchObject({ code: 'HOTMCP_ERR_WATCHER_FAILED' });
+  });
+
+  it('reports a fatal error and lets go of its subscription when the OS watcher fails while watching', async () => {
+    const broken = breakableParcel();
+    const { errors, until } = await collect(createNativeChangeSource({ ...options(), watcher: broken.watcher }));
+    broken.kill('Error reading from inotify: Bad file descriptor');
+    await until(() => errors.length > 0, 'the error');
+    expect(isFatalWatcherError(errors[0])).toBe(true);
+    expect(errors[0]?.message).toContain('Bad file descriptor');
+    expect(broken.unsubscribed()).toBe(1);
+  });
+
+  it('is replaced by polling when it dies, and changes keep arriving', async () => {
+    const kept = write('tools/kept.ts');
+    const broken = breakableParcel();
+    const source = createFallbackChangeSource({
+      primary: createNativeChangeSource({ ...options(), watcher: broken.watcher }),
+      fallback: () => createPollChangeSource(options()),
+    });
+    const { files, batches, until } = await collect(source);
+    expect(files).toEqual([kept]);
+    const before = write('tools/before.ts');
+    await until(() => batches.some((b) => b.added.includes(before)), 'a native batch');
+    broken.kill('Error reading from inotify: Bad file descriptor');
+    await until(() => source.current === 'fallback', 'polling to take over');
+    const after = write('tools/after.ts');
+    writeFileSync(kept, 'edited');
+    await until(
+      () => batches.some((b) => b.added.includes(after)) && batches.some((b) => b.changed.includes(kept)),
+      'changes seen by polling',
+    );
+  });
+
+  it('lets go of its subscription when stopped while starting', async () => {
+    const broken = breakableParcel();
+    const source = createNativeChangeSource({ ...options(), watcher: broken.watcher });
+    const starting = source.start(() => {});
+    await source.stop();
+    await starting;
+    expect(broken.unsubscribed()).toBe(1);
+  });
+
+  it('does not follow a symlinked folder', async () => {
+    const outside = path.join(dir, 'elsewhere');
+    mkdirSync(outside);
+    symlinkSync(outside, path.join(root, 'linked'));
+    const { files, batches, until } = await collect(createNativeChangeSource(options()));
+    expect(files).toEqual([]);
+    writeFileSync(path.join(outside, 'a.ts'), 'x');
+    const sentinel = write('sentinel.ts');
+    await until(() => batches.some((b) => b.added.includes(sentinel)), 'the sentinel');
+    expect(batches.flatMap((b) => b.added)).toEqual([sentinel]);
+  });
+});
+
+describe('createReloader with @hotmcp/watcher-native installed', () => {
+  it('watches with OS events by default and reloads a new file', async () => {
+    const audit = new MemoryAuditSink();
+    const loader = new FakeModuleLoader();
+    const reloader = await createReloader({ root, adapter: new FakeRegistryAdapter(), loader, audit });
+    cleanups.push(() => reloader.stop());
+    await reloader.start();
+    expect(audit.events.find((event) => event.event === 'watcher.started')).toMatchObject({ watcher: 'native' });
+    const file = write('tools/new.ts');
+    const deadline = Date.now() + WAIT_MS;
+    while (!loader.loads.flat().includes(file)) {
+      if (Date.now() > deadline) throw new Error(`not loaded: ${JSON.stringify(loader.loads)}`);
+      await reloader.idle();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  });
+
+  it("polls with watcher: 'poll'", async () => {
+    const audit = new MemoryAuditSink();
+    const reloader = await createReloader({
+      root,
+      watcher: 'poll',
+      adapter: new FakeRegistryAdapter(),
+      loader: new FakeModuleLoader(),
+      audit,
+    });
+    cleanups.push(() => reloader.stop());
+    await reloader.start();
+    expect(audit.events.find((event) => event.event === 'watcher.started')).toMatchObject({ watcher: 'poll' });
+  });
+});

@@ -1,0 +1,394 @@
+import { lstatSync, type Stats, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  type ChangeBatch,
+  type ChangeSource,
+  type ChangeSourceOptions,
+  createPathFilter,
+  type FileScan,
+  HotMcpError,
+  isInside,
+  type PathFilter,
+  sameMetadata,
+  sameStamp,
+  scanFiles,
+  stampOf,
+  unreadable,
+  watcherDied,
+} from '@hotmcp/core';
+
+/** The part of `@parcel/watcher` this source uses. */
+export interface ParcelWatcher {
+  subscribe(
+    dir: string,
+    callback: (error: Error | null, events: ParcelEvent[]) => unknown,
+    options?: { ignore?: string[] },
+  ): Promise<{ unsubscribe(): Promise<void> }>;
+}
+
+/** One event of `@parcel/watcher`. */
+export interface ParcelEvent {
+  path: string;
+  type: 'create' | 'update' | 'delete';
+}
+
+/** Options of {@link NativeChangeSource}. */
+export interface NativeChangeSourceOptions extends ChangeSourceOptions {
+  /**
+   * The `@parcel/watcher` module, or a function loading it. Default: the
+   * package's own dependency, imported when the source starts.
+   */
+  watcher?: ParcelWatcher | (() => Promise<ParcelWatcher>);
+  /** How often the root is checked for having been deleted, moved or replaced, in ms. Default 500. */
+  rootCheckMs?: number;
+}
+
+type OnBatch = (batch: ChangeBatch) => void;
+type OnError = (error: Error) => void;
+
+/** Folders the OS watcher never watches (and never reports). */
+const IGNORED = ['**/node_modules', '**/node_modules/**', '**/.git', '**/.git/**', '**/dist', '**/dist/**'];
+const DEFAULT_ROOT_CHECK_MS = 500;
+
+async function loadParcel(): Promise<ParcelWatcher> {
+  const module = (await import('@parcel/watcher')) as unknown as Partial<ParcelWatcher> & { default?: ParcelWatcher };
+  const watcher = typeof module.subscribe === 'function' ? (module as ParcelWatcher) : module.default;
+  if (typeof watcher?.subscribe !== 'function') throw new Error('@parcel/watcher has no subscribe()');
+  return watcher;
+}
+
+/**
+ * A `ChangeSource` from OS file events (`@parcel/watcher`: inotify on Linux,
+ * FSEvents on macOS, ReadDirectoryChangesW on Windows), loaded when the
+ * source starts.
+ *
+ * - Every event is checked on disk before it is emitted: a path that is not a
+ *   regular file, resolves outside the root, or is not selected by the globs
+ *   is dropped; `create` and `update` are alike (a path the source did not
+ *   know is `added`, a known one `changed`), and a known file whose stamp
+ *   (mtime, ctime, size, inode) did not change is not reported again.
+ * - A folder that appears (created, moved in, re-created) is scanned, since
+ *   the OS watcher misses files written before it watched the folder; when it
+ *   holds folders of its own, the root is subscribed afresh and rescanned.
+ * - Symlinks are not followed: a symlinked folder is not watched, and a
+ *   symlinked file is reported (when its target is inside the root) for
+ *   events on the link itself, not on its target.
+ * - The root is checked every `rootCheckMs`: deleted or moved away, that is
+ *   reported through `onError` and watching resumes when it is back;
+ *   replaced, it is watched afresh.
+ * - When the OS watcher fails while watching, a fatal error (see
+ *   `isFatalWatcherError`) is reported and the source stops; `createReloader`
+ *   then polls instead.
+ */
+export class NativeChangeSource implements ChangeSource {
+  readonly #root: string;
+  readonly #filter: PathFilter;
+  readonly #load: () => Promise<ParcelWatcher>;
+  readonly #rootCheckMs: number;
+
+  #parcel: ParcelWatcher | undefined;
+  #subscription: { unsubscribe(): Promise<void> } | undefined;
+  /** Stamp of every file reported (or found at start). */
+  #files = new Map<string, string>();
+  /** Inode of every folder seen. */
+  #dirs = new Map<string, number>();
+  /** Event processing, one batch after another. */
+  #chain: Promise<void> = Promise.resolve();
+  #generation = 0;
+  #running = false;
+  #rootIno = 0;
+  #rootGone = false;
+  #checking = false;
+  #watchdog: NodeJS.Timeout | undefined;
+  #onBatch: OnBatch | undefined;
+  #onError: OnError | undefined;
+
+  constructor(options: NativeChangeSourceOptions) {
+    if (typeof options.root !== 'string' || !path.isAbsolute(options.root)) {
+      throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', `root must be an absolute path, got ${String(options.root)}`);
+    }
+    const rootCheckMs = options.rootCheckMs ?? DEFAULT_ROOT_CHECK_MS;
+    if (!Number.isFinite(rootCheckMs) || rootCheckMs <= 0) {
+      throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', `rootCheckMs must be a finite number > 0, got ${rootCheckMs}`);
+    }
+    this.#root = path.resolve(options.root);
+    this.#filter = createPathFilter({ ...options, root: this.#root });
+    const given = options.watcher;
+    this.#load = typeof given === 'function' ? given : given ? async () => given : loadParcel;
+    this.#rootCheckMs = rootCheckMs;
+  }
+
+  /**
+   * Load the OS watcher, subscribe to the root, then scan it as the baseline.
+   * Rejects with `HOTMCP_ERR_WATCHER_FAILED` when the binary does not load, the
+   * root is missing, or subscribing fails (ENOSPC: the inotify watch limit).
+   */
+  async start(onBatch: OnBatch, onError?: OnError): Promise<readonly string[]> {
+    if (this.#running) throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', 'NativeChangeSource is already started');
+    this.#running = true;
+    const generation = ++this.#generation;
+    this.#onBatch = onBatch;
+    this.#onError = onError;
+    this.#files = new Map();
+    this.#dirs = new Map();
+    this.#rootGone = false;
+    try {
+      try {
+        this.#parcel ??= await this.#load();
+      } catch (cause) {
+        throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot load @parcel/watcher: ${messageOf(cause)}`, {
+          cause,
+        });
+      }
+      const root = statSync(this.#root, { throwIfNoEntry: false });
+      if (!root?.isDirectory()) {
+        throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot watch ${this.#root}: not a directory`);
+      }
+      await this.#subscribe(generation);
+      if (generation !== this.#generation) {
+        // Stopped while subscribing: stop() could not see this subscription.
+        await this.#unsubscribe();
+        return [];
+      }
+      const scan = scanFiles(this.#filter, (error) => this.#report(generation, error));
+      this.#files = scan.files;
+      this.#dirs = scan.dirs;
+      this.#rootIno = scan.dirs.get(this.#root) ?? root.ino;
+    } catch (error) {
+      if (generation === this.#generation) {
+        this.#running = false;
+        await this.#unsubscribe();
+      }
+      throw error;
+    }
+    this.#watchdog = setInterval(() => this.#enqueue(generation, () => this.#checkRoot(generation)), this.#rootCheckMs);
+    return [...this.#files.keys()].sort();
+  }
+
+  /** Unsubscribe and wait for events being processed. Idempotent. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#generation++;
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
+    await this.#chain;
+    await this.#unsubscribe();
+  }
+
+  async #subscribe(generation: number): Promise<void> {
+    const parcel = this.#parcel as ParcelWatcher;
+    try {
+      this.#subscription = await parcel.subscribe(
+        this.#root,
+        (error, events) => {
+          if (generation !== this.#generation) return;
+          if (error) this.#die(generation, error);
+          else this.#enqueue(generation, () => this.#process(generation, events));
+        },
+        { ignore: IGNORED },
+      );
+    } catch (cause) {
+      throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot watch ${this.#root}: ${messageOf(cause)}`, { cause });
+    }
+  }
+
+  async #unsubscribe(): Promise<void> {
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    try {
+      await subscription?.unsubscribe();
+    } catch {
+      // Already gone with its watcher.
+    }
+  }
+
+  #enqueue(generation: number, job: () => Promise<void>): void {
+    this.#chain = this.#chain.then(async () => {
+      if (generation !== this.#generation) return;
+      try {
+        await job();
+      } catch (error) {
+        this.#report(generation, error);
+      }
+    });
+  }
+
+  /**
+   * Turn one delivery of OS events into at most one batch. Synchronous file
+   * system calls: faster than the promise API, and they keep libuv's thread
+   * pool (and its threads' memory arenas) out of it.
+   */
+  async #process(generation: number, events: ParcelEvent[]): Promise<void> {
+    const root = this.#root;
+    const candidates = new Set<string>();
+    const folders: string[] = [];
+    let rootTouched = false;
+    for (const { path: file } of events) {
+      if (file === root) {
+        rootTouched = true;
+        continue;
+      }
+      if (!isInside(root, file)) continue;
+      let stats: Stats | undefined;
+      try {
+        stats = lstatSync(file);
+      } catch {
+        stats = undefined; // gone, or cannot tell: the stamp below decides
+      }
+      if (stats === undefined) {
+        if (this.#files.has(file)) candidates.add(file);
+        else if (this.#dirs.delete(file)) for (const known of this.#under(file)) candidates.add(known);
+      } else if (stats.isDirectory()) {
+        if (this.#filter.enters(file)) folders.push(file);
+      } else if ((stats.isFile() || stats.isSymbolicLink()) && this.#filter.includes(file)) {
+        candidates.add(file);
+      }
+    }
+    // A folder event (created, moved in, re-created, chmod): the OS watcher misses what was written in a
+    // new folder before it watched it, and never watches folders made inside it in that time.
+    let resubscribe = false;
+    for (const folder of folders) {
+      for (const file of this.#under(folder)) candidates.add(file);
+      let scan: FileScan;
+      try {
+        scan = scanFiles(this.#filter, (error) => this.#report(generation, error), folder);
+      } catch {
+        continue; // gone again
+      }
+      if (scan.dirs.size > 1) resubscribe = true;
+      for (const [dir, ino] of scan.dirs) this.#dirs.set(dir, ino);
+      for (const file of scan.files.keys()) candidates.add(file);
+    }
+    this.#judge(generation, candidates);
+    if (resubscribe) await this.#refresh(generation);
+    if (rootTouched) await this.#checkRoot(generation);
+  }
+
+  /** Stamp each candidate and emit what changed. */
+  #judge(generation: number, candidates: Iterable<string>): void {
+    const batch: ChangeBatch = { added: [], changed: [], removed: [] };
+    for (const file of candidates) {
+      let stamp: string | undefined;
+      try {
+        stamp = stampOf(this.#root, file);
+      } catch (error) {
+        // Cannot tell (permission denied): skip it, keep what was known.
+        this.#report(generation, unreadable(file, error));
+        continue;
+      }
+      const before = this.#files.get(file);
+      if (stamp === undefined) {
+        if (this.#files.delete(file)) batch.removed.push(file);
+        continue;
+      }
+      this.#files.set(file, stamp);
+      if (before === undefined) batch.added.push(file);
+      else if (!sameStamp(before, stamp)) batch.changed.push(file);
+    }
+    this.#emit(batch);
+  }
+
+  /** Subscribe afresh (the OS watcher then watches every folder) and rescan, emitting the difference. */
+  async #refresh(generation: number): Promise<void> {
+    await this.#unsubscribe();
+    try {
+      await this.#subscribe(generation);
+    } catch (error) {
+      this.#die(generation, error);
+      return;
+    }
+    let scan: FileScan;
+    try {
+      scan = scanFiles(this.#filter, (error) => this.#report(generation, error));
+    } catch {
+      return; // the root went away meanwhile: the root check reports it
+    }
+    const batch: ChangeBatch = { added: [], changed: [], removed: [] };
+    for (const [file, stamp] of scan.files) {
+      const before = this.#files.get(file);
+      if (before === undefined) batch.added.push(file);
+      // No event to go on here: only a visible difference counts (a fresh stamp is not a change).
+      else if (!sameMetadata(before, stamp)) batch.changed.push(file);
+    }
+    for (const file of this.#files.keys()) if (!scan.files.has(file)) batch.removed.push(file);
+    this.#files = scan.files;
+    this.#dirs = scan.dirs;
+    this.#rootIno = scan.dirs.get(this.#root) ?? this.#rootIno;
+    this.#emit(batch);
+  }
+
+  /** Is the root still the folder being watched? Gone: say so once. Back or replaced: watch it afresh. */
+  async #checkRoot(generation: number): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const stats = statSync(this.#root, { throwIfNoEntry: false });
+      if (!stats?.isDirectory()) {
+        if (!this.#rootGone) {
+          this.#rootGone = true;
+          await this.#unsubscribe();
+          this.#report(
+            generation,
+            new HotMcpError(
+              'HOTMCP_ERR_WATCHER_FAILED',
+              `${this.#root} ${stats ? 'is no longer a directory' : 'disappeared'}; watching resumes when it is back`,
+            ),
+          );
+        }
+        return;
+      }
+      if (this.#rootGone || stats.ino !== this.#rootIno) {
+        this.#rootGone = false;
+        this.#rootIno = stats.ino;
+        await this.#refresh(generation);
+      }
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  /** Known files under a folder. */
+  #under(folder: string): string[] {
+    const prefix = folder + path.sep;
+    return [...this.#files.keys()].filter((file) => file.startsWith(prefix));
+  }
+
+  #emit(batch: ChangeBatch): void {
+    if (batch.added.length + batch.changed.length + batch.removed.length === 0) return;
+    for (const list of [batch.added, batch.changed, batch.removed]) list.sort();
+    try {
+      this.#onBatch?.(batch);
+    } catch (error) {
+      this.#report(this.#generation, error);
+    }
+  }
+
+  /** The OS watcher failed: report it as fatal and release everything. */
+  #die(generation: number, cause: unknown): void {
+    if (generation !== this.#generation) return;
+    this.#generation++;
+    this.#running = false;
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
+    void this.#unsubscribe();
+    this.#report(this.#generation, watcherDied(`native watcher of ${this.#root} failed: ${messageOf(cause)}`, cause));
+  }
+
+  #report(generation: number, error: unknown): void {
+    if (generation !== this.#generation || this.#onError === undefined) return;
+    try {
+      this.#onError(error instanceof Error ? error : new Error(messageOf(error)));
+    } catch {
+      // An error handler that throws must not stop the watching.
+    }
+  }
+}
+
+/** Make a {@link NativeChangeSource}. */
+export function createNativeChangeSource(options: NativeChangeSourceOptions): NativeChangeSource {
+  return new NativeChangeSource(options);
+}
+
+function messageOf(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}
