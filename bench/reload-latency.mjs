@@ -12,6 +12,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { callText, connect, createSandbox } from '../examples/sdk-v1-server/dist/harness.js';
 
 const iterations = Number(process.env.ITERATIONS ?? 20);
+// Edits are spaced as a person's or an agent's are (they read the result before the
+// next edit): 600 ms, past @parcel/watcher's own 500 ms quiet threshold (closer
+// events wait for its 50 ms window) and the coalescer's 100 ms settle window.
+// Back-to-back edits are measured separately below.
+const gapMs = Number(process.env.GAP_MS ?? 600);
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Each edit changes the description too: only a change clients can see sends a list_changed.
 const toolSource = (reply) => `import { defineTool } from '@hotmcp/core';
 import { z } from 'zod';
@@ -33,6 +39,7 @@ function stats(samples) {
 const sandbox = await createSandbox();
 const editToListChanged = [];
 const editToNewResult = [];
+const backToBack = [];
 const coldRestart = [];
 const plainRestart = [];
 try {
@@ -41,17 +48,28 @@ try {
   await session.waitForListChanged(1);
   for (let i = 1; i <= iterations; i++) {
     // edit → list_changed
+    await pause(gapMs);
     const seen = session.listChanged();
     let start = performance.now();
     await sandbox.write('greet.ts', toolSource(`a${i} `));
     await session.waitForListChanged(seen + 1);
     editToListChanged.push(performance.now() - start);
     // edit → first call that returns the new code (the client keeps calling)
+    await pause(gapMs);
     start = performance.now();
     await sandbox.write('greet.ts', toolSource(`b${i} `));
     while (!(await callText(session.client, 'greet', { name: 'x' })).startsWith(`b${i} `)) {}
     editToNewResult.push(performance.now() - start);
     await session.waitForListChanged(seen + 2);
+  }
+  // Back-to-back: the next edit is written as soon as the previous list_changed arrives.
+  await pause(gapMs);
+  for (let i = 1; i <= iterations; i++) {
+    const seen = session.listChanged();
+    const start = performance.now();
+    await sandbox.write('greet.ts', toolSource(`c${i} `));
+    await session.waitForListChanged(seen + 1);
+    backToBack.push(performance.now() - start);
   }
   await session.close();
 
@@ -81,6 +99,7 @@ try {
 const rows = {
   'edit → list_changed': stats(editToListChanged),
   'edit → first call returning new code': stats(editToNewResult),
+  'edit → list_changed, back-to-back edits (coalesced as a burst)': stats(backToBack),
   'restart of this server: cold start + initialize + first call': stats(coldRestart),
   'restart of a plain SDK server (no reloader, one tool)': stats(plainRestart),
 };
@@ -90,7 +109,7 @@ const plainRatio = rows['restart of a plain SDK server (no reloader, one tool)']
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}, ${process.platform}`;
 const fmt = (v) => `${v.toFixed(1)} ms`;
 const table = [
-  `Machine: ${machine}; ${iterations} iterations; default settings (polling every 25 ms).`,
+  `Machine: ${machine}; ${iterations} iterations; default settings (native file events where they load, runner loader); edits ${gapMs} ms apart.`,
   '',
   '| measure | p50 | p95 | max |',
   '| --- | --- | --- | --- |',
