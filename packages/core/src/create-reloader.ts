@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
@@ -265,20 +265,6 @@ function isAuditSink(value: unknown): value is AuditSink {
 
 const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
 
-function warnIfNotModule(root: string, audit: AuditSink): void {
-  for (let dir = root; ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: string };
-      if (pkg.type === 'module') return;
-      break;
-    } catch {}
-    if (dirname(dir) === dir) break;
-  }
-  const message = `tool modules under ${root} are not ES modules: add "type": "module" to the nearest package.json (or use .mts files)`;
-  process.stderr.write(`hotmcp: ${message}\n`);
-  audit.record('loader.warning', { message });
-}
-
 /**
  * Build a reloader for one server: a child container with the settings, the
  * change source, the module loader, the registry adapter and the audit sink
@@ -320,7 +306,6 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const adapter = options.adapter ?? (await defaultAdapter(options.server));
   assertAdapter(adapter);
   registerValue(container, TOKENS.registryAdapter, adapter);
-  warnIfNotModule(settings.root, audit);
   return createReloaderFromContainer(container);
 }
 

@@ -374,3 +374,25 @@ describe('the native loader', () => {
     ]);
   });
 });
+
+describe('a tool folder that is not an ES module', () => {
+  const warnings = (report: Record<string, any> | undefined) =>
+    report?.audit.filter((event: { event: string }) => event.event === 'loader.warning') ?? [];
+
+  it('makes the native loader, which needs "type": "module", warn once', async () => {
+    await writeFile(join(base, 'package.json'), '{}');
+    await write('a.ts', 'export const value: string = "ok";\n');
+    const reports = await drive('native', [{ load: ['a.ts'] }, { load: ['a.ts'] }]);
+    expect(warnings(reports.at(-1))).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('"type": "module"') }),
+    ]);
+  });
+
+  it('loads under the runner loader with no warning', async () => {
+    await writeFile(join(base, 'package.json'), '{}');
+    await write('a.ts', 'export const value: string = "ok";\n');
+    const reports = await drive('runner', [{ load: ['a.ts'] }]);
+    expect(reports[0]?.['a.ts']).toEqual({ value: 'ok' });
+    expect(warnings(reports.at(-1))).toEqual([]);
+  });
+});

@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { AuditSink } from '../ports/audit-sink.js';
@@ -52,7 +53,10 @@ export class NativeEsmModuleLoader implements ModuleLoader {
   ) {}
 
   async load(files: readonly string[]): Promise<LoadResult[]> {
-    this.channel ??= await openHookChannel(this.settings.root);
+    if (!this.channel) {
+      this.warnIfNotModule();
+      this.channel = await openHookChannel(this.settings.root);
+    }
     const bumped: Array<[string, number]> = files.map((file) => [file, ++nextVersion]);
     for (const [file, version] of bumped) this.versions.set(file, version);
     // Edges seen since the last load (dynamic imports at run time) count too.
@@ -71,6 +75,26 @@ export class NativeEsmModuleLoader implements ModuleLoader {
     this.recordEdges((await this.channel.sync({})).edges);
     this.countRetained(files);
     return results;
+  }
+
+  /**
+   * Node loads `.ts` under the root as CommonJS unless the nearest
+   * package.json says `"type": "module"`, and versioned imports of such files
+   * fail: say so once, when the loader first runs.
+   */
+  private warnIfNotModule(): void {
+    const root = this.settings.root;
+    for (let dir = root; ; dir = dirname(dir)) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: string };
+        if (pkg.type === 'module') return;
+        break;
+      } catch {}
+      if (dirname(dir) === dir) break;
+    }
+    const message = `tool modules under ${root} are not ES modules: add "type": "module" to the nearest package.json (or use .mts files), or use the runner loader`;
+    process.stderr.write(`hotmcp: ${message}\n`);
+    this.audit.record('loader.warning', { message });
   }
 
   /** What Node now holds that a restart would free: one more version of each file loaded before. */
