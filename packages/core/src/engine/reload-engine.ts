@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
@@ -7,9 +8,9 @@ import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
-import { sameStamp } from '../watching/file-stamp.js';
+import { fileStamp, sameStamp } from '../watching/file-stamp.js';
 import { createPathFilter } from '../watching/path-filter.js';
-import { scanFiles, stampOf } from '../watching/scan-files.js';
+import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
 import { extractDefinitions } from './definitions.js';
 import { DenyList } from './deny-list.js';
@@ -448,10 +449,11 @@ export class ReloadEngine {
     return change;
   }
 
-  /** The file's stamp now, or '' when it cannot be read (a later rescan then reloads it). */
+  /** The file's stamp now (one stat), or '' when it cannot be read: a later rescan then reloads it. */
   private stampNow(file: string): string {
     try {
-      return stampOf(this.settings.root, file) ?? '';
+      const stats = statSync(file, { throwIfNoEntry: false });
+      return stats?.isFile() ? fileStamp(stats) : '';
     } catch {
       return '';
     }
