@@ -11,11 +11,15 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 
 const toolsDir = process.env.HOTMCP_TOOLS_DIR ?? fileURLToPath(new URL('../tools', import.meta.url));
 const startedAt = Date.now();
+// HOTMCP_CONTROL_TOOLS=1: the hotmcp_status and hotmcp_reload tools, and failed reloads sent as log messages.
+const control = process.env.HOTMCP_CONTROL_TOOLS === '1';
+// HOTMCP_POLL_INTERVAL_MS: the polling interval when HOTMCP_WATCHER=poll.
+const pollIntervalMs = Number(process.env.HOTMCP_POLL_INTERVAL_MS) || undefined;
 
 // list_changed must be advertised before connect, or tools cannot be added later.
 const server = new McpServer(
   { name: 'hotmcp-example-sdk-v1', version: '0.1.0' },
-  { capabilities: { tools: { listChanged: true } } },
+  { capabilities: { tools: { listChanged: true }, ...(control && { logging: {} }) } },
 );
 
 // A static tool, registered the usual way: the reloader leaves it alone and
@@ -30,7 +34,14 @@ server.registerTool(
 
 const audit = process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : undefined;
 // Files under tools/drafts/ are work in progress: watched, never loaded.
-await startHotReload({ server, root: toolsDir, deny: ['drafts/**'], ...(audit && { audit }) });
+await startHotReload({
+  server,
+  root: toolsDir,
+  deny: ['drafts/**'],
+  controlTools: control,
+  ...(pollIntervalMs && { pollIntervalMs }),
+  ...(audit && { audit }),
+});
 
 const transport = new StdioServerTransport();
 let closing = false;

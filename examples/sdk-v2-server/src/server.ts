@@ -12,6 +12,10 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 const toolsDir = process.env.HOTMCP_TOOLS_DIR ?? fileURLToPath(new URL('../tools', import.meta.url));
 const audit = process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : undefined;
 const startedAt = Date.now();
+// HOTMCP_CONTROL_TOOLS=1: the hotmcp_status and hotmcp_reload tools, and failed reloads sent as log messages.
+const control = process.env.HOTMCP_CONTROL_TOOLS === '1';
+// HOTMCP_POLL_INTERVAL_MS: the polling interval when HOTMCP_WATCHER=poll.
+const pollIntervalMs = Number(process.env.HOTMCP_POLL_INTERVAL_MS) || undefined;
 
 function createServer(): McpServer {
   // list_changed must be advertised before connect, for every list the reloader may change.
@@ -22,6 +26,7 @@ function createServer(): McpServer {
         tools: { listChanged: true },
         prompts: { listChanged: true },
         resources: { listChanged: true },
+        ...(control && { logging: {} }),
       },
     },
   );
@@ -45,7 +50,14 @@ const handle = serveStdio(
   async () => {
     await stopHotReload(); // a server/discover probe answered by another instance, now discarded
     const server = createServer();
-    await startHotReload({ server, root: toolsDir, deny: ['drafts/**'], ...(audit && { audit }) });
+    await startHotReload({
+      server,
+      root: toolsDir,
+      deny: ['drafts/**'],
+      controlTools: control,
+      ...(pollIntervalMs && { pollIntervalMs }),
+      ...(audit && { audit }),
+    });
     return server;
   },
   { onerror: (error) => process.stderr.write(`hotmcp example: ${error.message}\n`) },

@@ -7,8 +7,10 @@ import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
 import { WinstonAuditSink, type WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 import { createContainer, registerClass, registerValue, resolveToken } from './container.js';
+import { type ControlInfo, clientFailure } from './control/client-view.js';
+import { createControlTools } from './control/control-tools.js';
 import { ReloadEngine } from './engine/reload-engine.js';
-import type { ReloaderStatus } from './engine/status.js';
+import type { ReloaderStatus, RescanReport } from './engine/status.js';
 import { HotMcpError } from './errors.js';
 import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 import { RunnerModuleLoader } from './loader/runner-module-loader.js';
@@ -77,6 +79,21 @@ export interface CreateReloaderOptions {
   pollIntervalMs?: number;
   /** Parent container; the reloader always works in a child of it. */
   container?: DependencyContainer;
+  /**
+   * Register the control tools `hotmcp_status` and `hotmcp_reload` (for
+   * clients that ignore list_changed): owned by the reloader, never replaced
+   * by a tool module. Default `false`: a client can trigger a reload only when
+   * you opt in.
+   */
+  controlTools?: boolean;
+}
+
+/** Options of {@link createReloaderFromContainer}. */
+export interface ReloaderFromContainerOptions {
+  /** Register the control tools `hotmcp_status` and `hotmcp_reload`. Default `false`. */
+  controlTools?: boolean;
+  /** What the status tool reports as the watcher, loader and adapter in use. */
+  info?: ControlInfo;
 }
 
 /** A running (or ready) reloader. */
@@ -90,6 +107,11 @@ export interface Reloader {
   /** Resolves when every change seen so far has been applied. */
   idle(): Promise<void>;
   status(): ReloaderStatus;
+  /**
+   * Scan the root now and apply, through the reload queue, whatever the
+   * watcher missed (added, changed, removed files). Resolves when applied.
+   */
+  rescan(): Promise<RescanReport>;
 }
 
 const ENGINE = 'hotmcp.engine' as Token<ReloadEngine>;
@@ -225,6 +247,29 @@ function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: n
   return { leakBudgetBytes: budget };
 }
 
+function controlToolsOption(options: CreateReloaderOptions): boolean {
+  const value = options.controlTools ?? false;
+  if (typeof value !== 'boolean') throw badOption("createReloader: 'controlTools' must be true or false");
+  return value;
+}
+
+/** The watcher a change source picked, as its `watcher.*` audit events tell it. */
+function watchWatcher(audit: AuditSink): { audit: AuditSink; current: () => string | undefined } {
+  let current: string | undefined;
+  return {
+    current: () => current,
+    audit: {
+      record(event, fields) {
+        if (event === 'watcher.started') current = String(fields?.watcher);
+        else if (event === 'watcher.fallback') current = String(fields?.to);
+        else if (event === 'watcher.died') current = 'none';
+        audit.record(event, fields);
+      },
+      close: () => audit.close(),
+    },
+  };
+}
+
 function watcherOption(options: CreateReloaderOptions): WatcherKind {
   const value = options.watcher ?? process.env.HOTMCP_WATCHER ?? 'auto';
   if (!WATCHER_KINDS.includes(value as WatcherKind)) {
@@ -276,6 +321,7 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const loader = loaderOption(options);
   const watcher = watcherOption(options);
   const coalesce = coalesceOption(options);
+  const controlTools = controlToolsOption(options);
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -287,15 +333,19 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
         : new WinstonAuditSink(options.audit ?? {});
   registerValue(container, TOKENS.auditSink, audit);
   const has = (token: Token<unknown>) => container.isRegistered(token, false);
+  const loaderName =
+    typeof loader === 'object' || (options.loader === undefined && has(TOKENS.moduleLoader)) ? 'custom' : loader;
   if (typeof loader === 'object') registerValue(container, TOKENS.moduleLoader, loader);
   else if (options.loader !== undefined || !has(TOKENS.moduleLoader)) {
     registerClass(container, TOKENS.moduleLoader, loader === 'native' ? NativeEsmModuleLoader : RunnerModuleLoader);
   }
+  const watching = watchWatcher(audit);
+  const custom = options.changeSource !== undefined || container.isRegistered(TOKENS.changeSource, true);
   const changeSource =
     options.changeSource ??
     (container.isRegistered(TOKENS.changeSource, true)
       ? resolveToken(container, TOKENS.changeSource)
-      : await defaultChangeSource(settings, watcher, audit, options.pollIntervalMs));
+      : await defaultChangeSource(settings, watcher, watching.audit, options.pollIntervalMs));
   registerValue(
     container,
     TOKENS.changeSource,
@@ -306,7 +356,10 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const adapter = options.adapter ?? (await defaultAdapter(options.server));
   assertAdapter(adapter);
   registerValue(container, TOKENS.registryAdapter, adapter);
-  return createReloaderFromContainer(container);
+  return createReloaderFromContainer(container, {
+    controlTools,
+    info: { watcher: custom ? () => 'custom' : watching.current, loader: loaderName, adapter: adapter.adapterName },
+  });
 }
 
 /**
@@ -314,9 +367,21 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
  * (settings, change source, module loader, registry adapter, audit sink):
  * the way to compose your own.
  */
-export function createReloaderFromContainer(container: DependencyContainer): Reloader {
+export function createReloaderFromContainer(
+  container: DependencyContainer,
+  options: ReloaderFromContainerOptions = {},
+): Reloader {
   registerClass(container, ENGINE, ReloadEngine);
   const engine = resolveToken(container, ENGINE);
+  const { root } = resolveToken(container, TOKENS.settings);
+  const adapter = resolveToken(container, TOKENS.registryAdapter);
+  // A failed reload is told to clients that take log messages (the adapter sends only when the server advertises logging).
+  engine.onFailure((failure) =>
+    adapter.sendLog?.({ level: 'error', logger: 'hotmcp', data: clientFailure(root, failure) }),
+  );
+  if (options.controlTools === true) {
+    engine.addBuiltins(createControlTools(engine, { adapter: adapter.adapterName, ...options.info }));
+  }
   let stopped = false;
   return {
     container,
@@ -329,5 +394,6 @@ export function createReloaderFromContainer(container: DependencyContainer): Rel
     },
     idle: () => engine.idle(),
     status: () => engine.status(),
+    rescan: () => engine.rescan(),
   };
 }

@@ -58,6 +58,7 @@ export function hotReloadStatus(): ReloaderStatus {
       running: false,
       root: current?.root ?? '',
       trackedFiles: [],
+      modules: [],
       errors: [],
       counts: { modules: 0, tools: 0, prompts: 0, resources: 0, batches: 0, failedLoads: 0 },
     };

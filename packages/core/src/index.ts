@@ -5,7 +5,11 @@ export { MemoryAuditSink } from './audit/memory-audit-sink.js';
 export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
-export type { CreateReloaderOptions, LoaderKind, Reloader } from './create-reloader.js';
+export type { ClientError, ControlInfo } from './control/client-view.js';
+export { clientMessage, clientPath } from './control/client-view.js';
+export type { ControlTarget } from './control/control-tools.js';
+export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
+export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
 export type {
   AnyDefinition,
@@ -35,7 +39,14 @@ export {
   registryName,
 } from './define.js';
 export { ReloadEngine } from './engine/reload-engine.js';
-export type { BatchReport, ModuleErrorReport, ReloaderStatus } from './engine/status.js';
+export type {
+  BatchReport,
+  ModuleErrorReport,
+  ModuleReport,
+  ReloaderStatus,
+  ReloadFailure,
+  RescanReport,
+} from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
@@ -46,6 +57,7 @@ export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
+  ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,

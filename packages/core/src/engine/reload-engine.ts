@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
@@ -6,10 +8,20 @@ import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
+import { fileStamp, sameStamp } from '../watching/file-stamp.js';
+import { createPathFilter } from '../watching/path-filter.js';
+import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
 import { extractDefinitions } from './definitions.js';
 import { DenyList } from './deny-list.js';
-import type { BatchReport, ModuleErrorReport, ReloaderStatus } from './status.js';
+import type {
+  BatchReport,
+  ModuleErrorReport,
+  ModuleReport,
+  ReloaderStatus,
+  ReloadFailure,
+  RescanReport,
+} from './status.js';
 
 interface ModuleRecord {
   /** The last version that loaded and validated. */
@@ -30,6 +42,8 @@ interface Owned {
 }
 
 const DISPOSE = 'dispose';
+/** The owner of built-in definitions (the control tools): the reloader itself, not a file. */
+const BUILTIN = 'hotmcp';
 
 /**
  * The kernel: turns change batches into one registry commit each, keeping
@@ -48,6 +62,10 @@ export class ReloadEngine {
   private lastBatch: BatchReport | undefined;
   private batches = 0;
   private failedLoads = 0;
+  /** Each tracked file's stamp when it was last handed to the loader, for {@link rescan}. */
+  private readonly stamps = new Map<string, string>();
+  private builtins: AnyDefinition[] = [];
+  private readonly failureListeners = new Set<(failure: ReloadFailure) => void>();
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -63,6 +81,7 @@ export class ReloadEngine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    if (this.builtins.length > 0) await this.registerBuiltins();
     const baseline = await this.source.start(
       (batch) => this.enqueue(batch),
       (error) => this.audit.record('watcher.error', { message: error.message }),
@@ -95,6 +114,54 @@ export class ReloadEngine {
     this.audit.record('reloader.stopped', { root: this.settings.root });
   }
 
+  /**
+   * Definitions the reloader itself owns (the control tools). Call before
+   * `start()`: they are registered first, and a module offering one of their
+   * names gets a name conflict.
+   */
+  addBuiltins(definitions: readonly AnyDefinition[]): void {
+    this.builtins.push(...definitions);
+  }
+
+  /** Call `listener` for every reload failure (after it is audited). Returns a function that unsubscribes. */
+  onFailure(listener: (failure: ReloadFailure) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /**
+   * Scan the root now and queue whatever differs from what was last loaded
+   * (files added, changed or removed that the watcher missed) as one batch,
+   * applied by the same serialised transaction as the watcher's batches.
+   * Resolves when it has been applied.
+   */
+  async rescan(): Promise<RescanReport> {
+    const found: ChangeBatch = { added: [], changed: [], removed: [] };
+    if (!this.running) return { found };
+    const unreadable: string[] = [];
+    const { files } = scanFiles(createPathFilter(this.settings), (error) => {
+      const path = isHotMcpError(error) ? error.details?.path : undefined;
+      if (typeof path === 'string') unreadable.push(path);
+      this.audit.record('watcher.error', { message: error.message });
+    });
+    for (const [file, stamp] of files) {
+      if (this.deny.reason(file) !== undefined) continue;
+      if (!this.tracked.has(file)) found.added.push(file);
+      else if (!sameStamp(this.stamps.get(file), stamp)) found.changed.push(file);
+    }
+    const hidden = (file: string) => unreadable.some((path) => file === path || file.startsWith(`${path}${sep}`));
+    for (const file of this.tracked) if (!files.has(file) && !hidden(file)) found.removed.push(file);
+    this.audit.record('reloader.rescan', {
+      added: found.added.length,
+      changed: found.changed.length,
+      removed: found.removed.length,
+    });
+    const before = this.batches;
+    this.enqueue(found);
+    await this.idle();
+    return { found, ...(this.batches > before && this.lastBatch && { batch: this.lastBatch }) };
+  }
+
   /** Queue a batch; batches that arrive during a reload are merged and applied next. */
   enqueue(batch: ChangeBatch): void {
     this.queue.push(batch);
@@ -124,6 +191,7 @@ export class ReloadEngine {
       running: this.running,
       root: this.settings.root,
       trackedFiles: [...this.tracked].sort(),
+      modules: this.moduleReports(),
       ...(this.lastBatch && { lastBatch: this.lastBatch }),
       errors,
       counts: {
@@ -135,6 +203,44 @@ export class ReloadEngine {
         failedLoads: this.failedLoads,
       },
     };
+  }
+
+  private moduleReports(): ModuleReport[] {
+    const reports = new Map<string, ModuleReport>();
+    for (const [file, record] of [...this.records].sort(([a], [b]) => a.localeCompare(b))) {
+      reports.set(file, { file, tools: [], prompts: [], resources: [], failed: record.error !== undefined });
+    }
+    for (const { file, definition } of this.active.values()) {
+      const report = reports.get(file);
+      if (report) report[`${listOf(definition.kind)}s`].push(registryName(definition));
+    }
+    return [...reports.values()];
+  }
+
+  /** Register the built-in definitions before any module loads. */
+  private async registerBuiltins(): Promise<void> {
+    const taken = new Set(this.adapter.list().tools);
+    for (const definition of this.builtins) {
+      if (!taken.has(definition.name)) continue;
+      const conflict = new HotMcpError(
+        'HOTMCP_ERR_NAME_CONFLICT',
+        `${definition.kind} '${definition.name}' is already registered by the server, outside the reloader; hotmcp's own ${definition.kind} of that name was not added`,
+        { details: refOf(definition) },
+      );
+      this.audit.record('definition.rejected', conflict.toJSON());
+      this.failed({ event: 'definition.rejected', error: conflict });
+    }
+    await this.prepareAndCommit();
+  }
+
+  private failed(failure: ReloadFailure): void {
+    for (const listener of this.failureListeners) {
+      try {
+        listener(failure);
+      } catch (error) {
+        this.audit.record('failure_listener.threw', { error: describe(error) });
+      }
+    }
   }
 
   private count(list: ListKind): number {
@@ -171,6 +277,8 @@ export class ReloadEngine {
     const removed = batch.removed.filter((file) => this.tracked.has(file));
     for (const file of touched) this.tracked.add(file);
     for (const file of removed) this.tracked.delete(file);
+    for (const file of touched) this.stamps.set(file, this.stampNow(file));
+    for (const file of removed) this.stamps.delete(file);
 
     // Affected: what changed, everything that imports it, and (when files
     // appeared) failed modules, whose missing import may now exist.
@@ -202,6 +310,7 @@ export class ReloadEngine {
         failed++;
         record.error = toHotMcpError(error, result.file);
         this.audit.record('module.failed', { module: result.file, ...record.error.toJSON() });
+        this.failed({ event: 'module.failed', module: result.file, error: record.error });
       }
     }
     this.failedLoads += failed;
@@ -263,12 +372,15 @@ export class ReloadEngine {
         const owner = key === undefined ? undefined : next.get(key);
         if (key === undefined || owner === undefined || attempt > change.upsert.length) {
           this.audit.record('batch.failed', { error: describe(error) });
+          this.failed({ event: 'batch.failed', error: asHotMcpError(error) });
           return undefined;
         }
         // One definition the adapter cannot take: refuse it, keep the rest.
         const refused = toHotMcpError(error, owner.file);
+        if (owner.file === BUILTIN) this.builtins = this.builtins.filter((builtin) => keyOf(builtin) !== key);
         this.records.get(owner.file)?.rejected.set(key, refused);
         this.audit.record('definition.rejected', { module: owner.file, ...refused.toJSON() });
+        this.failed({ event: 'definition.rejected', module: owner.file, error: refused });
         next = this.resolveOwnership(foreign);
         change = this.diff(next);
       }
@@ -277,6 +389,10 @@ export class ReloadEngine {
 
   private resolveOwnership(foreign: ReadonlySet<string>): Map<string, Owned> {
     const next = new Map<string, Owned>();
+    // The reloader's own definitions come first: no module may take their names.
+    for (const definition of this.builtins) {
+      if (!foreign.has(keyOf(definition))) next.set(keyOf(definition), { file: BUILTIN, definition });
+    }
     // Current owners keep their names while their modules still offer them.
     for (const [key, owned] of this.active) {
       const record = this.records.get(owned.file);
@@ -298,14 +414,22 @@ export class ReloadEngine {
         const holder = next.get(key);
         if (holder?.file === file) continue;
         if (holder || foreign.has(key)) {
-          const by = holder ? `module ${holder.file}` : 'the server, outside the reloader';
+          const by =
+            holder?.file === BUILTIN
+              ? 'hotmcp itself (a control tool)'
+              : holder
+                ? `module ${holder.file}`
+                : 'the server, outside the reloader';
           const conflict = new HotMcpError(
             'HOTMCP_ERR_NAME_CONFLICT',
             `${definition.kind} '${registryName(definition)}' in ${file} is already registered by ${by}; it was not loaded`,
             { file, details: refOf(definition) },
           );
           record.conflicts.push(conflict);
-          if (!before.has(conflict.message)) this.audit.record('definition.rejected', conflict.toJSON());
+          if (!before.has(conflict.message)) {
+            this.audit.record('definition.rejected', conflict.toJSON());
+            this.failed({ event: 'definition.rejected', module: file, error: conflict });
+          }
           continue;
         }
         next.set(key, { file, definition });
@@ -323,6 +447,16 @@ export class ReloadEngine {
       if (!next.has(key)) change.remove.push(refOf(owned.definition));
     }
     return change;
+  }
+
+  /** The file's stamp now (one stat), or '' when it cannot be read: a later rescan then reloads it. */
+  private stampNow(file: string): string {
+    try {
+      const stats = statSync(file, { throwIfNoEntry: false });
+      return stats?.isFile() ? fileStamp(stats) : '';
+    } catch {
+      return '';
+    }
   }
 
   private async dispose(file: string, exports: Record<string, unknown>): Promise<void> {
@@ -356,6 +490,10 @@ function rejectedKey(error: unknown): string | undefined {
 function toHotMcpError(error: unknown, file: string): HotMcpError {
   if (isHotMcpError(error)) return error;
   return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `${file}: ${describe(error)}`, { file, cause: error });
+}
+
+function asHotMcpError(error: unknown): HotMcpError {
+  return isHotMcpError(error) ? error : new HotMcpError('HOTMCP_ERR_COMMIT_FAILED', describe(error), { cause: error });
 }
 
 function describe(error: unknown): string {

@@ -1,3 +1,5 @@
+import type { HotMcpError } from '../errors.js';
+import type { ChangeBatch } from '../ports/change-source.js';
 import type { ListKind } from '../ports/tool-registry-adapter.js';
 
 /** One file's problem, as status reports it. */
@@ -30,11 +32,27 @@ export interface BatchReport {
   notified: ListKind[];
 }
 
+/** One loaded module and what it has live in the registry. */
+export interface ModuleReport {
+  /** Absolute path of the module. */
+  file: string;
+  /** Tool names it owns. */
+  tools: string[];
+  /** Prompt names it owns. */
+  prompts: string[];
+  /** Fixed resources (by normalised URI) and resource templates (by name) it owns. */
+  resources: string[];
+  /** True when its newest version failed and the last good one (if any) is in use. */
+  failed: boolean;
+}
+
 /** A snapshot of a reloader, as `hotReloadStatus()` returns it. */
 export interface ReloaderStatus {
   running: boolean;
   root: string;
   trackedFiles: string[];
+  /** Every module loaded (or tried), with what it owns. */
+  modules: ModuleReport[];
   lastBatch?: BatchReport;
   errors: ModuleErrorReport[];
   counts: {
@@ -46,4 +64,21 @@ export interface ReloaderStatus {
     batches: number;
     failedLoads: number;
   };
+}
+
+/** What {@link ReloadEngine.rescan} found and did. */
+export interface RescanReport {
+  /** Files that differed from what the reloader last loaded, as absolute paths. */
+  found: ChangeBatch;
+  /** The batch applied for them (it may include changes the watcher reported meanwhile); absent when nothing was found or the commit failed. */
+  batch?: BatchReport;
+}
+
+/** A reload problem, as failure listeners receive it (the same error is audited). */
+export interface ReloadFailure {
+  /** The audit event it was recorded as. */
+  event: 'module.failed' | 'definition.rejected' | 'batch.failed';
+  /** The module concerned, when there is one (absolute path). */
+  module?: string;
+  error: HotMcpError;
 }

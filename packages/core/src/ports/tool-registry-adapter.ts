@@ -38,6 +38,15 @@ export interface CommitResult {
   notified: ListKind[];
 }
 
+/** A log message for the server's clients: an MCP `notifications/message`. */
+export interface ClientLogMessage {
+  level: 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+  /** The logger's name (hotmcp uses `hotmcp`). */
+  logger: string;
+  /** Any JSON value. Keep it free of absolute paths and file contents: clients see it. */
+  data: unknown;
+}
+
 /**
  * Port: a bare-name view of one live server's registry.
  *
@@ -60,4 +69,11 @@ export interface ToolRegistryAdapter {
   list(): RegistrySnapshot;
   prepare(change: RegistryChange): Promise<PreparedChange>;
   commit(prepared: PreparedChange): CommitResult;
+  /**
+   * Optional: send a log message to the connected clients, only when the
+   * server advertises the `logging` capability and the client's
+   * `logging/setLevel` lets the level through. Never throws; a failed send
+   * is not retried.
+   */
+  sendLog?(message: ClientLogMessage): void;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type AnyDefinition, type DefinitionKind, definitionKey, listOf, normaliseUri } from '../define.js';
 import { HotMcpError } from '../errors.js';
 import type {
+  ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
@@ -22,7 +23,9 @@ type Registry = Record<string, RegisteredEntryLike>;
 type Callback = (...args: any[]) => unknown;
 
 /** Server capabilities, as far as list_changed is concerned. */
-type ListCapabilities = Partial<Record<'tools' | 'prompts' | 'resources', { listChanged?: boolean } | undefined>>;
+type ListCapabilities = Partial<Record<'tools' | 'prompts' | 'resources', { listChanged?: boolean } | undefined>> & {
+  logging?: object;
+};
 
 /** The low-level `Server` behind an `McpServer`, in both SDK majors. */
 export interface LowLevelServerLike {
@@ -34,6 +37,9 @@ export interface LowLevelServerLike {
   sendToolListChanged(): Promise<void>;
   sendPromptListChanged(): Promise<void>;
   sendResourceListChanged(): Promise<void>;
+  /** Sends `notifications/message` when `logging` is advertised and the session's level lets it through. */
+  sendLoggingMessage?(params: ClientLogMessage, sessionId?: string): Promise<void>;
+  transport?: { sessionId?: string | undefined } | undefined;
 }
 
 /**
@@ -616,6 +622,30 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
       throw invalid(entry.kind, entry.key, `the SDK cannot list it (${messageOf(error)})`);
     } finally {
       clear();
+    }
+  }
+
+  /**
+   * Send a log message to the client when the server advertises `logging`
+   * (the SDK drops it when the client's `logging/setLevel` filters it out).
+   * A failed send goes to the server's `onerror`; nothing is thrown.
+   */
+  sendLog(message: ClientLogMessage): void {
+    const server = this.server;
+    const inner = server.server;
+    const report = (error: unknown) => {
+      try {
+        inner.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      } catch {}
+    };
+    try {
+      if (!server.isConnected() || typeof inner.sendLoggingMessage !== 'function') return;
+      const capabilities =
+        typeof inner.getCapabilities === 'function' ? inner.getCapabilities() : (inner._capabilities ?? undefined);
+      if (capabilities?.logging === undefined) return;
+      inner.sendLoggingMessage(message, inner.transport?.sessionId).catch(report);
+    } catch (error) {
+      report(error);
     }
   }
 

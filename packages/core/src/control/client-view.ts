@@ -1,0 +1,115 @@
+import { basename, isAbsolute, relative, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BatchReport, ModuleErrorReport, ReloaderStatus, ReloadFailure, RescanReport } from '../engine/status.js';
+import type { ChangeBatch } from '../ports/change-source.js';
+
+/**
+ * What MCP clients are shown of the reloader: paths relative to the watched
+ * root (the absolute ones stay in the audit log), one line of each error
+ * message, never file contents.
+ */
+
+/** Longest error message a client is shown. */
+const MAX_MESSAGE = 500;
+
+/** A file as clients see it: relative to the root with `/` separators, or `…/name` when outside it. */
+export function clientPath(root: string, file: string): string {
+  const path = relative(root, file);
+  if (path === '') return '.';
+  if (path.startsWith('..') || isAbsolute(path)) return `…/${basename(file)}`;
+  return sep === '/' ? path : path.split(sep).join('/');
+}
+
+/**
+ * An error message as clients see it: its first line, with paths under the
+ * root made relative and any other absolute path cut to `…/name`.
+ */
+export function clientMessage(root: string, message: string): string {
+  const firstLine = message.split('\n').find((line) => line.trim() !== '') ?? '';
+  const prefixes = [`${pathToFileURL(root).href}/`, `${root}${sep}`];
+  let text = firstLine;
+  for (const prefix of prefixes) text = text.split(prefix).join('');
+  text = text.split(root).join('.');
+  text = text.replace(/(^|[\s('"=])(?:file:\/\/)?\/(?:[^\s/:'"()]+\/)*([^\s/:'"()]+)/g, '$1…/$2');
+  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
+}
+
+/** One reload error, as clients see it. */
+export interface ClientError {
+  /** The module whose load or definitions failed, root-relative. */
+  module?: string;
+  code: string;
+  message: string;
+  /** Where the error points, root-relative (may be a helper the module imports). */
+  file?: string;
+  line?: number;
+}
+
+/** A status error, as clients see it. */
+export function clientError(root: string, report: ModuleErrorReport): ClientError {
+  return {
+    module: clientPath(root, report.module),
+    code: report.code,
+    message: clientMessage(root, report.message),
+    ...(report.file !== undefined && { file: clientPath(root, report.file) }),
+    ...(report.line !== undefined && { line: report.line }),
+  };
+}
+
+/** The data of the log message sent for a reload failure. */
+export function clientFailure(root: string, failure: ReloadFailure): ClientError & { event: string } {
+  const { error } = failure;
+  return {
+    event: failure.event,
+    ...(failure.module !== undefined && { module: clientPath(root, failure.module) }),
+    code: error.code,
+    message: clientMessage(root, error.message),
+    ...(error.file !== undefined && { file: clientPath(root, error.file) }),
+    ...(error.line !== undefined && { line: error.line }),
+  };
+}
+
+/** What the reloader runs on, for the status tool. */
+export interface ControlInfo {
+  /** The change source in use (`native`, `poll`, `custom`…), when known. */
+  watcher?: () => string | undefined;
+  /** The module loader (`runner`, `native`, `custom`). */
+  loader?: string;
+  /** The registry adapter's name. */
+  adapter?: string;
+}
+
+/** The status tool's answer. */
+export function clientStatus(status: ReloaderStatus, info: ControlInfo = {}): Record<string, unknown> {
+  const root = status.root;
+  const watcher = info.watcher?.();
+  return {
+    running: status.running,
+    ...(watcher !== undefined && { watcher }),
+    ...(info.loader !== undefined && { loader: info.loader }),
+    ...(info.adapter !== undefined && { adapter: info.adapter }),
+    modules: status.modules.map((module) => ({ ...module, file: clientPath(root, module.file) })),
+    errors: status.errors.map((error) => clientError(root, error)),
+    ...(status.lastBatch && { lastBatch: status.lastBatch }),
+    counts: status.counts,
+  };
+}
+
+/** The reload tool's answer. */
+export function clientRescan(
+  root: string,
+  report: RescanReport,
+  errors: readonly ModuleErrorReport[],
+): { found: ChangeBatch; applied: boolean; batch?: BatchReport; errors: ClientError[] } {
+  const paths = (files: readonly string[]) => files.map((file) => clientPath(root, file));
+  return {
+    found: {
+      added: paths(report.found.added),
+      changed: paths(report.found.changed),
+      removed: paths(report.found.removed),
+    },
+    applied: report.batch !== undefined,
+    ...(report.batch && { batch: report.batch }),
+    errors: errors.map((error) => clientError(root, error)),
+  };
+}

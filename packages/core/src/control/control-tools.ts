@@ -1,0 +1,57 @@
+import { defineTool, type ToolDefinition, type ToolResult } from '../define.js';
+import type { ReloaderStatus, RescanReport } from '../engine/status.js';
+import { type ControlInfo, clientMessage, clientRescan, clientStatus } from './client-view.js';
+
+/** The names of the control tools, reserved while they are enabled. */
+export const CONTROL_TOOL_NAMES = ['hotmcp_status', 'hotmcp_reload'] as const;
+
+/** What the control tools drive: a reloader. */
+export interface ControlTarget {
+  status(): ReloaderStatus;
+  rescan(): Promise<RescanReport>;
+}
+
+function json(value: unknown): ToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(value, null, 2) }] };
+}
+
+/**
+ * The opt-in control tools, for clients that ignore list_changed:
+ *
+ * - `hotmcp_status`: every module and what it registered, the last batch,
+ *   every error with its code, message and root-relative file:line, and the
+ *   watcher, loader and adapter in use.
+ * - `hotmcp_reload`: rescan the root now through the reload queue, wait for
+ *   the batch and answer with what it found and did.
+ *
+ * Both answer with JSON text. Paths are relative to the root; messages are
+ * one line, never file contents.
+ */
+export function createControlTools(target: ControlTarget, info: ControlInfo = {}): ToolDefinition[] {
+  const status = defineTool({
+    name: CONTROL_TOOL_NAMES[0],
+    title: 'hotmcp status',
+    description:
+      'What the hot reloader has loaded: each module with its tools, prompts and resources, the last reload, and every error (code, message, file:line). Use it when a tool seems missing, stale or broken.',
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    handler: () => json(clientStatus(target.status(), info)),
+  });
+  const reload = defineTool({
+    name: CONTROL_TOOL_NAMES[1],
+    title: 'hotmcp reload',
+    description:
+      'Rescan the tools folder now and apply what changed (files added, edited or deleted that the file watcher missed); answers with what was reloaded and any errors. List the tools again afterwards.',
+    annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
+    handler: async () => {
+      const root = target.status().root;
+      try {
+        const report = await target.rescan();
+        return json(clientRescan(root, report, target.status().errors));
+      } catch (error) {
+        const message = clientMessage(root, error instanceof Error ? error.message : String(error));
+        return { ...json({ error: message }), isError: true };
+      }
+    },
+  });
+  return [status, reload];
+}
