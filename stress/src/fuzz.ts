@@ -50,7 +50,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   let sequences = 0;
   let steps = 0;
   let deaths = 0;
-  let model = new FuzzModel();
   /** Set by a failed sequence: the next one starts on a fresh server, so a failure cannot leak into it. */
   let tainted = false;
 
@@ -65,37 +64,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     }
     tainted = false;
     server ??= await StressServer.start();
-    // Reset: empty the folder of the previous sequence's files.
-    await server.perform(model.clear());
-    model = new FuzzModel();
-    await server.settle({}, 'reset');
-    const pid = server.pid;
-    const done: string[] = [];
-    for (const step of sequence) {
-      const { label, actions } = model.apply(step);
-      done.push(label);
-      await server.perform(actions);
-      steps++;
-      try {
-        await server.settle(model.view(), `step ${done.length} (${label})`);
-      } catch (error) {
-        tainted = true;
-        const message = error instanceof Error ? error.message : String(error);
-        const failure = `${message}\nsteps so far:\n${done.map((line, index) => `  ${index + 1}. ${line}`).join('\n')}`;
-        if (firstFailure && options.path === undefined) {
-          // Before shrinking (which replays against the server and can take minutes): the unshrunk failure.
-          firstFailure = false;
-          log(
-            `fuzz: sequence ${runIndex + 1} FAILED (replay: pnpm fuzz --seed ${seed} --path ${runIndex})\n${failure}`,
-          );
-          if (options.shrink !== false) log('fuzz: shrinking (interrupt to keep the failure above)...');
-        }
-        throw new Error(failure);
-      }
-    }
-    if ((await server.currentPid()) !== pid) {
+    try {
+      steps += await runSequence(server, sequence);
+    } catch (error) {
       tainted = true;
-      throw new Error('the server restarted during the sequence');
+      if (firstFailure && options.path === undefined) {
+        // Before shrinking (which replays against the server and can take minutes): the unshrunk failure.
+        firstFailure = false;
+        const message = error instanceof Error ? error.message : String(error);
+        log(`fuzz: sequence ${runIndex + 1} FAILED (replay: pnpm fuzz --seed ${seed} --path ${runIndex})\n${message}`);
+        if (options.shrink !== false) log('fuzz: shrinking (interrupt to keep the failure above)...');
+      }
+      throw error;
     }
     sequences++;
     if (sequences % 50 === 0) {
@@ -132,4 +112,28 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   } finally {
     await server?.stop();
   }
+}
+
+/**
+ * Run one sequence on `server` from an emptied tools folder: after each step,
+ * settle until the client sees what the model says. Resolves with the number
+ * of steps; throws with the diff and the steps so far.
+ */
+export async function runSequence(server: StressServer, sequence: readonly Step[]): Promise<number> {
+  await server.reset();
+  const model = new FuzzModel();
+  const done: string[] = [];
+  for (const step of sequence) {
+    const { label, actions } = model.apply(step);
+    done.push(label);
+    await server.perform(actions);
+    try {
+      await server.settle(model.view(), `step ${done.length} (${label})`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`${message}\nsteps so far:\n${done.map((line, index) => `  ${index + 1}. ${line}`).join('\n')}`);
+    }
+  }
+  if ((await server.currentPid()) !== server.pid) throw new Error('the server restarted during the sequence');
+  return done.length;
 }

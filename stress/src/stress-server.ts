@@ -3,7 +3,7 @@
  * stdio, with what the fuzz and soak runs need on top of the example's
  * harness: an emptied tools folder, file actions, death detection and a fence.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { connect, createSandbox, type Sandbox, type Session } from '@hotmcp/example-sdk-v1-server/dist/harness.js';
 import type { FileAction, View } from './fuzz-model.js';
@@ -18,7 +18,7 @@ const EXAMPLE_FILES = ['echo.ts', 'word-count.ts', 'lib/format.ts'];
 /** Per-request timeout of the client: longer means the server is stuck. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 
-/** What {@link StressServer.look} returns: the tools under test, the fence's answer and the server's pid. */
+/** What {@link StressServer.look} returns: the tools under test and the fence's answer. */
 export interface Seen {
   view: View;
   fence: string | undefined;
@@ -50,6 +50,14 @@ export class StressServer {
     const server = new StressServer(sandbox, session, pid);
     await server.settle({}, 'start');
     return server;
+  }
+
+  /** Empty the tools folder (all but the fence) and settle on an empty view. */
+  async reset(): Promise<void> {
+    for (const entry of await readdir(this.sandbox.toolsDir)) {
+      if (entry !== FENCE_FILE) await rm(join(this.sandbox.toolsDir, entry), { recursive: true, force: true });
+    }
+    await this.settle({}, 'reset');
   }
 
   /** Carry out file actions in the tools folder, in order. */
