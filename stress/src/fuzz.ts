@@ -44,8 +44,10 @@ export interface FuzzReport {
 /** Run `options.runs` fuzzed sequences; resolves with the report (it does not throw on a failed property). */
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const seed = options.seed ?? (Date.now() ^ (Math.random() * 0x100000000)) | 0;
+  const seed = options.seed ?? randomSeed();
   const started = performance.now();
+  // Part of the arbitrary: a replay must use the same value.
+  const maxSteps = options.maxSteps ?? 12;
   let server: StressServer | undefined;
   let sequences = 0;
   let steps = 0;
@@ -55,7 +57,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 
   let runIndex = -1;
   let firstFailure = true;
-  const property = fc.asyncProperty(sequenceArbitrary(options.maxSteps ?? 12), async (sequence: Step[]) => {
+  const property = fc.asyncProperty(sequenceArbitrary(maxSteps), async (sequence: Step[]) => {
     runIndex++;
     if (server && (!server.alive || tainted)) {
       if (!server.alive) deaths++;
@@ -72,7 +74,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         // Before shrinking (which replays against the server and can take minutes): the unshrunk failure.
         firstFailure = false;
         const message = error instanceof Error ? error.message : String(error);
-        log(`fuzz: sequence ${runIndex + 1} FAILED (replay: pnpm fuzz --seed ${seed} --path ${runIndex})\n${message}`);
+        log(
+          `fuzz: sequence ${runIndex + 1} FAILED (replay: pnpm fuzz --seed=${seed} --path=${runIndex} --steps=${maxSteps})\n${message}`,
+        );
         if (options.shrink !== false) log('fuzz: shrinking (interrupt to keep the failure above)...');
       }
       throw error;
@@ -103,7 +107,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       failed: details.failed,
     };
     if (details.failed) {
-      report.replay = `--seed ${details.seed} --path ${details.counterexamplePath}`;
+      report.replay = `--seed=${details.seed} --path=${details.counterexamplePath} --steps=${maxSteps}`;
       const error =
         details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
       report.message = `${fc.defaultReportMessage(details) ?? 'failed'}\n\n${error}`;
@@ -136,4 +140,9 @@ export async function runSequence(server: StressServer, sequence: readonly Step[
   }
   if ((await server.currentPid()) !== server.pid) throw new Error('the server restarted during the sequence');
   return done.length;
+}
+
+/** A non-negative 31-bit seed, so it reads as a plain command-line value. */
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 2 ** 31);
 }

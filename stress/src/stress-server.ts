@@ -21,7 +21,7 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 /** What {@link StressServer.look} returns: the tools under test and the fence's answer. */
 export interface Seen {
   view: View;
-  fence: string | undefined;
+  fence: string;
 }
 
 /** One server process and its client; `alive` turns false when the connection closes. */
@@ -75,29 +75,35 @@ export class StressServer {
     }
   }
 
-  /** What a client sees now: every listed tool under test with its description and the answer of a call. */
+  /**
+   * What a client sees now: every listed tool under test with its description
+   * and the answer of a call. The fence is called first and the list taken
+   * after its answer, so a fence answer cannot pair with a list from before
+   * the fence's batch.
+   */
   async look(): Promise<Seen> {
-    const client = this.session.client;
-    const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
+    const fence = await this.answer(FENCE_TOOL);
+    const { tools } = await this.session.client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
     const view: View = {};
-    let fence: string | undefined;
     await Promise.all(
       tools.map(async (tool) => {
-        if (tool.name === STATIC_TOOL) return;
-        let answer: string;
-        try {
-          const result = await client.callTool({ name: tool.name, arguments: {} }, undefined, {
-            timeout: REQUEST_TIMEOUT_MS,
-          });
-          answer = result.isError ? `error result: ${textOf(result)}` : textOf(result);
-        } catch (error) {
-          answer = `error: ${error instanceof Error ? error.message : String(error)}`;
-        }
-        if (tool.name === FENCE_TOOL) fence = answer;
-        else view[tool.name] = { description: tool.description ?? '', answer };
+        if (tool.name === STATIC_TOOL || tool.name === FENCE_TOOL) return;
+        view[tool.name] = { description: tool.description ?? '', answer: await this.answer(tool.name) };
       }),
     );
     return { view, fence };
+  }
+
+  /** The text a call of `name` answers, or what went wrong. */
+  private async answer(name: string): Promise<string> {
+    try {
+      const result = await this.session.client.callTool({ name, arguments: {} }, undefined, {
+        timeout: REQUEST_TIMEOUT_MS,
+      });
+      return result.isError ? `error result: ${textOf(result)}` : textOf(result);
+    } catch (error) {
+      return `error: ${error instanceof Error ? error.message : String(error)}`;
+    }
   }
 
   /**
