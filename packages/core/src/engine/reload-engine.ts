@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
-import { HotMcpError, isHotMcpError } from '../errors.js';
+import { clip, HotMcpError, isHotMcpError } from '../errors.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
@@ -65,7 +65,7 @@ export class ReloadEngine {
     this.running = true;
     const baseline = await this.source.start(
       (batch) => this.enqueue(batch),
-      (error) => this.audit.record('watcher.error', { message: error.message }),
+      (error) => this.audit.record('watcher.error', isHotMcpError(error) ? error.toJSON() : { message: error.message }),
     );
     this.audit.record('reloader.started', { root: this.settings.root, files: baseline.length });
     this.enqueue({ added: [...baseline], changed: [], removed: [] });
@@ -358,6 +358,7 @@ function toHotMcpError(error: unknown, file: string): HotMcpError {
   return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `${file}: ${describe(error)}`, { file, cause: error });
 }
 
+/** An error's message for another error's: clipped, so a huge thrown message never fills the audit log. */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return clip(error instanceof Error ? error.message : String(error));
 }
