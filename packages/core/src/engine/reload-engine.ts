@@ -1,6 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
 import { clip, HotMcpError, isHotMcpError } from '../errors.js';
+import { locate } from '../loader/load-error.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
@@ -331,8 +332,12 @@ export class ReloadEngine {
     try {
       await dispose();
     } catch (error) {
+      // The line that threw, when it is in this module (not in a helper it calls).
+      const where = locate(error, this.settings.root);
+      const line = where?.file === file ? where.line : undefined;
       const failure = new HotMcpError('HOTMCP_ERR_DISPOSE_FAILED', `dispose() of ${file} threw: ${describe(error)}`, {
         file,
+        ...(line !== undefined && { line }),
         cause: error,
       });
       this.audit.record('module.dispose_failed', failure.toJSON());
