@@ -63,6 +63,8 @@ export interface ConnectOptions {
    * server, reloader included, has that user's rights.
    */
   user?: { uid: number; gid: number };
+  /** Extra Node options for the server process (before the entry module). */
+  nodeArgs?: string[];
 }
 
 /** Node arguments that make the process switch to `user` before the entry module runs. */
@@ -83,7 +85,7 @@ export async function connect(
 ): Promise<Session> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [...switchUserArgs(options.user), serverEntry],
+    args: [...(options.nodeArgs ?? []), ...switchUserArgs(options.user), serverEntry],
     cwd: sandbox.dir,
     env: {
       ...(process.env as Record<string, string>),

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { lchown, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import {
@@ -153,4 +153,23 @@ export async function expectEchoRecovers(server: ServerUnderTest, file = 'echo.t
   await untilAnswers(server.session, 'echo', { name: 'x' }, 'Fixed x');
   await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'batch.applied' && e.failed === 0);
   expect(await serverPid(server.session)).toBe(server.pid);
+}
+
+/**
+ * Who to run the server as when a case needs file permissions to bite: root
+ * reads everything, so a test running as root runs the server as `nobody`;
+ * anyone else runs it as themselves.
+ */
+export const UNPRIVILEGED: { uid: number; gid: number } | undefined =
+  process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+
+/** Give the sandbox to `user` (so the server can write its audit log there) and return the options to run as them. */
+export async function runAs(
+  sandbox: Sandbox,
+  user: { uid: number; gid: number } | undefined,
+): Promise<ConnectOptions | undefined> {
+  if (!user) return undefined;
+  const entries = await readdir(sandbox.dir, { recursive: true });
+  for (const entry of ['', ...entries]) await lchown(join(sandbox.dir, entry), user.uid, user.gid);
+  return { user };
 }
