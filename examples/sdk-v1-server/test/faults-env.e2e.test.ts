@@ -1,12 +1,10 @@
 // Fault catalogue, part 4: the world around the tool modules — links that
 // leave the root or go round in circles, files and folders the server may not
 // read, an audit log it cannot write, a native watcher that gives up.
-import { chmod, mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callText } from '../src/harness.js';
 import {
-  auditEvents,
   auditMark,
   expectEchoKept,
   greetTool,
