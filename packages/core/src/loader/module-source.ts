@@ -49,7 +49,7 @@ export function assertInsideRoot(file: string, root: string): void {
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Offset of the first byte that is not part of valid UTF-8 (the decoder reports only that there is one). */
+/** Offset where the first invalid UTF-8 sequence starts (the decoder reports only that there is one). */
 function firstInvalidByte(bytes: Uint8Array): number {
   // The longest prefix that decodes (a character cut at its end is not an error yet).
   let good = 0;
@@ -63,7 +63,15 @@ function firstInvalidByte(bytes: Uint8Array): number {
       bad = middle;
     }
   }
-  return bad - 1;
+  // The byte that broke it; when it cut a character short, that character's lead byte.
+  let offset = bad - 1;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, offset));
+  } catch {
+    while (offset > 0 && ((bytes[offset - 1] as number) & 0xc0) === 0x80) offset--;
+    offset--;
+  }
+  return offset;
 }
 
 function lineAt(bytes: Uint8Array, offset: number): number {
