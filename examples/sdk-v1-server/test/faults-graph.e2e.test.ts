@@ -2,6 +2,7 @@
 // imports that go nowhere or round in circles, helpers and folders that break
 // or vanish, renames, and writers that race.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callText, until } from '../src/harness.js';
 import {
@@ -161,6 +162,21 @@ describe('faults between files', () => {
     await server.sandbox.write('pack/two.ts', greetTool('two', 'Dos'));
     await untilAnswers(server.session, 'one', { name: 'x' }, 'Uno x');
     await untilAnswers(server.session, 'two', { name: 'x' }, 'Dos x');
+    expect(await serverPid(server.session)).toBe(server.pid);
+  });
+
+  it('keeps the tools when the whole tools folder goes away, says so, and reloads what it holds once it is back', async () => {
+    const mark = await auditMark(server.sandbox);
+    const saved = join(server.sandbox.dir, 'saved-tools');
+    await rename(server.sandbox.toolsDir, saved);
+    const gone = await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'watcher.error');
+    expect(gone).toMatchObject({ code: 'HOTMCP_ERR_WATCHER_FAILED' });
+    expect(gone.message).toContain(server.sandbox.toolsDir);
+    await expectEchoKept(server);
+    await writeFile(join(saved, 'echo.ts'), greetTool('echo', 'Restored'));
+    await rename(saved, server.sandbox.toolsDir);
+    await untilAnswers(server.session, 'echo', { name: 'x' }, 'Restored x');
+    expect(await callText(server.session.client, 'word_count', { text: 'a b' })).toBe('« 2 words »');
     expect(await serverPid(server.session)).toBe(server.pid);
   });
 

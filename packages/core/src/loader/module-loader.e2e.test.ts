@@ -213,7 +213,7 @@ export const value = [z === server.zod.z, zod === server.zod, instance === serve
     expect(first?.['a.ts']).toEqual({ value: [true, true, true, true] });
   });
 
-  it('refuses a path import that leaves the root, through a relative path or a symlink, and keeps package imports', async () => {
+  it('refuses a path import that leaves the root (relative, absolute, through a symlink, dynamic) and keeps package imports', async () => {
     await writeFile(join(base, 'secret.mjs'), 'export const value = "secret";\n');
     await symlink(join(base, 'secret.mjs'), join(root, 'lib', 'link.mjs'));
     await write('up.ts', 'export const x = 1;\nimport { value } from "../secret.mjs";\nexport { value };\n');
@@ -223,11 +223,16 @@ export const value = [z === server.zod.z, zod === server.zod, instance === serve
       `import { value } from ${JSON.stringify(join(base, 'secret.mjs'))};\nexport { value };\n`,
     );
     await write('package.ts', 'import { z } from "zod";\nexport const value = typeof z.string;\n');
-    const [first] = await drive(loader, [{ load: ['up.ts', 'linked.ts', 'absolute.ts', 'package.ts'] }]);
+    await write(
+      'dynamic.ts',
+      'export const value = await import("../secret.mjs").then(() => "loaded", (e) => String(e.message.includes("outside the watched root")));\n',
+    );
+    const [first] = await drive(loader, [{ load: ['up.ts', 'linked.ts', 'absolute.ts', 'package.ts', 'dynamic.ts'] }]);
     expect(first?.['up.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'up.ts', line: 2 });
     expect(first?.['linked.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'linked.ts', line: 1 });
     expect(first?.['absolute.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'absolute.ts', line: 1 });
     expect(first?.['package.ts']).toEqual({ value: 'function' });
+    expect(first?.['dynamic.ts']).toEqual({ value: 'true' });
   });
 
   it('refuses to load a file of the root that is a symlink to a file outside it', async () => {
