@@ -1,4 +1,4 @@
-import { lchown, readdir, readFile } from 'node:fs/promises';
+import { lchown, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import {
@@ -163,13 +163,17 @@ export async function expectEchoRecovers(server: ServerUnderTest, file = 'echo.t
 export const UNPRIVILEGED: { uid: number; gid: number } | undefined =
   process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
 
-/** Give the sandbox to `user` (so the server can write its audit log there) and return the options to run as them. */
+/**
+ * Give the sandbox folder itself to `user`, so the server can make its audit
+ * folder there (what it reads is world-readable already), and return the
+ * options to run as them. Only that one folder: its `node_modules` link leads
+ * to files shared with the whole workspace, which must stay as they are.
+ */
 export async function runAs(
   sandbox: Sandbox,
   user: { uid: number; gid: number } | undefined,
 ): Promise<ConnectOptions | undefined> {
   if (!user) return undefined;
-  const entries = await readdir(sandbox.dir, { recursive: true });
-  for (const entry of ['', ...entries]) await lchown(join(sandbox.dir, entry), user.uid, user.gid);
+  await lchown(sandbox.dir, user.uid, user.gid);
   return { user };
 }
