@@ -5,6 +5,7 @@ import { createContainer, registerValue } from '../container.js';
 import { createReloaderFromContainer } from '../create-reloader.js';
 import { definePrompt, defineResource, defineTool } from '../define.js';
 import { HotMcpError } from '../errors.js';
+import type { ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 
@@ -151,10 +152,11 @@ describe('ReloadEngine', () => {
   it('audits a watcher error with its code and path (regression: only the message was audited)', async () => {
     let report: ((error: Error) => void) | undefined;
     const t = await setup();
-    vi.spyOn(t.source, 'start').mockImplementation(async (_onBatch, onError) => {
+    // A change source that reports errors (the fake does not).
+    (t.source as ChangeSource).start = async (_onBatch, onError) => {
       report = onError;
       return [];
-    });
+    };
     await t.reloader.start();
     report?.(new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', 'cannot read x', { details: { path: file('x.ts') } }));
     expect(t.audit.events.find((event) => event.event === 'watcher.error')).toMatchObject({
