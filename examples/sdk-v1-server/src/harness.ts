@@ -55,11 +55,37 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /**
+   * Run the server as this user instead of the caller (the caller must be
+   * root): it switches user before the server's first line runs, so the whole
+   * server, reloader included, has that user's rights.
+   */
+  user?: { uid: number; gid: number };
+  /** Extra Node options for the server process (before the entry module). */
+  nodeArgs?: string[];
+}
+
+/** Node arguments that make the process switch to `user` before the entry module runs. */
+function switchUserArgs(user: { uid: number; gid: number } | undefined): string[] {
+  if (!user) return [];
+  const { uid, gid } = user;
+  return [
+    '--import',
+    `data:text/javascript,process.setgroups([${gid}]);process.setgid(${gid});process.setuid(${uid});`,
+  ];
+}
+
 /** Start the example server on the sandbox's tools and connect the SDK Client over stdio. */
-export async function connect(sandbox: Sandbox, env: Record<string, string> = {}): Promise<Session> {
+export async function connect(
+  sandbox: Sandbox,
+  env: Record<string, string> = {},
+  options: ConnectOptions = {},
+): Promise<Session> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [serverEntry],
+    args: [...(options.nodeArgs ?? []), ...switchUserArgs(options.user), serverEntry],
     cwd: sandbox.dir,
     env: {
       ...(process.env as Record<string, string>),

@@ -70,45 +70,6 @@ describe('the SDK v1 example under a real stdio client', () => {
     expect(await toolNames()).toEqual(['echo', 'server_info']);
   });
 
-  it('keeps the last good version on a syntax error, reports file and line, and recovers on the fix', async () => {
-    await sandbox.write('echo.ts', `${await sandbox.read('echo.ts')}\nexport const broken = ;\n`);
-    const failure = await waitForAudit(sandbox, (e) => e.event === 'module.failed');
-    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_SYNTAX', file: join(sandbox.toolsDir, 'echo.ts') });
-    expect(failure.line).toBeGreaterThan(10);
-    expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');
-    await sandbox.write('echo.ts', greetTool('echo', 'Fixed'));
-    await session.waitForListChanged(1);
-    expect(await callText(session.client, 'echo', { name: 'x' })).toBe('Fixed x');
-  });
-
-  it('keeps the last good version when a module throws at import, and recovers on the fix', async () => {
-    await sandbox.write('echo.ts', `throw new Error('not today');\n${await sandbox.read('echo.ts')}`);
-    const failure = await waitForAudit(sandbox, (e) => e.event === 'module.failed');
-    expect(failure).toMatchObject({
-      code: 'HOTMCP_ERR_IMPORT_THREW',
-      file: join(sandbox.toolsDir, 'echo.ts'),
-      line: 1,
-    });
-    expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');
-    await sandbox.write('echo.ts', greetTool('echo', 'Back'));
-    await session.waitForListChanged(1);
-    expect(await callText(session.client, 'echo', { name: 'x' })).toBe('Back x');
-  });
-
-  it("refuses a tool module that takes the static tool's name", async () => {
-    await sandbox.write('impostor.ts', greetTool('server_info', 'Fake'));
-    const conflict = await waitForAudit(sandbox, (e) => e.event === 'definition.rejected');
-    expect(conflict).toMatchObject({ code: 'HOTMCP_ERR_NAME_CONFLICT', name: 'server_info' });
-    expect(JSON.parse(await callText(session.client, 'server_info'))).toHaveProperty('pid');
-  });
-
-  it('refuses a second module defining a name another module owns', async () => {
-    await sandbox.write('echo-again.ts', greetTool('echo', 'Second'));
-    const conflict = await waitForAudit(sandbox, (e) => e.event === 'definition.rejected');
-    expect(conflict).toMatchObject({ code: 'HOTMCP_ERR_NAME_CONFLICT', name: 'echo' });
-    expect(await callText(session.client, 'echo', { text: 'first' })).toBe('« first »');
-  });
-
   it('never loads a denied file', async () => {
     await mkdir(join(sandbox.toolsDir, 'drafts'));
     await sandbox.write('drafts/wip.ts', greetTool('wip', 'Draft'));

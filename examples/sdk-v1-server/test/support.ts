@@ -1,5 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { type Sandbox, until } from '../src/harness.js';
+import { lchown, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect } from 'vitest';
+import {
+  type ConnectOptions,
+  callText,
+  connect,
+  createSandbox,
+  type Sandbox,
+  type Session,
+  until,
+} from '../src/harness.js';
 
 export type AuditEvent = Record<string, unknown> & { event: string };
 
@@ -37,4 +47,133 @@ export async function waitForAudit(sandbox: Sandbox, match: (event: AuditEvent) 
     'an audit event',
   );
   return found as AuditEvent;
+}
+
+/** How many audit events there are so far: pass it as `after` to wait only for later ones. */
+export async function auditMark(sandbox: Sandbox): Promise<number> {
+  return (await auditEvents(sandbox)).length;
+}
+
+/** Wait (bounded) for an audit event matching `match` among those recorded after `after` (see {@link auditMark}). */
+export async function waitForAuditAfter(
+  sandbox: Sandbox,
+  after: number,
+  match: (event: AuditEvent) => boolean,
+  timeoutMs = 10_000,
+): Promise<AuditEvent> {
+  let found: AuditEvent | undefined;
+  await until(
+    async () => {
+      found = (await auditEvents(sandbox)).slice(after).find(match);
+      return found !== undefined;
+    },
+    timeoutMs,
+    'an audit event',
+  );
+  return found as AuditEvent;
+}
+
+/** The pid the static `server_info` tool reports: the same pid before and after a fault means no restart. */
+export async function serverPid(session: Session): Promise<number> {
+  return (JSON.parse(await callText(session.client, 'server_info')) as { pid: number }).pid;
+}
+
+/** The names of the tools a client lists, sorted. */
+export async function toolNames(session: Session): Promise<string[]> {
+  return (await session.client.listTools()).tools.map((tool) => tool.name).sort();
+}
+
+/** Wait (bounded) until calling `name` with `args` answers `text`. */
+export async function untilAnswers(
+  session: Session,
+  name: string,
+  args: Record<string, unknown>,
+  text: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  let last = '';
+  try {
+    await until(
+      async () => {
+        last = await callText(session.client, name, args).catch((error: Error) => error.message);
+        return last === text;
+      },
+      timeoutMs,
+      `${name} to answer ${JSON.stringify(text)}`,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last answer: ${JSON.stringify(last)}`);
+  }
+}
+
+/** One server per test: a fresh sandbox, the server connected over stdio, and its pid. */
+export interface ServerUnderTest {
+  sandbox: Sandbox;
+  session: Session;
+  /** The server's pid at start. */
+  pid: number;
+  /** Absolute path of a file under the tools folder. */
+  path(relative: string): string;
+}
+
+/** Options of {@link useServer}. */
+export interface UseServerOptions {
+  env?: Record<string, string>;
+  /** Prepare the sandbox before the server starts. Returns options for `connect` (e.g. a user to run as). */
+  prepare?: (sandbox: Sandbox) => Promise<ConnectOptions | undefined>;
+}
+
+/** Register hooks that give each test its own server; read the fields inside tests. */
+export function useServer(options: UseServerOptions = {}): ServerUnderTest {
+  const state = {} as ServerUnderTest;
+  beforeEach(async () => {
+    state.sandbox = await createSandbox();
+    const connectOptions = (await options.prepare?.(state.sandbox)) ?? {};
+    state.session = await connect(state.sandbox, options.env, connectOptions);
+    state.pid = await serverPid(state.session);
+    state.path = (relative) => join(state.sandbox.toolsDir, relative);
+  });
+  afterEach(async () => {
+    await state.session?.close();
+    await state.sandbox?.cleanup();
+  });
+  return state;
+}
+
+/** The server did not restart, and the example's `echo` still answers with its original code. */
+export async function expectEchoKept(server: ServerUnderTest): Promise<void> {
+  expect(await serverPid(server.session)).toBe(server.pid);
+  expect(await callText(server.session.client, 'echo', { text: 'still' })).toBe('« still »');
+}
+
+/** A good save of `echo.ts` is picked up: the fixed version answers and the batch loads with no failure. */
+export async function expectEchoRecovers(server: ServerUnderTest, file = 'echo.ts'): Promise<void> {
+  const mark = await auditMark(server.sandbox);
+  await server.sandbox.write(file, greetTool('echo', 'Fixed'));
+  await untilAnswers(server.session, 'echo', { name: 'x' }, 'Fixed x');
+  await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'batch.applied' && e.failed === 0);
+  expect(await serverPid(server.session)).toBe(server.pid);
+}
+
+/**
+ * Who to run the server as when a case needs file permissions to bite: root
+ * reads everything, so a test running as root runs the server as `nobody`;
+ * anyone else runs it as themselves.
+ */
+export const UNPRIVILEGED: { uid: number; gid: number } | undefined =
+  process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+
+/**
+ * Give the sandbox folder itself to `user`, so the server can make its audit
+ * folder there (what it reads is world-readable already), and return the
+ * options to run as them. Only that one folder: its `node_modules` link leads
+ * to files shared with the whole workspace, which must stay as they are.
+ */
+export async function runAs(
+  sandbox: Sandbox,
+  user: { uid: number; gid: number } | undefined,
+): Promise<ConnectOptions | undefined> {
+  if (!user) return undefined;
+  await lchown(sandbox.dir, user.uid, user.gid);
+  return { user };
 }

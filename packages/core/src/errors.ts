@@ -3,6 +3,8 @@ export type HotMcpErrorCode =
   | 'HOTMCP_ERR_BAD_OPTION'
   | 'HOTMCP_ERR_LOAD_FAILED'
   | 'HOTMCP_ERR_SYNTAX'
+  | 'HOTMCP_ERR_EMPTY_MODULE'
+  | 'HOTMCP_ERR_INVALID_ENCODING'
   | 'HOTMCP_ERR_IMPORT_THREW'
   | 'HOTMCP_ERR_MODULE_NOT_FOUND'
   | 'HOTMCP_ERR_INVALID_DEFINITION'
@@ -73,4 +75,16 @@ export class HotMcpError extends Error {
 /** True for any {@link HotMcpError}, including one from another copy of this package. */
 export function isHotMcpError(value: unknown): value is HotMcpError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+}
+
+/** The longest piece of foreign text (an error message, a token) an error message quotes. */
+export const MAX_QUOTED_CHARS = 500;
+
+/**
+ * `text`, cut to `max` characters with a note of how much was left out: an
+ * error message must never carry a file's contents (a 5 MB token, a binary
+ * blob) into the audit log or a client's view.
+ */
+export function clip(text: string, max = MAX_QUOTED_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }

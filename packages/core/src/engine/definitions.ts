@@ -1,5 +1,5 @@
 import { type AnyDefinition, isDefinition, keyOf, normaliseUri, registryName } from '../define.js';
-import { HotMcpError } from '../errors.js';
+import { clip, HotMcpError } from '../errors.js';
 
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -21,7 +21,7 @@ function problem(definition: AnyDefinition): string | undefined {
     try {
       normaliseUri(definition.uri);
     } catch {
-      return `has a uri that is not a valid URL: ${JSON.stringify(definition.uri)}`;
+      return `has a uri that is not a valid URL: ${clip(JSON.stringify(definition.uri), 200)}`;
     }
   }
   if (definition.kind === 'resourceTemplate') {
@@ -32,18 +32,38 @@ function problem(definition: AnyDefinition): string | undefined {
   return undefined;
 }
 
+/** A plain object with a name and a handler: a definition someone forgot to wrap. */
+function looksLikeDefinition(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  const { name, handler } = value as { name?: unknown; handler?: unknown };
+  return typeof name === 'string' && typeof handler === 'function';
+}
+
 /**
  * The definitions a module exports, checked. Exports that are not definitions
- * (helpers, constants) are ignored; a definition with a bad field, or two
+ * (helpers, constants) are ignored, except a plain object with a name and a
+ * handler, which is refused as a definition made without `defineTool()`
+ * (or its siblings); a definition with a bad field, or two
  * with one name, fails the whole module so its last good version stays.
  */
 export function extractDefinitions(file: string, exports: Record<string, unknown>): AnyDefinition[] {
   const found: AnyDefinition[] = [];
   const seen = new Map<string, string>();
   for (const [exportName, value] of Object.entries(exports)) {
-    if (!isDefinition(value)) continue;
+    if (!isDefinition(value)) {
+      if (looksLikeDefinition(value)) {
+        throw invalid(
+          file,
+          `export '${exportName}' looks like a definition (a name and a handler) but was not made by defineTool(), definePrompt() or defineResource(), so it would be ignored; wrap it in one of them`,
+          { export: exportName },
+        );
+      }
+      continue;
+    }
     if (found.includes(value)) continue; // the same object exported twice
-    const label = `${value.kind} ${JSON.stringify((value as { name?: unknown }).name)} (export '${exportName}')`;
+    const label = `${value.kind} ${clip(String(JSON.stringify((value as { name?: unknown }).name)), 100)} (export '${exportName}')`;
     const reason = problem(value);
     if (reason !== undefined) {
       throw invalid(file, `${label} ${reason}`, { export: exportName, kind: value.kind, name: value.name });

@@ -5,6 +5,7 @@ import { createContainer, registerValue } from '../container.js';
 import { createReloaderFromContainer } from '../create-reloader.js';
 import { definePrompt, defineResource, defineTool } from '../define.js';
 import { HotMcpError } from '../errors.js';
+import type { ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 
@@ -122,6 +123,47 @@ describe('ReloadEngine', () => {
     await t.change({ changed: [file('a.ts')] });
     expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('good'));
     expect(t.reloader.status().errors[0]?.code).toBe('HOTMCP_ERR_INVALID_DEFINITION');
+  });
+
+  it('fails a module exporting a plain object with a name and a handler, made without defineTool', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a', 'good') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { default: { name: 'a', handler: () => text('plain') }, helper: { name: 'x' } });
+    await t.change({ changed: [file('a.ts')] });
+    expect(await t.adapter.tool('a')?.handler({}, {})).toEqual(text('good'));
+    expect(t.reloader.status().errors[0]).toMatchObject({
+      code: 'HOTMCP_ERR_INVALID_DEFINITION',
+      message: expect.stringContaining("export 'default' looks like a definition"),
+    });
+  });
+
+  it('quotes at most a clipped piece of a huge thrown message (regression: a 5 MB token filled the audit line)', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a', 'good') });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), new Error(`Unexpected "${'y'.repeat(100_000)}"`) as never);
+    await t.change({ changed: [file('a.ts')] });
+    const failed = t.audit.events.find((event) => event.event === 'module.failed');
+    expect(failed?.code).toBe('HOTMCP_ERR_LOAD_FAILED');
+    expect(JSON.stringify(failed).length).toBeLessThan(1000);
+  });
+
+  it('audits a watcher error with its code and path (regression: only the message was audited)', async () => {
+    let report: ((error: Error) => void) | undefined;
+    const t = await setup();
+    // A change source that reports errors (the fake does not).
+    (t.source as ChangeSource).start = async (_onBatch, onError) => {
+      report = onError;
+      return [];
+    };
+    await t.reloader.start();
+    report?.(new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', 'cannot read x', { details: { path: file('x.ts') } }));
+    expect(t.audit.events.find((event) => event.event === 'watcher.error')).toMatchObject({
+      code: 'HOTMCP_ERR_WATCHER_FAILED',
+      message: 'cannot read x',
+      path: file('x.ts'),
+    });
   });
 
   it('fails a module that exports two definitions with one name', async () => {

@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
-import { HotMcpError, isHotMcpError } from '../errors.js';
+import { clip, HotMcpError, isHotMcpError } from '../errors.js';
+import { locate } from '../loader/load-error.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
@@ -84,7 +85,7 @@ export class ReloadEngine {
     if (this.builtins.length > 0) await this.registerBuiltins();
     const baseline = await this.source.start(
       (batch) => this.enqueue(batch),
-      (error) => this.audit.record('watcher.error', { message: error.message }),
+      (error) => this.audit.record('watcher.error', isHotMcpError(error) ? error.toJSON() : { message: error.message }),
     );
     this.audit.record('reloader.started', { root: this.settings.root, files: baseline.length });
     this.enqueue({ added: [...baseline], changed: [], removed: [] });
@@ -142,7 +143,7 @@ export class ReloadEngine {
     const { files } = scanFiles(createPathFilter(this.settings), (error) => {
       const path = isHotMcpError(error) ? error.details?.path : undefined;
       if (typeof path === 'string') unreadable.push(path);
-      this.audit.record('watcher.error', { message: error.message });
+      this.audit.record('watcher.error', isHotMcpError(error) ? error.toJSON() : { message: error.message });
     });
     for (const [file, stamp] of files) {
       if (this.deny.reason(file) !== undefined) continue;
@@ -465,8 +466,12 @@ export class ReloadEngine {
     try {
       await dispose();
     } catch (error) {
+      // The line that threw, when it is in this module (not in a helper it calls).
+      const where = locate(error, this.settings.root);
+      const line = where?.file === file ? where.line : undefined;
       const failure = new HotMcpError('HOTMCP_ERR_DISPOSE_FAILED', `dispose() of ${file} threw: ${describe(error)}`, {
         file,
+        ...(line !== undefined && { line }),
         cause: error,
       });
       this.audit.record('module.dispose_failed', failure.toJSON());
@@ -496,6 +501,7 @@ function asHotMcpError(error: unknown): HotMcpError {
   return isHotMcpError(error) ? error : new HotMcpError('HOTMCP_ERR_COMMIT_FAILED', describe(error), { cause: error });
 }
 
+/** An error's message for another error's: clipped, so a huge thrown message never fills the audit log. */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return clip(error instanceof Error ? error.message : String(error));
 }

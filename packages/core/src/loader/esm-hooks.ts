@@ -6,6 +6,7 @@
  * import evaluate it afresh, while unchanged helpers stay cached and shared.
  */
 
+import { realpathSync } from 'node:fs';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
@@ -84,6 +85,31 @@ function stamp(state: HookState, resolved: Resolved, parentURL: string | undefin
   return { ...resolved, url: `${base}?${VERSION_PARAM}=${state.versions.get(path) ?? 0}` };
 }
 
+/** The `code` of the error the resolve hook throws for a path import that leaves the root. */
+export const OUTSIDE_ROOT_CODE = 'ERR_HOTMCP_OUTSIDE_ROOT';
+
+/**
+ * A watched file may import packages by name, and files inside the roots by
+ * path; a path import (relative, absolute, `file:`) that resolves outside
+ * every root, symlinks followed, is refused.
+ */
+function confine(state: HookState, specifier: string, resolved: Resolved, parentURL: string | undefined): Resolved {
+  if (watchedPath(state, parentURL) === undefined || !resolved.url.startsWith('file:')) return resolved;
+  if (!/^(?:\.{1,2}\/|\/|file:)/.test(specifier)) return resolved;
+  let real = fileURLToPath(resolved.url.split('?')[0] as string);
+  try {
+    real = realpathSync(real);
+  } catch {}
+  if (state.roots.some((root) => real.startsWith(root))) return resolved;
+  const parent = fileURLToPath((parentURL as string).split('?')[0] as string);
+  throw Object.assign(
+    new Error(
+      `Cannot import '${specifier}' imported from ${parent} (it resolves to ${real}, outside the watched root)`,
+    ),
+    { code: OUTSIDE_ROOT_CODE },
+  );
+}
+
 type Context = { parentURL?: string | undefined; conditions?: string[]; importAttributes?: Record<string, string> };
 
 /** The resolve step for `module.registerHooks` (synchronous). */
@@ -93,17 +119,25 @@ export function resolveSync(
   context: Context,
   nextResolve: (specifier: string, context?: Context) => Resolved,
 ): Resolved {
+  let resolved: Resolved;
   try {
-    return stamp(state, nextResolve(specifier, context), context.parentURL);
+    resolved = stamp(state, nextResolve(specifier, context), context.parentURL);
   } catch (error) {
     if (watchedPath(state, context.parentURL) === undefined) throw error;
-    for (const candidate of alternatives(specifier)) {
-      try {
-        return stamp(state, nextResolve(candidate, context), context.parentURL);
-      } catch {}
-    }
-    throw error;
+    resolved = resolveAlternative(specifier, error, (candidate) =>
+      stamp(state, nextResolve(candidate, context), context.parentURL),
+    );
   }
+  return confine(state, specifier, resolved, context.parentURL);
+}
+
+function resolveAlternative(specifier: string, error: unknown, attempt: (candidate: string) => Resolved): Resolved {
+  for (const candidate of alternatives(specifier)) {
+    try {
+      return attempt(candidate);
+    } catch {}
+  }
+  throw error;
 }
 
 // --- `module.register` entry points (hooks thread) ---
@@ -120,15 +154,18 @@ export async function resolve(
   context: Context,
   nextResolve: (specifier: string, context?: Context) => Promise<Resolved>,
 ): Promise<Resolved> {
+  let resolved: Resolved | undefined;
   try {
-    return stamp(threadState, await nextResolve(specifier, context), context.parentURL);
+    resolved = stamp(threadState, await nextResolve(specifier, context), context.parentURL);
   } catch (error) {
     if (watchedPath(threadState, context.parentURL) === undefined) throw error;
     for (const candidate of alternatives(specifier)) {
       try {
-        return stamp(threadState, await nextResolve(candidate, context), context.parentURL);
+        resolved = stamp(threadState, await nextResolve(candidate, context), context.parentURL);
+        break;
       } catch {}
     }
-    throw error;
+    if (resolved === undefined) throw error;
   }
+  return confine(threadState, specifier, resolved, context.parentURL);
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
+import { clip, HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
+import { OUTSIDE_ROOT_CODE } from './esm-hooks.js';
 
 const LOCATION = /(file:\/\/[^\s)'"]+?|\/[^\s:)'"]+?):(\d+)(?::(\d+))?/g;
 
@@ -24,7 +25,7 @@ export function locate(error: unknown, root: string): { file: string; line: numb
 
 /** Node names the importer but not the line of a missing import: find the line in the importer's source. */
 function locateMissingImport(error: unknown): { file: string; line: number; column?: number } | undefined {
-  const match = /Cannot find (?:module|package) '([^']+)' imported from (\S+)/.exec(
+  const match = /Cannot (?:find (?:module|package)|import) '([^']+)' imported from (\S+)/.exec(
     error instanceof Error ? error.message : '',
   );
   if (!match) return undefined;
@@ -42,6 +43,8 @@ function locateMissingImport(error: unknown): { file: string; line: number; colu
 
 function classify(error: unknown): HotMcpErrorCode {
   const code = (error as { code?: unknown } | null)?.code;
+  const text = error instanceof Error ? error.message : '';
+  if (code === OUTSIDE_ROOT_CODE || / outside the watched root\)$/.test(text)) return 'HOTMCP_ERR_OUTSIDE_ROOT';
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNSUPPORTED_DIR_IMPORT') return 'HOTMCP_ERR_MODULE_NOT_FOUND';
   const name = (error as { name?: unknown } | null)?.name;
   const message = error instanceof Error ? error.message : '';
@@ -63,7 +66,7 @@ export function toLoadError(error: unknown, file: string, root: string): HotMcpE
     '',
   );
   const at = where ? ` (${where.file}:${where.line})` : '';
-  return new HotMcpError(code, `Failed to load ${file}${at}: ${reason}`, {
+  return new HotMcpError(code, `Failed to load ${file}${at}: ${clip(reason)}`, {
     file: where?.file ?? file,
     ...(where && { line: where.line }),
     ...(where?.column !== undefined && { column: where.column }),

@@ -194,14 +194,15 @@ describe.each<Loader>(['native', 'runner'])('the %s loader', (loader) => {
     expect(first?.['b.ts']).toEqual({ code: 'HOTMCP_ERR_MODULE_NOT_FOUND', file: 'b.ts', line: 1 });
   });
 
-  it("gives tool modules the very package instances the server holds (zod, a dual ESM/CommonJS package, the server's own files)", async () => {
+  it("gives tool modules the very package instances the server holds (zod, a dual ESM/CommonJS package, the server's own files by subpath import)", async () => {
     await writeFile(join(base, 'shared.mjs'), 'export const registry = new Map();\n');
+    await writeFile(join(base, 'package.json'), '{ "type": "module", "imports": { "#shared": "./shared.mjs" } }');
     await write(
       'a.ts',
       `import { z } from 'zod';
 import * as zod from 'zod';
 import { instance } from 'dual';
-import { registry } from '../shared.mjs';
+import { registry } from '#shared';
 const server = (globalThis as any).server;
 export const value = [z === server.zod.z, zod === server.zod, instance === server.dual.instance, registry === server['${join(base, 'shared.mjs')}'].registry];
 `,
@@ -210,6 +211,50 @@ export const value = [z === server.zod.z, zod === server.zod, instance === serve
       serverImports: ['zod', 'dual', join(base, 'shared.mjs')],
     });
     expect(first?.['a.ts']).toEqual({ value: [true, true, true, true] });
+  });
+
+  it('refuses a path import that leaves the root (relative, absolute, through a symlink, dynamic) and keeps package imports', async () => {
+    await writeFile(join(base, 'secret.mjs'), 'export const value = "secret";\n');
+    await symlink(join(base, 'secret.mjs'), join(root, 'lib', 'link.mjs'));
+    await write('up.ts', 'export const x = 1;\nimport { value } from "../secret.mjs";\nexport { value };\n');
+    await write('linked.ts', 'import { value } from "./lib/link.mjs";\nexport { value };\n');
+    await write(
+      'absolute.ts',
+      `import { value } from ${JSON.stringify(join(base, 'secret.mjs'))};\nexport { value };\n`,
+    );
+    await write('package.ts', 'import { z } from "zod";\nexport const value = typeof z.string;\n');
+    await write(
+      'dynamic.ts',
+      'export const value = await import("../secret.mjs").then(() => "loaded", (e) => String(e.message.includes("outside the watched root")));\n',
+    );
+    const [first] = await drive(loader, [{ load: ['up.ts', 'linked.ts', 'absolute.ts', 'package.ts', 'dynamic.ts'] }]);
+    expect(first?.['up.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'up.ts', line: 2 });
+    expect(first?.['linked.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'linked.ts', line: 1 });
+    expect(first?.['absolute.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'absolute.ts', line: 1 });
+    expect(first?.['package.ts']).toEqual({ value: 'function' });
+    expect(first?.['dynamic.ts']).toEqual({ value: 'true' });
+  });
+
+  it('refuses to load a file of the root that is a symlink to a file outside it', async () => {
+    await writeFile(join(base, 'secret.ts'), 'export const value = "secret";\n');
+    await symlink(join(base, 'secret.ts'), join(root, 'a.ts'));
+    const [first] = await drive(loader, [{ load: ['a.ts'] }]);
+    expect(first?.['a.ts']).toEqual({ code: 'HOTMCP_ERR_OUTSIDE_ROOT', file: 'a.ts' });
+  });
+
+  it('refuses an empty module and one that is not UTF-8, with the line of the bad byte', async () => {
+    await write('empty.ts', '  \n');
+    await writeFile(
+      join(root, 'latin1.ts'),
+      Buffer.concat([
+        Buffer.from('export const a = 1;\nexport const value = "caf'),
+        Buffer.from([0xe9]),
+        Buffer.from('";\n'),
+      ]),
+    );
+    const [first] = await drive(loader, [{ load: ['empty.ts', 'latin1.ts'] }]);
+    expect(first?.['empty.ts']).toEqual({ code: 'HOTMCP_ERR_EMPTY_MODULE', file: 'empty.ts' });
+    expect(first?.['latin1.ts']).toEqual({ code: 'HOTMCP_ERR_INVALID_ENCODING', file: 'latin1.ts', line: 2 });
   });
 
   it('runs what tool authors write: top-level await, import.meta, dynamic import of a local module, JSON', async () => {

@@ -9,6 +9,7 @@ import { VERSION_PARAM } from './esm-hooks.js';
 import { type HookChannel, openHookChannel } from './hook-channel.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
+import { readModuleSource } from './module-source.js';
 
 // One counter for the process: a file deleted and re-created never reuses a cached URL.
 let nextVersion = 0;
@@ -64,6 +65,8 @@ export class NativeEsmModuleLoader implements ModuleLoader {
     const results = await Promise.all(
       bumped.map(async ([file, version]): Promise<LoadResult> => {
         try {
+          // Node reads the file again; this refuses what it would take silently (outside the root, empty, not UTF-8).
+          readModuleSource(file, this.settings.root);
           const url = `${pathToFileURL(file).href}?${VERSION_PARAM}=${version}`;
           const exports = (await import(url)) as Record<string, unknown>;
           return { file, ok: true, exports };

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { createRequire, Module } from 'node:module';
 import { dirname, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +9,7 @@ import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { VERSION_PARAM } from './esm-hooks.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
+import { outsideRoot, readModuleSource } from './module-source.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
 import { type TransformedModule, transformModule } from './runner-transform.js';
 
@@ -248,7 +248,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private async compile(module: RunnerModule, fresh: ReadonlySet<string>): Promise<void> {
     const { file } = module;
     try {
-      const source = await readFile(file, 'utf8');
+      const source = readModuleSource(file, this.settings.root);
       module.source = source;
       if (file.endsWith('.json')) {
         module.namespace.default = JSON.parse(source);
@@ -269,6 +269,15 @@ export class RunnerModuleLoader implements ModuleLoader {
       this.graph.setImports(file, locals);
       const missing = module.imports.find(({ target }) => target.kind === 'missing');
       if (missing) throw this.missingImport(module, missing.specifier);
+      for (const { specifier, target } of module.imports) {
+        if (target.kind !== 'outside') continue;
+        const line = lineOf(module.source, specifier);
+        throw outsideRoot(file, target.resolved, this.settings.root, {
+          specifier,
+          importer: file,
+          ...(line !== undefined && { line }),
+        });
+      }
       for (const edge of module.imports) {
         if (edge.target.kind === 'local') edge.module = this.link(edge.target.file, module.generation, fresh);
       }
@@ -403,6 +412,9 @@ export class RunnerModuleLoader implements ModuleLoader {
       throw Object.assign(new Error(`Cannot find module '${specifier}' imported from ${caller.file}`), {
         code: 'ERR_MODULE_NOT_FOUND',
       });
+    }
+    if (target.kind === 'outside') {
+      throw outsideRoot(caller.file, target.resolved, this.settings.root, { specifier, importer: caller.file });
     }
     if (target.kind === 'external') {
       return this.importerFor(caller.file)(target.specifier, options ?? (target.json ? JSON_IMPORT : undefined));

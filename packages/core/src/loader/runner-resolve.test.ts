@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,7 +38,7 @@ describe('resolveImport', () => {
     expect(from('./lib/data.json')).toEqual({ kind: 'local', file: at('lib/data.json'), json: true });
   });
 
-  it("leaves packages, builtins, CommonJS files and the server's own files to Node", () => {
+  it('leaves packages, builtins, CommonJS files and packages inside the root to Node', () => {
     expect(from('zod')).toEqual({ kind: 'external', specifier: 'zod', json: false });
     expect(from('node:fs')).toEqual({ kind: 'external', specifier: 'node:fs', json: false });
     expect(from('./lib/old.cjs')).toEqual({
@@ -46,12 +46,21 @@ describe('resolveImport', () => {
       specifier: pathToFileURL(at('lib/old.cjs')).href,
       json: false,
     });
-    expect(from('../server.js')).toEqual({
-      kind: 'external',
-      specifier: pathToFileURL(join(base, 'server.js')).href,
-      json: false,
-    });
     expect(from('./node_modules/pkg/index.js')).toMatchObject({ kind: 'external' });
+  });
+
+  it("marks a path import that leaves the root as outside, the server's own files included", () => {
+    const server = { kind: 'outside', resolved: join(base, 'server.js') };
+    expect(from('../server.js')).toEqual(server);
+    expect(from(join(base, 'server.js'))).toEqual(server);
+    expect(from(pathToFileURL(join(base, 'server.js')).href)).toEqual(server);
+  });
+
+  it('follows a symlink inside the root to where it leads before deciding', async () => {
+    await symlink(join(base, 'server.js'), at('lib', 'link.js'));
+    await symlink(at('lib', 'h.ts'), at('lib', 'inside.ts'));
+    expect(from('./lib/link.js')).toEqual({ kind: 'outside', resolved: join(base, 'server.js') });
+    expect(from('./lib/inside.ts')).toEqual({ kind: 'local', file: at('lib/inside.ts'), json: false });
   });
 
   it('reports a relative import that reaches no file, inside the root or outside it', () => {

@@ -4,7 +4,7 @@
  * else, which Node imports as usual so the server and its tool modules share
  * one instance of every package.
  */
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +15,8 @@ export type ResolvedImport =
   | { kind: 'local'; file: string; json: boolean }
   /** What to hand Node's `import()` from the importing file. */
   | { kind: 'external'; specifier: string; json: boolean }
+  /** A path import (relative, absolute, `file:`) that resolves outside the root, symlinks followed: refused. */
+  | { kind: 'outside'; resolved: string }
   | { kind: 'missing' };
 
 /** Extensions the runner compiles; a local file with another one (`.cjs`, `.node`, …) is Node's. */
@@ -40,7 +42,9 @@ export function isLocal(file: string, root: string): boolean {
 /**
  * Resolve `specifier` imported by `parent`. Relative imports follow the same
  * rules as the native loader (`.js` reaching `.ts`, extensionless, folder
- * `index`); bare specifiers and builtins are Node's.
+ * `index`); bare specifiers and builtins are Node's. A path import that
+ * resolves (symlinks followed) outside `root` (which ends with a separator)
+ * is `outside`: the runner refuses it.
  */
 export function resolveImport(specifier: string, parent: string, root: string): ResolvedImport {
   const relative = specifier.startsWith('./') || specifier.startsWith('../');
@@ -61,6 +65,8 @@ export function resolveImport(specifier: string, parent: string, root: string): 
   ];
   const found = candidates.find(isFile);
   if (found === undefined) return { kind: 'missing' };
+  const real = realpathSync(found);
+  if (!real.startsWith(root)) return { kind: 'outside', resolved: real };
   const json = extname(found) === '.json';
   if (isLocal(found, root) && RUNNER_EXTENSIONS.has(extname(found))) return { kind: 'local', file: found, json };
   return { kind: 'external', specifier: pathToFileURL(found).href, json };
@@ -74,6 +80,7 @@ export function resolveUrl(specifier: string, parent: string, root: string, requ
   if (resolved.kind === 'external') {
     return resolved.specifier.startsWith('file:') ? resolved.specifier : pathToFileURL(require.resolve(specifier)).href;
   }
+  if (resolved.kind === 'outside') return pathToFileURL(resolved.resolved).href;
   throw Object.assign(new Error(`Cannot find module '${specifier}' imported from ${parent}`), {
     code: 'ERR_MODULE_NOT_FOUND',
   });
