@@ -106,6 +106,7 @@ export interface Reloader {
   stop(): Promise<void>;
   /** Resolves when every change seen so far has been applied. */
   idle(): Promise<void>;
+  /** What is loaded, the last batch and current errors. */
   status(): ReloaderStatus;
   /**
    * Scan the root now and apply, through the reload queue, whatever the

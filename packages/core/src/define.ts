@@ -26,22 +26,32 @@ export type InferArgs<S> = 0 extends 1 & S
 
 /** What a tool handler returns: the MCP `CallToolResult`. */
 export interface ToolResult {
+  /** Content blocks (`{ type: 'text', text }`, images, resource links...). */
   content: Array<{ type: string; [key: string]: unknown }>;
+  /** Structured result, checked against the tool's `outputSchema` when it has one. */
   structuredContent?: Record<string, unknown>;
+  /** `true` when the tool failed and `content` describes the error. */
   isError?: boolean;
   [key: string]: unknown;
 }
 
 /** The tool fields an adapter turns into an SDK registration. */
 export interface ToolConfig<S = unknown> {
+  /** The tool's name, unique on the server; clients call the tool by it. */
   name: string;
+  /** Human-readable display name. */
   title?: string;
+  /** What the tool does, for the model. */
   description?: string;
   /** A raw shape of schemas (`{ text: z.string() }`) or an object schema. */
   inputSchema?: S;
+  /** Schema of `structuredContent`, in the same forms as `inputSchema`. */
   outputSchema?: unknown;
+  /** MCP tool annotations (`readOnlyHint`, `destructiveHint`...). */
   annotations?: Record<string, unknown>;
+  /** MCP `_meta` passed through to the listed tool. */
   _meta?: Record<string, unknown>;
+  /** Runs a call: receives the parsed arguments (`{}` without a schema) and the SDK's request extra. */
   handler: (args: InferArgs<S>, extra: unknown) => ToolResult | Promise<ToolResult>;
 }
 
@@ -50,25 +60,33 @@ export type ToolDefinition<S = unknown> = ToolConfig<S> & { readonly kind: 'tool
 
 /** What a prompt handler returns: the MCP `GetPromptResult`. */
 export interface PromptResult {
+  /** Optional description of the prompt result. */
   description?: string;
+  /** The messages the prompt expands to. */
   messages: Array<{ role: 'user' | 'assistant'; content: { type: string; [key: string]: unknown } }>;
   [key: string]: unknown;
 }
 
 /** The prompt fields an adapter turns into an SDK registration. */
 export interface PromptConfig<S = unknown> {
+  /** The prompt's name, unique on the server. */
   name: string;
+  /** Human-readable display name. */
   title?: string;
+  /** What the prompt is for. */
   description?: string;
-  /** A raw shape of string schemas (`{ topic: z.string() }`). */
+  /** A raw shape of string schemas (`{ topic: z.string() }`) or a zod object schema. */
   argsSchema?: S;
+  /** Expands the prompt: receives the parsed arguments and the SDK's request extra. */
   handler: (args: InferArgs<S>, extra: unknown) => PromptResult | Promise<PromptResult>;
 }
 
+/** A branded prompt definition, as {@link definePrompt} returns it. */
 export type PromptDefinition<S = unknown> = PromptConfig<S> & { readonly kind: 'prompt' };
 
 /** What a resource handler returns: the MCP `ReadResourceResult`. */
 export interface ResourceResult {
+  /** The resource contents, each with its URI and either `text` or base64 `blob`. */
   contents: Array<{ uri: string; mimeType?: string; text?: string; blob?: string; [key: string]: unknown }>;
   [key: string]: unknown;
 }
@@ -76,20 +94,27 @@ export interface ResourceResult {
 interface ResourceMetadata {
   /** The resource's display name (the registry keys fixed resources by URI). */
   name: string;
+  /** Human-readable display name. */
   title?: string;
+  /** What the resource holds. */
   description?: string;
+  /** MIME type of the contents. */
   mimeType?: string;
+  /** MCP `_meta` passed through to the listed resource. */
   _meta?: Record<string, unknown>;
 }
 
 /** A resource at one fixed URI. */
 export interface FixedResourceConfig extends ResourceMetadata {
+  /** The resource's URI; the registry keys it by `new URL(uri).href`. */
   uri: string;
+  /** Reads the resource: receives the requested URI and the SDK's request extra. */
   handler: (uri: URL, extra: unknown) => ResourceResult | Promise<ResourceResult>;
 }
 
 /** A family of resources matching an RFC 6570 URI template (`users://{id}/profile`). */
 export interface TemplateResourceConfig extends ResourceMetadata {
+  /** The RFC 6570 URI template, such as `users://{id}`. */
   template: string;
   /** Lists the concrete resources of the template, for resources/list. */
   list?: (extra: unknown) =>
@@ -97,6 +122,7 @@ export interface TemplateResourceConfig extends ResourceMetadata {
     | Promise<{
         resources: Array<{ uri: string; name: string; [key: string]: unknown }>;
       }>;
+  /** Reads one resource of the family: receives its URI, the template variables and the SDK's request extra. */
   handler: (
     uri: URL,
     variables: Record<string, string | string[]>,
@@ -104,7 +130,9 @@ export interface TemplateResourceConfig extends ResourceMetadata {
   ) => ResourceResult | Promise<ResourceResult>;
 }
 
+/** A branded fixed-URI resource definition, as {@link defineResource} returns it for a `uri`. */
 export type ResourceDefinition = FixedResourceConfig & { readonly kind: 'resource' };
+/** A branded resource-template definition, as {@link defineResource} returns it for a `template`. */
 export type ResourceTemplateDefinition = TemplateResourceConfig & { readonly kind: 'resourceTemplate' };
 
 /** Any definition the engine can own. */

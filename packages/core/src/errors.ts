@@ -32,6 +32,7 @@ export interface ErrorLocation {
 }
 
 export interface HotMcpErrorOptions extends ErrorLocation {
+  /** The underlying error, kept as the standard `cause`. */
   cause?: unknown;
   /** Extra structured fields, audited with the error. */
   details?: Record<string, unknown>;
@@ -42,10 +43,15 @@ export interface HotMcpErrorOptions extends ErrorLocation {
  * {@link isHotMcpError}, which works across duplicate package copies.
  */
 export class HotMcpError extends Error {
+  /** What went wrong, as a `HOTMCP_ERR_*` code to branch on. */
   readonly code: HotMcpErrorCode;
+  /** The file the error points at, when there is one. */
   readonly file?: string;
+  /** 1-based line in `file`, when known. */
   readonly line?: number;
+  /** 1-based column in `file`, when known. */
   readonly column?: number;
+  /** Extra structured fields (an adapter's refusal carries `kind` and `name`), audited with the error. */
   readonly details?: Record<string, unknown>;
 
   constructor(code: HotMcpErrorCode, message: string, options: HotMcpErrorOptions = {}) {

@@ -16,9 +16,14 @@ export interface ReloaderSettings extends ChangeSourceOptions {
 
 /** The token table: one token per port, typed with the port. */
 export const TOKENS = {
+  /** The {@link ReloaderSettings} every part shares. */
   settings: 'hotmcp.settings' as Token<ReloaderSettings>,
+  /** The {@link ChangeSource} port: which files changed. */
   changeSource: 'hotmcp.change-source' as Token<ChangeSource>,
+  /** The {@link ModuleLoader} port: load modules, know the import graph. */
   moduleLoader: 'hotmcp.module-loader' as Token<ModuleLoader>,
+  /** The {@link ToolRegistryAdapter} port: the live server's registry. */
   registryAdapter: 'hotmcp.registry-adapter' as Token<ToolRegistryAdapter>,
+  /** The {@link AuditSink} port: where events are recorded. */
   auditSink: 'hotmcp.audit-sink' as Token<AuditSink>,
 } as const;

@@ -19,16 +19,22 @@ import {
 
 /** The part of `@parcel/watcher` this source uses. */
 export interface ParcelWatcher {
+  /** Watch `dir`; the callback gets batches of events or an error. Resolves with the handle to stop. */
   subscribe(
     dir: string,
     callback: (error: Error | null, events: ParcelEvent[]) => unknown,
     options?: { ignore?: string[] },
-  ): Promise<{ unsubscribe(): Promise<void> }>;
+  ): Promise<{
+    /** Stop watching. */
+    unsubscribe(): Promise<void>;
+  }>;
 }
 
 /** One event of `@parcel/watcher`. */
 export interface ParcelEvent {
+  /** Absolute path of the file or folder. */
   path: string;
+  /** What happened to it. */
   type: 'create' | 'update' | 'delete';
 }
 

@@ -174,6 +174,7 @@ export class ReloadEngine {
     while (this.draining) await this.draining;
   }
 
+  /** What is loaded, the last batch and current errors. */
   status(): ReloaderStatus {
     const errors: ModuleErrorReport[] = [];
     for (const [module, record] of this.records) {

@@ -6,6 +6,7 @@ export type AuditFields = Record<string, unknown>;
  * `timestamp`, `pid` and its fields. `record` never throws.
  */
 export interface AuditSink {
+  /** Record one event (`reload.batch`, `watcher.error`...) with its fields; never throws. */
   record(event: string, fields?: AuditFields): void;
   /** Flush and release the sink. */
   close(): Promise<void>;

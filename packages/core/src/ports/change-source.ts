@@ -1,7 +1,10 @@
 /** Files that appeared, changed or disappeared, as absolute normalised paths. */
 export interface ChangeBatch {
+  /** Files that appeared. */
   added: string[];
+  /** Files whose content or metadata changed. */
   changed: string[];
+  /** Files that disappeared. */
   removed: string[];
 }
 
@@ -23,6 +26,13 @@ export interface ChangeSourceOptions {
  * resolve outside the root are never emitted.
  */
 export interface ChangeSource {
+  /**
+   * Scan the root and start watching it.
+   *
+   * @param onBatch - Receives each later batch of changes.
+   * @param onError - Receives errors that do not stop watching (an unreadable folder) and fatal ones.
+   * @returns The files present at start (sorted absolute paths), for which nothing is emitted.
+   */
   start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]>;
   /** Release every handle. Idempotent. */
   stop(): Promise<void>;

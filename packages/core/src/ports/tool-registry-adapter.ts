@@ -2,7 +2,9 @@ import type { AnyDefinition, DefinitionKind } from '../define.js';
 
 /** Bare names in a live registry, per kind. */
 export interface RegistrySnapshot {
+  /** Tool names. */
   tools: string[];
+  /** Prompt names. */
   prompts: string[];
   /** Fixed resources, by normalised URI (`new URL(uri).href`). */
   resources: string[];
@@ -12,7 +14,9 @@ export interface RegistrySnapshot {
 
 /** One kind-and-name reference to a registry entry (for a fixed resource, the name is its normalised URI). */
 export interface RegistryEntryRef {
+  /** Which registry the entry lives in. */
   kind: DefinitionKind;
+  /** Its bare name (normalised URI for a fixed resource). */
   name: string;
 }
 
@@ -26,6 +30,7 @@ export interface RegistryChange {
 
 /** A change the adapter has checked and converted; opaque to the engine. */
 export interface PreparedChange {
+  /** The change this was prepared from. */
   readonly change: RegistryChange;
 }
 
@@ -66,8 +71,20 @@ export interface ToolRegistryAdapter {
    * with `HOTMCP_ERR_ADAPTER_INCOMPATIBLE` when the version is outside the range.
    */
   readonly sdk?: { name: string; range: string; version?: string };
+  /** What the live registry holds now, including entries registered outside the reloader. */
   list(): RegistrySnapshot;
+  /**
+   * Check and convert a change without touching the server.
+   *
+   * @throws `HotMcpError` with `details: { kind, name }` for a definition it cannot take.
+   */
   prepare(change: RegistryChange): Promise<PreparedChange>;
+  /**
+   * Apply a prepared change synchronously and send at most one list_changed per list.
+   *
+   * @returns The lists whose list_changed was sent (none for a body-only change).
+   * @throws `HotMcpError` (`HOTMCP_ERR_COMMIT_FAILED`) after restoring the registry exactly.
+   */
   commit(prepared: PreparedChange): CommitResult;
   /**
    * Optional: send a log message to the connected clients, only when the

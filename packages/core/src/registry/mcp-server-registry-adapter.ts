@@ -16,6 +16,7 @@ import type {
 
 /** The parts of an SDK `RegisteredTool` / `RegisteredPrompt` / `RegisteredResource(Template)` the adapter uses. */
 export interface RegisteredEntryLike {
+  /** Take the entry off its registry (the SDK sends list_changed). */
   remove(): void;
 }
 
@@ -29,13 +30,21 @@ type ListCapabilities = Partial<Record<'tools' | 'prompts' | 'resources', { list
 
 /** The low-level `Server` behind an `McpServer`, in both SDK majors. */
 export interface LowLevelServerLike {
+  /** The capabilities the server advertises. */
   getCapabilities?(): ListCapabilities | undefined;
+  /** The same, where there is no `getCapabilities`. */
   _capabilities?: ListCapabilities;
+  /** Request handlers by method (`tools/list`...). */
   _requestHandlers?: Map<string, (request: unknown, extra: unknown) => unknown>;
+  /** The server's `{ name, version }`. */
   _serverInfo?: { name?: string };
+  /** Where the server reports errors it does not throw. */
   onerror?: ((error: Error) => void) | undefined;
+  /** Send `notifications/tools/list_changed`. */
   sendToolListChanged(): Promise<void>;
+  /** Send `notifications/prompts/list_changed`. */
   sendPromptListChanged(): Promise<void>;
+  /** Send `notifications/resources/list_changed`. */
   sendResourceListChanged(): Promise<void>;
   /** Sends `notifications/message` when `logging` is advertised and the session's level lets it through. */
   sendLoggingMessage?(params: ClientLogMessage, sessionId?: string): Promise<void>;
@@ -49,23 +58,36 @@ export interface LowLevelServerLike {
  * (as given to `registerResource`) and template name.
  */
 export interface McpServerLike {
+  /** Tools by name. */
   _registeredTools: Registry;
+  /** Prompts by name. */
   _registeredPrompts: Registry;
+  /** Fixed resources by URI. */
   _registeredResources: Registry;
+  /** Resource templates by name. */
   _registeredResourceTemplates: Registry;
+  /** Whether the tools request handlers are installed. */
   _toolHandlersInitialized?: boolean;
+  /** Whether the prompts request handlers are installed. */
   _promptHandlersInitialized?: boolean;
+  /** Whether the resources request handlers are installed. */
   _resourceHandlersInitialized?: boolean;
+  /** Whether the completion request handler is installed. */
   _completionHandlerInitialized?: boolean;
+  /** The SDK's `registerTool`. */
   registerTool(name: string, config: Record<string, unknown>, callback: Callback): RegisteredEntryLike;
+  /** The SDK's `registerPrompt`. */
   registerPrompt(name: string, config: Record<string, unknown>, callback: Callback): RegisteredEntryLike;
+  /** The SDK's `registerResource`, for a URI or a `ResourceTemplate`. */
   registerResource(
     name: string,
     uriOrTemplate: unknown,
     config: Record<string, unknown>,
     callback: Callback,
   ): RegisteredEntryLike;
+  /** Whether a transport is connected. */
   isConnected(): boolean;
+  /** The low-level server. */
   server: LowLevelServerLike;
 }
 

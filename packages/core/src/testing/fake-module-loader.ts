@@ -9,17 +9,20 @@ type ModuleBody = Record<string, unknown> | HotMcpError | (() => Record<string, 
  * the error loading it throws) with `set`, and its imports with `imports`.
  */
 export class FakeModuleLoader implements ModuleLoader {
+  /** The files of each `load` call, in order. */
   readonly loads: string[][] = [];
   /** When set, `load` waits for it after recording the call: lets a test hold a reload in flight. */
   gate: Promise<void> | undefined;
   private readonly files = new Map<string, ModuleBody>();
   private readonly graph = new ImportGraph();
 
+  /** Set what loading `file` gives: its exports, a function computing them at load, or the error to fail with. */
   set(file: string, body: ModuleBody): this {
     this.files.set(file, body);
     return this;
   }
 
+  /** Set the local modules `file` imports, for the import graph. */
   imports(file: string, children: string[]): this {
     this.graph.setImports(file, children);
     return this;

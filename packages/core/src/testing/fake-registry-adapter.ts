@@ -17,23 +17,28 @@ export class FakeRegistryAdapter implements ToolRegistryAdapter {
   readonly adapterName = 'fake';
   /** Entries by `kind:name`; foreign ones are plain strings. */
   readonly entries = new Map<string, AnyDefinition | 'foreign'>();
+  /** Every committed change, in order. */
   readonly commits: RegistryChange[] = [];
+  /** list_changed notifications sent so far (one per list per commit). */
   notifications = 0;
   /** Names whose upsert `prepare` refuses. */
   readonly refuse = new Set<string>();
   /** Make the next commit throw. */
   failNextCommit = false;
 
+  /** Register a tool as if outside the reloader. */
   addForeignTool(name: string): this {
     this.entries.set(`tool:${name}`, 'foreign');
     return this;
   }
 
+  /** The reloader's tool of that name, if registered. */
   tool(name: string): ToolDefinition<any> | undefined {
     const entry = this.entries.get(`tool:${name}`);
     return entry === 'foreign' || entry?.kind !== 'tool' ? undefined : entry;
   }
 
+  /** Names of every entry, foreign ones included. */
   list(): RegistrySnapshot {
     const snapshot: RegistrySnapshot = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
     for (const key of this.entries.keys()) {
@@ -43,6 +48,7 @@ export class FakeRegistryAdapter implements ToolRegistryAdapter {
     return snapshot;
   }
 
+  /** Refuse a definition named in `refuse`; otherwise pass the change through. */
   async prepare(change: RegistryChange): Promise<PreparedChange> {
     for (const definition of change.upsert) {
       if (this.refuse.has(definition.name)) {
@@ -54,6 +60,7 @@ export class FakeRegistryAdapter implements ToolRegistryAdapter {
     return { change };
   }
 
+  /** Apply the change to `entries`, or throw once after `failNextCommit` was set. */
   commit(prepared: PreparedChange): CommitResult {
     if (this.failNextCommit) {
       this.failNextCommit = false;

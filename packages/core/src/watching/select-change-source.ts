@@ -10,27 +10,35 @@ export const WATCHER_KINDS: readonly WatcherKind[] = ['auto', 'native', 'poll'];
 
 /** What `@hotmcp/watcher-native` exports that core uses. */
 export interface NativeWatcherModule {
+  /** Make an OS-event change source for the options. */
   createNativeChangeSource(options: ChangeSourceOptions): ChangeSource;
 }
 
 /** What `@hotmcp/watcher-poll` exports that core uses. */
 export interface PollWatcherModule {
+  /** Make a polling change source for the options. */
   createPollChangeSource(options: ChangeSourceOptions & { intervalMs?: number }): ChangeSource;
 }
 
 /** How to load the watcher packages; each resolves undefined when its package is not installed. */
 export interface WatcherModules {
+  /** Load `@hotmcp/watcher-native`. */
   native(): Promise<NativeWatcherModule | undefined>;
+  /** Load `@hotmcp/watcher-poll`. */
   poll(): Promise<PollWatcherModule | undefined>;
 }
 
 /** Input of {@link selectChangeSource}. */
 export interface ChangeSourceSelection {
+  /** Which watcher was asked for. */
   watcher: WatcherKind;
+  /** What to watch. */
   settings: ChangeSourceOptions;
   /** The polling interval (minimum), when polling. */
   pollIntervalMs?: number;
+  /** Where a fallback to polling is recorded (`watcher.fallback`). */
   audit: AuditSink;
+  /** How to load the watcher packages. */
   modules: WatcherModules;
   /** Where the one-line notice of a fallback goes. Default: stderr (never stdout). */
   warn?: (line: string) => void;
