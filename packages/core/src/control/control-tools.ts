@@ -7,7 +7,9 @@ export const CONTROL_TOOL_NAMES = ['hotmcp_status', 'hotmcp_reload'] as const;
 
 /** What the control tools drive: a reloader. */
 export interface ControlTarget {
+  /** The reloader's current status, as {@link ReloaderStatus}. */
   status(): ReloaderStatus;
+  /** Scan the root now and apply what differs, through the reload queue. */
   rescan(): Promise<RescanReport>;
 }
 
