@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
 import { defineTool } from '../define.js';
@@ -196,5 +198,31 @@ describe('FanOutRegistryAdapter', () => {
   it('refuses to commit a change it did not prepare', () => {
     const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
     expect(() => fanOut.commit({ change: { upsert: [], remove: [] } })).toThrow(/own prepare/);
+  });
+});
+
+describe('FanOutRegistryAdapter memory', () => {
+  it('keeps no reference to a detached session, whichever path its batches took', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
+    const refs: Array<WeakRef<object>> = [];
+    await (async () => {
+      const detachers: Array<() => void> = [];
+      for (let index = 0; index < 20; index++) {
+        const session = index % 2 === 0 ? new SharingFakeAdapter() : new CountingFakeAdapter();
+        refs.push(new WeakRef(session));
+        detachers.push(await fanOut.attach(session));
+      }
+      await apply(fanOut, { upsert: [tool('a')], remove: [] });
+      for (const detach of detachers) detach();
+    })();
+    await apply(fanOut, { upsert: [tool('b')], remove: [] });
+    for (let attempt = 0; attempt < 10 && refs.some((ref) => ref.deref() !== undefined); attempt++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(refs.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    expect(fanOut.size).toBe(0);
   });
 });
