@@ -59,6 +59,12 @@ async function streamsOpen(): Promise<void> {
   );
 }
 
+/** No session attached and no listen stream open. */
+async function idle(): Promise<boolean> {
+  const counts = await server.sessions();
+  return counts.v1 === 0 && counts.v2 === 0;
+}
+
 /** Send a raw HTTP request with the given Host header; resolves with the status code. */
 function statusWithHost(path: string, host: string): Promise<number> {
   const url = new URL(path, server.origin);
@@ -132,7 +138,7 @@ describe('examples/http-sessions', () => {
   });
 
   it('detaches closed sessions: the counts return to their baseline', async () => {
-    await until(async () => (await server.sessions()).v1 === 0 && (await server.sessions()).v2 === 0, 15_000, 'idle');
+    await until(idle, 15_000, 'the sessions of earlier tests to be gone');
     const terminated = await connectV1(server.origin);
     const dropped = await connectV1(server.origin);
     const listeners = [await connectV2(server.origin), await connectV2(server.origin)];
@@ -143,14 +149,7 @@ describe('examples/http-sessions', () => {
     await dropped.close(); // no DELETE: reaped once its GET stream stays closed past the grace time
     for (const listener of listeners) await listener.close();
 
-    await until(
-      async () => {
-        const counts = await server.sessions();
-        return counts.v1 === 0 && counts.v2 === 0;
-      },
-      15_000,
-      'the session counts to return to 0',
-    );
+    await until(idle, 15_000, 'the session counts to return to 0');
   });
 
   it('keeps serving the sessions that stay while others come and go', async () => {
@@ -167,11 +166,11 @@ describe('examples/http-sessions', () => {
   });
 
   it('refuses a request whose Host header is not localhost (DNS rebinding), on both endpoints', async () => {
-    const before = await server.sessions();
+    await until(idle, 15_000, 'the sessions of earlier tests to be gone');
     expect(await statusWithHost('/mcp', 'attacker.example')).toBe(403);
     expect(await statusWithHost('/v2/mcp', 'attacker.example')).toBe(403);
     expect(await statusWithHost('/mcp', 'localhost.attacker.example:80')).toBe(403);
-    expect(await server.sessions()).toEqual(before);
+    expect(await server.sessions()).toEqual({ v1: 0, v1Streaming: 0, v2: 0 });
     // The same request with a local Host header is served.
     expect(await statusWithHost('/mcp', server.origin.replace('http://', ''))).toBe(200);
   });

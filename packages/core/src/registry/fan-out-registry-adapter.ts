@@ -55,7 +55,7 @@ interface Session {
 /** One batch: the catalog's prepared change, and one per session that cannot share it. */
 interface FanOutPlan {
   catalog: PreparedChange;
-  perSession: Map<Session, PreparedChange | HotMcpError>;
+  perSession: Map<Session, { prepared: PreparedChange } | { refused: HotMcpError }>;
 }
 
 const PLANS = new WeakMap<PreparedChange, FanOutPlan>();
@@ -131,13 +131,13 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
   /** Check the change once on the catalog, and separately for each session that cannot share that check. */
   async prepare(change: RegistryChange): Promise<PreparedChange> {
     const catalog = await this.#serially(() => this.#catalog.prepare(change));
-    const perSession = new Map<Session, PreparedChange | HotMcpError>();
+    const perSession: FanOutPlan['perSession'] = new Map();
     for (const session of [...this.#sessions.values()]) {
       if (!session.synced || sharesPlans(session.adapter, catalog)) continue;
       try {
-        perSession.set(session, await this.#serially(() => session.adapter.prepare(change)));
+        perSession.set(session, { prepared: await this.#serially(() => session.adapter.prepare(change)) });
       } catch (error) {
-        perSession.set(session, commitError(session.adapter, error));
+        perSession.set(session, { refused: commitError(session.adapter, error) });
       }
     }
     const prepared: PreparedChange = { change };
@@ -164,15 +164,17 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
     this.#version++;
 
     this.#forEachSynced((session) => {
-      const own = sharesPlans(session.adapter, plan.catalog) ? plan.catalog : plan.perSession.get(session);
+      const own = sharesPlans(session.adapter, plan.catalog)
+        ? { prepared: plan.catalog }
+        : plan.perSession.get(session);
       if (own === undefined) {
         // Synchronised after this batch was prepared, by an adapter that cannot share it: catch up.
         session.synced = false;
-        void this.#synchronise(session);
+        this.#synchronise(session).catch(() => {}); // a failure detaches and audits it
         return;
       }
-      if (own instanceof HotMcpError) throw own;
-      session.adapter.commit(own);
+      if ('refused' in own) throw own.refused;
+      session.adapter.commit(own.prepared);
       for (const ref of change.remove) session.held.delete(definitionKey(ref));
       for (const definition of change.upsert) session.held.add(keyOf(definition));
     });
