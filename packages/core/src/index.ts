@@ -66,6 +66,8 @@ export type {
   RegistrySnapshot,
   ToolRegistryAdapter,
 } from './ports/tool-registry-adapter.js';
+export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
+export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
 export type {
   LowLevelServerLike,
   McpServerLike,

@@ -164,7 +164,20 @@ interface PreparedEntry {
 interface CommitPlan {
   removals: Array<{ kind: DefinitionKind; key: string }>;
   upserts: PreparedEntry[];
+  /** The adapter class that prepared it: any adapter of that class may commit it. */
+  preparedBy: abstract new (
+    ...args: never[]
+  ) => McpServerRegistryAdapter;
 }
+
+/**
+ * Prepared plans, shared by every adapter instance: a plan holds no reference
+ * to the server it was checked against (entries register on whichever server
+ * commits them), so one prepare can be committed to many servers of one SDK
+ * (see `createFanOutAdapter`), each commit checking its own server's foreign
+ * names and rolling back on its own.
+ */
+const PLANS = new WeakMap<PreparedChange, CommitPlan>();
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -263,7 +276,6 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
   readonly #owned = new WeakSet<RegisteredEntryLike>();
   /** The listed form each owned entry was registered with. */
   readonly #listed = new WeakMap<RegisteredEntryLike, string>();
-  readonly #plans = new WeakMap<PreparedChange, CommitPlan>();
   #scratch: McpServerLike | undefined;
 
   protected constructor(server: McpServerLike) {
@@ -371,21 +383,36 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
     this.#assertNoTemplateCollision(change, removals, upserts);
 
     const prepared: PreparedChange = { change };
-    this.#plans.set(prepared, { removals, upserts });
+    PLANS.set(prepared, { removals, upserts, preparedBy: this.#adapterClass });
     return prepared;
+  }
+
+  /**
+   * Whether {@link commit} takes `prepared`: a change prepared by this adapter
+   * or by another adapter of the same class (on another server of the same
+   * SDK). Lets one prepare serve many servers; the commit still checks this
+   * server's own entries.
+   */
+  canCommit(prepared: PreparedChange): boolean {
+    return PLANS.get(prepared)?.preparedBy === this.#adapterClass;
+  }
+
+  get #adapterClass(): CommitPlan['preparedBy'] {
+    return this.constructor as CommitPlan['preparedBy'];
   }
 
   /**
    * Apply a prepared change in one synchronous step: removals, then upserts
    * (a replaced entry is removed and registered afresh). Rolls back and throws
-   * `HOTMCP_ERR_COMMIT_FAILED` on any error, sending nothing.
+   * `HOTMCP_ERR_COMMIT_FAILED` on any error, sending nothing. Takes a change
+   * prepared by any adapter of the same class ({@link canCommit}).
    */
   commit(prepared: PreparedChange): CommitResult {
-    const plan = this.#plans.get(prepared);
-    if (plan === undefined) {
+    const plan = PLANS.get(prepared);
+    if (plan === undefined || plan.preparedBy !== this.#adapterClass) {
       throw new HotMcpError(
         'HOTMCP_ERR_COMMIT_FAILED',
-        `${this.adapterName} can only commit a change returned by its own prepare().`,
+        `${this.adapterName} can only commit a change returned by prepare() of an adapter of its own kind.`,
       );
     }
     const server = this.server;
@@ -428,7 +455,6 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
       );
     }
     unshadow();
-    this.#plans.delete(prepared);
     const notified = LIST_ORDER.filter((kind) => changed.has(kind));
     for (const kind of notified) this.#sendListChanged(kind);
     return { notified };

@@ -1,0 +1,220 @@
+// Benchmark: one tool edit reaching many live HTTP sessions. The example server
+// (examples/http-sessions) runs in its own process; the clients, real SDK
+// Clients over real HTTP, in another. For each edit: the time from the file
+// write to the tools list_changed at every client.
+//
+//   pnpm bench:sessions                       (1,000 SDK 1.x sessions, then 1,000 SDK 2.x listen streams, 3 edits)
+//   SESSIONS=200 EDITS=5 SDKS=v1 CLIENT_PROCESSES=4 pnpm bench:sessions   (clients are spread over CLIENT_PROCESSES, default 2)
+import { fork } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { connectV1, connectV2, createSandbox, startServer, until } from '../examples/http-sessions/dist/harness.js';
+
+const self = fileURLToPath(import.meta.url);
+/** A wall-clock timestamp in ms with sub-ms precision, comparable across processes on one machine. */
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * The clients' process: open `count` sessions, report readiness, then record
+ * when each one receives a tools list_changed, and report those times per edit.
+ */
+async function runClients(sdk, origin, count) {
+  const connect = sdk === 'v1' ? connectV1 : connectV2;
+  /** First list_changed of this edit, per session; and how many came beyond one per session. */
+  let arrivals = new Map();
+  let extra = 0;
+  const sessions = [];
+  const concurrency = 25;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const index = next++;
+        const onListChanged = () => {
+          if (arrivals.has(index)) extra++;
+          else arrivals.set(index, now());
+        };
+        sessions.push(await connect(origin, onListChanged));
+      }
+    }),
+  );
+  process.send({ type: 'ready', sessions: sessions.length });
+  process.on('message', async (message) => {
+    if (message.type === 'collect') {
+      const deadline = Date.now() + message.timeoutMs;
+      while (arrivals.size < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a duplicate would come right after
+      process.send({ type: 'arrivals', arrivals: [...arrivals.values()], extra });
+      arrivals = new Map();
+      extra = 0;
+    } else if (message.type === 'close') {
+      await Promise.all(sessions.map((session) => session.close().catch(() => {})));
+      process.send({ type: 'closed' });
+      process.exit(0);
+    }
+  });
+}
+
+function stats(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  const round = (value) => (value === undefined ? null : Math.round(value * 10) / 10);
+  return {
+    n: sorted.length,
+    min: round(sorted[0]),
+    p50: round(at(0.5)),
+    p95: round(at(0.95)),
+    p99: round(at(0.99)),
+    max: round(sorted.at(-1)),
+  };
+}
+
+const toolSource = (version) => `import { defineTool } from '@hotmcp/core';
+import { z } from 'zod';
+
+export default defineTool({
+  name: 'echo',
+  description: ${JSON.stringify(`Echo the text back (edit ${version})`)},
+  inputSchema: z.object({ text: z.string() }),
+  handler: async ({ text }) => ({ content: [{ type: 'text', text: ${JSON.stringify(`v${version}: `)} + text }] }),
+});
+`;
+
+function waitFor(child, type) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message) => {
+      if (message.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(message);
+    };
+    const onExit = (code, signal) =>
+      reject(new Error(`clients process exited with ${code ?? signal} before '${type}'`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** One SDK: a fresh server process, `sessions` clients in another, `edits` edits. */
+async function runPhase(sdk, sessions, edits, clientProcesses) {
+  const sandbox = await createSandbox();
+  const server = await startServer(sandbox, { HOTMCP_SDKS: sdk, HOTMCP_MAX_SUBSCRIPTIONS: String(sessions + 100) });
+  const shares = Array.from(
+    { length: clientProcesses },
+    (_, index) => Math.floor(sessions / clientProcesses) + (index < sessions % clientProcesses ? 1 : 0),
+  ).filter((share) => share > 0);
+  const processes = shares.map((share) =>
+    fork(self, ['--clients', sdk, server.origin, String(share)], { stdio: 'inherit' }),
+  );
+  try {
+    const connectStart = now();
+    await Promise.all(processes.map((child) => waitFor(child, 'ready')));
+    await until(
+      async () => {
+        const counts = await server.sessions();
+        return sdk === 'v1' ? counts.v1Streaming >= sessions : counts.v2 >= sessions;
+      },
+      120_000,
+      `${sessions} ${sdk} sessions listening`,
+    );
+    const connectMs = now() - connectStart;
+    const counts = await server.sessions();
+    process.stderr.write(
+      `${sdk}: ${sessions} sessions listening after ${Math.round(connectMs)} ms (${JSON.stringify(counts)})\n`,
+    );
+    const rounds = [];
+    for (let edit = 1; edit <= edits; edit++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // let the previous round's traffic settle
+      const collected = Promise.all(processes.map((child) => waitFor(child, 'arrivals')));
+      collected.catch(() => {}); // awaited below; an early failure surfaces there
+      const start = now();
+      await writeFile(`${sandbox.toolsDir}/echo.ts`, toolSource(edit));
+      for (const child of processes) child.send({ type: 'collect', timeoutMs: 30_000 });
+      const reports = await collected;
+      const arrivals = reports.flatMap((report) => report.arrivals);
+      const extra = reports.reduce((sum, report) => sum + report.extra, 0);
+      const latencies = arrivals.map((at) => at - start);
+      const round = { edit, received: latencies.length, of: sessions, duplicates: extra, ...stats(latencies) };
+      process.stderr.write(`${sdk} edit ${edit}: ${JSON.stringify(round)}\n`);
+      rounds.push({ round, latencies });
+    }
+    const all = rounds.flatMap(({ latencies }) => latencies);
+    // The server's own time per batch (load, check, commit to every session, send), from its audit log.
+    const audit = (await readFile(sandbox.auditLog, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((line) => line.includes('"batch.applied"'))
+      .map((line) => JSON.parse(line).durationMs);
+    const batchMs = audit.slice(-edits).map((ms) => Math.round(ms * 10) / 10);
+    if (process.env.DEBUG_SERVER) process.stderr.write(server.stderr());
+    for (const child of processes) child.send({ type: 'close' });
+    await Promise.all(processes.map((child) => waitFor(child, 'closed').catch(() => {})));
+    return {
+      sdk,
+      sessions,
+      clientProcesses: processes.length,
+      connectMs: Math.round(connectMs),
+      serverBatchMs: batchMs,
+      edits: rounds.map(({ round }) => round),
+      overall: { ...stats(all), allReceived: rounds.every(({ round }) => round.received === sessions) },
+    };
+  } finally {
+    for (const child of processes) if (child.exitCode === null) child.kill();
+    await server.stop();
+    await sandbox.cleanup();
+  }
+}
+
+async function main() {
+  const sessions = Number(process.env.SESSIONS ?? 1000);
+  const edits = Number(process.env.EDITS ?? 3);
+  const sdks = (process.env.SDKS ?? 'v1,v2').split(',');
+  const clientProcesses = Number(process.env.CLIENT_PROCESSES ?? 2);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
+  const load = () => loadavg().map((value) => Math.round(value * 10) / 10);
+  // A 1-minute load average above the core count means the timings include waiting for a CPU.
+  const loadBefore = load();
+  process.stderr.write(`Machine: ${machine}; load average ${loadBefore.join(', ')}\n`);
+  const phases = [];
+  for (const sdk of sdks) phases.push(await runPhase(sdk, sessions, edits, clientProcesses));
+
+  const loadAfter = load();
+  const targetP99Ms = 200;
+  const rows = phases.map(
+    (phase) =>
+      `| ${phase.sdk === 'v1' ? 'SDK 1.x, one McpServer per session' : 'SDK 2.x createMcpHandler, listen streams'} | ${phase.sessions} | ${phase.overall.n}/${phase.sessions * phase.edits.length} | ${phase.overall.p50} | ${phase.overall.p95} | ${phase.overall.p99} | ${phase.overall.max} |`,
+  );
+  const table = [
+    '| endpoint | sessions | list_changed received | p50 ms | p95 ms | p99 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+  process.stdout.write(
+    `\nMachine: ${machine}; load average before ${loadBefore.join(', ')}, after ${loadAfter.join(', ')}; ${edits} edits; edit → tools list_changed at every client\n\n${table}\n\n`,
+  );
+  const pass = phases.every((phase) => phase.overall.allReceived && phase.overall.p99 <= targetP99Ms);
+  process.stdout.write(`Target: every client gets it, p99 ≤ ${targetP99Ms} ms: ${pass ? 'met' : 'NOT met'}\n`);
+  const out = fileURLToPath(new URL('./results/http-sessions.json', import.meta.url));
+  await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
+  await writeFile(
+    out,
+    `${JSON.stringify(
+      {
+        machine,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        date: new Date().toISOString(),
+        sessions,
+        edits,
+        targetP99Ms,
+        pass,
+        phases,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  process.stdout.write(`Results: ${out}\n`);
+}
+
+if (process.argv[2] === '--clients') await runClients(process.argv[3], process.argv[4], Number(process.argv[5]));
+else await main();

@@ -1,0 +1,138 @@
+/**
+ * Streamable HTTP on @modelcontextprotocol/sdk 1.x: one McpServer per
+ * session, every one attached to a fan-out adapter, so a reload reaches every
+ * live session and a new session starts from the current catalog.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSdkV1Adapter } from '@hotmcp/adapter-sdk-v1';
+import { type AuditSink, createFanOutAdapter, createReloader, type Reloader } from '@hotmcp/core';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+/** Options of {@link createV1Sessions}. */
+export interface V1SessionsOptions {
+  /** The tools folder to hot-reload. */
+  toolsDir: string;
+  audit: AuditSink;
+  /**
+   * How long a session may stay without its GET stream (the channel list_changed
+   * goes out on) before it is closed: a client that went away without a DELETE.
+   */
+  graceMs: number;
+}
+
+/** The SDK 1.x endpoint: a request handler and what it holds. */
+export interface V1Sessions {
+  handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void>;
+  /** Live sessions, as the fan-out counts them. */
+  attached(): number;
+  /** Sessions with their GET stream open: those a list_changed reaches right now. */
+  streaming(): number;
+  reloader: Reloader;
+  close(): Promise<void>;
+}
+
+const startedAt = Date.now();
+
+/** Every session's server, and the catalog server, are built here: same capabilities, same static tool. */
+function createServer(): McpServer {
+  const server = new McpServer(
+    { name: 'hotmcp-example-http-v1', version: '0.1.0' },
+    {
+      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true } },
+    },
+  );
+  server.registerTool(
+    'server_info',
+    { description: 'Process id and uptime of this server (it never restarts on a reload)' },
+    async () => ({
+      content: [{ type: 'text', text: JSON.stringify({ pid: process.pid, uptimeMs: Date.now() - startedAt }) }],
+    }),
+  );
+  return server;
+}
+
+function jsonRpcError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+}
+
+/** One live session: its transport, and the watch on its GET stream. */
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  /** Called with the response of each GET: when that stream closes and none follows within the grace time, close. */
+  watch(stream: ServerResponse): void;
+}
+
+/** Start the reloader and return the handler of the SDK 1.x endpoint. */
+export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Sessions> {
+  const sessions = new Map<string, Session>();
+  let streaming = 0;
+  const closers = new Map<unknown, () => void>();
+  const fanOut = createFanOutAdapter({
+    catalog: createSdkV1Adapter(createServer()),
+    audit: options.audit,
+    // A session that could not take a batch still serves the old catalog: close it, its client reconnects.
+    onSessionFailed: (adapter) => closers.get(adapter)?.(),
+  });
+  const reloader = await createReloader({ root: options.toolsDir, adapter: fanOut, audit: options.audit });
+  await reloader.start();
+
+  async function open(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
+    const server = createServer();
+    const adapter = createSdkV1Adapter(server);
+    const detach = await fanOut.attach(adapter); // before connect: the catalog is there when the client lists
+    let grace: NodeJS.Timeout | undefined;
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, watch });
+      },
+    });
+    const close = () => {
+      transport.close().catch(() => {});
+    };
+    function watch(stream: ServerResponse): void {
+      clearTimeout(grace);
+      streaming++;
+      stream.on('close', () => {
+        streaming--;
+        grace = setTimeout(close, options.graceMs);
+        grace.unref();
+      });
+    }
+    closers.set(adapter, close);
+    transport.onclose = () => {
+      clearTimeout(grace);
+      detach();
+      closers.delete(adapter);
+      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+    if (transport.sessionId === undefined) close(); // the initialize was refused: no session to keep
+  }
+
+  return {
+    async handle(req, res) {
+      const id = req.headers['mcp-session-id'];
+      if (typeof id === 'string') {
+        const session = sessions.get(id);
+        if (session === undefined) return jsonRpcError(res, 404, 'Session not found');
+        if (req.method === 'GET') session.watch(res);
+        return session.transport.handleRequest(req, res, req.body);
+      }
+      if (req.method === 'POST' && isInitializeRequest(req.body)) return open(req, res);
+      jsonRpcError(res, 400, 'Bad Request: no valid session id');
+    },
+    attached: () => fanOut.size,
+    streaming: () => streaming,
+    reloader,
+    async close() {
+      await Promise.all([...sessions.values()].map(({ transport }) => transport.close()));
+      await reloader.stop();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * An MCP server over Streamable HTTP with many sessions, whose tools/ folder
+ * is hot-reloaded for all of them:
+ *
+ * - `POST|GET|DELETE /mcp`: @modelcontextprotocol/sdk 1.x, one McpServer per session;
+ * - `POST /v2/mcp`: @modelcontextprotocol/server 2.x `createMcpHandler`, one McpServer per request.
+ *
+ * Bound to 127.0.0.1; requests whose Host header is not localhost are refused
+ * (DNS rebinding protection, by each SDK's own check). Logs go to stderr.
+ */
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { type AuditSink, createWinstonAuditSink } from '@hotmcp/core';
+import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
+import { createV1Sessions } from './sdk-v1-sessions.js';
+import { createV2Handler } from './sdk-v2-handler.js';
+
+const HOST = '127.0.0.1';
+const toolsDir = process.env.HOTMCP_TOOLS_DIR ?? fileURLToPath(new URL('../tools', import.meta.url));
+const port = Number(process.env.PORT ?? 3000);
+const sdks = new Set((process.env.HOTMCP_SDKS ?? 'v1,v2').split(','));
+const graceMs = Number(process.env.HOTMCP_SESSION_GRACE_MS ?? 10_000);
+const maxSubscriptions = Number(process.env.HOTMCP_MAX_SUBSCRIPTIONS ?? 10_000);
+
+const log = (message: string) => process.stderr.write(`hotmcp http-sessions: ${message}\n`);
+
+// One audit sink for both reloaders and fan-outs; closed once, at shutdown.
+const sink = createWinstonAuditSink(process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : {});
+const audit: AuditSink = { record: (event, fields) => sink.record(event, fields), close: async () => {} };
+
+const v1 = sdks.has('v1') ? await createV1Sessions({ toolsDir, audit, graceMs }) : undefined;
+const v2 = sdks.has('v2')
+  ? await createV2Handler({ toolsDir, audit, maxSubscriptions, onerror: (error) => log(error.message) })
+  : undefined;
+
+// createMcpExpressApp binds its Host check to 127.0.0.1: a foreign Host header is answered 403.
+const app = createMcpExpressApp({ host: HOST });
+if (v1) app.all('/mcp', (req, res) => v1.handle(req, res));
+if (v2) app.all('/v2/mcp', (req, res) => v2.handle(req, res));
+app.get('/hotmcp/sessions', (_req, res) => {
+  res.json({ v1: v1?.attached() ?? 0, v1Streaming: v1?.streaming() ?? 0, v2: v2?.subscriptions() ?? 0 });
+});
+
+const server: Server = app.listen(port, HOST, () => {
+  const address = server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  log(`listening on http://${HOST}:${bound} (${[...sdks].join(', ')}), hot-reloading ${toolsDir}`);
+});
+server.on('error', (error) => {
+  log(error.message);
+  process.exit(1);
+});
+
+let closing = false;
+async function shutdown(): Promise<void> {
+  if (closing) return;
+  closing = true;
+  server.close();
+  server.closeAllConnections();
+  await v1?.close();
+  await v2?.close();
+  await sink.close();
+  process.exit(0);
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
