@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
 import { defineTool } from '../define.js';
 import type { HotMcpError } from '../errors.js';
-import type { PreparedChange, RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
+import type {
+  ClientLogMessage,
+  PreparedChange,
+  RegistryChange,
+  ToolRegistryAdapter,
+} from '../ports/tool-registry-adapter.js';
 import { FakeRegistryAdapter } from '../testing/fake-registry-adapter.js';
 import { createFanOutAdapter } from './fan-out-registry-adapter.js';
 
@@ -42,6 +47,29 @@ const apply = async (adapter: ToolRegistryAdapter, change: RegistryChange) =>
 const names = (adapter: FakeRegistryAdapter) => [...adapter.entries.keys()].sort();
 
 describe('FanOutRegistryAdapter', () => {
+  it('sends a log message to every attached session, and keeps a session whose send throws', async () => {
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
+    const received: Array<[number, ClientLogMessage]> = [];
+    const sessions = [0, 1, 2].map((index) =>
+      Object.assign(new SharingFakeAdapter(), {
+        sendLog(message: ClientLogMessage) {
+          if (index === 1) throw new Error('transport gone');
+          received.push([index, message]);
+        },
+      }),
+    );
+    for (const session of sessions) await fanOut.attach(session);
+    const message: ClientLogMessage = { level: 'error', logger: 'hotmcp', data: { module: 'echo.ts' } };
+
+    fanOut.sendLog(message);
+
+    expect(received).toEqual([
+      [0, message],
+      [2, message],
+    ]);
+    expect(fanOut.size).toBe(3);
+  });
+
   it('commits each batch to the catalog and to every attached session', async () => {
     const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
     const sessions = [new SharingFakeAdapter(), new SharingFakeAdapter(), new SharingFakeAdapter()];

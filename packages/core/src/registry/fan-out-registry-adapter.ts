@@ -3,6 +3,7 @@ import { type AnyDefinition, definitionKey, keyOf } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type {
+  ClientLogMessage,
   CommitResult,
   PreparedChange,
   RegistryChange,
@@ -186,8 +187,20 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
     return result;
   }
 
-  // Optional port methods (such as a logging notification) go to every session
-  // the same way: `method(...args) { this.#forEachSynced((s) => s.adapter.method?.(...args)); }`.
+  /**
+   * Send a log message to every attached session's client (each server
+   * applies its own client's `logging/setLevel`). A session whose send fails
+   * stays attached: a lost log line is not a broken registry.
+   */
+  sendLog(message: ClientLogMessage): void {
+    for (const session of this.#sessions.values()) {
+      try {
+        session.adapter.sendLog?.(message);
+      } catch (error) {
+        this.#options.audit?.record('fanout.log_failed', { error: String(error) });
+      }
+    }
+  }
 
   /**
    * Run `step` for every synchronised session. A session whose step throws is
