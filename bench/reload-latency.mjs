@@ -167,12 +167,18 @@ function backgroundCaller(client, everyMs) {
   };
 }
 
-/** Wait until `probe()` holds, looking again after each list_changed or 50 ms; rejects after 60 s. */
+/**
+ * Wait until `probe()` (a tools/list) holds, looking again after each list_changed (a
+ * change becomes visible with its notification), or after 250 ms without one: listing
+ * 300 tools is work for the server, so it is not polled faster. Rejects after 60 s.
+ */
 async function whenListed(session, probe, what) {
   const deadline = performance.now() + 60_000;
-  while (!(await probe())) {
+  for (;;) {
+    const seen = session.listChanged();
+    if (await probe()) return;
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await session.waitForListChanged(session.listChanged() + 1, 50).catch(() => {});
+    await session.waitForListChanged(seen + 1, 250).catch(() => {});
   }
 }
 
