@@ -1,8 +1,9 @@
 // Benchmark: what each module loader costs over a long life of reloads.
 //
-//   pnpm build && node --expose-gc bench/loader-memory.mjs
+//   pnpm bench:loaders   (= pnpm build && node --expose-gc bench/loader-memory.mjs)
 //   (RELOADS=200,1000 by default; QUICK=1 for 20,100). Prints a markdown table and
-//   writes bench/results/loader-memory-node<major>.json.
+//   writes bench/results/loader-memory-node<major>.json. `pnpm bench` runs the leaf
+//   edit and per-call scenarios below too (`--child leaf|call <loader> 0`).
 //
 // Every measurement runs in its own Node process (a fresh heap: the native
 // loader's versions never leave it), with the real reload engine, a fake

@@ -1,10 +1,11 @@
 // Benchmark: native (OS events) against polling, both behind core's coalescer
 // as createReloader uses them.
 //
-//   pnpm build && node bench/watch-bench.mjs        (about 2 minutes)
+//   pnpm bench:watchers   (= pnpm build && node bench/watch-bench.mjs; about 2.5 minutes)
 //
 // 1. detection latency: write a file → batch delivered by the coalesced source
-//    (and by the raw source under it), edits spaced out so each starts after quiet;
+//    (and by the raw source under it), edits spaced out so each starts after quiet,
+//    and back to back (the next edit as soon as the previous one was delivered);
 // 2. idle CPU and memory with 1,000 and 10,000 files (each in a fresh process);
 // 3. batches produced by a 300-file checkout-like change made by another process;
 // 4. list_changed notifications the example server sends for 300 new tool files
@@ -92,13 +93,13 @@ function stats(samples) {
 
 // ---------------------------------------------------------------- 1. latency
 
-/** Edit `count` files one at a time, `gapMs` after the previous one was delivered. */
+/** Edit `count` files one at a time, `gapMs` after the previous one was delivered (0: back to back). */
 async function latency(kind, { files: size, count, gapMs, pick }) {
   const root = makeTree(size);
   const w = await watch(kind, root);
   const coalesced = [];
   const raw = [];
-  await sleep(gapMs);
+  await sleep(Math.max(gapMs, 600)); // start after a quiet period
   for (let i = 0; i < count; i++) {
     const n = pick(i, size);
     const file = path.join(root, `d${Math.floor(n / 100)}`, `f${n}.ts`);
@@ -110,7 +111,7 @@ async function latency(kind, { files: size, count, gapMs, pick }) {
     coalesced.push(w.batches.slice(seen).find((b) => mentions(b, file)).at - started);
     const first = w.rawBatches.slice(seenRaw).find((b) => mentions(b, file));
     if (first) raw.push(first.at - started);
-    await sleep(gapMs);
+    if (gapMs > 0) await sleep(gapMs);
   }
   await w.source.stop();
   rmSync(root, { recursive: true, force: true });
@@ -303,6 +304,19 @@ async function main() {
       count: 30,
       gapMs: 150,
       pick: random,
+    }),
+    // Back to back: the next edit as soon as the previous one was delivered.
+    'native, 1,000 files, back-to-back edits of one file': await latency('native', {
+      files: 1000,
+      count: 30,
+      gapMs: 0,
+      pick: () => 500,
+    }),
+    'native, 1,000 files, back-to-back edits of 3 files in turn': await latency('native', {
+      files: 1000,
+      count: 30,
+      gapMs: 0,
+      pick: (i) => 500 + (i % 3),
     }),
     'poll, 1,000 files, a different file each time': await latency('poll', {
       files: 1000,

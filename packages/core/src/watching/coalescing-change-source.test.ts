@@ -12,7 +12,7 @@ import {
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource } from '../testing/fake-change-source.js';
 import {
@@ -35,6 +35,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(sources.map((source) => source.stop()));
   await rm(dir, { recursive: true, force: true });
 });
@@ -93,14 +94,83 @@ async function coalesce(timings: CoalesceTimings = {}, baseline: string[] = []) 
 }
 
 describe('CoalescingChangeSource', () => {
+  /** Fake the coalescer's clock and timers; `advance` runs what falls due, flushes included. */
+  function fakeClock() {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    return { advance: (ms: number) => vi.advanceTimersByTimeAsync(ms) };
+  }
+
   it('delivers a lone change after a quiet period after leadMs, not after settleMs', async () => {
     const file = write('a.ts');
-    const { inner, batches, until } = await coalesce({ leadMs: 5, settleMs: 2000 });
-    const sent = performance.now();
+    const { inner, batches } = await coalesce({ leadMs: 5, settleMs: 2000 });
+    const clock = fakeClock();
     inner.emit({ added: [file] });
-    await until(() => batches.length > 0, 'the batch');
-    expect(batches[0]!.at - sent).toBeLessThan(1000);
+    await clock.advance(4);
+    expect(batches).toEqual([]);
+    await clock.advance(1);
+    expect(batches).toHaveLength(1);
     expect(batches[0]).toMatchObject({ added: [file], changed: [], removed: [] });
+  });
+
+  it('delivers a small change arriving right after the previous delivery after leadMs, not after settleMs', async () => {
+    const file = write('a.ts', 'one');
+    const { inner, batches } = await coalesce({ leadMs: 5, settleMs: 2000 }, [file]);
+    const clock = fakeClock();
+    writeFileSync(file, 'two');
+    inner.emit({ changed: [file] });
+    await clock.advance(5);
+    expect(batches).toHaveLength(1);
+    // The next edit as soon as the first was seen: well inside settleMs, still delivered after leadMs.
+    await clock.advance(10);
+    writeFileSync(file, 'three');
+    inner.emit({ changed: [file] });
+    await clock.advance(4);
+    expect(batches).toHaveLength(1);
+    await clock.advance(1);
+    expect(batches.map((b) => b.changed)).toEqual([[file], [file]]);
+  });
+
+  it('holds many files that follow a delivery within settleMs until settleMs of silence', async () => {
+    const lead = write('lead.ts');
+    const rest = Array.from({ length: 12 }, (_, i) => write(`rest-${String(i).padStart(2, '0')}.ts`));
+    const { inner, batches, plain } = await coalesce({ leadMs: 5, settleMs: 100 });
+    const clock = fakeClock();
+    inner.emit({ added: [lead] });
+    await clock.advance(10);
+    expect(batches).toHaveLength(1);
+    inner.emit({ added: rest.slice(0, 6) });
+    await clock.advance(50);
+    inner.emit({ added: rest.slice(6) });
+    await clock.advance(99);
+    expect(batches).toHaveLength(1);
+    await clock.advance(1);
+    expect(plain()).toEqual([
+      { added: [lead], changed: [], removed: [] },
+      { added: rest, changed: [], removed: [] },
+    ]);
+  });
+
+  it('holds edits one after another once they touched more than ten files since the last quiet period', async () => {
+    const files = Array.from({ length: 12 }, (_, i) => write(`f${String(i).padStart(2, '0')}.ts`));
+    const { inner, batches } = await coalesce({ leadMs: 5, settleMs: 100 });
+    const clock = fakeClock();
+    // Ten different files, each as soon as the previous one was delivered: ten batches.
+    for (const file of files.slice(0, 10)) {
+      inner.emit({ added: [file] });
+      await clock.advance(20);
+    }
+    expect(batches.map((b) => b.added)).toEqual(files.slice(0, 10).map((file) => [file]));
+    // The eleventh makes it a burst: delivered after settleMs of silence.
+    inner.emit({ added: [files[10]!] });
+    await clock.advance(99);
+    expect(batches).toHaveLength(10);
+    await clock.advance(1);
+    expect(batches.at(-1)!.added).toEqual([files[10]]);
+    // After a quiet period, a lone change leads again.
+    await clock.advance(100);
+    inner.emit({ added: [files[11]!] });
+    await clock.advance(5);
+    expect(batches.at(-1)!.added).toEqual([files[11]]);
   });
 
   it('folds the changes that follow a delivery within settleMs into one more batch', async () => {
@@ -128,22 +198,23 @@ describe('CoalescingChangeSource', () => {
     expect(batches[0]!.added).toEqual(files);
   });
 
-  it('delivers within maxWaitMs while changes keep coming', async () => {
-    const file = write('busy.ts');
-    const { inner, batches, until } = await coalesce({ settleMs: 200, maxWaitMs: 300 });
-    const started = performance.now();
-    let n = 0;
-    // A writer that never pauses for settleMs.
-    const writer = setInterval(() => {
-      writeFileSync(file, `v${++n}`);
-      inner.emit({ changed: [file] });
-    }, 20);
-    try {
-      await until(() => batches.length >= 2, 'two batches during the stream');
-    } finally {
-      clearInterval(writer);
+  it('delivers a burst within maxWaitMs while changes keep coming', async () => {
+    const files = Array.from({ length: 20 }, (_, i) => write(`f${String(i).padStart(2, '0')}.ts`, 'v0'));
+    const { inner, batches } = await coalesce({ settleMs: 200, maxWaitMs: 300 }, files);
+    const clock = fakeClock();
+    for (const file of files) writeFileSync(file, 'v1');
+    inner.emit({ changed: files });
+    // A writer that never pauses for settleMs: one more change every 20 ms.
+    for (let n = 1; n < 15; n++) {
+      await clock.advance(20);
+      writeFileSync(files[n]!, `v1.${n}`);
+      inner.emit({ changed: [files[n]!] });
     }
-    expect(batches[1]!.at - started).toBeLessThan(1500);
+    await clock.advance(19);
+    expect(batches).toEqual([]);
+    await clock.advance(1);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.changed).toEqual(files);
   });
 
   it('drops duplicate events for a file that did not change', async () => {

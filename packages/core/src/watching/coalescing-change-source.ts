@@ -49,8 +49,10 @@ interface FileRecord {
 type Verdict = 'added' | 'changed' | 'removed' | 'later' | undefined;
 
 const DEFAULTS = { leadMs: 5, settleMs: 100, maxWaitMs: 1000 } as const;
-/** More paths than this in the first delivery after quiet: a burst, not a lone edit. */
+/** More paths than this in the first delivery after quiet, or since the last quiet period: a burst. */
 const LEAD_MAX_PATHS = 10;
+/** A delivery inside a busy period leads only with this many paths at most (an edit, a rename). */
+const FOLLOW_MAX_PATHS = 2;
 /** Larger files are not hashed: a new stamp always counts as a change. */
 const MAX_HASH_BYTES = 8 * 1024 * 1024;
 /** An empty file modified less than this long ago is probably being written. */
@@ -62,10 +64,14 @@ const SLICE_MS = 20;
  * A ChangeSource decorator that turns any source's raw batches into calm ones:
  *
  * - A lone change after a quiet period is delivered `leadMs` after it arrives.
- * - Changes arriving less than `settleMs` apart form a burst, delivered once
- *   the source has been silent for `settleMs` (and never later than `maxWaitMs`
- *   after its first change): an atomic save or a 300-file checkout becomes one
- *   batch, at most two (the lead and the rest).
+ * - So is a change of one or two files arriving once the previous delivery is
+ *   out, as long as the changes since the last quiet period touched at most ten
+ *   files: edits made one after another (the next as soon as the previous one
+ *   is seen) are each delivered at once.
+ * - Otherwise changes arriving less than `settleMs` apart form a burst,
+ *   delivered once the source has been silent for `settleMs` (and never later
+ *   than `maxWaitMs` after its first change): an atomic save or a 300-file
+ *   checkout becomes one batch, at most two (the lead and the rest).
  * - Every path is re-checked on disk when the batch is delivered, so what a
  *   file went through in between does not matter: removed then re-created is
  *   `changed`, created then removed is nothing, a file still being written is
@@ -87,8 +93,14 @@ export class CoalescingChangeSource implements ChangeSource {
   readonly #records = new Map<string, FileRecord>();
   #pending = new Set<string>();
   #mode: 'lead' | 'burst' = 'lead';
+  /** The most paths the pending delivery may hold and still lead. */
+  #leadLimit = LEAD_MAX_PATHS;
   #firstPendingAt = 0;
   #lastEventAt = Number.NEGATIVE_INFINITY;
+  /** Paths seen since the source was last quiet for `settleMs`. */
+  #touched = new Set<string>();
+  /** Flushes scheduled and not finished. */
+  #flushing = 0;
   #timer: NodeJS.Timeout | undefined;
   /** Flushes run one after another, in order. */
   #chain: Promise<void> = Promise.resolve();
@@ -124,6 +136,7 @@ export class CoalescingChangeSource implements ChangeSource {
     this.#onBatch = onBatch;
     this.#onError = onError;
     this.#records.clear();
+    this.#touched.clear();
     this.#lastEventAt = Number.NEGATIVE_INFINITY;
     let markReady!: () => void;
     this.#ready = new Promise<void>((resolve) => {
@@ -160,16 +173,25 @@ export class CoalescingChangeSource implements ChangeSource {
     if (generation !== this.#generation) return;
     const now = performance.now();
     const quiet = now - this.#lastEventAt >= this.#settleMs;
+    if (quiet) this.#touched.clear();
     this.#lastEventAt = now;
     const wasEmpty = this.#pending.size === 0;
-    for (const list of [batch.added, batch.changed, batch.removed]) for (const file of list) this.#pending.add(file);
+    for (const list of [batch.added, batch.changed, batch.removed]) {
+      for (const file of list) {
+        this.#pending.add(file);
+        this.#touched.add(file);
+      }
+    }
     if (this.#pending.size === 0) return;
+    // After quiet, up to LEAD_MAX_PATHS files lead. Inside a busy period, an edit or two arriving
+    // once the previous delivery is out lead too (edits one after another), as long as few files
+    // were touched since the last quiet period. Anything else is a burst: it waits for silence.
     if (wasEmpty) {
       this.#firstPendingAt = now;
-      this.#mode = quiet && this.#pending.size <= LEAD_MAX_PATHS ? 'lead' : 'burst';
-    } else if (this.#pending.size > LEAD_MAX_PATHS) {
-      this.#mode = 'burst';
+      this.#leadLimit = quiet ? LEAD_MAX_PATHS : FOLLOW_MAX_PATHS;
+      this.#mode = quiet || this.#flushing === 0 ? 'lead' : 'burst';
     }
+    if (this.#pending.size > this.#leadLimit || this.#touched.size > LEAD_MAX_PATHS) this.#mode = 'burst';
     const due = Math.min(
       this.#mode === 'lead' ? this.#firstPendingAt + this.#leadMs : now + this.#settleMs,
       this.#firstPendingAt + this.#maxWaitMs,
@@ -180,7 +202,12 @@ export class CoalescingChangeSource implements ChangeSource {
         this.#timer = undefined;
         const files = this.#pending;
         this.#pending = new Set();
-        this.#chain = this.#chain.then(() => this.#flush(generation, files));
+        this.#flushing++;
+        this.#chain = this.#chain
+          .then(() => this.#flush(generation, files))
+          .finally(() => {
+            this.#flushing--;
+          });
       },
       Math.max(0, due - now),
     );
