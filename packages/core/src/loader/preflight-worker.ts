@@ -1,8 +1,9 @@
 /**
  * Entry of an import-preflight worker thread: imports ahead the packages the
- * tool modules use, says it is ready, then evaluates one batch with the same
- * runner the main thread uses (fed the texts and compilations the main thread
- * read), reporting each module as it starts and finishes.
+ * tool modules use, says it is ready, then evaluates each batch it is sent
+ * with a fresh instance of the runner the main thread uses (fed the texts and
+ * compilations the main thread read), reporting each module as it starts and
+ * finishes, and what the batch left open.
  */
 import 'reflect-metadata';
 import { Module } from 'node:module';
@@ -52,12 +53,29 @@ async function importFrom(file: string, specifier: string, json: boolean): Promi
   );
 }
 
+/** What is active now and was not when the thread was idle: what the batch's modules opened (ports, timers, files). */
+function leftOpen(before: string[], after: string[]): string[] {
+  const rest = [...before];
+  return after.filter((resource) => {
+    const at = rest.indexOf(resource);
+    if (at === -1) return true;
+    rest.splice(at, 1);
+    return false;
+  });
+}
+
 const { warm } = workerData as { warm: Array<[string, string, boolean]> };
 await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifier, json).catch(() => {})));
 
-port.once('message', async (job: PreflightJob) => {
+// A top-level await that never settles leaves nothing in the event loop, which would end the
+// thread as if the batch were done: keep it alive (the main thread terminates it).
+setInterval(() => {}, 60_000);
+
+port.on('message', async (job: PreflightJob) => {
+  const idle = process.getActiveResourcesInfo();
   const loader = new PreflightRunnerLoader(job.root, new Map(job.sources.map((source) => [source.file, source])));
   await loader.load(job.files);
-  post({ type: 'done' });
+  await loader.close();
+  post({ type: 'done', leftOpen: leftOpen(idle, process.getActiveResourcesInfo()) });
 });
 post({ type: 'ready' });

@@ -3,9 +3,14 @@
  * worker thread, where a time limit can stop top-level code that never
  * finishes (an endless loop, a top-level `await` that never settles), before
  * the main thread evaluates them. One worker is kept spawned and warm (the
- * packages the tool modules import are imported ahead); each is used once and
- * terminated before the main thread goes on, so whatever a module opened at
- * import (a port, a timer) is released first.
+ * packages the tool modules import are imported ahead, and stay loaded). Each
+ * batch gets a runner of its own there. A worker whose batch timed out, or
+ * whose modules left something open at import (a port, a timer), is
+ * terminated before the main thread goes on, so what they opened is released
+ * first, and a fresh one is spawned in the background; otherwise the same
+ * warm worker takes the next batch (starting a thread and importing the
+ * packages takes hundreds of ms on a busy machine, more than the gap between
+ * two saves), up to 100 batches.
  */
 import { Worker } from 'node:worker_threads';
 import { HotMcpError } from '../errors.js';
@@ -67,11 +72,15 @@ export interface PreflightJob {
 }
 
 /** Messages from the worker. */
-export type PreflightMessage = { type: 'ready' } | { type: 'trace'; file: string; done: boolean } | { type: 'done' };
+export type PreflightMessage =
+  | { type: 'ready' }
+  | { type: 'trace'; file: string; done: boolean }
+  /** `leftOpen`: what the modules opened at import and left active (ports, timers), by type. */
+  | { type: 'done'; leftOpen: string[] };
 
 export type PreflightOutcome =
   /** Every module finished (well or not): the main thread evaluates them. */
-  | { kind: 'finished' }
+  | { kind: 'finished'; leftOpen: string[] }
   /** Nothing progressed within the limit: `running` were evaluating, innermost last; `finished` got done first. */
   | { kind: 'timeout'; running: string[]; finished: string[] }
   /** No worker could run the batch: the main thread evaluates it without a limit. */
@@ -80,10 +89,14 @@ export type PreflightOutcome =
 interface Spare {
   worker: Worker;
   ready: Promise<void>;
+  /** Batches it evaluated. */
+  jobs: number;
 }
 
 /** The most packages a worker imports ahead. */
 const MAX_WARM = 200;
+/** Batches one worker evaluates before it is replaced, so what modules leave in its globals does not pile up. */
+const MAX_JOBS = 100;
 
 /** Runs preflight jobs, one fresh worker each, keeping the next one warm. */
 export class ImportPreflight {
@@ -108,8 +121,15 @@ export class ImportPreflight {
     } catch (error) {
       outcome = { kind: 'unavailable', reason: error instanceof Error ? error.message : String(error) };
     }
-    await spare.worker.terminate();
-    if (!this.closed) this.spare = this.spawn();
+    spare.jobs++;
+    if (outcome.kind === 'finished' && outcome.leftOpen.length === 0 && spare.jobs < MAX_JOBS && !this.closed) {
+      this.spare = spare; // nothing of the batch is left running there: the warm worker serves the next batch
+    } else {
+      // Stopped, or its modules left something open (a port they listen on, a timer): the main thread
+      // waits for the worker to be gone before evaluating them itself, and a fresh one is started.
+      await spare.worker.terminate();
+      if (!this.closed) this.spare = this.spawn();
+    }
     if (outcome.kind === 'unavailable' && !this.warned) {
       this.warned = true;
       process.stderr.write(
@@ -143,7 +163,7 @@ export class ImportPreflight {
       worker.once('exit', (code) => reject(new Error(`the worker exited with code ${code}`)));
     });
     ready.catch(() => {});
-    return { worker, ready };
+    return { worker, ready, jobs: 0 };
   }
 
   private evaluate(worker: Worker, job: PreflightJob): Promise<PreflightOutcome> {
@@ -167,7 +187,7 @@ export class ImportPreflight {
         );
       };
       const onMessage = (message: PreflightMessage) => {
-        if (message.type === 'done') return settle({ kind: 'finished' });
+        if (message.type === 'done') return settle({ kind: 'finished', leftOpen: message.leftOpen });
         if (message.type !== 'trace') return;
         if (!message.done) running.push(message.file);
         else {

@@ -12,7 +12,7 @@ import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { ImportPreflight, type PreflightOption, type PreflightSource, preflightTimeout } from './preflight.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
-import { type TransformedModule, transformModule } from './runner-transform.js';
+import type { TransformedModule } from './runner-transform.js';
 
 /** Settings the runner loader reads besides the shared ones. */
 export interface RunnerLoaderSettings extends ReloaderSettings {
@@ -274,7 +274,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   protected transform(file: string, source: string): Promise<TransformedModule> {
     const cached = this.compiled.get(file);
     if (cached?.source === source) return cached.result;
-    const result = transformModule(file, source);
+    // Imported on first use: a preflight worker, handed the main thread's compilations, never loads esbuild.
+    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source));
     this.compiled.set(file, { source, result });
     return result;
   }
