@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
@@ -115,4 +116,25 @@ ${greetTool('counted', 'Counted')}`;
     expect(await callText(session.client, 'counted', { name: 'x' })).toBe('Counted x');
     expect((await readFile(log, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
   });
+});
+
+it('releases a port a module listens on at import before the server evaluates it', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const { sandbox, session } = await start();
+  await sandbox.write(
+    'listener.ts',
+    `import { createServer } from 'node:net';
+const server = createServer((socket) => socket.end('listening'));
+await new Promise<void>((resolve, reject) => server.once('error', reject).listen(${port}, '127.0.0.1', () => resolve()));
+export const dispose = () => new Promise((resolve) => server.close(resolve));
+${greetTool('listener', 'Listening')}`,
+  );
+  await session.waitForListChanged(1);
+  expect(await callText(session.client, 'listener', { name: 'on' })).toBe('Listening on');
+  expect((await auditEvents(sandbox)).filter((event) => event.event === 'module.failed')).toEqual([]);
 });

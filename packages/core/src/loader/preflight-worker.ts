@@ -64,6 +64,9 @@ function leftOpen(before: string[], after: string[]): string[] {
   });
 }
 
+// What modules write on stdout here must not reach the MCP channel: the worker's stdout goes to stderr.
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
 const { warm } = workerData as { warm: Array<[string, string, boolean]> };
 await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifier, json).catch(() => {})));
 

@@ -115,6 +115,7 @@ export class ImportPreflight {
     const spare = this.spare ?? this.spawn();
     this.spare = undefined;
     let outcome: PreflightOutcome;
+    spare.worker.ref(); // the process waits for the answer
     try {
       await withLimit(spare.ready, READY_LIMIT_MS, 'the worker did not start');
       outcome = await this.evaluate(spare.worker, job);
@@ -124,6 +125,7 @@ export class ImportPreflight {
     spare.jobs++;
     if (outcome.kind === 'finished' && outcome.leftOpen.length === 0 && spare.jobs < MAX_JOBS && !this.closed) {
       this.spare = spare; // nothing of the batch is left running there: the warm worker serves the next batch
+      spare.worker.unref(); // an idle worker never keeps the process alive
     } else {
       // Stopped, or its modules left something open (a port they listen on, a timer): the main thread
       // waits for the worker to be gone before evaluating them itself, and a fresh one is started.
@@ -149,11 +151,7 @@ export class ImportPreflight {
   private spawn(): Spare {
     const worker = new Worker(new URL('./preflight-worker.js', import.meta.url), {
       workerData: { warm: [...this.warm.values()] },
-      // What modules write on stdout in the worker must not reach the MCP channel.
-      stdout: true,
     });
-    worker.stdout.pipe(process.stderr, { end: false });
-    worker.unref();
     worker.on('error', () => {}); // reported through `ready` or the running job
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: PreflightMessage) => {
@@ -163,6 +161,7 @@ export class ImportPreflight {
       worker.once('exit', (code) => reject(new Error(`the worker exited with code ${code}`)));
     });
     ready.catch(() => {});
+    worker.unref(); // after the listeners, which take a reference
     return { worker, ready, jobs: 0 };
   }
 
