@@ -54,7 +54,7 @@ async function startRaw(env: Record<string, string> = {}) {
   const request = async (method: string, params: object) => {
     const mine = ++id;
     proc.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: mine, method, params })}\n`);
-    await until(() => replies.has(mine), 10_000, `the reply to ${method}`);
+    await until(() => replies.has(mine), 30_000, `the reply to ${method}`);
     return replies.get(mine);
   };
   await request('initialize', {
