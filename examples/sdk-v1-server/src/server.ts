@@ -5,9 +5,14 @@
  * else goes to stderr.
  */
 import { fileURLToPath } from 'node:url';
-import { startHotReload, stopHotReload } from '@hotmcp/core';
+import { guardStdout, startHotReload, stopHotReload } from '@hotmcp/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+
+// stdout is the MCP channel: from here on, what anything else writes there
+// (a tool module's console.log) goes to stderr, and only the transport holds
+// the real stdout. HOTMCP_STDOUT_GUARD=0 turns the guard off.
+const stdout = process.env.HOTMCP_STDOUT_GUARD === '0' ? process.stdout : guardStdout();
 
 const toolsDir = process.env.HOTMCP_TOOLS_DIR ?? fileURLToPath(new URL('../tools', import.meta.url));
 const startedAt = Date.now();
@@ -33,6 +38,11 @@ server.registerTool(
 );
 
 const audit = process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : undefined;
+// New module versions are evaluated first in a worker thread under a time limit (2 s by default), so
+// one that never finishes importing cannot freeze the server. HOTMCP_PREFLIGHT_TIMEOUT_MS sets the
+// limit; 0 turns the preflight off.
+const preflightMs = Number(process.env.HOTMCP_PREFLIGHT_TIMEOUT_MS ?? Number.NaN);
+const preflight = Number.isNaN(preflightMs) ? undefined : preflightMs === 0 ? false : { timeoutMs: preflightMs };
 // Files under tools/drafts/ are work in progress: watched, never loaded.
 await startHotReload({
   server,
@@ -41,9 +51,10 @@ await startHotReload({
   controlTools: control,
   ...(pollIntervalMs && { pollIntervalMs }),
   ...(audit && { audit }),
+  ...(preflight !== undefined && { preflight }),
 });
 
-const transport = new StdioServerTransport();
+const transport = new StdioServerTransport(process.stdin, stdout);
 let closing = false;
 const shutdown = async () => {
   if (closing) return;

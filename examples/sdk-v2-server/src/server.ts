@@ -5,9 +5,14 @@
  * MCP channel; everything else goes to stderr.
  */
 import { fileURLToPath } from 'node:url';
-import { startHotReload, stopHotReload } from '@hotmcp/core';
+import { guardStdout, startHotReload, stopHotReload } from '@hotmcp/core';
 import { McpServer } from '@modelcontextprotocol/server';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
+
+// stdout is the MCP channel: from here on, what anything else writes there
+// (a tool module's console.log) goes to stderr, and only the transport holds
+// the real stdout. HOTMCP_STDOUT_GUARD=0 turns the guard off.
+const stdout = process.env.HOTMCP_STDOUT_GUARD === '0' ? process.stdout : guardStdout();
 
 const toolsDir = process.env.HOTMCP_TOOLS_DIR ?? fileURLToPath(new URL('../tools', import.meta.url));
 const audit = process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : undefined;
@@ -60,7 +65,10 @@ const handle = serveStdio(
     });
     return server;
   },
-  { onerror: (error) => process.stderr.write(`hotmcp example: ${error.message}\n`) },
+  {
+    transport: new StdioServerTransport(process.stdin, stdout),
+    onerror: (error) => process.stderr.write(`hotmcp example: ${error.message}\n`),
+  },
 );
 
 let closing = false;

@@ -13,7 +13,8 @@ import { ReloadEngine } from './engine/reload-engine.js';
 import type { ReloaderStatus, RescanReport } from './engine/status.js';
 import { HotMcpError } from './errors.js';
 import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
-import { RunnerModuleLoader } from './loader/runner-module-loader.js';
+import { checkPreflightOption, type PreflightOption } from './loader/preflight.js';
+import { type RunnerLoaderSettings, RunnerModuleLoader } from './loader/runner-module-loader.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ChangeSource } from './ports/change-source.js';
 import type { ModuleLoader } from './ports/module-loader.js';
@@ -73,6 +74,17 @@ export interface CreateReloaderOptions {
    * past which `loader.leak_budget_exceeded` is audited once. Default 64 MiB.
    */
   leakBudgetBytes?: number;
+  /**
+   * With the runner loader (the default): evaluate the new versions of every
+   * batch first in a worker thread, under a time limit, so a module whose
+   * top-level code never finishes (an endless loop, a top-level `await` that
+   * never settles) is rejected with HOTMCP_ERR_IMPORT_TIMEOUT instead of
+   * freezing the server. The limit is time without progress: no module of the
+   * batch starting or finishing. Import-time side effects run twice (once in
+   * the worker, which is then terminated, once for real). `false` turns it
+   * off. Default `{ timeoutMs: 2000 }`.
+   */
+  preflight?: PreflightOption;
   /** An audit sink, options for the default winston sink, or `false` for none. */
   audit?: AuditSink | WinstonAuditSinkOptions | false;
   /** Polling interval of the default change source, in ms. */
@@ -271,6 +283,18 @@ function watchWatcher(audit: AuditSink): { audit: AuditSink; current: () => stri
   };
 }
 
+function preflightOption(
+  options: CreateReloaderOptions,
+  loader: LoaderKind | ModuleLoader,
+): { preflight?: PreflightOption } {
+  const preflight = checkPreflightOption(options.preflight);
+  if (preflight === undefined) return {};
+  if (preflight !== false && loader !== 'runner') {
+    throw badOption("createReloader: 'preflight' works with the runner loader only (the default 'loader')");
+  }
+  return { preflight };
+}
+
 function watcherOption(options: CreateReloaderOptions): WatcherKind {
   const value = options.watcher ?? process.env.HOTMCP_WATCHER ?? 'auto';
   if (!WATCHER_KINDS.includes(value as WatcherKind)) {
@@ -318,8 +342,12 @@ const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
  * checked before anything starts.
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
-  const settings: NativeEsmLoaderSettings = { ...resolveSettings(options), ...leakBudgetOption(options) };
   const loader = loaderOption(options);
+  const settings: NativeEsmLoaderSettings & RunnerLoaderSettings = {
+    ...resolveSettings(options),
+    ...leakBudgetOption(options),
+    ...preflightOption(options, loader),
+  };
   const watcher = watcherOption(options);
   const coalesce = coalesceOption(options);
   const controlTools = controlToolsOption(options);

@@ -52,6 +52,9 @@ export { HotMcpError, isHotMcpError } from './errors.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+export type { PreflightOption } from './loader/preflight.js';
+export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
+export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
@@ -75,6 +78,7 @@ export type {
   SchemaField,
 } from './registry/mcp-server-registry-adapter.js';
 export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
+export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
 export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';

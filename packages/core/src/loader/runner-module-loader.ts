@@ -10,8 +10,18 @@ import { VERSION_PARAM } from './esm-hooks.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { outsideRoot, readModuleSource } from './module-source.js';
+import { ImportPreflight, type PreflightOption, type PreflightSource, preflightTimeout } from './preflight.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
-import { type TransformedModule, transformModule } from './runner-transform.js';
+import type { TransformedModule } from './runner-transform.js';
+
+/** Settings the runner loader reads besides the shared ones. */
+export interface RunnerLoaderSettings extends ReloaderSettings {
+  /**
+   * Evaluate new versions in a worker thread first, under a time limit
+   * (default), or not at all (`false`).
+   */
+  preflight?: PreflightOption;
+}
 
 type Namespace = Record<string, unknown>;
 type Body = AsyncGenerator<undefined, void, undefined>;
@@ -53,6 +63,34 @@ interface RunnerModule {
 }
 
 const NO_FILES: ReadonlySet<string> = new Set();
+
+/** Packages and files outside the root that the modules import: the next worker imports them ahead. */
+function externalsOf(modules: RunnerModule[]): Array<[string, string, boolean]> {
+  return modules.flatMap((module) =>
+    module.imports.flatMap(
+      ({ target }): Array<[string, string, boolean]> =>
+        target.kind === 'external' ? [[module.file, target.specifier, target.json]] : [],
+    ),
+  );
+}
+
+/** True when `module` imports, directly or not, a module that already failed. */
+function reachesFailed(module: RunnerModule, seen = new Set<RunnerModule>()): boolean {
+  seen.add(module);
+  return module.imports.some(
+    ({ module: next }) =>
+      next !== undefined && !seen.has(next) && (next.status === 'failed' || reachesFailed(next, seen)),
+  );
+}
+
+function importTimeout(file: string, culprit: string, timeoutMs: number): HotMcpError {
+  const where = culprit === file ? '' : ` (its import ${culprit} did not finish)`;
+  return new HotMcpError(
+    'HOTMCP_ERR_IMPORT_TIMEOUT',
+    `Failed to load ${file}: its top-level code did not finish within ${timeoutMs} ms${where}; it was stopped in a worker thread before it could run here`,
+    { file: culprit, details: { module: file, timeoutMs } },
+  );
+}
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
 const JSON_IMPORT = { with: { type: 'json' } };
 
@@ -145,8 +183,9 @@ export class RunnerModuleLoader implements ModuleLoader {
   private generation = 0;
   private readonly compiled = new Map<string, { source: string; result: Promise<TransformedModule> }>();
   private readonly importers = new Map<string, Importer>();
+  private preflight: ImportPreflight | undefined;
 
-  constructor(@inject(TOKENS.settings) private readonly settings: ReloaderSettings) {
+  constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
     this.root = settings.root.endsWith(sep) ? settings.root : settings.root + sep;
   }
 
@@ -158,6 +197,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
+      if (this.settings.preflight !== false) await this.checkInWorker(modules, generation);
       for (const module of modules) {
         await this.settle(undefined, module);
         results.push(
@@ -186,6 +226,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   async close(): Promise<void> {
+    await this.preflight?.close();
+    this.preflight = undefined;
     this.current.clear();
     this.pending.clear();
     this.compiled.clear();
@@ -217,11 +259,23 @@ export class RunnerModuleLoader implements ModuleLoader {
     return fresh.has(file) ? undefined : this.current.get(file);
   }
 
+  /** The text of `file` (a seam for the preflight worker, which is handed the texts the main thread read). */
+  protected async readSource(file: string): Promise<string> {
+    return readModuleSource(file, this.settings.root);
+  }
+
+  /**
+   * Called when a module starts evaluating (its imports first, then its body)
+   * and when it is done, failed or not: how the preflight worker reports progress.
+   */
+  protected traceEvaluation(_file: string, _done: boolean): void {}
+
   /** Compile `source`, or reuse the last compilation of `file` if its text has not changed. */
-  private transform(file: string, source: string): Promise<TransformedModule> {
+  protected transform(file: string, source: string): Promise<TransformedModule> {
     const cached = this.compiled.get(file);
     if (cached?.source === source) return cached.result;
-    const result = transformModule(file, source);
+    // Imported on first use: a preflight worker, handed the main thread's compilations, never loads esbuild.
+    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source));
     this.compiled.set(file, { source, result });
     return result;
   }
@@ -248,7 +302,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private async compile(module: RunnerModule, fresh: ReadonlySet<string>): Promise<void> {
     const { file } = module;
     try {
-      const source = readModuleSource(file, this.settings.root);
+      const source = await this.readSource(file);
       module.source = source;
       if (file.endsWith('.json')) {
         module.namespace.default = JSON.parse(source);
@@ -314,6 +368,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     await module.ready;
     if (module.status === 'failed') return;
     module.status = 'evaluating';
+    this.traceEvaluation(module.file, false);
     try {
       for (const edge of module.imports) {
         if (edge.target.kind === 'external') {
@@ -330,7 +385,70 @@ export class RunnerModuleLoader implements ModuleLoader {
       this.fail(module, error);
     } finally {
       module.body = undefined;
+      this.traceEvaluation(module.file, true);
     }
+  }
+
+  /**
+   * Evaluate the new versions of a batch in a worker thread first, with the
+   * texts and compilations read here, under a time limit: a module whose
+   * top-level code does not finish there fails with HOTMCP_ERR_IMPORT_TIMEOUT
+   * and is never evaluated on this thread. Modules the worker did not reach
+   * (it was stopped before them) are checked again in a fresh worker.
+   */
+  private async checkInWorker(batch: RunnerModule[], generation: number): Promise<void> {
+    const timeoutMs = preflightTimeout(this.settings.preflight);
+    const closure = await this.closureOf(batch);
+    const fresh = this.generations.get(generation) ?? [];
+    let pending = batch.filter((module) => module.status !== 'failed');
+    while (pending.length > 0) {
+      this.preflight ??= new ImportPreflight(timeoutMs);
+      const outcome = await this.preflight.run({
+        root: this.settings.root,
+        files: pending.map((module) => module.file),
+        sources: await this.sourcesOf(closure),
+        externals: externalsOf(closure),
+      });
+      if (outcome.kind !== 'timeout') return;
+      const hung = new Set(outcome.running);
+      const culprit = outcome.running.at(-1) as string;
+      for (const module of fresh) {
+        if (module.status !== 'failed' && hung.has(module.file)) {
+          this.fail(module, importTimeout(module.file, culprit, timeoutMs));
+        }
+      }
+      // Left: what the worker never reached. One that imports a module that timed out fails here on its own.
+      const finished = new Set(outcome.finished);
+      const next = pending.filter((module) => module.status !== 'failed' && !finished.has(module.file));
+      if (next.length === pending.length || hung.size === 0) return; // no progress: let this thread decide
+      pending = next.filter((module) => !reachesFailed(module));
+    }
+  }
+
+  /** Every module the batch reaches through local imports, once each is compiled and linked. */
+  private async closureOf(batch: RunnerModule[]): Promise<RunnerModule[]> {
+    const seen = new Set<RunnerModule>();
+    const visit = async (module: RunnerModule): Promise<void> => {
+      if (seen.has(module)) return;
+      seen.add(module);
+      await module.ready;
+      await Promise.all(module.imports.map((edge) => (edge.module ? visit(edge.module) : undefined)));
+    };
+    await Promise.all(batch.map(visit));
+    return [...seen];
+  }
+
+  /** The texts and compilations of the modules this thread would evaluate, for the worker to use as they are. */
+  private async sourcesOf(modules: RunnerModule[]): Promise<PreflightSource[]> {
+    const sources: PreflightSource[] = [];
+    for (const module of modules) {
+      const compiled = this.compiled.get(module.file);
+      if (!compiled) continue;
+      const result = await compiled.result.catch(() => undefined);
+      if (result)
+        sources.push({ file: module.file, source: compiled.source, code: result.code, imports: result.imports });
+    }
+    return sources;
   }
 
   private fail(module: RunnerModule, error: unknown): void {

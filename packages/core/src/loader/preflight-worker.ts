@@ -1,0 +1,84 @@
+/**
+ * Entry of an import-preflight worker thread: imports ahead the packages the
+ * tool modules use, says it is ready, then evaluates each batch it is sent
+ * with a fresh instance of the runner the main thread uses (fed the texts and
+ * compilations the main thread read), reporting each module as it starts and
+ * finishes, and what the batch left open.
+ */
+import 'reflect-metadata';
+import { Module } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PreflightJob, PreflightMessage, PreflightSource } from './preflight.js';
+import { RunnerModuleLoader } from './runner-module-loader.js';
+import type { TransformedModule } from './runner-transform.js';
+
+const port = parentPort as NonNullable<typeof parentPort>;
+const post = (message: PreflightMessage) => port.postMessage(message);
+
+class PreflightRunnerLoader extends RunnerModuleLoader {
+  constructor(
+    root: string,
+    private readonly sources: ReadonlyMap<string, PreflightSource>,
+  ) {
+    super({ root, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
+  }
+
+  protected override readSource(file: string): Promise<string> {
+    const given = this.sources.get(file);
+    return given ? Promise.resolve(given.source) : super.readSource(file);
+  }
+
+  protected override transform(file: string, source: string): Promise<TransformedModule> {
+    const given = this.sources.get(file);
+    if (given?.source === source) return Promise.resolve({ code: given.code, imports: given.imports });
+    return super.transform(file, source);
+  }
+
+  protected override traceEvaluation(file: string, done: boolean): void {
+    post({ type: 'trace', file, done });
+  }
+}
+
+/** Import `specifier` as the module at `file` would (the runner's way of importing packages). */
+async function importFrom(file: string, specifier: string, json: boolean): Promise<void> {
+  const module = new Module(file);
+  module.filename = file;
+  (module as unknown as { _compile(code: string, filename: string): void })._compile(
+    'module.exports = (specifier, options) => import(specifier, options);',
+    file,
+  );
+  await (module.exports as (specifier: string, options?: unknown) => Promise<unknown>)(
+    specifier,
+    json ? { with: { type: 'json' } } : undefined,
+  );
+}
+
+/** What is active now and was not when the thread was idle: what the batch's modules opened (ports, timers, files). */
+function leftOpen(before: string[], after: string[]): string[] {
+  const rest = [...before];
+  return after.filter((resource) => {
+    const at = rest.indexOf(resource);
+    if (at === -1) return true;
+    rest.splice(at, 1);
+    return false;
+  });
+}
+
+// What modules write on stdout here must not reach the MCP channel: the worker's stdout goes to stderr.
+process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
+const { warm } = workerData as { warm: Array<[string, string, boolean]> };
+await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifier, json).catch(() => {})));
+
+// A top-level await that never settles leaves nothing in the event loop, which would end the
+// thread as if the batch were done: keep it alive (the main thread terminates it).
+setInterval(() => {}, 60_000);
+
+port.on('message', async (job: PreflightJob) => {
+  const idle = process.getActiveResourcesInfo();
+  const loader = new PreflightRunnerLoader(job.root, new Map(job.sources.map((source) => [source.file, source])));
+  await loader.load(job.files);
+  await loader.close();
+  post({ type: 'done', leftOpen: leftOpen(idle, process.getActiveResourcesInfo()) });
+});
+post({ type: 'ready' });

@@ -1,0 +1,216 @@
+/**
+ * The import preflight: new versions of a batch are evaluated first in a
+ * worker thread, where a time limit can stop top-level code that never
+ * finishes (an endless loop, a top-level `await` that never settles), before
+ * the main thread evaluates them. One worker is kept spawned and warm (the
+ * packages the tool modules import are imported ahead, and stay loaded). Each
+ * batch gets a runner of its own there. A worker whose batch timed out, or
+ * whose modules left something open at import (a port, a timer), is
+ * terminated before the main thread goes on, so what they opened is released
+ * first, and a fresh one is spawned in the background; otherwise the same
+ * warm worker takes the next batch (starting a thread and importing the
+ * packages takes hundreds of ms on a busy machine, more than the gap between
+ * two saves), up to 100 batches.
+ */
+import { Worker } from 'node:worker_threads';
+import { HotMcpError } from '../errors.js';
+
+/**
+ * Default time limit: 2 s without progress (no module of the batch started or
+ * finished evaluating). A normal evaluation in a warm worker takes a few ms;
+ * a cold import of a large package in a fresh thread a few hundred on a busy
+ * machine. A limit too short rejects a good module; one too long only delays
+ * the reload of a module that hangs anyway, while the server keeps answering.
+ */
+export const DEFAULT_PREFLIGHT_TIMEOUT_MS = 2000;
+/** How long a fresh worker may take to start and import the packages it warms up with. */
+const READY_LIMIT_MS = 15_000;
+
+/** The `preflight` option: on with a time limit (default), or `false`. */
+export type PreflightOption = false | { timeoutMs?: number };
+
+/** The time limit a `preflight` option sets (undefined: the default). */
+export function preflightTimeout(option: PreflightOption | undefined): number {
+  return (option === false ? undefined : option?.timeoutMs) ?? DEFAULT_PREFLIGHT_TIMEOUT_MS;
+}
+
+/** Check a `preflight` option; throws HOTMCP_ERR_BAD_OPTION. */
+export function checkPreflightOption(value: unknown): PreflightOption | undefined {
+  if (value === undefined || value === false) return value;
+  const bad = () =>
+    new HotMcpError(
+      'HOTMCP_ERR_BAD_OPTION',
+      `createReloader: 'preflight' must be false or { timeoutMs } with a whole number of ms from 1 to 2147483647, got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad();
+  const unknown = Object.keys(value).filter((key) => key !== 'timeoutMs');
+  if (unknown.length > 0) throw bad();
+  const { timeoutMs } = value as { timeoutMs?: unknown };
+  if (timeoutMs === undefined) return {};
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) {
+    throw bad();
+  }
+  return { timeoutMs };
+}
+
+/** A module's text and compilation, as the main thread read and compiled them. */
+export interface PreflightSource {
+  file: string;
+  source: string;
+  code: string;
+  imports: string[];
+}
+
+/** What one worker evaluates. */
+export interface PreflightJob {
+  root: string;
+  /** The batch, loaded as the main thread loads it. */
+  files: string[];
+  sources: PreflightSource[];
+  /** `[importing file, specifier, json]` of what the modules import from outside the root. */
+  externals: Array<[string, string, boolean]>;
+}
+
+/** Messages from the worker. */
+export type PreflightMessage =
+  | { type: 'ready' }
+  | { type: 'trace'; file: string; done: boolean }
+  /** `leftOpen`: what the modules opened at import and left active (ports, timers), by type. */
+  | { type: 'done'; leftOpen: string[] };
+
+export type PreflightOutcome =
+  /** Every module finished (well or not): the main thread evaluates them. */
+  | { kind: 'finished'; leftOpen: string[] }
+  /** Nothing progressed within the limit: `running` were evaluating, innermost last; `finished` got done first. */
+  | { kind: 'timeout'; running: string[]; finished: string[] }
+  /** No worker could run the batch: the main thread evaluates it without a limit. */
+  | { kind: 'unavailable'; reason: string };
+
+interface Spare {
+  worker: Worker;
+  ready: Promise<void>;
+  /** Batches it evaluated. */
+  jobs: number;
+}
+
+/** The most packages a worker imports ahead. */
+const MAX_WARM = 200;
+/** Batches one worker evaluates before it is replaced, so what modules leave in its globals does not pile up. */
+const MAX_JOBS = 100;
+
+/** Runs preflight jobs, one fresh worker each, keeping the next one warm. */
+export class ImportPreflight {
+  private spare: Spare | undefined;
+  private readonly warm = new Map<string, [string, string, boolean]>();
+  private closed = false;
+  private warned = false;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  async run(job: PreflightJob): Promise<PreflightOutcome> {
+    for (const external of job.externals) {
+      if (this.warm.size >= MAX_WARM) break;
+      this.warm.set(`${external[0]}\0${external[1]}`, external);
+    }
+    const spare = this.spare ?? this.spawn();
+    this.spare = undefined;
+    let outcome: PreflightOutcome;
+    spare.worker.ref(); // the process waits for the answer
+    try {
+      await withLimit(spare.ready, READY_LIMIT_MS, 'the worker did not start');
+      outcome = await this.evaluate(spare.worker, job);
+    } catch (error) {
+      outcome = { kind: 'unavailable', reason: error instanceof Error ? error.message : String(error) };
+    }
+    spare.jobs++;
+    if (outcome.kind === 'finished' && outcome.leftOpen.length === 0 && spare.jobs < MAX_JOBS && !this.closed) {
+      this.spare = spare; // nothing of the batch is left running there: the warm worker serves the next batch
+      spare.worker.unref(); // an idle worker never keeps the process alive
+    } else {
+      // Stopped, or its modules left something open (a port they listen on, a timer): the main thread
+      // waits for the worker to be gone before evaluating them itself, and a fresh one is started.
+      await spare.worker.terminate();
+      if (!this.closed) this.spare = this.spawn();
+    }
+    if (outcome.kind === 'unavailable' && !this.warned) {
+      this.warned = true;
+      process.stderr.write(
+        `hotmcp: import preflight unavailable (${outcome.reason}); modules are evaluated without a time limit\n`,
+      );
+    }
+    return outcome;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    await spare?.worker.terminate();
+  }
+
+  private spawn(): Spare {
+    const worker = new Worker(new URL('./preflight-worker.js', import.meta.url), {
+      workerData: { warm: [...this.warm.values()] },
+    });
+    worker.on('error', () => {}); // reported through `ready` or the running job
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: PreflightMessage) => {
+        if (message.type === 'ready') resolve();
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the worker exited with code ${code}`)));
+    });
+    ready.catch(() => {});
+    worker.unref(); // after the listeners, which take a reference
+    return { worker, ready, jobs: 0 };
+  }
+
+  private evaluate(worker: Worker, job: PreflightJob): Promise<PreflightOutcome> {
+    return new Promise((resolve) => {
+      const running: string[] = [];
+      const finished: string[] = [];
+      const batch = new Set(job.files);
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (outcome: PreflightOutcome) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        resolve(outcome);
+      };
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => settle({ kind: 'timeout', running: [...running], finished: [...finished] }),
+          this.timeoutMs,
+        );
+      };
+      const onMessage = (message: PreflightMessage) => {
+        if (message.type === 'done') return settle({ kind: 'finished', leftOpen: message.leftOpen });
+        if (message.type !== 'trace') return;
+        if (!message.done) running.push(message.file);
+        else {
+          const at = running.lastIndexOf(message.file);
+          if (at !== -1) running.splice(at, 1);
+          if (batch.has(message.file)) finished.push(message.file);
+        }
+        arm();
+      };
+      const onError = (error: Error) => settle({ kind: 'unavailable', reason: error.message });
+      const onExit = (code: number) => settle({ kind: 'unavailable', reason: `the worker exited with code ${code}` });
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage(job);
+      arm();
+    });
+  }
+}
+
+function withLimit<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
