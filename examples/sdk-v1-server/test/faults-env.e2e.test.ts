@@ -115,7 +115,8 @@ describe('files the server may not read', () => {
 
 describe('a native watcher that cannot run', () => {
   // Node's permission model refuses native addons unless --allow-addons is given: @parcel/watcher's
-  // binary does not load, as on a platform it has no build for. Files, and esbuild's child process, are allowed.
+  // binary does not load, as on a platform it has no build for. Files, and esbuild's child process, are allowed;
+  // worker threads are not, so the import preflight is unavailable too (regression: that failed every batch).
   const permission = process.allowedNodeEnvironmentFlags.has('--permission')
     ? '--permission'
     : '--experimental-permission';
@@ -137,6 +138,7 @@ describe('a native watcher that cannot run', () => {
     await untilAnswers(server.session, 'echo', { name: 'x' }, 'Polled x');
     await server.sandbox.write('greet.ts', greetTool('greet', 'Hello'));
     await untilAnswers(server.session, 'greet', { name: 'x' }, 'Hello x');
+    expect(server.session.stderr().match(/hotmcp: import preflight unavailable/g)).toHaveLength(1);
     expect(await serverPid(server.session)).toBe(server.pid);
   });
 });

@@ -104,6 +104,8 @@ export class ImportPreflight {
   private readonly warm = new Map<string, [string, string, boolean]>();
   private closed = false;
   private warned = false;
+  /** Why no worker can be started here at all (Node's permission model without --allow-worker, say). */
+  private impossible: string | undefined;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -112,8 +114,9 @@ export class ImportPreflight {
       if (this.warm.size >= MAX_WARM) break;
       this.warm.set(`${external[0]}\0${external[1]}`, external);
     }
-    const spare = this.spare ?? this.spawn();
+    const spare = this.spare ?? this.trySpawn();
     this.spare = undefined;
+    if (spare === undefined) return this.unavailable(this.impossible as string);
     let outcome: PreflightOutcome;
     spare.worker.ref(); // the process waits for the answer
     try {
@@ -130,15 +133,31 @@ export class ImportPreflight {
       // Stopped, or its modules left something open (a port they listen on, a timer): the main thread
       // waits for the worker to be gone before evaluating them itself, and a fresh one is started.
       await spare.worker.terminate();
-      if (!this.closed) this.spare = this.spawn();
+      if (!this.closed) this.spare = this.trySpawn();
     }
-    if (outcome.kind === 'unavailable' && !this.warned) {
+    return outcome.kind === 'unavailable' ? this.unavailable(outcome.reason) : outcome;
+  }
+
+  /** Said once on stderr: modules are then evaluated on the main thread without a time limit. */
+  private unavailable(reason: string): PreflightOutcome {
+    if (!this.warned) {
       this.warned = true;
       process.stderr.write(
-        `hotmcp: import preflight unavailable (${outcome.reason}); modules are evaluated without a time limit\n`,
+        `hotmcp: import preflight unavailable (${reason}); modules are evaluated without a time limit\n`,
       );
     }
-    return outcome;
+    return { kind: 'unavailable', reason };
+  }
+
+  /** A new spare worker, or undefined (for good) when this process may not start worker threads. */
+  private trySpawn(): Spare | undefined {
+    if (this.impossible !== undefined) return undefined;
+    try {
+      return this.spawn();
+    } catch (error) {
+      this.impossible = error instanceof Error ? error.message : String(error);
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {
