@@ -20,7 +20,7 @@
 //   loader, against the same two modules imported by Node directly. SDK
 //   dispatch and JSON-RPC are not included (they are the same either way).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -35,7 +35,7 @@ const LOADERS = ['runner', 'native'];
 
 /** A tool module of about `bytes` of TypeScript: one tool and many small functions. */
 function bigModule(bytes, version) {
-  let text = `import { defineTool } from ${JSON.stringify(coreUrl)};\nconst VERSION: number = ${version};\n`;
+  let text = `import { defineTool } from '@hotmcp/core';\nconst VERSION: number = ${version};\n`;
   for (let i = 0; text.length < bytes; i++) {
     text += `export function helper${i}(input: { n: number; label: string }): string {\n  const scaled: number = input.n * ${i} + VERSION;\n  return \`\${input.label}:\${scaled.toFixed(2)}\`;\n}\n`;
   }
@@ -57,7 +57,7 @@ function graphModule(file, version) {
   const { imports } = GRAPH[file];
   const names = imports.map((_, i) => `dep${i}`);
   let text = imports.map((spec, i) => `import { value as ${names[i]} } from '${spec}';\n`).join('');
-  if (file === 'index.ts') text = `import { defineTool } from ${JSON.stringify(coreUrl)};\n${text}`;
+  if (file === 'index.ts') text = `import { defineTool } from '@hotmcp/core';\n${text}`;
   text += `const VERSION: number = ${version};\n`;
   for (let i = 0; text.length < 2000; i++) {
     text += `export function f${i}(n: number): number {\n  return n * ${i} + VERSION;\n}\n`;
@@ -71,7 +71,7 @@ function graphModule(file, version) {
 
 const CALL_HELPER = "export function decorate(text: string): string {\n  return '« ' + text + ' »';\n}\n";
 const callTool = (importFrom) =>
-  `import { defineTool } from ${JSON.stringify(coreUrl)};\nimport { decorate } from '${importFrom}';\nexport default defineTool({\n  name: 'echo',\n  handler: async ({ text }: { text: string }) => ({ content: [{ type: 'text', text: decorate(text) }] }),\n});\n`;
+  `import { defineTool } from '@hotmcp/core';\nimport { decorate } from '${importFrom}';\nexport default defineTool({\n  name: 'echo',\n  handler: async ({ text }: { text: string }) => ({ content: [{ type: 'text', text: decorate(text) }] }),\n});\n`;
 
 // ---------------------------------------------------------------- child
 
@@ -86,9 +86,13 @@ async function child(scenario, loaderName, reloads) {
     NativeEsmModuleLoader,
   } = await import(coreUrl);
   const { FakeChangeSource } = await import(testingUrl);
-  const root = mkdtempSync(join(tmpdir(), 'hotmcp-bench-'));
-  writeFileSync(join(root, 'package.json'), '{ "type": "module" }');
-  mkdirSync(join(root, 'lib'));
+  // Tool modules import '@hotmcp/core' by name, as users do: only path imports must stay inside the root.
+  const sandbox = mkdtempSync(join(tmpdir(), 'hotmcp-bench-'));
+  mkdirSync(join(sandbox, 'node_modules', '@hotmcp'), { recursive: true });
+  symlinkSync(join(here, '../packages/core'), join(sandbox, 'node_modules', '@hotmcp', 'core'), 'dir');
+  writeFileSync(join(sandbox, 'package.json'), '{ "type": "module" }');
+  const root = join(sandbox, 'tools');
+  mkdirSync(join(root, 'lib'), { recursive: true });
   const write = (file, text) => writeFileSync(join(root, file), text);
   const tools = new Map();
   const adapter = {
@@ -120,7 +124,14 @@ async function child(scenario, loaderName, reloads) {
   writeAll();
   const source = new FakeChangeSource(files.map((file) => join(root, file)));
   const container = createContainer();
-  registerValue(container, TOKENS.settings, { root, include: [], exclude: [], deny: [], denyFiles: [] });
+  registerValue(container, TOKENS.settings, {
+    root,
+    include: [],
+    exclude: [],
+    deny: [],
+    denyFiles: [],
+    ...(process.env.PREFLIGHT === '0' && { preflight: false }),
+  });
   registerValue(container, TOKENS.changeSource, source);
   registerValue(container, TOKENS.registryAdapter, adapter);
   registerValue(container, TOKENS.auditSink, { record() {}, close: async () => {} });
@@ -199,7 +210,7 @@ async function child(scenario, loaderName, reloads) {
     Object.assign(result, { directNs: median(rounds.direct), loadedNs: median(rounds.loaded) });
   }
   await reloader.stop();
-  rmSync(root, { recursive: true, force: true });
+  rmSync(sandbox, { recursive: true, force: true });
   return result;
 }
 

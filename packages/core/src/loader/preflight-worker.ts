@@ -1,9 +1,11 @@
 /**
  * Entry of an import-preflight worker thread: imports ahead the packages the
  * tool modules use, says it is ready, then evaluates each batch it is sent
- * with a fresh instance of the runner the main thread uses (fed the texts and
- * compilations the main thread read), reporting each module as it starts and
- * finishes, and what the batch left open.
+ * with the runner the main thread uses (fed the texts and compilations the
+ * main thread read), reporting each module as it starts and finishes, and
+ * what the batch left open. Like the main thread's, the worker's runner keeps
+ * the modules of earlier batches: a batch evaluates fresh versions of its own
+ * files only, and shares the unchanged modules they import.
  */
 import 'reflect-metadata';
 import { Module } from 'node:module';
@@ -16,10 +18,10 @@ const port = parentPort as NonNullable<typeof parentPort>;
 const post = (message: PreflightMessage) => port.postMessage(message);
 
 class PreflightRunnerLoader extends RunnerModuleLoader {
-  constructor(
-    root: string,
-    private readonly sources: ReadonlyMap<string, PreflightSource>,
-  ) {
+  /** The texts and compilations of the current batch, by file. */
+  readonly sources = new Map<string, PreflightSource>();
+
+  constructor(root: string) {
     super({ root, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
   }
 
@@ -74,11 +76,13 @@ await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifi
 // thread as if the batch were done: keep it alive (the main thread terminates it).
 setInterval(() => {}, 60_000);
 
+let loader: PreflightRunnerLoader | undefined;
 port.on('message', async (job: PreflightJob) => {
   const idle = process.getActiveResourcesInfo();
-  const loader = new PreflightRunnerLoader(job.root, new Map(job.sources.map((source) => [source.file, source])));
+  loader ??= new PreflightRunnerLoader(job.root);
+  loader.sources.clear();
+  for (const source of job.sources) loader.sources.set(source.file, source);
   await loader.load(job.files);
-  await loader.close();
   post({ type: 'done', leftOpen: leftOpen(idle, process.getActiveResourcesInfo()) });
 });
 post({ type: 'ready' });
