@@ -225,9 +225,19 @@ function restore(registry: Registry, entries: ReadonlyArray<readonly [string, Re
  * The version in the `package.json` of package `name`, found by walking up
  * from a file inside it (a path or file URL, e.g. `require.resolve(name)`).
  * Undefined when it cannot be read. Lets an adapter report the SDK version it
- * actually drives.
+ * actually drives. Read once per entry and name: adapters are built per
+ * session (see the fan-out adapter), and an installed package does not change
+ * under a running process.
  */
 export function readPackageVersion(resolvedEntry: string, name: string): string | undefined {
+  const key = `${name}\0${resolvedEntry}`;
+  if (!PACKAGE_VERSIONS.has(key)) PACKAGE_VERSIONS.set(key, findPackageVersion(resolvedEntry, name));
+  return PACKAGE_VERSIONS.get(key);
+}
+
+const PACKAGE_VERSIONS = new Map<string, string | undefined>();
+
+function findPackageVersion(resolvedEntry: string, name: string): string | undefined {
   try {
     let dir = dirname(resolvedEntry.startsWith('file:') ? fileURLToPath(resolvedEntry) : resolvedEntry);
     for (;;) {
