@@ -1,10 +1,16 @@
 // Benchmark: one tool edit reaching many live HTTP sessions. The example server
 // (examples/http-sessions) runs in its own process; the clients, real SDK
-// Clients over real HTTP, in another. For each edit: the time from the file
+// Clients over real HTTP, in others. For each edit: the time from the file
 // write to the tools list_changed at every client.
 //
-//   pnpm bench:sessions                       (1,000 SDK 1.x sessions, then 1,000 SDK 2.x listen streams, 3 edits)
+// Baseline, in the same run: the same server without a reloader
+// (bench/plain-http-sessions.mjs), told by a POST to send list_changed to every
+// session the plain SDK way. That is what it costs this machine to reach the
+// same clients with no file, watcher or reload: the floor.
+//
+//   pnpm bench:sessions                       (SDK 1.x then SDK 2.x: baseline and hotmcp, 1,000 sessions, 3 edits each)
 //   SESSIONS=200 EDITS=5 SDKS=v1 CLIENT_PROCESSES=4 pnpm bench:sessions   (clients are spread over CLIENT_PROCESSES, default 2)
+//   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' pnpm bench:sessions   (profile the servers)
 import { fork } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -56,6 +62,27 @@ async function runClients(sdk, origin, count) {
   });
 }
 
+/** CPU time a process has used so far, in ms (Linux: /proc/<pid>/schedstat); undefined elsewhere. */
+async function cpuMs(pid) {
+  try {
+    return Number((await readFile(`/proc/${pid}/schedstat`, 'utf8')).split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU ms used by the server and by all client processes together since `before` (from {@link cpuSnapshot}). */
+async function cpuSince(before, server, clients) {
+  const after = await cpuSnapshot(server, clients);
+  const round = (value) => (Number.isFinite(value) ? Math.round(value) : null);
+  return { serverCpuMs: round(after.server - before.server), clientsCpuMs: round(after.clients - before.clients) };
+}
+
+async function cpuSnapshot(server, clients) {
+  const each = await Promise.all(clients.map((child) => cpuMs(child.pid)));
+  return { server: await cpuMs(server.process.pid), clients: each.reduce((sum, value) => sum + value, 0) };
+}
+
 function stats(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
@@ -96,16 +123,34 @@ function waitFor(child, type) {
   });
 }
 
-/** One SDK: a fresh server process, `sessions` clients in another, `edits` edits. */
-async function runPhase(sdk, sessions, edits, clientProcesses) {
+const plainEntry = fileURLToPath(new URL('./plain-http-sessions.mjs', import.meta.url));
+
+/**
+ * One SDK on one server: a fresh server process (`hotmcp`: the example;
+ * `plain`: the baseline), `sessions` clients in others, `edits` changes (a
+ * file write, or for the baseline a POST /notify).
+ */
+async function runPhase(kind, sdk, sessions, edits, clientProcesses) {
   const sandbox = await createSandbox();
-  const server = await startServer(sandbox, { HOTMCP_SDKS: sdk, HOTMCP_MAX_SUBSCRIPTIONS: String(sessions + 100) });
+  const server = await startServer(
+    sandbox,
+    { HOTMCP_SDKS: sdk, HOTMCP_MAX_SUBSCRIPTIONS: String(sessions + 100) },
+    60_000,
+    {
+      nodeArgs: process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      ...(kind === 'plain' ? { entry: plainEntry } : {}),
+    },
+  );
+  const label = `${kind} ${sdk}`;
   const shares = Array.from(
     { length: clientProcesses },
     (_, index) => Math.floor(sessions / clientProcesses) + (index < sessions % clientProcesses ? 1 : 0),
   ).filter((share) => share > 0);
   const processes = shares.map((share) =>
-    fork(self, ['--clients', sdk, server.origin, String(share)], { stdio: 'inherit' }),
+    fork(self, ['--clients', sdk, server.origin, String(share)], {
+      stdio: 'inherit',
+      execArgv: [...process.execArgv, ...(process.env.CLIENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    }),
   );
   try {
     const connectStart = now();
@@ -121,40 +166,59 @@ async function runPhase(sdk, sessions, edits, clientProcesses) {
     const connectMs = now() - connectStart;
     const counts = await server.sessions();
     process.stderr.write(
-      `${sdk}: ${sessions} sessions listening after ${Math.round(connectMs)} ms (${JSON.stringify(counts)})\n`,
+      `${label}: ${sessions} sessions listening after ${Math.round(connectMs)} ms (${JSON.stringify(counts)})\n`,
     );
     const rounds = [];
     for (let edit = 1; edit <= edits; edit++) {
       await new Promise((resolve) => setTimeout(resolve, 1000)); // let the previous round's traffic settle
       const collected = Promise.all(processes.map((child) => waitFor(child, 'arrivals')));
       collected.catch(() => {}); // awaited below; an early failure surfaces there
+      const cpuBefore = await cpuSnapshot(server, processes);
       const start = now();
-      await writeFile(`${sandbox.toolsDir}/echo.ts`, toolSource(edit));
+      if (kind === 'plain') await fetch(`${server.origin}/notify`, { method: 'POST' });
+      else await writeFile(`${sandbox.toolsDir}/echo.ts`, toolSource(edit));
       for (const child of processes) child.send({ type: 'collect', timeoutMs: 30_000 });
       const reports = await collected;
       const arrivals = reports.flatMap((report) => report.arrivals);
       const extra = reports.reduce((sum, report) => sum + report.extra, 0);
       const latencies = arrivals.map((at) => at - start);
-      const round = { edit, received: latencies.length, of: sessions, duplicates: extra, ...stats(latencies) };
-      process.stderr.write(`${sdk} edit ${edit}: ${JSON.stringify(round)}\n`);
+      const cpu = await cpuSince(cpuBefore, server, processes);
+      const round = { edit, received: latencies.length, of: sessions, duplicates: extra, ...stats(latencies), ...cpu };
+      process.stderr.write(`${label} edit ${edit}: ${JSON.stringify(round)}\n`);
       rounds.push({ round, latencies });
     }
     const all = rounds.flatMap(({ latencies }) => latencies);
-    // The server's own time per batch (load, check, commit to every session, send), from its audit log.
-    const audit = (await readFile(sandbox.auditLog, 'utf8').catch(() => ''))
-      .split('\n')
-      .filter((line) => line.includes('"batch.applied"'))
-      .map((line) => JSON.parse(line).durationMs);
-    const batchMs = audit.slice(-edits).map((ms) => Math.round(ms * 10) / 10);
+    // The server's own time per batch (load, check, commit to every session), and from that commit
+    // until the last session's list_changed was handed to its transport, from its audit log.
+    const audit = (await readFile(sandbox.auditLog, 'utf8').catch(() => '')).split('\n');
+    const durations = (event) =>
+      audit
+        .filter((line) => line.includes(`"${event}"`))
+        .map((line) => Math.round(JSON.parse(line).durationMs * 10) / 10)
+        .slice(-edits);
+    const batchMs = durations('batch.applied');
+    const notifyMs = durations('fanout.notified');
+    if (kind === 'hotmcp') {
+      process.stderr.write(
+        `${label}: server batch ms ${JSON.stringify(batchMs)}, sends after commit ms ${JSON.stringify(notifyMs)}\n`,
+      );
+    }
     if (process.env.DEBUG_SERVER) process.stderr.write(server.stderr());
     for (const child of processes) child.send({ type: 'close' });
-    await Promise.all(processes.map((child) => waitFor(child, 'closed').catch(() => {})));
+    await Promise.all(
+      processes.map(async (child) => {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        await waitFor(child, 'closed').catch(() => {});
+        if (child.exitCode === null) await exited;
+      }),
+    );
     return {
+      server: kind,
       sdk,
       sessions,
       clientProcesses: processes.length,
       connectMs: Math.round(connectMs),
-      serverBatchMs: batchMs,
+      ...(kind === 'hotmcp' ? { serverBatchMs: batchMs, serverNotifyMs: notifyMs } : {}),
       edits: rounds.map(({ round }) => round),
       overall: { ...stats(all), allReceived: rounds.every(({ round }) => round.received === sessions) },
     };
@@ -176,23 +240,46 @@ async function main() {
   const loadBefore = load();
   process.stderr.write(`Machine: ${machine}; load average ${loadBefore.join(', ')}\n`);
   const phases = [];
-  for (const sdk of sdks) phases.push(await runPhase(sdk, sessions, edits, clientProcesses));
+  for (const sdk of sdks) {
+    phases.push(await runPhase('plain', sdk, sessions, edits, clientProcesses));
+    phases.push(await runPhase('hotmcp', sdk, sessions, edits, clientProcesses));
+  }
 
   const loadAfter = load();
   const targetP99Ms = 200;
+  const endpoint = { v1: 'SDK 1.x, one McpServer per session', v2: 'SDK 2.x createMcpHandler, listen streams' };
+  const cpu = (phase, key) =>
+    Math.round(phase.edits.reduce((sum, round) => sum + (round[key] ?? 0), 0) / phase.edits.length);
   const rows = phases.map(
     (phase) =>
-      `| ${phase.sdk === 'v1' ? 'SDK 1.x, one McpServer per session' : 'SDK 2.x createMcpHandler, listen streams'} | ${phase.sessions} | ${phase.overall.n}/${phase.sessions * phase.edits.length} | ${phase.overall.p50} | ${phase.overall.p95} | ${phase.overall.p99} | ${phase.overall.max} |`,
+      `| ${endpoint[phase.sdk]} | ${phase.server === 'plain' ? 'plain SDK server, list_changed sent by hand (baseline)' : 'hotmcp example, file edited'} | ${phase.overall.n}/${phase.sessions * phase.edits.length} | ${phase.overall.p50} | ${phase.overall.p95} | ${phase.overall.p99} | ${phase.overall.max} | ${cpu(phase, 'serverCpuMs')} | ${cpu(phase, 'clientsCpuMs')} |`,
   );
   const table = [
-    '| endpoint | sessions | list_changed received | p50 ms | p95 ms | p99 ms | max ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| endpoint | server | list_changed received | p50 ms | p95 ms | p99 ms | max ms | server CPU ms per change | clients CPU ms per change |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
+  const versus = sdks.map((sdk) => {
+    const plain = phases.find((phase) => phase.sdk === sdk && phase.server === 'plain');
+    const hot = phases.find((phase) => phase.sdk === sdk && phase.server === 'hotmcp');
+    const ratio = (key) => Math.round((hot.overall[key] / plain.overall[key]) * 100) / 100;
+    return {
+      sdk,
+      p50Ratio: ratio('p50'),
+      p99Ratio: ratio('p99'),
+      p99OverBaselineMs: Math.round(hot.overall.p99 - plain.overall.p99),
+    };
+  });
   process.stdout.write(
-    `\nMachine: ${machine}; load average before ${loadBefore.join(', ')}, after ${loadAfter.join(', ')}; ${edits} edits; edit → tools list_changed at every client\n\n${table}\n\n`,
+    `\nMachine: ${machine}; load average before ${loadBefore.join(', ')}, after ${loadAfter.join(', ')}; ${sessions} sessions, ${edits} changes each; change → tools list_changed at every client; servers and clients share the machine\n\n${table}\n\n`,
   );
-  const pass = phases.every((phase) => phase.overall.allReceived && phase.overall.p99 <= targetP99Ms);
+  for (const row of versus) {
+    process.stdout.write(
+      `${endpoint[row.sdk]}: hotmcp / baseline p50 ${row.p50Ratio}×, p99 ${row.p99Ratio}× (p99 ${row.p99OverBaselineMs >= 0 ? '+' : ''}${row.p99OverBaselineMs} ms)\n`,
+    );
+  }
+  const hotPhases = phases.filter((phase) => phase.server === 'hotmcp');
+  const pass = hotPhases.every((phase) => phase.overall.allReceived && phase.overall.p99 <= targetP99Ms);
   process.stdout.write(`Target: every client gets it, p99 ≤ ${targetP99Ms} ms: ${pass ? 'met' : 'NOT met'}\n`);
   const out = fileURLToPath(new URL('./results/http-sessions.json', import.meta.url));
   await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
@@ -207,6 +294,7 @@ async function main() {
         edits,
         targetP99Ms,
         pass,
+        versus,
         phases,
       },
       null,

@@ -62,13 +62,22 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** More of {@link startServer}. */
+export interface StartOptions {
+  /** Node options before the entry, e.g. `--cpu-prof`. */
+  nodeArgs?: readonly string[];
+  /** Another server script speaking the same protocol (the benchmark's plain SDK baseline). Default: this example. */
+  entry?: string;
+}
+
 /** Start `dist/server.js` on a free port; resolves once it listens. */
 export async function startServer(
   sandbox: Sandbox,
   env: Record<string, string> = {},
   timeoutMs = 60_000,
+  options: StartOptions = {},
 ): Promise<RunningServer> {
-  const child = spawn(process.execPath, [serverEntry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry ?? serverEntry], {
     cwd: sandbox.dir,
     env: {
       ...process.env,

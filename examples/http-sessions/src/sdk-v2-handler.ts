@@ -3,16 +3,16 @@
  * builds a fresh McpServer for every request, so there is no session to
  * attach. Each one is seeded with the current catalog; list_changed reaches
  * 2026-07-28 clients on the `subscriptions/listen` streams they open, through
- * the handler's event bus (`handler.notify`), once per batch.
+ * the handler's event bus (`handler.notify`), once per batch; the bus
+ * (`createPacedEventBus`) writes them a slice of streams per event-loop turn.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { createSdkV2Adapter } from '@hotmcp/adapter-sdk-v2';
+import { createPacedEventBus, createSdkV2Adapter } from '@hotmcp/adapter-sdk-v2';
 import { type AuditSink, createFanOutAdapter, createReloader, type ListKind, type Reloader } from '@hotmcp/core';
 import {
   createMcpHandler,
   hostHeaderValidationResponse,
-  InMemoryServerEventBus,
   localhostAllowedHostnames,
   McpServer,
   type ServerNotifier,
@@ -63,7 +63,8 @@ const PUBLISH: Record<ListKind, keyof ServerNotifier> = {
 
 /** Start the reloader and return the handler of the SDK 2.x endpoint. */
 export async function createV2Handler(options: V2HandlerOptions): Promise<V2Handler> {
-  const bus = new InMemoryServerEventBus(options.onerror);
+  // Streams are told a slice per event-loop turn: the first clients hear of a batch while the rest are being told.
+  const bus = createPacedEventBus({ onerror: options.onerror });
   let notify: ServerNotifier | undefined;
   const fanOut = createFanOutAdapter({
     catalog: createSdkV2Adapter(createServer()),

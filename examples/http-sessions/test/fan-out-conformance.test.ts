@@ -106,6 +106,7 @@ async function connect(): Promise<ConformanceSession> {
     readResource: async (uri) => firstText((await client.readResource({ uri })).contents),
     notifications: () => ({ ...counts }),
     settle: async () => {
+      await fanOut.idle(); // list_changed goes out a slice of sessions per event-loop turn after the commit
       await client.ping();
     },
     failRegistrationOf: (name) => sabotage(catalog, name),

@@ -1,1 +1,7 @@
+export {
+  createPacedEventBus,
+  PacedEventBus,
+  type PacedEventBusOptions,
+  type ServerEventListener,
+} from './paced-event-bus.js';
 export { createSdkV2Adapter, SDK_V2_RANGE, SdkV2Adapter } from './sdk-v2-adapter.js';

@@ -2,10 +2,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
-import { defineTool } from '../define.js';
+import { definePrompt, defineTool } from '../define.js';
 import type { HotMcpError } from '../errors.js';
 import type {
   ClientLogMessage,
+  CommitResult,
+  ListKind,
   PreparedChange,
   RegistryChange,
   ToolRegistryAdapter,
@@ -28,6 +30,23 @@ class SharingFakeAdapter extends FakeRegistryAdapter {
     return shared.has(prepared);
   }
 }
+
+/** A sharing fake that, like the SDK adapters, can commit quietly and send its list_changed later. */
+class DeferringFakeAdapter extends SharingFakeAdapter {
+  /** The kinds of every list_changed sent, one array per send. */
+  readonly sent: ListKind[][] = [];
+  commitQuietly(prepared: PreparedChange): CommitResult {
+    const result = super.commit(prepared);
+    this.notifications -= result.notified.length;
+    return result;
+  }
+  sendListChanged(kinds: readonly ListKind[]): void {
+    this.sent.push([...kinds]);
+    this.notifications += kinds.length;
+  }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A fake that counts prepares and shares nothing. */
 class CountingFakeAdapter extends FakeRegistryAdapter {
@@ -221,6 +240,54 @@ describe('FanOutRegistryAdapter', () => {
     });
     await apply(fanOut, { upsert: [tool('a')], remove: [] });
     expect(notified).toEqual([['tool']]);
+  });
+
+  it('changes every session at once, then sends list_changed a slice of sessions per event-loop turn', async () => {
+    const audit = new MemoryAuditSink();
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter(), audit, notifySliceSize: 2 });
+    const sessions = Array.from({ length: 5 }, () => new DeferringFakeAdapter());
+    for (const session of sessions) await fanOut.attach(session);
+
+    await apply(fanOut, { upsert: [tool('a')], remove: [] });
+
+    expect(sessions.every((session) => names(session).join() === 'tool:a')).toBe(true);
+    expect(sessions.map((session) => session.sent.length)).toEqual([0, 0, 0, 0, 0]);
+    const idle = fanOut.idle();
+    await turn();
+    expect(sessions.map((session) => session.sent.length)).toEqual([1, 1, 0, 0, 0]);
+    await idle;
+    expect(sessions.map((session) => session.sent)).toEqual(Array.from({ length: 5 }, () => [['tool']]));
+    await fanOut.idle();
+    expect(audit.events.filter((event) => event.event === 'fanout.notified')).toEqual([
+      expect.objectContaining({ sessions: 5, durationMs: expect.any(Number) }),
+    ]);
+  });
+
+  it('sends one list_changed per batch in order, and none to a session detached before its turn', async () => {
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter(), notifySliceSize: 1 });
+    const [kept, leaving] = [new DeferringFakeAdapter(), new DeferringFakeAdapter()];
+    await fanOut.attach(kept);
+    const detach = await fanOut.attach(leaving);
+    const prompt = definePrompt({ name: 'p', description: 'p', handler: () => ({ messages: [] }) });
+
+    await apply(fanOut, { upsert: [tool('a')], remove: [] });
+    await apply(fanOut, { upsert: [prompt], remove: [] });
+    await apply(fanOut, { upsert: [tool('b')], remove: [] });
+    detach();
+    for (let index = 0; index < 4; index++) await turn();
+
+    expect(kept.sent).toEqual([['tool'], ['prompt'], ['tool']]);
+    expect(names(kept)).toEqual(['prompt:p', 'tool:a', 'tool:b']);
+    expect(leaving.sent).toEqual([]);
+    expect(names(leaving)).toEqual(['prompt:p', 'tool:a', 'tool:b']);
+  });
+
+  it('refuses a notify slice size that is not a positive integer', () => {
+    for (const notifySliceSize of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createFanOutAdapter({ catalog: new SharingFakeAdapter(), notifySliceSize })).toThrow(
+        expect.objectContaining({ code: 'HOTMCP_ERR_BAD_OPTION' }),
+      );
+    }
   });
 
   it('refuses to commit a change it did not prepare', () => {

@@ -5,6 +5,7 @@ import type { AuditSink } from '../ports/audit-sink.js';
 import type {
   ClientLogMessage,
   CommitResult,
+  ListKind,
   PreparedChange,
   RegistryChange,
   RegistryEntryRef,
@@ -19,6 +20,22 @@ import type {
  */
 interface SharedPlanAdapter extends ToolRegistryAdapter {
   canCommit(prepared: PreparedChange): boolean;
+}
+
+/**
+ * An adapter that can commit without notifying and notify later
+ * (`McpServerRegistryAdapter`): the fan-out changes every session's registry
+ * in one step, then sends the list_changed notifications a slice of sessions
+ * per event-loop turn.
+ */
+interface DeferredNotifyAdapter extends ToolRegistryAdapter {
+  commitQuietly(prepared: PreparedChange): CommitResult;
+  sendListChanged(kinds: readonly ListKind[]): void;
+}
+
+function defersNotify(adapter: ToolRegistryAdapter): adapter is DeferredNotifyAdapter {
+  const candidate = adapter as Partial<DeferredNotifyAdapter>;
+  return typeof candidate.commitQuietly === 'function' && typeof candidate.sendListChanged === 'function';
 }
 
 /** Options of {@link createFanOutAdapter}. */
@@ -43,6 +60,13 @@ export interface FanOutAdapterOptions {
    * still holds the previous catalog): close it, so its client reconnects.
    */
   onSessionFailed?(adapter: ToolRegistryAdapter, error: HotMcpError): void;
+  /**
+   * How many sessions are sent their list_changed per event-loop turn, once a
+   * batch is in every session's registry. Each turn's notifications leave
+   * the process before the next turn starts, so the first clients hear of a
+   * batch while later sessions are still being told. Default 128.
+   */
+  notifySliceSize?: number;
 }
 
 interface Session {
@@ -110,9 +134,25 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
   #version = 0;
   #snapshot: { version: number; prepared: Promise<PreparedChange> } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Sessions whose registry changed and whose client has not been told yet: the lists each batch changed. */
+  readonly #unnotified = new Map<Session, Array<readonly ListKind[]>>();
+  /** When the sends of the current run of batches started; undefined while nothing is being sent. */
+  #notifyingSince: number | undefined;
+  #notified = 0;
+  readonly #idleWaiters: Array<() => void> = [];
+  readonly #sliceSize: number;
 
   constructor(options: FanOutAdapterOptions) {
     assertAdapter(options.catalog);
+    const slice = options.notifySliceSize ?? 128;
+    if (!Number.isInteger(slice) || slice < 1) {
+      throw new HotMcpError(
+        'HOTMCP_ERR_BAD_OPTION',
+        `notifySliceSize must be a positive integer, got ${JSON.stringify(slice)}.`,
+        { details: { option: 'notifySliceSize' } },
+      );
+    }
+    this.#sliceSize = slice;
     this.#catalog = options.catalog;
     this.#options = options;
     this.adapterName = `hotmcp fan-out (${options.catalog.adapterName})`;
@@ -175,10 +215,13 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
         return;
       }
       if ('refused' in own) throw own.refused;
-      session.adapter.commit(own.prepared);
+      const { adapter } = session;
+      if (defersNotify(adapter)) this.#notifyLater(session, adapter.commitQuietly(own.prepared).notified);
+      else adapter.commit(own.prepared);
       for (const ref of change.remove) session.held.delete(definitionKey(ref));
       for (const definition of change.upsert) session.held.add(keyOf(definition));
     });
+    this.#startNotifying();
     try {
       this.#options.onCommitted?.(result);
     } catch (error) {
@@ -200,6 +243,59 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
         this.#options.audit?.record('fanout.log_failed', { error: String(error) });
       }
     }
+  }
+
+  /**
+   * Resolves once every list_changed of the batches committed so far has
+   * been handed to its session's transport (at once when none is pending).
+   */
+  idle(): Promise<void> {
+    if (this.#notifyingSince === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Remember that `session`'s client is to be told of `kinds`, after what earlier batches changed. */
+  #notifyLater(session: Session, kinds: readonly ListKind[]): void {
+    if (kinds.length === 0) return;
+    const pending = this.#unnotified.get(session);
+    if (pending === undefined) this.#unnotified.set(session, [kinds]);
+    else pending.push(kinds);
+  }
+
+  #startNotifying(): void {
+    if (this.#notifyingSince !== undefined || this.#unnotified.size === 0) return;
+    this.#notifyingSince = performance.now();
+    this.#notified = 0;
+    setImmediate(() => this.#notifySlice());
+  }
+
+  /**
+   * Send one slice of pending list_changed notifications, then yield so they
+   * are written before the next slice. A session detached meanwhile is
+   * skipped. When none is left, audit `fanout.notified` with how many
+   * sessions were told and how long it took from the commit.
+   */
+  #notifySlice(): void {
+    let sent = 0;
+    for (const [session, batches] of this.#unnotified) {
+      if (sent === this.#sliceSize) break;
+      this.#unnotified.delete(session);
+      if (this.#sessions.get(session.adapter) !== session) continue;
+      for (const kinds of batches) (session.adapter as DeferredNotifyAdapter).sendListChanged(kinds);
+      sent++;
+    }
+    this.#notified += sent;
+    if (this.#unnotified.size > 0) {
+      setImmediate(() => this.#notifySlice());
+      return;
+    }
+    const since = this.#notifyingSince ?? performance.now();
+    this.#notifyingSince = undefined;
+    this.#options.audit?.record('fanout.notified', {
+      sessions: this.#notified,
+      durationMs: Math.round((performance.now() - since) * 10) / 10,
+    });
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /**
@@ -245,6 +341,8 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
 
   /** Stop committing batches to this session's adapter (its server keeps what it has). Idempotent. */
   detach(adapter: ToolRegistryAdapter): void {
+    const session = this.#sessions.get(adapter);
+    if (session !== undefined) this.#unnotified.delete(session);
     this.#sessions.delete(adapter);
   }
 
@@ -309,6 +407,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
   #fail(session: Session, error: HotMcpError, event: string): void {
     if (this.#sessions.get(session.adapter) !== session) return;
     this.#sessions.delete(session.adapter);
+    this.#unnotified.delete(session);
     this.#options.audit?.record(event, { adapter: session.adapter.adapterName, ...error.toJSON() });
     try {
       this.#options.onSessionFailed?.(session.adapter, error);

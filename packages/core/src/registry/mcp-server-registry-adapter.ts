@@ -418,6 +418,20 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
    * prepared by any adapter of the same class ({@link canCommit}).
    */
   commit(prepared: PreparedChange): CommitResult {
+    const result = this.commitQuietly(prepared);
+    this.sendListChanged(result.notified);
+    return result;
+  }
+
+  /**
+   * {@link commit} without sending the list_changed notifications: the
+   * registries change at once, and the caller sends `result.notified` later
+   * with {@link sendListChanged}. Lets the fan-out adapter update every
+   * session in one step and then spread the sends over event-loop turns, so
+   * the first clients hear of a batch while the last sessions are still
+   * being told.
+   */
+  commitQuietly(prepared: PreparedChange): CommitResult {
     const plan = PLANS.get(prepared);
     if (plan === undefined || plan.preparedBy !== this.#adapterClass) {
       throw new HotMcpError(
@@ -465,9 +479,16 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
       );
     }
     unshadow();
-    const notified = LIST_ORDER.filter((kind) => changed.has(kind));
-    for (const kind of notified) this.#sendListChanged(kind);
-    return { notified };
+    return { notified: LIST_ORDER.filter((kind) => changed.has(kind)) };
+  }
+
+  /**
+   * Send one list_changed per kind to the connected client; nothing when the
+   * server is not connected. Never throws: a failed send goes to the server's
+   * `onerror`.
+   */
+  sendListChanged(kinds: readonly ListKind[]): void {
+    for (const kind of kinds) this.#sendListChanged(kind);
   }
 
   #registry(kind: DefinitionKind): Registry {
