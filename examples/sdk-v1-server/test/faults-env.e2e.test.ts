@@ -8,6 +8,7 @@ import {
   auditMark,
   expectEchoKept,
   greetTool,
+  moduleFailureAfter,
   runAs,
   serverPid,
   toolNames,
@@ -45,7 +46,7 @@ describe('links and confinement', () => {
       'echo.ts',
       (await server.sandbox.read('echo.ts')).replace('./lib/format.js', '../secret.js'),
     );
-    const failure = await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'module.failed');
+    const failure = await moduleFailureAfter(server, 'echo.ts', mark);
     expect(failure).toMatchObject({
       code: 'HOTMCP_ERR_OUTSIDE_ROOT',
       module: server.path('echo.ts'),

@@ -10,6 +10,7 @@ import {
   auditMark,
   expectEchoKept,
   greetTool,
+  moduleFailureAfter,
   serverPid,
   toolNames,
   untilAnswers,
@@ -19,9 +20,7 @@ import {
 
 const server = useServer();
 
-function failureOf(file: string, mark: number) {
-  return waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'module.failed' && e.module === server.path(file));
-}
+const failureOf = (file: string, mark: number) => moduleFailureAfter(server, file, mark);
 
 /** Definitions refused (name conflicts, invalid ones) since `mark`. */
 async function rejectionsAfter(mark: number) {

@@ -6,16 +6,20 @@ import { open, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callText, until } from '../src/harness.js';
-import { auditMark, expectEchoKept, expectEchoRecovers, useServer, waitForAuditAfter } from './support.js';
+import {
+  auditMark,
+  expectEchoKept,
+  expectEchoRecovers,
+  moduleFailureAfter,
+  useServer,
+  waitForAuditAfter,
+} from './support.js';
 
 const server = useServer();
 
 const ECHO_LINES = 10; // examples/sdk-v1-server/tools/echo.ts
 
-/** The module.failed event for `file` recorded after `mark`. */
-function failureOf(file: string, mark: number) {
-  return waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'module.failed' && e.module === server.path(file));
-}
+const failureOf = (file: string, mark: number, empty = false) => moduleFailureAfter(server, file, mark, empty);
 
 /** Deterministic bytes that are no text at all: NULs, control bytes, and bytes UTF-8 never uses. */
 function garbage(size: number): Buffer {
@@ -67,7 +71,7 @@ describe('a tool module that does not load', () => {
   it('keeps the last good version when a module is emptied, instead of removing its tools', async () => {
     const mark = await auditMark(server.sandbox);
     await server.sandbox.write('echo.ts', '');
-    const failure = await failureOf('echo.ts', mark);
+    const failure = await failureOf('echo.ts', mark, true);
     expect(failure).toMatchObject({ code: 'HOTMCP_ERR_EMPTY_MODULE', file: server.path('echo.ts') });
     expect(server.session.listChanged()).toBe(0);
     await expectEchoKept(server);

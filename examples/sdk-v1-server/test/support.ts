@@ -73,6 +73,26 @@ export async function waitForAuditAfter(
   return found as AuditEvent;
 }
 
+/**
+ * The module.failed event for `file` (relative to the tools folder) recorded
+ * after `mark`. A write truncates a file before it fills it, so the watcher may
+ * see it empty first: that HOTMCP_ERR_EMPTY_MODULE is skipped unless `empty`
+ * says it is the one wanted.
+ */
+export function moduleFailureAfter(
+  server: ServerUnderTest,
+  file: string,
+  mark: number,
+  empty = false,
+): Promise<AuditEvent> {
+  return waitForAuditAfter(
+    server.sandbox,
+    mark,
+    (e) =>
+      e.event === 'module.failed' && e.module === server.path(file) && (empty || e.code !== 'HOTMCP_ERR_EMPTY_MODULE'),
+  );
+}
+
 /** The pid the static `server_info` tool reports: the same pid before and after a fault means no restart. */
 export async function serverPid(session: Session): Promise<number> {
   return (JSON.parse(await callText(session.client, 'server_info')) as { pid: number }).pid;
