@@ -1,4 +1,5 @@
-import semver from 'semver';
+import satisfies from 'semver/functions/satisfies.js';
+import valid from 'semver/functions/valid.js';
 import { HotMcpError } from './errors.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
 
@@ -27,7 +28,7 @@ export function assertAdapter(adapter: unknown): asserts adapter is ToolRegistry
     if (typeof candidate[method] !== 'function') throw incompatible(`${name} has no ${method}() method`);
   }
   const sdk = candidate.sdk;
-  if (sdk?.version !== undefined && semver.valid(sdk.version) && !semver.satisfies(sdk.version, sdk.range)) {
+  if (sdk?.version !== undefined && valid(sdk.version) && !satisfies(sdk.version, sdk.range)) {
     throw incompatible(`${name} supports ${sdk.name} ${sdk.range}, but the server runs ${sdk.name} ${sdk.version}`);
   }
 }

@@ -1,9 +1,20 @@
 import { closeSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import winston from 'winston';
+import type winston from 'winston';
 import { HotMcpError } from '../errors.js';
 import type { AuditFields, AuditSink } from '../ports/audit-sink.js';
+
+/**
+ * winston, loaded when the first sink opens its file rather than with
+ * `@hotmcp/core`: tool modules import the package for `defineTool`, in the
+ * server and in every fresh import-preflight worker, where winston's ~80 ms
+ * of loading would buy nothing.
+ */
+function loadWinston(): typeof winston {
+  return createRequire(import.meta.url)('winston') as typeof winston;
+}
 
 /** Options of {@link WinstonAuditSink}. */
 export interface WinstonAuditSinkOptions {
@@ -152,6 +163,7 @@ export class WinstonAuditSink implements AuditSink {
     closeSync(openSync(this.path, 'a', 0o600));
 
     const fail = (error: unknown): void => this.#fail(error);
+    const winston = loadWinston();
     const transport = new winston.transports.File({
       filename: this.path,
       maxsize: this.#maxSize,

@@ -55,6 +55,17 @@ describe('ReloadEngine', () => {
     expect(t.adapter.list().tools).toEqual(['a']);
   });
 
+  it('asks the loader to warm up once, before the change source starts', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    const order: string[] = [];
+    Object.assign(t.loader, { warmUp: () => order.push(`warmUp, source started: ${t.source.started}`) });
+    await t.reloader.start();
+    await t.reloader.start();
+    expect(order).toEqual(['warmUp, source started: false']);
+    expect(t.adapter.list().tools).toEqual(['a']);
+  });
+
   it('registers every definition found at start in one commit', async () => {
     const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
     t.loader.set(file('a.ts'), { default: tool('a') }).set(file('b.ts'), { one: tool('b1'), two: tool('b2') });

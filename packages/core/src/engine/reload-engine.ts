@@ -82,6 +82,7 @@ export class ReloadEngine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.loader.warmUp?.();
     if (this.builtins.length > 0) await this.registerBuiltins();
     const baseline = await this.source.start(
       (batch) => this.enqueue(batch),

@@ -93,6 +93,21 @@ interface Spare {
   jobs: number;
 }
 
+/**
+ * The process's Node options for the worker, less `--input-type`: a server
+ * started as `node --input-type=module -e ...` would pass it on, and Node then
+ * refuses to start a worker from a file (ERR_INPUT_TYPE_NOT_ALLOWED).
+ */
+function workerExecArgv(): string[] {
+  const args: string[] = [];
+  for (let index = 0; index < process.execArgv.length; index++) {
+    const arg = process.execArgv[index] as string;
+    if (arg === '--input-type') index++;
+    else if (!arg.startsWith('--input-type=')) args.push(arg);
+  }
+  return args;
+}
+
 /** The most packages a worker imports ahead. */
 const MAX_WARM = 200;
 /** Batches one worker evaluates before it is replaced, so what modules leave in its globals does not pile up. */
@@ -108,6 +123,15 @@ export class ImportPreflight {
   private impossible: string | undefined;
 
   constructor(private readonly timeoutMs: number) {}
+
+  /**
+   * Start the spare worker now rather than with the first job, importing
+   * `externals` ahead (nothing when one is there or none can start).
+   */
+  warmUp(externals: ReadonlyArray<[string, string, boolean]> = []): void {
+    for (const external of externals) this.warm.set(`${external[0]}\0${external[1]}`, external);
+    if (this.spare === undefined && !this.closed) this.spare = this.trySpawn();
+  }
 
   async run(job: PreflightJob): Promise<PreflightOutcome> {
     for (const external of job.externals) {
@@ -170,6 +194,7 @@ export class ImportPreflight {
   private spawn(): Spare {
     const worker = new Worker(new URL('./preflight-worker.js', import.meta.url), {
       workerData: { warm: [...this.warm.values()] },
+      execArgv: workerExecArgv(),
     });
     worker.on('error', () => {}); // reported through `ready` or the running job
     const ready = new Promise<void>((resolve, reject) => {

@@ -225,6 +225,18 @@ export class RunnerModuleLoader implements ModuleLoader {
     }
   }
 
+  /**
+   * Start the preflight worker now, so its start overlaps the watcher's start
+   * and the first scan, and have it import `@hotmcp/core` as a tool module in
+   * the root would (what tool modules import `defineTool` from; nothing when
+   * it does not resolve from there).
+   */
+  warmUp(): void {
+    if (this.settings.preflight === false) return;
+    this.preflight ??= new ImportPreflight(preflightTimeout(this.settings.preflight));
+    this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
+  }
+
   async close(): Promise<void> {
     await this.preflight?.close();
     this.preflight = undefined;

@@ -20,6 +20,12 @@ export interface ModuleLoader {
   importersOf(files: Iterable<string>): Set<string>;
   /** Drop what is known about deleted files. */
   forget(files: Iterable<string>): void;
+  /**
+   * Called once when the reloader starts, before the change source starts:
+   * begin what the first `load` will need, so it runs while the watcher
+   * starts and the folder is scanned. Must not throw.
+   */
+  warmUp?(): void;
   /** Release the loader's resources. */
   close?(): Promise<void>;
 }

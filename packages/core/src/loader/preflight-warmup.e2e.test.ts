@@ -1,0 +1,59 @@
+// The runner loader's warm-up, in a real Node process against the built
+// package: the preflight worker starts and imports `@hotmcp/core` (as a tool
+// module in the root resolves it) before the first load is asked for.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+
+const coreDist = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../dist/index.js')).href;
+
+let base: string;
+beforeEach(async () => {
+  base = await realpath(await mkdtemp(join(tmpdir(), 'hotmcp-warmup-')));
+  await mkdir(join(base, 'tools'));
+  // What tool modules in the root resolve `@hotmcp/core` to: here, a package that says where it was imported.
+  const fake = join(base, 'node_modules', '@hotmcp', 'core');
+  await mkdir(fake, { recursive: true });
+  await writeFile(join(fake, 'package.json'), '{ "name": "@hotmcp/core", "type": "module", "exports": "./index.js" }');
+  await writeFile(
+    join(fake, 'index.js'),
+    `import { appendFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+appendFileSync(${JSON.stringify(join(base, 'imported.log'))}, (isMainThread ? 'main' : 'worker') + '\\n');
+`,
+  );
+});
+afterEach(() => rm(base, { recursive: true, force: true }));
+
+/** Warm a runner loader up, never load anything, and say where the root's `@hotmcp/core` was imported. */
+async function warmUp(preflight: unknown, waitMs: number): Promise<string[]> {
+  const driver = `
+    import { existsSync } from 'node:fs';
+    import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+    const loader = new RunnerModuleLoader({
+      root: ${JSON.stringify(join(base, 'tools'))}, include: [], exclude: [], deny: [], denyFiles: [],
+      preflight: ${JSON.stringify(preflight)},
+    });
+    loader.warmUp();
+    const deadline = Date.now() + ${waitMs};
+    while (!existsSync(${JSON.stringify(join(base, 'imported.log'))}) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await loader.close();
+  `;
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', driver], { cwd: base });
+  return (await readFile(join(base, 'imported.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+}
+
+it('starts the preflight worker and imports @hotmcp/core there before any load', async () => {
+  expect(await warmUp({ timeoutMs: 2000 }, 10_000)).toEqual(['worker']);
+}, 20_000);
+
+it('starts nothing when the preflight is off', async () => {
+  // What the worker would have written within this time (it takes well under a second) is not there.
+  expect(await warmUp(false, 1500)).toEqual([]);
+});
