@@ -8,7 +8,7 @@
 // session the plain SDK way. That is what it costs this machine to reach the
 // same clients with no file, watcher or reload: the floor.
 //
-//   pnpm bench:sessions                       (SDK 1.x then SDK 2.x: baseline and hotmcp, 1,000 sessions, 3 edits each)
+//   pnpm bench:sessions                       (SDK 1.x then SDK 2.x: baseline and hotmcp, 1,000 sessions, 5 changes each)
 //   SESSIONS=200 EDITS=5 SDKS=v1 CLIENT_PROCESSES=4 pnpm bench:sessions   (clients are spread over CLIENT_PROCESSES, default 2)
 //   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' pnpm bench:sessions   (profile the servers)
 import { fork } from 'node:child_process';
@@ -231,7 +231,7 @@ async function runPhase(kind, sdk, sessions, edits, clientProcesses) {
 
 async function main() {
   const sessions = Number(process.env.SESSIONS ?? 1000);
-  const edits = Number(process.env.EDITS ?? 3);
+  const edits = Number(process.env.EDITS ?? 5);
   const sdks = (process.env.SDKS ?? 'v1,v2').split(',');
   const clientProcesses = Number(process.env.CLIENT_PROCESSES ?? 2);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;

@@ -387,6 +387,7 @@ function report(result) {
       row('new tool file → tool listed', rows.addToListed),
       row('helper edit → both importing tools return new code', rows.helperToBoth),
       row('restart of this server: stop + cold start + initialize + first call', rows.restart),
+      row('restart of this server with the import preflight off', rows.restartNoPreflight),
       row('restart of a plain SDK server (no reloader, one tool)', rows.plainRestart),
     ],
   );
@@ -453,6 +454,11 @@ async function main() {
     log('restarts…');
     rows.restart = await restarts(
       () => connect(sandbox),
+      (session) => callText(session.client, 'greet', { name: 'x' }),
+    );
+    // What the import preflight's worker adds to a start.
+    rows.restartNoPreflight = await restarts(
+      () => connect(sandbox, { HOTMCP_PREFLIGHT_TIMEOUT_MS: '0' }),
       (session) => callText(session.client, 'greet', { name: 'x' }),
     );
   } finally {

@@ -1,10 +1,11 @@
 // Fault catalogue, part 4: the world around the tool modules — links that
 // leave the root or go round in circles, files and folders the server may not
 // read, an audit log it cannot write, a native watcher that gives up.
-import { chmod, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, realpath, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  auditEvents,
   auditMark,
   expectEchoKept,
   greetTool,
@@ -27,12 +28,24 @@ describe('links and confinement', () => {
     await untilAnswers(server.session, name, { name: 'x' }, 'Fence x');
   }
 
-  it('never loads a tool file that is a symlink to a file outside the root', async () => {
+  it('never loads a tool file that is a symlink to a file outside the root, and audits it once', async () => {
     const outside = join(server.sandbox.dir, 'outside.ts');
     await writeFile(outside, greetTool('intruder', 'Outside'));
+    const mark = await auditMark(server.sandbox);
     await symlink(outside, server.path('intruder.ts'));
+    const refused = await waitForAuditAfter(
+      server.sandbox,
+      mark,
+      (e) => e.event === 'watcher.error' && e.code === 'HOTMCP_ERR_OUTSIDE_ROOT',
+    );
+    expect(refused).toMatchObject({ path: server.path('intruder.ts'), target: await realpath(outside) });
+    await writeFile(outside, greetTool('intruder', 'Outside again'));
     await fence('fence');
     expect(await toolNames(server.session)).not.toContain('intruder');
+    const refusals = (await auditEvents(server.sandbox))
+      .slice(mark)
+      .filter((e) => e.event === 'watcher.error' && e.code === 'HOTMCP_ERR_OUTSIDE_ROOT');
+    expect(refusals).toHaveLength(1);
     await expectEchoKept(server);
   });
 

@@ -98,7 +98,7 @@ export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './watching/file-st
 export type { PathFilter } from './watching/path-filter.js';
 export { ALWAYS_EXCLUDED, createPathFilter, isInside } from './watching/path-filter.js';
 export type { FileScan } from './watching/scan-files.js';
-export { isGone, scanFiles, stampOf, unreadable } from './watching/scan-files.js';
+export { isGone, outsideRootLink, scanFiles, stampOf, unreadable } from './watching/scan-files.js';
 export type {
   ChangeSourceSelection,
   NativeWatcherModule,

@@ -78,7 +78,8 @@ async function loadParcel(): Promise<ParcelWatcher> {
  *   holds folders of its own, the root is subscribed afresh and rescanned.
  * - Symlinks are not followed: a symlinked folder is not watched, and a
  *   symlinked file is reported (when its target is inside the root) for
- *   events on the link itself, not on its target.
+ *   events on the link itself, not on its target; one whose target is
+ *   outside the root is reported through `onError` as HOTMCP_ERR_OUTSIDE_ROOT.
  * - The root is checked every `rootCheckMs`: deleted or moved away, that is
  *   reported through `onError` and watching resumes when it is back;
  *   replaced, it is watched afresh.
@@ -276,7 +277,7 @@ export class NativeChangeSource implements ChangeSource {
     for (const file of candidates) {
       let stamp: string | undefined;
       try {
-        stamp = stampOf(this.#root, file);
+        stamp = stampOf(this.#root, file, undefined, (error) => this.#report(generation, error));
       } catch (error) {
         // Cannot tell (permission denied): skip it, keep what was known.
         this.#report(generation, unreadable(file, error));

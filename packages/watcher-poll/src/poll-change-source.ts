@@ -8,6 +8,7 @@ import {
   HotMcpError,
   isGone,
   isInside,
+  outsideRootLink,
   type PathFilter,
   unreadable,
 } from '@hotmcp/core';
@@ -90,7 +91,8 @@ class Changes {
  *
  * A file is changed when its `mtimeMs`, `ctimeMs`, `size` or inode differs.
  * Symlinked folders are not followed; a symlinked file is reported only when
- * its real path is inside the root. No native code: works on every filesystem
+ * its real path is inside the root (one resolving outside it is reported
+ * through `onError` as HOTMCP_ERR_OUTSIDE_ROOT). No native code: works on every filesystem
  * (network mounts, containers, WSL).
  */
 export class PollChangeSource implements ChangeSource {
@@ -383,7 +385,13 @@ export class PollChangeSource implements ChangeSource {
    */
   #stampOf(file: string): string | undefined | null | typeof SETTLING {
     try {
-      if (this.#links.has(file) && !isInside(this.#root, realpathSync(file))) return undefined;
+      if (this.#links.has(file)) {
+        const target = realpathSync(file);
+        if (!isInside(this.#root, target)) {
+          this.#report(outsideRootLink(file, target));
+          return undefined;
+        }
+      }
       const stats = statSync(file, { throwIfNoEntry: false });
       if (!stats?.isFile()) return undefined;
       if (stats.size === 0 && Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLING_MS) return SETTLING;

@@ -66,6 +66,26 @@ describe('ReloadEngine', () => {
     expect(t.adapter.list().tools).toEqual(['a']);
   });
 
+  it('audits a symlink out of the root once, however often the watcher reports it, and again once its path was in a batch', async () => {
+    const t = await setup({ baseline: [] });
+    const report = (error: Error) => t.source.report(error);
+    await t.reloader.start();
+    const link = file('linked.ts');
+    const outside = () =>
+      new HotMcpError('HOTMCP_ERR_OUTSIDE_ROOT', `${link} is a symbolic link outside the root`, {
+        details: { path: link, target: '/elsewhere/secret.ts' },
+      });
+    const refusals = () =>
+      t.audit.events.filter((event) => event.event === 'watcher.error' && event.code === 'HOTMCP_ERR_OUTSIDE_ROOT');
+    report(outside());
+    report(outside());
+    expect(refusals()).toEqual([expect.objectContaining({ path: link, target: '/elsewhere/secret.ts' })]);
+    t.loader.set(link, { default: tool('linked') });
+    await t.change({ added: [link] }); // retargeted inside the root
+    report(outside()); // and out again
+    expect(refusals()).toHaveLength(2);
+  });
+
   it('registers every definition found at start in one commit', async () => {
     const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
     t.loader.set(file('a.ts'), { default: tool('a') }).set(file('b.ts'), { one: tool('b1'), two: tool('b2') });

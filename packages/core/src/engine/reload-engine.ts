@@ -65,6 +65,8 @@ export class ReloadEngine {
   private failedLoads = 0;
   /** Each tracked file's stamp when it was last handed to the loader, for {@link rescan}. */
   private readonly stamps = new Map<string, string>();
+  /** Symlinks out of the root already audited: said once, until the path shows up in a batch. */
+  private readonly refusedLinks = new Set<string>();
   private builtins: AnyDefinition[] = [];
   private readonly failureListeners = new Set<(failure: ReloadFailure) => void>();
 
@@ -86,7 +88,7 @@ export class ReloadEngine {
     if (this.builtins.length > 0) await this.registerBuiltins();
     const baseline = await this.source.start(
       (batch) => this.enqueue(batch),
-      (error) => this.audit.record('watcher.error', isHotMcpError(error) ? error.toJSON() : { message: error.message }),
+      (error) => this.watcherError(error),
     );
     this.audit.record('reloader.started', { root: this.settings.root, files: baseline.length });
     this.enqueue({ added: [...baseline], changed: [], removed: [] });
@@ -143,8 +145,9 @@ export class ReloadEngine {
     const unreadable: string[] = [];
     const { files } = scanFiles(createPathFilter(this.settings), (error) => {
       const path = isHotMcpError(error) ? error.details?.path : undefined;
-      if (typeof path === 'string') unreadable.push(path);
-      this.audit.record('watcher.error', isHotMcpError(error) ? error.toJSON() : { message: error.message });
+      if (typeof path === 'string' && isHotMcpError(error) && error.code === 'HOTMCP_ERR_WATCHER_FAILED')
+        unreadable.push(path);
+      this.watcherError(error);
     });
     for (const [file, stamp] of files) {
       if (this.deny.reason(file) !== undefined) continue;
@@ -166,6 +169,9 @@ export class ReloadEngine {
 
   /** Queue a batch; batches that arrive during a reload are merged and applied next. */
   enqueue(batch: ChangeBatch): void {
+    for (const files of [batch.added, batch.changed, batch.removed]) {
+      for (const file of files ?? []) this.refusedLinks.delete(file);
+    }
     this.queue.push(batch);
     if (this.queue.size > 0) this.draining ??= this.drain();
   }
@@ -206,6 +212,23 @@ export class ReloadEngine {
         failedLoads: this.failedLoads,
       },
     };
+  }
+
+  /**
+   * Audit what the change source reports. A symlink resolving outside the
+   * root (HOTMCP_ERR_OUTSIDE_ROOT) is reported by watchers each time they
+   * look at it: it is audited once, and again only after its path was part of
+   * a batch (after it was retargeted inside the root and out again).
+   */
+  private watcherError(error: Error): void {
+    if (isHotMcpError(error) && error.code === 'HOTMCP_ERR_OUTSIDE_ROOT') {
+      const path = error.details?.path;
+      if (typeof path === 'string') {
+        if (this.refusedLinks.has(path)) return;
+        this.refusedLinks.add(path);
+      }
+    }
+    this.audit.record('watcher.error', isHotMcpError(error) ? error.toJSON() : { message: error.message });
   }
 
   private moduleReports(): ModuleReport[] {

@@ -19,6 +19,7 @@ import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isHotMcpError } from '../errors.js';
 import type { ChangeBatch, ChangeSource, ChangeSourceOptions } from '../ports/change-source.js';
 import { type CoalesceTimings, createCoalescingChangeSource } from '../watching/coalescing-change-source.js';
 
@@ -304,7 +305,7 @@ export function changeSourceConformance(
         await watch.until(() => last(watch, file) === 'changed', 'the same-size edit');
       });
 
-      it('never emits a symlink to a file outside the root', async () => {
+      it('never emits a symlink to a file outside the root, and reports it as HOTMCP_ERR_OUTSIDE_ROOT', async () => {
         const target = path.join(env.outside, 'secret.ts');
         writeFileSync(target, 'secret');
         mkdirSync(env.at('tools'));
@@ -318,6 +319,15 @@ export function changeSourceConformance(
         await watch.sentinel();
         expect(watch.history(early)).toEqual([]);
         expect(watch.history(late)).toEqual([]);
+        const refused = (file: string) =>
+          watch.errors.some(
+            (error) =>
+              isHotMcpError(error) &&
+              error.code === 'HOTMCP_ERR_OUTSIDE_ROOT' &&
+              error.details?.path === file &&
+              error.details?.target === target,
+          );
+        await watch.until(() => refused(early) && refused(late), 'both links reported as outside the root');
       });
 
       it('never emits files in excluded folders, dot-folders or not selected by the globs', async () => {

@@ -5,7 +5,7 @@ import { HotMcpError } from '../errors.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import { fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
 import { isInside } from './path-filter.js';
-import { isGone, unreadable } from './scan-files.js';
+import { isGone, outsideRootLink, unreadable } from './scan-files.js';
 
 /** The timings of a {@link CoalescingChangeSource}, all in milliseconds. */
 export interface CoalesceTimings {
@@ -248,7 +248,13 @@ export class CoalescingChangeSource implements ChangeSource {
     const record = this.#records.get(file);
     try {
       const link = lstatSync(file);
-      if (link.isSymbolicLink() && !isInside(this.#root, realpathSync(file))) return this.#gone(file);
+      if (link.isSymbolicLink()) {
+        const target = realpathSync(file);
+        if (!isInside(this.#root, target)) {
+          this.#report(outsideRootLink(file, target));
+          return this.#gone(file);
+        }
+      }
       const stats = link.isSymbolicLink() ? statSync(file) : link;
       if (!stats.isFile()) return this.#gone(file);
       if (!baseline && stats.size === 0 && Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLING_MS) {

@@ -19,7 +19,8 @@ export interface FileScan {
  * its threads) out of it — about 50 ms for 10,000 files.
  *
  * Symlinked folders are not followed; a symlinked file is kept only when its
- * real path is inside the root. A folder or file that cannot be read
+ * real path is inside the root (one outside is reported through `onError` as
+ * {@link outsideRootLink}). A folder or file that cannot be read
  * (permission denied) is reported through `onError` and skipped; entries that
  * vanish mid-walk, broken links and link loops are skipped silently.
  * Throws `HOTMCP_ERR_WATCHER_FAILED` when `dir` itself is not a folder.
@@ -50,7 +51,7 @@ export function scanFiles(filter: PathFilter, onError?: (error: Error) => void, 
         folders.push(full);
       } else if ((entry.isFile() || entry.isSymbolicLink()) && filter.includes(full)) {
         try {
-          const stamp = stampOf(filter.root, full, entry.isSymbolicLink());
+          const stamp = stampOf(filter.root, full, entry.isSymbolicLink(), onError);
           if (stamp !== undefined) scan.files.set(full, stamp);
         } catch (cause) {
           onError?.(unreadable(full, cause));
@@ -64,20 +65,44 @@ export function scanFiles(filter: PathFilter, onError?: (error: Error) => void, 
 /**
  * The stamp of a file a watcher may report, or undefined when it is not
  * there, not a regular file, a broken link or link loop, or a symlink
- * resolving outside the root. Throws when that cannot be told (permission
+ * resolving outside the root (that one is also handed to `onOutside` as
+ * {@link outsideRootLink}). Throws when that cannot be told (permission
  * denied): the caller keeps what it knew. `isLink` saves an lstat when the
  * caller already knows.
  */
-export function stampOf(root: string, file: string, isLink?: boolean): string | undefined {
+export function stampOf(
+  root: string,
+  file: string,
+  isLink?: boolean,
+  onOutside?: (error: HotMcpError) => void,
+): string | undefined {
   try {
     const link = isLink ?? lstatSync(file).isSymbolicLink();
-    if (link && !isInside(root, realpathSync(file))) return undefined;
+    if (link) {
+      const target = realpathSync(file);
+      if (!isInside(root, target)) {
+        onOutside?.(outsideRootLink(file, target));
+        return undefined;
+      }
+    }
     const stats = statSync(file);
     return stats.isFile() ? fileStamp(stats) : undefined;
   } catch (error) {
     if (isGone(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * The error a watcher reports for a selected file that is a symbolic link
+ * resolving outside the root: it is never delivered, so it is never loaded.
+ */
+export function outsideRootLink(file: string, target: string): HotMcpError {
+  return new HotMcpError(
+    'HOTMCP_ERR_OUTSIDE_ROOT',
+    `${file} is a symbolic link to ${target}, outside the watched root; it is not loaded`,
+    { details: { path: file, target } },
+  );
 }
 
 /** The error a watcher reports for a folder or file it may not read. */
