@@ -48,6 +48,7 @@ describe('faults between files', () => {
     expect(conflict).toMatchObject({
       code: 'HOTMCP_ERR_NAME_CONFLICT',
       file: server.path('echo-again.ts'),
+      line: 4, // greetTool's `export default defineTool({`
       kind: 'tool',
       name: 'echo',
     });

@@ -18,6 +18,7 @@ import {
 const server = useServer();
 
 const ECHO_LINES = 10; // examples/sdk-v1-server/tools/echo.ts
+const ECHO_DEFINE_LINE = 5; // its `export default defineTool({`
 
 const failureOf = (file: string, mark: number, empty = false) => moduleFailureAfter(server, file, mark, empty);
 
@@ -163,7 +164,11 @@ describe('a tool module that does not load', () => {
       (await server.sandbox.read('echo.ts')).replace("name: 'echo',", "title: 'Echo',"),
     );
     const failure = await failureOf('echo.ts', mark);
-    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_INVALID_DEFINITION', file: server.path('echo.ts') });
+    expect(failure).toMatchObject({
+      code: 'HOTMCP_ERR_INVALID_DEFINITION',
+      file: server.path('echo.ts'),
+      line: ECHO_DEFINE_LINE,
+    });
     expect(failure.message).toContain('has no name');
     await expectEchoKept(server);
     await expectEchoRecovers(server);
@@ -176,7 +181,11 @@ describe('a tool module that does not load', () => {
       (await server.sandbox.read('echo.ts')).replace('handler: async', 'handle: async'),
     );
     const failure = await failureOf('echo.ts', mark);
-    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_INVALID_DEFINITION', file: server.path('echo.ts') });
+    expect(failure).toMatchObject({
+      code: 'HOTMCP_ERR_INVALID_DEFINITION',
+      file: server.path('echo.ts'),
+      line: ECHO_DEFINE_LINE,
+    });
     expect(failure.message).toContain('has no handler');
     await expectEchoKept(server);
     await expectEchoRecovers(server);
@@ -192,6 +201,8 @@ describe('a tool module that does not load', () => {
     expect(rejected).toMatchObject({
       code: 'HOTMCP_ERR_INVALID_DEFINITION',
       module: server.path('echo.ts'),
+      file: server.path('echo.ts'),
+      line: ECHO_DEFINE_LINE,
       kind: 'tool',
       name: 'echo',
     });
@@ -211,6 +222,7 @@ export const again = defineTool({ name: 'echo', handler: async () => ({ content:
     expect(failure).toMatchObject({
       code: 'HOTMCP_ERR_DUPLICATE_NAME',
       file: server.path('echo.ts'),
+      line: ECHO_DEFINE_LINE, // the second export seen: a module's exports come sorted, 'again' before 'default'
       kind: 'tool',
       name: 'echo',
     });

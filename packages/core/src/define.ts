@@ -142,9 +142,26 @@ export type AnyDefinition =
   | ResourceDefinition
   | ResourceTemplateDefinition;
 
-function brand<T extends object>(definition: T): T {
+/** Where each definition was made: a captured stack, formatted only when asked for (a refusal). */
+const DEFINED_AT = Symbol.for('hotmcp.definedAt');
+
+function brand<T extends object>(definition: T, factory: (...args: never[]) => unknown): T {
   Object.defineProperty(definition, DEFINITION, { value: true });
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, factory);
+  Object.defineProperty(definition, DEFINED_AT, { value: site });
   return definition;
+}
+
+/**
+ * The stack at the call of `defineTool()` (or a sibling) that made
+ * `definition`, its first frame the caller; undefined for anything else.
+ * Lets a refused definition be reported with the line that made it.
+ */
+export function definitionStack(definition: unknown): string | undefined {
+  if (typeof definition !== 'object' || definition === null) return undefined;
+  const site = (definition as Record<symbol, { stack?: string } | undefined>)[DEFINED_AT];
+  return typeof site?.stack === 'string' ? site.stack : undefined;
 }
 
 /**
@@ -152,12 +169,12 @@ function brand<T extends object>(definition: T): T {
  * a module may export several.
  */
 export function defineTool<S = undefined>(config: ToolConfig<S>): ToolDefinition<S> {
-  return brand({ ...config, kind: 'tool' as const });
+  return brand({ ...config, kind: 'tool' as const }, defineTool);
 }
 
 /** Declare a prompt in a hot-reloaded module. */
 export function definePrompt<S = undefined>(config: PromptConfig<S>): PromptDefinition<S> {
-  return brand({ ...config, kind: 'prompt' as const });
+  return brand({ ...config, kind: 'prompt' as const }, definePrompt);
 }
 
 /** Declare a resource: `uri` for one fixed resource, `template` for a URI template. */
@@ -167,8 +184,8 @@ export function defineResource(
   config: FixedResourceConfig | TemplateResourceConfig,
 ): ResourceDefinition | ResourceTemplateDefinition {
   return 'template' in config
-    ? brand({ ...config, kind: 'resourceTemplate' as const })
-    : brand({ ...config, kind: 'resource' as const });
+    ? brand({ ...config, kind: 'resourceTemplate' as const }, defineResource)
+    : brand({ ...config, kind: 'resource' as const }, defineResource);
 }
 
 /** True for a value made by one of the `define*` helpers, from any copy of this package. */

@@ -1,10 +1,41 @@
-import { type AnyDefinition, isDefinition, keyOf, normaliseUri, registryName } from '../define.js';
+import { type AnyDefinition, definitionStack, isDefinition, keyOf, normaliseUri, registryName } from '../define.js';
 import { clip, HotMcpError } from '../errors.js';
+import { locate } from '../loader/load-error.js';
 
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
-function invalid(file: string, message: string, details: Record<string, unknown> = {}): HotMcpError {
-  return new HotMcpError('HOTMCP_ERR_INVALID_DEFINITION', `${file}: ${message}`, { file, details });
+function invalid(
+  file: string,
+  message: string,
+  details: Record<string, unknown> = {},
+  line: number | undefined = undefined,
+): HotMcpError {
+  return new HotMcpError('HOTMCP_ERR_INVALID_DEFINITION', `${file}: ${message}`, {
+    file,
+    details,
+    ...(line !== undefined && { line }),
+  });
+}
+
+/** The line of `file` that made `definition` (its `defineTool()` call), when its stack passes through `file`. */
+export function definitionLine(definition: unknown, file: string): number | undefined {
+  const stack = definitionStack(definition);
+  if (stack === undefined) return undefined;
+  const where = locate(stack, file);
+  return where?.file === file ? where.line : undefined;
+}
+
+/** `error` with the line of `file` that made `definition`, when it has none yet and that line is known. */
+export function withDefinitionLine(error: HotMcpError, definition: unknown, file: string): HotMcpError {
+  if (error.line !== undefined || (error.file !== undefined && error.file !== file)) return error;
+  const line = definitionLine(definition, file);
+  if (line === undefined) return error;
+  return new HotMcpError(error.code, error.message, {
+    file,
+    line,
+    ...(error.details !== undefined && { details: error.details }),
+    ...(error.cause !== undefined && { cause: error.cause }),
+  });
 }
 
 /** Why a definition's fields are unusable, or undefined when they are fine. */
@@ -66,7 +97,12 @@ export function extractDefinitions(file: string, exports: Record<string, unknown
     const label = `${value.kind} ${clip(String(JSON.stringify((value as { name?: unknown }).name)), 100)} (export '${exportName}')`;
     const reason = problem(value);
     if (reason !== undefined) {
-      throw invalid(file, `${label} ${reason}`, { export: exportName, kind: value.kind, name: value.name });
+      throw invalid(
+        file,
+        `${label} ${reason}`,
+        { export: exportName, kind: value.kind, name: value.name },
+        definitionLine(value, file),
+      );
     }
     const key = keyOf(value);
     const other = seen.get(key);
@@ -74,7 +110,14 @@ export function extractDefinitions(file: string, exports: Record<string, unknown
       throw new HotMcpError(
         'HOTMCP_ERR_DUPLICATE_NAME',
         `${file}: ${value.kind} '${registryName(value)}' is exported twice (exports '${other}' and '${exportName}')`,
-        { file, details: { kind: value.kind, name: registryName(value) } },
+        (() => {
+          const line = definitionLine(value, file);
+          return {
+            file,
+            ...(line !== undefined && { line }),
+            details: { kind: value.kind, name: registryName(value) },
+          };
+        })(),
       );
     }
     seen.set(key, exportName);

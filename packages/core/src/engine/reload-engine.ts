@@ -13,7 +13,7 @@ import { fileStamp, sameStamp } from '../watching/file-stamp.js';
 import { createPathFilter } from '../watching/path-filter.js';
 import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
-import { extractDefinitions } from './definitions.js';
+import { extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
 import type {
   BatchReport,
@@ -402,7 +402,10 @@ export class ReloadEngine {
           return undefined;
         }
         // One definition the adapter cannot take: refuse it, keep the rest.
-        const refused = toHotMcpError(error, owner.file);
+        const refused =
+          owner.file === BUILTIN
+            ? toHotMcpError(error, owner.file)
+            : withDefinitionLine(toHotMcpError(error, owner.file), owner.definition, owner.file);
         if (owner.file === BUILTIN) this.builtins = this.builtins.filter((builtin) => keyOf(builtin) !== key);
         this.records.get(owner.file)?.rejected.set(key, refused);
         this.audit.record('definition.rejected', { module: owner.file, ...refused.toJSON() });
@@ -451,10 +454,11 @@ export class ReloadEngine {
             `${definition.kind} '${registryName(definition)}' in ${file} is already registered by ${by}; it was not loaded`,
             { file, details: refOf(definition) },
           );
-          record.conflicts.push(conflict);
-          if (!before.has(conflict.message)) {
-            this.audit.record('definition.rejected', conflict.toJSON());
-            this.failed({ event: 'definition.rejected', module: file, error: conflict });
+          const located = withDefinitionLine(conflict, definition, file);
+          record.conflicts.push(located);
+          if (!before.has(located.message)) {
+            this.audit.record('definition.rejected', located.toJSON());
+            this.failed({ event: 'definition.rejected', module: file, error: located });
           }
           continue;
         }
