@@ -17,8 +17,9 @@ export interface V1SessionsOptions {
   toolsDir: string;
   audit: AuditSink;
   /**
-   * How long a session may stay without its GET stream (the channel list_changed
-   * goes out on) before it is closed: a client that went away without a DELETE.
+   * How long a session may stay idle — no GET stream open (the channel
+   * list_changed goes out on) and no request being answered — before it is
+   * closed: a client that went away without a DELETE, or never listened.
    */
   graceMs: number;
 }
@@ -59,11 +60,11 @@ function jsonRpcError(res: ServerResponse, status: number, message: string): voi
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
 }
 
-/** One live session: its transport, and the watch on its GET stream. */
+/** One live session: its transport, and what keeps it from being idle. */
 interface Session {
   transport: StreamableHTTPServerTransport;
-  /** Called with the response of each GET: when that stream closes and none follows within the grace time, close. */
-  watch(stream: ServerResponse): void;
+  /** Called with the response of each request: the session is idle while none is open, and closed after the grace time. */
+  track(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /** Start the reloader and return the handler of the SDK 1.x endpoint. */
@@ -85,20 +86,26 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
     const adapter = createSdkV1Adapter(server);
     const detach = await fanOut.attach(adapter); // before connect: the catalog is there when the client lists
     let grace: NodeJS.Timeout | undefined;
+    /** Responses open on this session (GET streams and requests being answered). */
+    let responses = 0;
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, watch });
+        sessions.set(id, { transport, track });
       },
     });
     const close = () => {
       transport.close().catch(() => {});
     };
-    function watch(stream: ServerResponse): void {
+    function track(request: IncomingMessage, response: ServerResponse): void {
+      const stream = request.method === 'GET';
       clearTimeout(grace);
-      streaming++;
-      stream.on('close', () => {
-        streaming--;
+      responses++;
+      if (stream) streaming++;
+      response.on('close', () => {
+        responses--;
+        if (stream) streaming--;
+        if (responses > 0) return;
         grace = setTimeout(close, options.graceMs);
         grace.unref();
       });
@@ -111,6 +118,7 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
       if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
+    track(req, res);
     await transport.handleRequest(req, res, req.body);
     if (transport.sessionId === undefined) close(); // the initialize was refused: no session to keep
   }
@@ -121,7 +129,7 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
       if (typeof id === 'string') {
         const session = sessions.get(id);
         if (session === undefined) return jsonRpcError(res, 404, 'Session not found');
-        if (req.method === 'GET') session.watch(res);
+        session.track(req, res);
         return session.transport.handleRequest(req, res, req.body);
       }
       if (req.method === 'POST' && isInitializeRequest(req.body)) return open(req, res);

@@ -65,6 +65,25 @@ async function idle(): Promise<boolean> {
   return counts.v1 === 0 && counts.v2 === 0;
 }
 
+/**
+ * A client that only POSTs (it never opens the GET stream): one JSON-RPC
+ * message to /mcp; resolves with the status and the session id the server gave.
+ */
+async function post(message: object, sessionId?: string): Promise<{ status: number; sessionId: string | null }> {
+  const response = await fetch(new URL('/mcp', server.origin), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-06-18',
+      ...(sessionId !== undefined && { 'mcp-session-id': sessionId }),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+  });
+  await response.text();
+  return { status: response.status, sessionId: response.headers.get('mcp-session-id') };
+}
+
 /** Send a raw HTTP request with the given Host header; resolves with the status code. */
 function statusWithHost(path: string, host: string): Promise<number> {
   const url = new URL(path, server.origin);
@@ -150,6 +169,25 @@ describe('examples/http-sessions', () => {
     for (const listener of listeners) await listener.close();
 
     await until(idle, 15_000, 'the session counts to return to 0');
+  });
+
+  it('keeps a session that never listens while it keeps asking, and closes it once idle past the grace time', async () => {
+    await until(idle, 15_000, 'the sessions of earlier tests to be gone');
+    const { sessionId } = await post({
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'post-only', version: '0' } },
+    });
+    if (sessionId === null) throw new Error('no session id in the initialize answer');
+    expect((await post({ method: 'notifications/initialized' }, sessionId)).status).toBe(202);
+    expect(await server.sessions()).toMatchObject({ v1: 1, v1Streaming: 0 });
+    // Requests 100 ms apart, the grace time 200 ms: never idle long enough to be closed.
+    for (let id = 2; id < 8; id++) {
+      expect((await post({ id, method: 'tools/list' }, sessionId)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await until(idle, 15_000, 'the idle session to be closed');
+    expect((await post({ id: 9, method: 'tools/list' }, sessionId)).status).toBe(404);
   });
 
   it('keeps serving the sessions that stay while others come and go', async () => {
