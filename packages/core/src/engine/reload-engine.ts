@@ -84,7 +84,11 @@ export class ReloadEngine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.loader.warmUp?.();
+    try {
+      this.loader.warmUp?.();
+    } catch (error) {
+      this.audit.record('loader.warm_up_failed', { error: describe(error) }); // the first load starts what it needs
+    }
     if (this.builtins.length > 0) await this.registerBuiltins();
     const baseline = await this.source.start(
       (batch) => this.enqueue(batch),

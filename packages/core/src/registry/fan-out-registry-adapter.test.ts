@@ -282,6 +282,28 @@ describe('FanOutRegistryAdapter', () => {
     expect(names(leaving)).toEqual(['prompt:p', 'tool:a', 'tool:b']);
   });
 
+  it('audits a session whose deferred send throws, keeps it, and tells the others', async () => {
+    const audit = new MemoryAuditSink();
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter(), audit });
+    const broken = Object.assign(new DeferringFakeAdapter(), {
+      sendListChanged() {
+        throw new Error('stream gone');
+      },
+    });
+    const healthy = new DeferringFakeAdapter();
+    await fanOut.attach(broken);
+    await fanOut.attach(healthy);
+
+    await apply(fanOut, { upsert: [tool('a')], remove: [] });
+    await fanOut.idle();
+
+    expect(healthy.sent).toEqual([['tool']]);
+    expect(fanOut.size).toBe(2);
+    expect(audit.events.filter((event) => event.event === 'fanout.notify_failed')).toEqual([
+      expect.objectContaining({ error: expect.stringContaining('stream gone') }),
+    ]);
+  });
+
   it('refuses a notify slice size that is not a positive integer', () => {
     for (const notifySliceSize of [0, -1, 1.5, Number.NaN]) {
       expect(() => createFanOutAdapter({ catalog: new SharingFakeAdapter(), notifySliceSize })).toThrow(

@@ -281,7 +281,15 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
       if (sent === this.#sliceSize) break;
       this.#unnotified.delete(session);
       if (this.#sessions.get(session.adapter) !== session) continue;
-      for (const kinds of batches) (session.adapter as DeferredNotifyAdapter).sendListChanged(kinds);
+      try {
+        for (const kinds of batches) (session.adapter as DeferredNotifyAdapter).sendListChanged(kinds);
+      } catch (error) {
+        // A lost notification is not a broken registry: the session stays, its client sees the change on its next list.
+        this.#options.audit?.record('fanout.notify_failed', {
+          adapter: session.adapter.adapterName,
+          error: String(error),
+        });
+      }
       sent++;
     }
     this.#notified += sent;
