@@ -107,17 +107,11 @@ export function extractDefinitions(file: string, exports: Record<string, unknown
     const key = keyOf(value);
     const other = seen.get(key);
     if (other !== undefined) {
+      const line = definitionLine(value, file);
       throw new HotMcpError(
         'HOTMCP_ERR_DUPLICATE_NAME',
         `${file}: ${value.kind} '${registryName(value)}' is exported twice (exports '${other}' and '${exportName}')`,
-        (() => {
-          const line = definitionLine(value, file);
-          return {
-            file,
-            ...(line !== undefined && { line }),
-            details: { kind: value.kind, name: registryName(value) },
-          };
-        })(),
+        { file, ...(line !== undefined && { line }), details: { kind: value.kind, name: registryName(value) } },
       );
     }
     seen.set(key, exportName);
