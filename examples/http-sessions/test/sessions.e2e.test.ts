@@ -22,6 +22,9 @@ export default defineTool({
 });
 `;
 
+/** HOTMCP_SESSION_GRACE_MS for the server under test. */
+const GRACE_MS = 2000;
+
 const shout = (name: string) => `import { defineTool } from '@hotmcp/core';
 
 export default defineTool({
@@ -118,7 +121,8 @@ function statusWithHost(path: string, host: string): Promise<number> {
 
 beforeAll(async () => {
   sandbox = await createSandbox();
-  server = await startServer(sandbox, { HOTMCP_SESSION_GRACE_MS: '200' });
+  // Long enough for a client between its requests on a loaded machine, short enough to see idle sessions go.
+  server = await startServer(sandbox, { HOTMCP_SESSION_GRACE_MS: String(GRACE_MS) });
 });
 
 afterEach(async () => {
@@ -181,13 +185,13 @@ describe('examples/http-sessions', () => {
     if (sessionId === null) throw new Error('no session id in the initialize answer');
     expect((await post({ method: 'notifications/initialized' }, sessionId)).status).toBe(202);
     expect(await server.sessions()).toMatchObject({ v1: 1, v1Streaming: 0 });
-    // Requests 100 ms apart, the grace time 200 ms: never idle long enough to be closed.
-    for (let id = 2; id < 8; id++) {
+    // Requests a quarter of the grace time apart, for twice the grace time: never idle long enough to be closed.
+    for (let id = 2; id < 10; id++) {
       expect((await post({ id, method: 'tools/list' }, sessionId)).status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, GRACE_MS / 4));
     }
     await until(idle, 15_000, 'the idle session to be closed');
-    expect((await post({ id: 9, method: 'tools/list' }, sessionId)).status).toBe(404);
+    expect((await post({ id: 10, method: 'tools/list' }, sessionId)).status).toBe(404);
   });
 
   it('keeps serving the sessions that stay while others come and go', async () => {
