@@ -1,6 +1,7 @@
-// The runner loader's warm-up, in a real Node process against the built
-// package: the preflight worker starts and imports `@hotmcp/core` (as a tool
-// module in the root resolves it) before the first load is asked for.
+// The runner loader's preflight worker, in a real Node process against the
+// built package: it starts and imports `@hotmcp/core` (as a tool module in the
+// root resolves it) before the first load is asked for, and stays warm for
+// the next batch when a batch leaves only a request in flight.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,3 +58,36 @@ it('starts nothing when the preflight is off', async () => {
   // What the worker would have written within this time (it takes well under a second) is not there.
   expect(await warmUp(false, 1500)).toEqual([]);
 });
+
+it('keeps the warm worker for the next batch when a batch leaves only a file operation in flight', async () => {
+  const log = join(base, 'threads.log');
+  const tool = join(base, 'tools', 'reads.js');
+  await writeFile(
+    tool,
+    `import { appendFileSync, readFile } from 'node:fs';
+import { isMainThread, threadId } from 'node:worker_threads';
+readFile(${JSON.stringify(tool)}, () => {}); // still in flight when the module has been evaluated
+appendFileSync(${JSON.stringify(log)}, (isMainThread ? 'main' : 'worker ' + threadId) + '\\n');
+export const loaded = true;
+`,
+  );
+  const driver = `
+    import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+    const loader = new RunnerModuleLoader({
+      root: ${JSON.stringify(join(base, 'tools'))}, include: [], exclude: [], deny: [], denyFiles: [],
+      preflight: { timeoutMs: 2000 },
+    });
+    for (let batch = 0; batch < 2; batch++) {
+      const [result] = await loader.load([${JSON.stringify(tool)}]);
+      if (!result.ok) throw result.error;
+    }
+    await loader.close();
+  `;
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', driver], { cwd: base });
+  const threads = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  expect(threads).toHaveLength(4);
+  const [first, main, second] = threads;
+  expect(main).toBe('main');
+  expect(first).toMatch(/^worker \d+$/);
+  expect(second).toBe(first);
+}, 20_000);

@@ -55,6 +55,23 @@ async function importFrom(file: string, specifier: string, json: boolean): Promi
   );
 }
 
+/** An operation in flight (a file being closed, a lookup), which ends by itself, as opposed to a handle left open. */
+const isRequest = (type: string) => /Req(?:Callback|Promise|Wrap)?$/.test(type);
+
+/**
+ * What the batch left open, once the requests it started are done: a file
+ * still being closed (CloseReq) must not cost the warm worker, while a lookup
+ * that turns into a socket must count (waits at most ~20 ms).
+ */
+async function leftOpenAfter(idle: string[]): Promise<string[]> {
+  for (let turn = 0; turn < 20; turn++) {
+    const open = leftOpen(idle, process.getActiveResourcesInfo());
+    if (!open.some(isRequest)) return open;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return leftOpen(idle, process.getActiveResourcesInfo());
+}
+
 /** What is active now and was not when the thread was idle: what the batch's modules opened (ports, timers, files). */
 function leftOpen(before: string[], after: string[]): string[] {
   const rest = [...before];
@@ -83,6 +100,6 @@ port.on('message', async (job: PreflightJob) => {
   loader.sources.clear();
   for (const source of job.sources) loader.sources.set(source.file, source);
   await loader.load(job.files);
-  post({ type: 'done', leftOpen: leftOpen(idle, process.getActiveResourcesInfo()) });
+  post({ type: 'done', leftOpen: await leftOpenAfter(idle) });
 });
 post({ type: 'ready' });
