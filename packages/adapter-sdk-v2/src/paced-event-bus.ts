@@ -1,15 +1,8 @@
-import { HotMcpError } from '@hotmcp/core';
+import { PacedQueue } from '@hotmcp/core';
 import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 
 /** What `createMcpHandler`'s listen routers subscribe: called with each event published. */
 export type ServerEventListener = (event: ServerEvent) => void;
-
-/** An event published and the listeners it still has to reach. */
-interface Delivery {
-  event: ServerEvent;
-  listeners: ServerEventListener[];
-  next: number;
-}
 
 /** Options of {@link createPacedEventBus}. */
 export interface PacedEventBusOptions {
@@ -34,20 +27,15 @@ export interface PacedEventBusOptions {
  */
 export class PacedEventBus implements ServerEventBus {
   readonly #listeners = new Set<ServerEventListener>();
-  readonly #pending: Delivery[] = [];
-  readonly #sliceSize: number;
-  readonly #onerror: ((error: Error) => void) | undefined;
-  #scheduled = false;
+  readonly #deliveries: PacedQueue;
 
   constructor(options: PacedEventBusOptions = {}) {
-    const slice = options.sliceSize ?? 128;
-    if (!Number.isInteger(slice) || slice < 1) {
-      throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', `sliceSize must be a positive integer, got ${String(slice)}.`, {
-        details: { option: 'sliceSize' },
-      });
-    }
-    this.#sliceSize = slice;
-    this.#onerror = options.onerror;
+    const { onerror } = options;
+    this.#deliveries = new PacedQueue({
+      sliceSize: options.sliceSize ?? 128,
+      option: 'sliceSize',
+      onError: (error) => onerror?.(error instanceof Error ? error : new Error(String(error))),
+    });
   }
 
   /** Listeners currently subscribed. */
@@ -56,11 +44,12 @@ export class PacedEventBus implements ServerEventBus {
   }
 
   publish(event: ServerEvent): void {
-    if (this.#listeners.size === 0) return;
-    this.#pending.push({ event, listeners: [...this.#listeners], next: 0 });
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#deliverSlice());
+    for (const listener of this.#listeners) {
+      this.#deliveries.push(() => {
+        if (!this.#listeners.has(listener)) return false;
+        listener(event);
+        return true;
+      });
     }
   }
 
@@ -71,26 +60,6 @@ export class PacedEventBus implements ServerEventBus {
     return () => {
       this.#listeners.delete(entry);
     };
-  }
-
-  #deliverSlice(): void {
-    let called = 0;
-    while (called < this.#sliceSize && this.#pending.length > 0) {
-      const head = this.#pending[0] as Delivery;
-      const listener = head.listeners[head.next++];
-      if (head.next >= head.listeners.length) this.#pending.shift();
-      if (listener === undefined || !this.#listeners.has(listener)) continue;
-      called++;
-      try {
-        listener(head.event);
-      } catch (error) {
-        try {
-          this.#onerror?.(error instanceof Error ? error : new Error(String(error)));
-        } catch {}
-      }
-    }
-    if (this.#pending.length > 0) setImmediate(() => this.#deliverSlice());
-    else this.#scheduled = false;
   }
 }
 

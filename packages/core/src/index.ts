@@ -78,6 +78,7 @@ export type {
   SchemaField,
 } from './registry/mcp-server-registry-adapter.js';
 export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
+export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';

@@ -12,6 +12,7 @@ import type {
   RegistrySnapshot,
   ToolRegistryAdapter,
 } from '../ports/tool-registry-adapter.js';
+import { PacedQueue } from './paced-queue.js';
 
 /**
  * An adapter that can commit a change prepared by another adapter of its kind
@@ -134,25 +135,24 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
   #version = 0;
   #snapshot: { version: number; prepared: Promise<PreparedChange> } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The list_changed sends of committed batches, one task per session told, a slice of sessions per turn. */
+  readonly #sends: PacedQueue;
   /** Sessions whose registry changed and whose client has not been told yet: the lists each batch changed. */
   readonly #unnotified = new Map<Session, Array<readonly ListKind[]>>();
-  /** When the sends of the current run of batches started; undefined while nothing is being sent. */
-  #notifyingSince: number | undefined;
-  #notified = 0;
-  readonly #idleWaiters: Array<() => void> = [];
-  readonly #sliceSize: number;
+  /** Sessions told since the sends last ran dry. */
+  #told = 0;
 
   constructor(options: FanOutAdapterOptions) {
     assertAdapter(options.catalog);
-    const slice = options.notifySliceSize ?? 128;
-    if (!Number.isInteger(slice) || slice < 1) {
-      throw new HotMcpError(
-        'HOTMCP_ERR_BAD_OPTION',
-        `notifySliceSize must be a positive integer, got ${JSON.stringify(slice)}.`,
-        { details: { option: 'notifySliceSize' } },
-      );
-    }
-    this.#sliceSize = slice;
+    this.#sends = new PacedQueue({
+      sliceSize: options.notifySliceSize ?? 128,
+      option: 'notifySliceSize',
+      onError: (error) => options.audit?.record('fanout.notify_failed', { error: String(error) }),
+      onIdle: (durationMs) => {
+        options.audit?.record('fanout.notified', { sessions: this.#told, durationMs });
+        this.#told = 0;
+      },
+    });
     this.#catalog = options.catalog;
     this.#options = options;
     this.adapterName = `hotmcp fan-out (${options.catalog.adapterName})`;
@@ -216,12 +216,11 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
       }
       if ('refused' in own) throw own.refused;
       const { adapter } = session;
-      if (defersNotify(adapter)) this.#notifyLater(session, adapter.commitQuietly(own.prepared).notified);
+      if (defersNotify(adapter)) this.#notifyLater(session, adapter, adapter.commitQuietly(own.prepared).notified);
       else adapter.commit(own.prepared);
       for (const ref of change.remove) session.held.delete(definitionKey(ref));
       for (const definition of change.upsert) session.held.add(keyOf(definition));
     });
-    this.#startNotifying();
     try {
       this.#options.onCommitted?.(result);
     } catch (error) {
@@ -250,60 +249,34 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
    * been handed to its session's transport (at once when none is pending).
    */
   idle(): Promise<void> {
-    if (this.#notifyingSince === undefined) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  /** Remember that `session`'s client is to be told of `kinds`, after what earlier batches changed. */
-  #notifyLater(session: Session, kinds: readonly ListKind[]): void {
-    if (kinds.length === 0) return;
-    const pending = this.#unnotified.get(session);
-    if (pending === undefined) this.#unnotified.set(session, [kinds]);
-    else pending.push(kinds);
-  }
-
-  #startNotifying(): void {
-    if (this.#notifyingSince !== undefined || this.#unnotified.size === 0) return;
-    this.#notifyingSince = performance.now();
-    this.#notified = 0;
-    setImmediate(() => this.#notifySlice());
+    return this.#sends.idle();
   }
 
   /**
-   * Send one slice of pending list_changed notifications, then yield so they
-   * are written before the next slice. A session detached meanwhile is
-   * skipped. When none is left, audit `fanout.notified` with how many
-   * sessions were told and how long it took from the commit.
+   * Queue telling `session`'s client of `kinds`, after what earlier batches
+   * changed; skipped if the session is detached before its turn.
    */
-  #notifySlice(): void {
-    let sent = 0;
-    for (const [session, batches] of this.#unnotified) {
-      if (sent === this.#sliceSize) break;
-      this.#unnotified.delete(session);
-      if (this.#sessions.get(session.adapter) !== session) continue;
-      try {
-        for (const kinds of batches) (session.adapter as DeferredNotifyAdapter).sendListChanged(kinds);
-      } catch (error) {
-        // A lost notification is not a broken registry: the session stays, its client sees the change on its next list.
-        this.#options.audit?.record('fanout.notify_failed', {
-          adapter: session.adapter.adapterName,
-          error: String(error),
-        });
-      }
-      sent++;
-    }
-    this.#notified += sent;
-    if (this.#unnotified.size > 0) {
-      setImmediate(() => this.#notifySlice());
+  #notifyLater(session: Session, adapter: DeferredNotifyAdapter, kinds: readonly ListKind[]): void {
+    if (kinds.length === 0) return;
+    const pending = this.#unnotified.get(session);
+    if (pending !== undefined) {
+      pending.push(kinds);
       return;
     }
-    const since = this.#notifyingSince ?? performance.now();
-    this.#notifyingSince = undefined;
-    this.#options.audit?.record('fanout.notified', {
-      sessions: this.#notified,
-      durationMs: Math.round((performance.now() - since) * 10) / 10,
+    this.#unnotified.set(session, [kinds]);
+    this.#sends.push(() => {
+      const batches = this.#unnotified.get(session);
+      this.#unnotified.delete(session);
+      if (batches === undefined || this.#sessions.get(adapter) !== session) return false;
+      this.#told++;
+      try {
+        for (const batch of batches) adapter.sendListChanged(batch);
+      } catch (error) {
+        // A lost notification is not a broken registry: the session stays, its client sees the change on its next list.
+        this.#options.audit?.record('fanout.notify_failed', { adapter: adapter.adapterName, error: String(error) });
+      }
+      return true;
     });
-    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /**
