@@ -1,4 +1,4 @@
-import { type Dirent, readdirSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   type ChangeBatch,
@@ -7,7 +7,6 @@ import {
   createPathFilter,
   HotMcpError,
   isGone,
-  isInside,
   outsideRootLink,
   type PathFilter,
   unreadable,
@@ -385,12 +384,10 @@ export class PollChangeSource implements ChangeSource {
    */
   #stampOf(file: string): string | undefined | null | typeof SETTLING {
     try {
-      if (this.#links.has(file)) {
-        const target = realpathSync(file);
-        if (!isInside(this.#root, target)) {
-          this.#report(outsideRootLink(file, target));
-          return undefined;
-        }
+      const refused = this.#links.has(file) ? outsideRootLink(this.#root, file) : undefined;
+      if (refused !== undefined) {
+        this.#report(refused);
+        return undefined;
       }
       const stats = statSync(file, { throwIfNoEntry: false });
       if (!stats?.isFile()) return undefined;

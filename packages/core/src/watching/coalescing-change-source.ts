@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HotMcpError } from '../errors.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import { fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
-import { isInside } from './path-filter.js';
 import { isGone, outsideRootLink, unreadable } from './scan-files.js';
 
 /** The timings of a {@link CoalescingChangeSource}, all in milliseconds. */
@@ -248,12 +247,10 @@ export class CoalescingChangeSource implements ChangeSource {
     const record = this.#records.get(file);
     try {
       const link = lstatSync(file);
-      if (link.isSymbolicLink()) {
-        const target = realpathSync(file);
-        if (!isInside(this.#root, target)) {
-          this.#report(outsideRootLink(file, target));
-          return this.#gone(file);
-        }
+      const refused = link.isSymbolicLink() ? outsideRootLink(this.#root, file) : undefined;
+      if (refused !== undefined) {
+        this.#report(refused);
+        return this.#gone(file);
       }
       const stats = link.isSymbolicLink() ? statSync(file) : link;
       if (!stats.isFile()) return this.#gone(file);

@@ -78,12 +78,10 @@ export function stampOf(
 ): string | undefined {
   try {
     const link = isLink ?? lstatSync(file).isSymbolicLink();
-    if (link) {
-      const target = realpathSync(file);
-      if (!isInside(root, target)) {
-        onOutside?.(outsideRootLink(file, target));
-        return undefined;
-      }
+    const refused = link ? outsideRootLink(root, file) : undefined;
+    if (refused !== undefined) {
+      onOutside?.(refused);
+      return undefined;
     }
     const stats = statSync(file);
     return stats.isFile() ? fileStamp(stats) : undefined;
@@ -94,10 +92,14 @@ export function stampOf(
 }
 
 /**
- * The error a watcher reports for a selected file that is a symbolic link
- * resolving outside the root: it is never delivered, so it is never loaded.
+ * For a selected file that is a symbolic link: the error a watcher reports
+ * when it resolves outside the root (it is then never delivered, so never
+ * loaded), or undefined when its target is inside. Throws what `realpath`
+ * throws (a broken link, a loop, permission denied).
  */
-export function outsideRootLink(file: string, target: string): HotMcpError {
+export function outsideRootLink(root: string, file: string): HotMcpError | undefined {
+  const target = realpathSync(file);
+  if (isInside(root, target)) return undefined;
   return new HotMcpError(
     'HOTMCP_ERR_OUTSIDE_ROOT',
     `${file} is a symbolic link to ${target}, outside the watched root; it is not loaded`,
