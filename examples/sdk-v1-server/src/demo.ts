@@ -66,7 +66,10 @@ async function main(): Promise<void> {
     await sandbox.write('greet.ts', `${tool('Broken ')}\nexport const oops = ;\n`);
     let failure: Record<string, unknown> | undefined;
     await until(async () => {
-      failure = (await auditEvents(sandbox)).slice(before).find((e) => e.event === 'module.failed');
+      // writeFile truncates first: a look in between sees the file empty, which is not the failure shown here.
+      failure = (await auditEvents(sandbox))
+        .slice(before)
+        .find((e) => e.event === 'module.failed' && e.code !== 'HOTMCP_ERR_EMPTY_MODULE');
       return failure !== undefined;
     });
     say(`6. broke greet.ts with a syntax error → rejected (${ms(start)}):`);

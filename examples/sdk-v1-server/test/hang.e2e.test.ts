@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
-import { type AuditEvent, auditEvents, greetTool } from './support.js';
+import { type AuditEvent, auditEvents, greetTool, loadFailed } from './support.js';
 
 let sandbox: Sandbox | undefined;
 let session: Session | undefined;
@@ -136,5 +136,5 @@ ${greetTool('listener', 'Listening')}`,
   );
   await session.waitForListChanged(1);
   expect(await callText(session.client, 'listener', { name: 'on' })).toBe('Listening on');
-  expect((await auditEvents(sandbox)).filter((event) => event.event === 'module.failed')).toEqual([]);
+  expect((await auditEvents(sandbox)).filter(loadFailed)).toEqual([]);
 });

@@ -13,6 +13,14 @@ import {
 
 export type AuditEvent = Record<string, unknown> & { event: string };
 
+/**
+ * A module that failed to load, for another reason than being caught empty:
+ * writeFile truncates before it writes, and a server that looks in between
+ * rightly reports HOTMCP_ERR_EMPTY_MODULE first.
+ */
+export const loadFailed = (event: AuditEvent): boolean =>
+  event.event === 'module.failed' && event.code !== 'HOTMCP_ERR_EMPTY_MODULE';
+
 /** A tool module that answers `${greeting} ${name}`. */
 export function greetTool(name: string, greeting: string): string {
   return `import { defineTool } from '@hotmcp/core';
@@ -88,8 +96,7 @@ export function moduleFailureAfter(
   return waitForAuditAfter(
     server.sandbox,
     mark,
-    (e) =>
-      e.event === 'module.failed' && e.module === server.path(file) && (empty || e.code !== 'HOTMCP_ERR_EMPTY_MODULE'),
+    (e) => (empty ? e.event === 'module.failed' : loadFailed(e)) && e.module === server.path(file),
   );
 }
 

@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
-import { auditEvents, greetTool, waitForAudit } from './support.js';
+import { auditEvents, greetTool, loadFailed, waitForAudit } from './support.js';
 
 let sandbox: Sandbox;
 let session: Session;
@@ -72,7 +72,7 @@ describe('the SDK v2 example under a real stdio client', () => {
 
   it('keeps the last good version on a syntax error, reports file and line, and recovers on the fix', async () => {
     await sandbox.write('echo.ts', `${await sandbox.read('echo.ts')}\nexport const broken = ;\n`);
-    const failure = await waitForAudit(sandbox, (e) => e.event === 'module.failed');
+    const failure = await waitForAudit(sandbox, loadFailed);
     expect(failure).toMatchObject({ code: 'HOTMCP_ERR_SYNTAX', file: join(sandbox.toolsDir, 'echo.ts') });
     expect(failure.line).toBeGreaterThan(10);
     expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');

@@ -3,6 +3,14 @@ import { type Sandbox, until } from '../src/harness.js';
 
 export type AuditEvent = Record<string, unknown> & { event: string };
 
+/**
+ * A module that failed to load, for another reason than being caught empty:
+ * writeFile truncates before it writes, and a server that looks in between
+ * rightly reports HOTMCP_ERR_EMPTY_MODULE first.
+ */
+export const loadFailed = (event: AuditEvent): boolean =>
+  event.event === 'module.failed' && event.code !== 'HOTMCP_ERR_EMPTY_MODULE';
+
 /** A tool module that answers `${greeting} ${name}`; its description names the greeting. */
 export function greetTool(name: string, greeting: string): string {
   return `import { defineTool } from '@hotmcp/core';

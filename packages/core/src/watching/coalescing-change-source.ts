@@ -44,7 +44,7 @@ interface FileRecord {
   deliveredAt: number;
 }
 
-/** `later`: an empty file modified a moment ago, probably being written: looked at again after settleMs. */
+/** `later`: an empty file, probably being written: looked at again after settleMs. */
 type Verdict = 'added' | 'changed' | 'removed' | 'later' | undefined;
 
 const DEFAULTS = { leadMs: 5, settleMs: 100, maxWaitMs: 1000 } as const;
@@ -54,8 +54,6 @@ const LEAD_MAX_PATHS = 10;
 const FOLLOW_MAX_PATHS = 2;
 /** Larger files are not hashed: a new stamp always counts as a change. */
 const MAX_HASH_BYTES = 8 * 1024 * 1024;
-/** An empty file modified less than this long ago is probably being written. */
-const SETTLING_MS = 50;
 /** Files are stamped and hashed synchronously in slices of this many ms, yielding in between. */
 const SLICE_MS = 20;
 
@@ -74,7 +72,10 @@ const SLICE_MS = 20;
  * - Every path is re-checked on disk when the batch is delivered, so what a
  *   file went through in between does not matter: removed then re-created is
  *   `changed`, created then removed is nothing, a file still being written is
- *   delivered again once its last write lands.
+ *   delivered again once its last write lands. An empty file (an editor's
+ *   save truncates before it writes) is held until it has been seen empty for
+ *   `settleMs`, measured from this source's first look, so a writer the
+ *   machine delays is not reported as an emptied module.
  * - Content is hashed (sha1; the baseline is hashed at start): duplicate
  *   events and rewrites with identical bytes produce nothing.
  * - A file that cannot be read (permission denied) is reported through
@@ -90,6 +91,8 @@ export class CoalescingChangeSource implements ChangeSource {
   readonly #guardMs: number;
 
   readonly #records = new Map<string, FileRecord>();
+  /** When each file now empty was first seen empty (`performance.now()`), until it is delivered. */
+  readonly #emptySince = new Map<string, number>();
   #pending = new Set<string>();
   #mode: 'lead' | 'burst' = 'lead';
   /** The most paths the pending delivery may hold and still lead. */
@@ -135,6 +138,7 @@ export class CoalescingChangeSource implements ChangeSource {
     this.#onBatch = onBatch;
     this.#onError = onError;
     this.#records.clear();
+    this.#emptySince.clear();
     this.#touched.clear();
     this.#lastEventAt = Number.NEGATIVE_INFINITY;
     let markReady!: () => void;
@@ -254,9 +258,13 @@ export class CoalescingChangeSource implements ChangeSource {
       }
       const stats = link.isSymbolicLink() ? statSync(file) : link;
       if (!stats.isFile()) return this.#gone(file);
-      if (!baseline && stats.size === 0 && Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLING_MS) {
-        return 'later';
+      if (!baseline && stats.size === 0) {
+        const now = performance.now();
+        const since = this.#emptySince.get(file) ?? now;
+        this.#emptySince.set(file, since);
+        if (now - since < this.#settleMs || since === now) return 'later';
       }
+      this.#emptySince.delete(file);
       const stamp = fileStamp(stats);
       if (record && sameStamp(record.stamp, stamp)) return undefined;
       return this.#judge(file, record, stamp, stats.size > MAX_HASH_BYTES ? undefined : readFileSync(file));
@@ -286,6 +294,7 @@ export class CoalescingChangeSource implements ChangeSource {
   }
 
   #gone(file: string): Verdict {
+    this.#emptySince.delete(file);
     return this.#records.delete(file) ? 'removed' : undefined;
   }
 
