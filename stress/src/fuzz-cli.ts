@@ -5,8 +5,9 @@
  *   pnpm fuzz --runs 200 --steps 20    fewer, longer sequences
  *   pnpm fuzz --seed N --path P        replay a failure exactly (both are printed on failure)
  *   pnpm fuzz --no-shrink              report the first failing sequence as generated
+ *   pnpm fuzz --target http            against the HTTP sessions example (four clients)
  *
- * Environment: FUZZ_SEED, FUZZ_PATH, FUZZ_RUNS, FUZZ_STEPS (the flags win).
+ * Environment: FUZZ_SEED, FUZZ_PATH, FUZZ_RUNS, FUZZ_STEPS, FUZZ_TARGET (the flags win).
  * Exit code 1 on a failure. Output goes to stderr, a JSON summary to stdout.
  */
 import os from 'node:os';
@@ -19,9 +20,16 @@ const { values } = parseArgs({
     path: { type: 'string', default: process.env.FUZZ_PATH },
     runs: { type: 'string', default: process.env.FUZZ_RUNS ?? '1000' },
     steps: { type: 'string', default: process.env.FUZZ_STEPS ?? '12' },
+    target: { type: 'string', default: process.env.FUZZ_TARGET ?? 'stdio' },
     'no-shrink': { type: 'boolean', default: false },
   },
 });
+
+if (values.target !== 'stdio' && values.target !== 'http') {
+  process.stderr.write(`fuzz: --target must be stdio or http, got ${values.target}\n`);
+  process.exit(2);
+}
+const target = values.target;
 
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
 process.stderr.write(
@@ -29,6 +37,7 @@ process.stderr.write(
 );
 const report = await runFuzz({
   runs: Number(values.runs),
+  target,
   maxSteps: Number(values.steps),
   ...(values.seed !== undefined && { seed: Number(values.seed) }),
   ...(values.path !== undefined && { path: values.path }),

@@ -7,12 +7,21 @@
  */
 import fc from 'fast-check';
 import { FuzzModel, type Step, sequenceArbitrary } from './fuzz-model.js';
-import { StressServer } from './stress-server.js';
+import { HttpStressServer } from './http-stress-server.js';
+import { type FuzzTarget, StressServer } from './stress-server.js';
+
+/** Which example the sequences run against. */
+export type FuzzTargetKind = 'stdio' | 'http';
 
 /** Options of {@link runFuzz}. */
 export interface FuzzOptions {
   /** How many sequences. */
   runs: number;
+  /**
+   * `stdio` (default): the SDK v1 example, one client over stdio. `http`: the
+   * HTTP sessions example, two SDK 1.x and two SDK 2.x clients.
+   */
+  target?: FuzzTargetKind;
   /** Longest sequence. Default 12. */
   maxSteps?: number;
   /** fast-check seed; random when absent. */
@@ -48,7 +57,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const started = performance.now();
   // Part of the arbitrary: a replay must use the same value.
   const maxSteps = options.maxSteps ?? 12;
-  let server: StressServer | undefined;
+  const targetFlag = options.target === 'http' ? '--target=http ' : '';
+  let server: FuzzTarget | undefined;
+  const start = (): Promise<FuzzTarget> =>
+    options.target === 'http' ? HttpStressServer.start() : StressServer.start();
   let sequences = 0;
   let steps = 0;
   let deaths = 0;
@@ -65,7 +77,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       server = undefined;
     }
     tainted = false;
-    server ??= await StressServer.start();
+    server ??= await start();
     try {
       steps += await runSequence(server, sequence);
     } catch (error) {
@@ -75,7 +87,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         firstFailure = false;
         const message = error instanceof Error ? error.message : String(error);
         log(
-          `fuzz: sequence ${runIndex + 1} FAILED (replay: pnpm fuzz --seed=${seed} --path=${runIndex} --steps=${maxSteps})\n${message}`,
+          `fuzz: sequence ${runIndex + 1} FAILED (replay: pnpm fuzz ${targetFlag}--seed=${seed} --path=${runIndex} --steps=${maxSteps})\n${message}`,
         );
         if (options.shrink !== false) log('fuzz: shrinking (interrupt to keep the failure above)...');
       }
@@ -88,7 +100,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     }
   });
 
-  log(`fuzz: seed ${seed}${options.path ? ` path ${options.path}` : ''}, ${options.runs} sequences`);
+  log(
+    `fuzz: seed ${seed}${options.path ? ` path ${options.path}` : ''}, ${options.runs} sequences, target ${options.target ?? 'stdio'}`,
+  );
   try {
     const details = await fc.check(property, {
       numRuns: options.runs,
@@ -107,7 +121,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       failed: details.failed,
     };
     if (details.failed) {
-      report.replay = `--seed=${details.seed} --path=${details.counterexamplePath} --steps=${maxSteps}`;
+      report.replay = `${targetFlag}--seed=${details.seed} --path=${details.counterexamplePath} --steps=${maxSteps}`;
       const error =
         details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
       report.message = `${fc.defaultReportMessage(details) ?? 'failed'}\n\n${error}`;
@@ -123,7 +137,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
  * settle until the client sees what the model says. Resolves with the number
  * of steps; throws with the diff and the steps so far.
  */
-export async function runSequence(server: StressServer, sequence: readonly Step[]): Promise<number> {
+export async function runSequence(server: FuzzTarget, sequence: readonly Step[]): Promise<number> {
   await server.reset();
   const model = new FuzzModel();
   const done: string[] = [];

@@ -124,7 +124,11 @@ export async function startServer(
 /** An MCP client session that counts tools list_changed. */
 export interface ClientSession {
   listTools(): Promise<string[]>;
+  /** The listed tools with their descriptions. */
+  tools(): Promise<Array<{ name: string; description?: string | undefined }>>;
   callText(name: string, args?: Record<string, unknown>): Promise<string>;
+  /** A call's first text and whether it is an error result. */
+  call(name: string, args?: Record<string, unknown>): Promise<{ text: string; isError: boolean }>;
   listChanged(): number;
   /** Resolves when the count reaches `count`; rejects after `timeoutMs`. */
   waitForListChanged(count: number, timeoutMs?: number): Promise<void>;
@@ -175,11 +179,15 @@ export async function connectV1(origin: string, onListChanged?: () => void): Pro
   });
   const transport = new StreamableHTTPClientTransport(new URL(`${origin}/mcp`));
   await client.connect(transport);
+  const call = async (name: string, args: Record<string, unknown> = {}) => {
+    const result = await client.callTool({ name, arguments: args });
+    return { text: firstText(result.content), isError: result.isError === true };
+  };
   return {
     listTools: async () => (await client.listTools()).tools.map((tool) => tool.name),
-    async callText(name, args = {}) {
-      return firstText((await client.callTool({ name, arguments: args })).content);
-    },
+    tools: async () => (await client.listTools()).tools,
+    callText: async (name, args) => (await call(name, args)).text,
+    call,
     listChanged: changes.value,
     waitForListChanged: changes.wait,
     async close(options = {}) {
@@ -202,11 +210,15 @@ export async function connectV2(origin: string, onListChanged?: () => void): Pro
   });
   await client.connect(new TransportV2(new URL(`${origin}/v2/mcp`)));
   await client.listen({ toolsListChanged: true });
+  const call = async (name: string, args: Record<string, unknown> = {}) => {
+    const result = await client.callTool({ name, arguments: args });
+    return { text: firstText(result.content), isError: result.isError === true };
+  };
   return {
     listTools: async () => (await client.listTools()).tools.map((tool) => tool.name),
-    async callText(name, args = {}) {
-      return firstText((await client.callTool({ name, arguments: args })).content);
-    },
+    tools: async () => (await client.listTools()).tools,
+    callText: async (name, args) => (await call(name, args)).text,
+    call,
     listChanged: changes.value,
     waitForListChanged: changes.wait,
     close: () => client.close(),
