@@ -169,6 +169,37 @@ function firstText(content: unknown): string {
   return first?.text ?? '';
 }
 
+/**
+ * `fetch` for the clients' transports: each request gets an abort signal of
+ * its own, tied to the transport's until its response body ends (a
+ * list_changed stream ends only when the client closes). Both SDKs hand one
+ * long-lived signal to every request, and fetch leaves a listener on it per
+ * request (removed only when the signal is collected), so a long run of one
+ * client warns of a listener leak.
+ */
+export async function isolatingFetch(url: string | URL, init?: RequestInit): Promise<Response> {
+  const parent = init?.signal;
+  if (!parent) return fetch(url, init);
+  const controller = new AbortController();
+  const abort = () => controller.abort(parent.reason);
+  const unlink = () => parent.removeEventListener('abort', abort);
+  parent.addEventListener('abort', abort, { once: true });
+  if (parent.aborted) abort();
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: controller.signal });
+  } catch (error) {
+    unlink();
+    throw error;
+  }
+  if (!response.body) {
+    unlink();
+    return response;
+  }
+  const body = response.body.pipeThrough(new TransformStream({ flush: unlink }));
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
 /** Connect an SDK 1.x client to `POST /mcp` (one session, one McpServer on the server). */
 export async function connectV1(origin: string, onListChanged?: () => void): Promise<ClientSession> {
   const client = new Client({ name: 'hotmcp-http-v1', version: '0.0.0' });
@@ -177,7 +208,7 @@ export async function connectV1(origin: string, onListChanged?: () => void): Pro
     changes.bump();
     onListChanged?.();
   });
-  const transport = new StreamableHTTPClientTransport(new URL(`${origin}/mcp`));
+  const transport = new StreamableHTTPClientTransport(new URL(`${origin}/mcp`), { fetch: isolatingFetch });
   await client.connect(transport);
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const result = await client.callTool({ name, arguments: args });
@@ -208,7 +239,7 @@ export async function connectV2(origin: string, onListChanged?: () => void): Pro
     changes.bump();
     onListChanged?.();
   });
-  await client.connect(new TransportV2(new URL(`${origin}/v2/mcp`)));
+  await client.connect(new TransportV2(new URL(`${origin}/v2/mcp`), { fetch: isolatingFetch }));
   await client.listen({ toolsListChanged: true });
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const result = await client.callTool({ name, arguments: args });
