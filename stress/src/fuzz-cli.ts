@@ -5,7 +5,7 @@
  *   pnpm fuzz --runs 200 --steps 20    fewer, longer sequences
  *   pnpm fuzz --seed N --path P        replay a failure exactly (both are printed on failure)
  *   pnpm fuzz --no-shrink              report the first failing sequence as generated
- *   pnpm fuzz --target http            against the HTTP sessions example (four clients)
+ *   pnpm fuzz --target http            against the HTTP sessions example (five clients)
  *
  * Environment: FUZZ_SEED, FUZZ_PATH, FUZZ_RUNS, FUZZ_STEPS, FUZZ_TARGET (the flags win).
  * Exit code 1 on a failure. Output goes to stderr, a JSON summary to stdout.

@@ -19,7 +19,8 @@ export interface FuzzOptions {
   runs: number;
   /**
    * `stdio` (default): the SDK v1 example, one client over stdio. `http`: the
-   * HTTP sessions example, two SDK 1.x and two SDK 2.x clients.
+   * HTTP sessions example, two SDK 1.x and two SDK 2.x clients, and a
+   * 2025-era client of the SDK 2.x endpoint.
    */
   target?: FuzzTargetKind;
   /** Longest sequence. Default 12. */

@@ -2,10 +2,11 @@
  * The HTTP sessions example (examples/http-sessions) as a fuzz target: one
  * server process with an SDK 1.x endpoint (a session per client, each with
  * its own McpServer, reached through the fan-out) and an SDK 2.x endpoint
- * (`createMcpHandler` and `subscriptions/listen`), each endpoint with its own
- * reloader on the same tools folder, and two real clients on each. Every
- * client must see what the model says after every step, and hear of every
- * change to what is listed.
+ * (`createMcpHandler` and `subscriptions/listen` for 2026-07-28 clients, a
+ * session each for 2025-era clients), each endpoint with its own reloader on
+ * the same tools folder: two real clients on each, plus a 2025-era client of
+ * the SDK 2.x endpoint. Every client must see what the model says after every
+ * step, and hear of every change to what is listed.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -55,8 +56,9 @@ export class HttpStressServer extends FuzzTarget {
 
   /**
    * Start the server on an empty tools folder (plus the fence tool), connect
-   * two SDK 1.x and two SDK 2.x clients, wait until all four listen for
-   * changes, and settle on the empty view.
+   * two SDK 1.x and two SDK 2.x clients and a 2025-era client of the SDK 2.x
+   * endpoint, wait until all five listen for changes, and settle on the empty
+   * view.
    */
   static async start(): Promise<HttpStressServer> {
     const sandbox = await createSandbox();
@@ -70,11 +72,17 @@ export class HttpStressServer extends FuzzTarget {
         clients.push({ label: `SDK 1.x client ${index}`, session: await connectV1(server.origin) });
         clients.push({ label: `SDK 2.x client ${index}`, session: await connectV2(server.origin) });
       }
+      clients.push({
+        label: 'a 2025-era client of the SDK 2.x endpoint',
+        session: await connectV1(server.origin, undefined, '/v2/mcp'),
+      });
       // A change is only heard on an open GET stream (1.x) or subscription (2.x).
       await until(
         async () => {
           const counts = await server.sessions();
-          return counts.v1Streaming === CLIENTS_PER_SDK && counts.v2 === CLIENTS_PER_SDK;
+          return (
+            counts.v1Streaming === CLIENTS_PER_SDK && counts.v2 === CLIENTS_PER_SDK && counts.v2LegacyStreaming === 1
+          );
         },
         15_000,
         'every client listening',

@@ -5,7 +5,7 @@ import { randomSeed, runFuzz } from '../src/fuzz.js';
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomSeed();
 
 describe('fuzzed edit sequences against the HTTP sessions example', () => {
-  it('shows two SDK 1.x and two SDK 2.x clients what the model says after every step of 10 sequences', async () => {
+  it('shows five clients of both SDKs and protocol eras what the model says after every step of 10 sequences', async () => {
     const lines: string[] = [];
     const report = await runFuzz({
       runs: 10,

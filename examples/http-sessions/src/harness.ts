@@ -50,6 +50,10 @@ export interface SessionCounts {
   v1Streaming: number;
   /** SDK 2.x `subscriptions/listen` streams open. */
   v2: number;
+  /** Sessions of 2025-era clients on the SDK 2.x endpoint. */
+  v2Legacy: number;
+  /** Of those, the ones with their GET stream open. */
+  v2LegacyStreaming: number;
 }
 
 /** The example server, running in its own process. */
@@ -200,15 +204,19 @@ export async function isolatingFetch(url: string | URL, init?: RequestInit): Pro
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-/** Connect an SDK 1.x client to `POST /mcp` (one session, one McpServer on the server). */
-export async function connectV1(origin: string, onListChanged?: () => void): Promise<ClientSession> {
+/**
+ * Connect an SDK 1.x client to `POST /mcp` (one session, one McpServer on the
+ * server), or to another path: on `/v2/mcp` it is a 2025-era client of the
+ * SDK 2.x endpoint.
+ */
+export async function connectV1(origin: string, onListChanged?: () => void, path = '/mcp'): Promise<ClientSession> {
   const client = new Client({ name: 'hotmcp-http-v1', version: '0.0.0' });
   const changes = counter();
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
     changes.bump();
     onListChanged?.();
   });
-  const transport = new StreamableHTTPClientTransport(new URL(`${origin}/mcp`), { fetch: isolatingFetch });
+  const transport = new StreamableHTTPClientTransport(new URL(`${origin}${path}`), { fetch: isolatingFetch });
   await client.connect(transport);
   const call = async (name: string, args: Record<string, unknown> = {}) => {
     const result = await client.callTool({ name, arguments: args });

@@ -10,6 +10,7 @@ import { type AuditSink, createFanOutAdapter, createReloader, type Reloader } fr
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SessionTable } from './session-table.js';
 
 /** Options of {@link createV1Sessions}. */
 export interface V1SessionsOptions {
@@ -60,17 +61,9 @@ function jsonRpcError(res: ServerResponse, status: number, message: string): voi
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
 }
 
-/** One live session: its transport, and what keeps it from being idle. */
-interface Session {
-  transport: StreamableHTTPServerTransport;
-  /** Called with the response of each request: the session is idle while none is open, and closed after the grace time. */
-  track(req: IncomingMessage, res: ServerResponse): void;
-}
-
 /** Start the reloader and return the handler of the SDK 1.x endpoint. */
 export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Sessions> {
-  const sessions = new Map<string, Session>();
-  let streaming = 0;
+  const sessions = new SessionTable<StreamableHTTPServerTransport>(options.graceMs);
   const closers = new Map<unknown, () => void>();
   const fanOut = createFanOutAdapter({
     catalog: createSdkV1Adapter(createServer()),
@@ -85,42 +78,21 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
     const server = createServer();
     const adapter = createSdkV1Adapter(server);
     const detach = await fanOut.attach(adapter); // before connect: the catalog is there when the client lists
-    let grace: NodeJS.Timeout | undefined;
-    /** Responses open on this session (GET streams and requests being answered). */
-    let responses = 0;
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessions.set(id, { transport, track });
-      },
+      onsessioninitialized: (id) => session.add(id),
     });
-    const close = () => {
-      transport.close().catch(() => {});
-    };
-    function track(request: IncomingMessage, response: ServerResponse): void {
-      const stream = request.method === 'GET';
-      clearTimeout(grace);
-      responses++;
-      if (stream) streaming++;
-      response.on('close', () => {
-        responses--;
-        if (stream) streaming--;
-        if (responses > 0) return;
-        grace = setTimeout(close, options.graceMs);
-        grace.unref();
-      });
-    }
-    closers.set(adapter, close);
+    const session = sessions.keep(transport);
+    closers.set(adapter, session.close);
     transport.onclose = () => {
-      clearTimeout(grace);
+      session.release();
       detach();
       closers.delete(adapter);
-      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    track(req, res);
+    session.track(req, res);
     await transport.handleRequest(req, res, req.body);
-    if (transport.sessionId === undefined) close(); // the initialize was refused: no session to keep
+    if (transport.sessionId === undefined) session.close(); // the initialize was refused: no session to keep
   }
 
   return {
@@ -136,10 +108,10 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
       jsonRpcError(res, 400, 'Bad Request: no valid session id');
     },
     attached: () => fanOut.size,
-    streaming: () => streaming,
+    streaming: () => sessions.streaming,
     reloader,
     async close() {
-      await Promise.all([...sessions.values()].map(({ transport }) => transport.close()));
+      await sessions.closeAll();
       await reloader.stop();
     },
   };

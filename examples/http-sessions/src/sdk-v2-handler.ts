@@ -1,11 +1,19 @@
 /**
- * Streamable HTTP on @modelcontextprotocol/server 2.x: `createMcpHandler`
- * builds a fresh McpServer for every request, so there is no session to
- * attach. Each one is seeded with the current catalog; list_changed reaches
- * 2026-07-28 clients on the `subscriptions/listen` streams they open, through
- * the handler's event bus (`handler.notify`), once per batch; the bus
- * (`createPacedEventBus`) writes them a slice of streams per event-loop turn.
+ * Streamable HTTP on @modelcontextprotocol/server 2.x.
+ *
+ * 2026-07-28 clients: `createMcpHandler` builds a fresh McpServer for every
+ * request, so there is no session to attach. Each one is seeded with the
+ * current catalog; list_changed reaches them on the `subscriptions/listen`
+ * streams they open, through the handler's event bus (`handler.notify`), once
+ * per batch; the bus (`createPacedEventBus`) writes them a slice of streams
+ * per event-loop turn.
+ *
+ * 2025-era clients (what `isLegacyRequest` routes here): a session each, with
+ * its own McpServer on a sessionful `WebStandardStreamableHTTPServerTransport`,
+ * attached to the fan-out like the SDK 1.x endpoint's sessions, so list_changed
+ * reaches them on their GET stream.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { createPacedEventBus, createSdkV2Adapter } from '@hotmcp/adapter-sdk-v2';
@@ -13,10 +21,14 @@ import { type AuditSink, createFanOutAdapter, createReloader, type ListKind, typ
 import {
   createMcpHandler,
   hostHeaderValidationResponse,
+  isInitializeRequest,
+  isLegacyRequest,
   localhostAllowedHostnames,
   McpServer,
   type ServerNotifier,
+  WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
+import { SessionTable } from './session-table.js';
 
 /** Options of {@link createV2Handler}. */
 export interface V2HandlerOptions {
@@ -24,6 +36,8 @@ export interface V2HandlerOptions {
   audit: AuditSink;
   /** Most `subscriptions/listen` streams open at once. */
   maxSubscriptions: number;
+  /** How long a 2025-era client's session may stay idle before it is closed (see {@link SessionTable}). */
+  graceMs: number;
   onerror(error: Error): void;
 }
 
@@ -32,6 +46,10 @@ export interface V2Handler {
   handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void>;
   /** Open `subscriptions/listen` streams. */
   subscriptions(): number;
+  /** Live sessions of 2025-era clients. */
+  legacySessions(): number;
+  /** Of those, the ones with their GET stream open. */
+  legacyStreaming(): number;
   reloader: Reloader;
   close(): Promise<void>;
 }
@@ -66,9 +84,13 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
   // Streams are told a slice per event-loop turn: the first clients hear of a batch while the rest are being told.
   const bus = createPacedEventBus({ onerror: options.onerror });
   let notify: ServerNotifier | undefined;
+  const legacy = new SessionTable<WebStandardStreamableHTTPServerTransport>(options.graceMs);
+  const closers = new Map<unknown, () => void>();
   const fanOut = createFanOutAdapter({
     catalog: createSdkV2Adapter(createServer()),
     audit: options.audit,
+    // A session that could not take a batch still serves the old catalog: close it, its client reconnects.
+    onSessionFailed: (adapter) => closers.get(adapter)?.(),
     // The per-request servers are gone by now: one event on the bus reaches every listen stream.
     onCommitted: ({ notified }) => {
       for (const kind of notified) (notify?.[PUBLISH[kind]] as (() => void) | undefined)?.();
@@ -83,25 +105,70 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
       await fanOut.seed(createSdkV2Adapter(server));
       return server;
     },
-    { bus, maxSubscriptions: options.maxSubscriptions, onerror: options.onerror },
+    // 2025-era traffic never reaches this handler: it is routed to the sessions below.
+    { bus, maxSubscriptions: options.maxSubscriptions, onerror: options.onerror, legacy: 'reject' },
   );
   notify = handler.notify;
+
+  /** A 2025-era client's initialize: a new session, attached to the fan-out before the client can list. */
+  async function openLegacy(request: Request, body: unknown, req: IncomingMessage, res: ServerResponse) {
+    const server = createServer();
+    const adapter = createSdkV2Adapter(server);
+    const detach = await fanOut.attach(adapter);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => session.add(id),
+    });
+    const session = legacy.keep(transport);
+    closers.set(adapter, session.close);
+    transport.onclose = () => {
+      session.release();
+      detach();
+      closers.delete(adapter);
+    };
+    await server.connect(transport);
+    session.track(req, res);
+    const response = await transport.handleRequest(request, { parsedBody: body });
+    if (transport.sessionId === undefined) session.close(); // the initialize was refused: no session to keep
+    return response;
+  }
+
+  async function serveLegacy(request: Request, body: unknown, req: IncomingMessage, res: ServerResponse) {
+    const id = request.headers.get('mcp-session-id');
+    if (id !== null) {
+      const session = legacy.get(id);
+      if (session === undefined) return jsonRpcError(404, 'Session not found');
+      session.track(req, res);
+      return session.transport.handleRequest(request, { parsedBody: body });
+    }
+    if (request.method === 'POST' && isInitializeRequest(body)) return openLegacy(request, body, req, res);
+    return jsonRpcError(400, 'Bad Request: no valid session id');
+  }
 
   // Express has parsed the body already: hand it over, and let @hono/node-server bridge the rest.
   const listener = getRequestListener(async (request, env) => {
     const refused = hostHeaderValidationResponse(request, localhostAllowedHostnames());
     if (refused !== undefined) return refused;
-    const body = (env.incoming as { body?: unknown }).body;
+    const { incoming, outgoing } = env as { incoming: IncomingMessage & { body?: unknown }; outgoing: ServerResponse };
+    const body = incoming.body;
+    if (await isLegacyRequest(request, body)) return serveLegacy(request, body, incoming, outgoing);
     return handler.fetch(request, body === undefined ? {} : { parsedBody: body });
   });
 
   return {
     handle: (req, res) => listener(req, res),
     subscriptions: () => bus.listenerCount,
+    legacySessions: () => closers.size,
+    legacyStreaming: () => legacy.streaming,
     reloader,
     async close() {
+      await legacy.closeAll();
       await handler.close();
       await reloader.stop();
     },
   };
+}
+
+function jsonRpcError(status: number, message: string): Response {
+  return Response.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, { status });
 }

@@ -3,7 +3,8 @@
  * is hot-reloaded for all of them:
  *
  * - `POST|GET|DELETE /mcp`: @modelcontextprotocol/sdk 1.x, one McpServer per session;
- * - `POST /v2/mcp`: @modelcontextprotocol/server 2.x `createMcpHandler`, one McpServer per request.
+ * - `POST /v2/mcp`: @modelcontextprotocol/server 2.x `createMcpHandler`, one McpServer per request, for
+ *   2026-07-28 clients; `POST|GET|DELETE /v2/mcp` for 2025-era clients: one McpServer per session.
  *
  * Bound to 127.0.0.1; requests whose Host header is not localhost are refused
  * (DNS rebinding protection, by each SDK's own check). Logs go to stderr.
@@ -30,7 +31,7 @@ const audit: AuditSink = { record: (event, fields) => sink.record(event, fields)
 
 const v1 = sdks.has('v1') ? await createV1Sessions({ toolsDir, audit, graceMs }) : undefined;
 const v2 = sdks.has('v2')
-  ? await createV2Handler({ toolsDir, audit, maxSubscriptions, onerror: (error) => log(error.message) })
+  ? await createV2Handler({ toolsDir, audit, maxSubscriptions, graceMs, onerror: (error) => log(error.message) })
   : undefined;
 
 // createMcpExpressApp binds its Host check to 127.0.0.1: a foreign Host header is answered 403.
@@ -38,7 +39,13 @@ const app = createMcpExpressApp({ host: HOST });
 if (v1) app.all('/mcp', (req, res) => v1.handle(req, res));
 if (v2) app.all('/v2/mcp', (req, res) => v2.handle(req, res));
 app.get('/hotmcp/sessions', (_req, res) => {
-  res.json({ v1: v1?.attached() ?? 0, v1Streaming: v1?.streaming() ?? 0, v2: v2?.subscriptions() ?? 0 });
+  res.json({
+    v1: v1?.attached() ?? 0,
+    v1Streaming: v1?.streaming() ?? 0,
+    v2: v2?.subscriptions() ?? 0,
+    v2Legacy: v2?.legacySessions() ?? 0,
+    v2LegacyStreaming: v2?.legacyStreaming() ?? 0,
+  });
 });
 
 const server: Server = app.listen(port, HOST, () => {

@@ -50,22 +50,29 @@ async function v2(): Promise<ClientSession> {
   return session;
 }
 
-/** Wait until every SDK 1.x session has its GET stream open, so a list_changed cannot pass it by. */
+/** A 2025-era client of the SDK 2.x endpoint: an SDK 1.x client on /v2/mcp. */
+async function v2Legacy(): Promise<ClientSession> {
+  const session = await connectV1(server.origin, undefined, '/v2/mcp');
+  open.push(session);
+  return session;
+}
+
+/** Wait until every session (SDK 1.x, and 2025-era on SDK 2.x) has its GET stream open, so a list_changed cannot pass it by. */
 async function streamsOpen(): Promise<void> {
   await until(
     async () => {
       const counts = await server.sessions();
-      return counts.v1Streaming === counts.v1;
+      return counts.v1Streaming === counts.v1 && counts.v2LegacyStreaming === counts.v2Legacy;
     },
     15_000,
-    'every v1 session to open its GET stream',
+    'every session to open its GET stream',
   );
 }
 
 /** No session attached and no listen stream open. */
 async function idle(): Promise<boolean> {
   const counts = await server.sessions();
-  return counts.v1 === 0 && counts.v2 === 0;
+  return counts.v1 === 0 && counts.v2 === 0 && counts.v2Legacy === 0;
 }
 
 /**
@@ -136,7 +143,7 @@ afterAll(async () => {
 
 describe('examples/http-sessions', () => {
   it('sends list_changed to every session, SDK 1.x and 2.x, and the next call runs the new code', async () => {
-    const sessions = [await v1(), await v1(), await v1(), await v2(), await v2()];
+    const sessions = [await v1(), await v1(), await v1(), await v2(), await v2(), await v2Legacy()];
     await streamsOpen();
     for (const session of sessions) expect(await session.callText('echo', { text: 'hi' })).toMatch(/: hi$/);
 
@@ -154,7 +161,7 @@ describe('examples/http-sessions', () => {
     await sandbox.write('late.ts', shout('late'));
     await watcher.waitForListChanged(1);
 
-    for (const session of [await v1(), await v2()]) {
+    for (const session of [await v1(), await v2(), await v2Legacy()]) {
       expect(await session.listTools()).toEqual(expect.arrayContaining(['server_info', 'echo', 'late']));
       expect(await session.callText('late')).toBe('LATE');
     }
@@ -165,11 +172,16 @@ describe('examples/http-sessions', () => {
     const terminated = await connectV1(server.origin);
     const dropped = await connectV1(server.origin);
     const listeners = [await connectV2(server.origin), await connectV2(server.origin)];
+    const legacyTerminated = await connectV1(server.origin, undefined, '/v2/mcp');
+    const legacyDropped = await connectV1(server.origin, undefined, '/v2/mcp');
     await streamsOpen();
-    expect(await server.sessions()).toMatchObject({ v1: 2, v2: 2 });
+    expect(await server.sessions()).toMatchObject({ v1: 2, v2: 2, v2Legacy: 2, v2LegacyStreaming: 2 });
 
     await terminated.close({ terminate: true }); // DELETE: the session ends at once
     await dropped.close(); // no DELETE: reaped once its GET stream stays closed past the grace time
+    await legacyTerminated.close({ terminate: true });
+    await until(async () => (await server.sessions()).v2Legacy === 1, 15_000, 'the DELETE to end the session');
+    await legacyDropped.close();
     for (const listener of listeners) await listener.close();
 
     await until(idle, 15_000, 'the session counts to return to 0');
@@ -212,7 +224,7 @@ describe('examples/http-sessions', () => {
     expect(await statusWithHost('/mcp', 'attacker.example')).toBe(403);
     expect(await statusWithHost('/v2/mcp', 'attacker.example')).toBe(403);
     expect(await statusWithHost('/mcp', 'localhost.attacker.example:80')).toBe(403);
-    expect(await server.sessions()).toEqual({ v1: 0, v1Streaming: 0, v2: 0 });
+    expect(await server.sessions()).toEqual({ v1: 0, v1Streaming: 0, v2: 0, v2Legacy: 0, v2LegacyStreaming: 0 });
     // The same request with a local Host header is served.
     expect(await statusWithHost('/mcp', server.origin.replace('http://', ''))).toBe(200);
   });
