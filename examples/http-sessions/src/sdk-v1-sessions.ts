@@ -3,7 +3,6 @@
  * session, every one attached to a fan-out adapter, so a reload reaches every
  * live session and a new session starts from the current catalog.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSdkV1Adapter } from '@hotmcp/adapter-sdk-v1';
 import { type AuditSink, createFanOutAdapter, createReloader, type Reloader } from '@hotmcp/core';
@@ -64,12 +63,11 @@ function jsonRpcError(res: ServerResponse, status: number, message: string): voi
 /** Start the reloader and return the handler of the SDK 1.x endpoint. */
 export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Sessions> {
   const sessions = new SessionTable<StreamableHTTPServerTransport>(options.graceMs);
-  const closers = new Map<unknown, () => void>();
   const fanOut = createFanOutAdapter({
     catalog: createSdkV1Adapter(createServer()),
     audit: options.audit,
     // A session that could not take a batch still serves the old catalog: close it, its client reconnects.
-    onSessionFailed: (adapter) => closers.get(adapter)?.(),
+    onSessionFailed: (adapter) => sessions.closeFor(adapter),
   });
   const reloader = await createReloader({ root: options.toolsDir, adapter: fanOut, audit: options.audit });
   await reloader.start();
@@ -78,17 +76,8 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
     const server = createServer();
     const adapter = createSdkV1Adapter(server);
     const detach = await fanOut.attach(adapter); // before connect: the catalog is there when the client lists
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => session.add(id),
-    });
-    const session = sessions.keep(transport);
-    closers.set(adapter, session.close);
-    transport.onclose = () => {
-      session.release();
-      detach();
-      closers.delete(adapter);
-    };
+    const session = sessions.open(adapter, (init) => new StreamableHTTPServerTransport(init), detach);
+    const { transport } = session;
     await server.connect(transport);
     session.track(req, res);
     await transport.handleRequest(req, res, req.body);

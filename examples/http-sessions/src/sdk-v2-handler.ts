@@ -13,7 +13,6 @@
  * attached to the fan-out like the SDK 1.x endpoint's sessions, so list_changed
  * reaches them on their GET stream.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { createPacedEventBus, createSdkV2Adapter } from '@hotmcp/adapter-sdk-v2';
@@ -85,12 +84,11 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
   const bus = createPacedEventBus({ onerror: options.onerror });
   let notify: ServerNotifier | undefined;
   const legacy = new SessionTable<WebStandardStreamableHTTPServerTransport>(options.graceMs);
-  const closers = new Map<unknown, () => void>();
   const fanOut = createFanOutAdapter({
     catalog: createSdkV2Adapter(createServer()),
     audit: options.audit,
     // A session that could not take a batch still serves the old catalog: close it, its client reconnects.
-    onSessionFailed: (adapter) => closers.get(adapter)?.(),
+    onSessionFailed: (adapter) => legacy.closeFor(adapter),
     // The per-request servers are gone by now: one event on the bus reaches every listen stream.
     onCommitted: ({ notified }) => {
       for (const kind of notified) (notify?.[PUBLISH[kind]] as (() => void) | undefined)?.();
@@ -115,17 +113,8 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
     const server = createServer();
     const adapter = createSdkV2Adapter(server);
     const detach = await fanOut.attach(adapter);
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => session.add(id),
-    });
-    const session = legacy.keep(transport);
-    closers.set(adapter, session.close);
-    transport.onclose = () => {
-      session.release();
-      detach();
-      closers.delete(adapter);
-    };
+    const session = legacy.open(adapter, (init) => new WebStandardStreamableHTTPServerTransport(init), detach);
+    const { transport } = session;
     await server.connect(transport);
     session.track(req, res);
     const response = await transport.handleRequest(request, { parsedBody: body });
@@ -158,7 +147,7 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
   return {
     handle: (req, res) => listener(req, res),
     subscriptions: () => bus.listenerCount,
-    legacySessions: () => closers.size,
+    legacySessions: () => legacy.size,
     legacyStreaming: () => legacy.streaming,
     reloader,
     async close() {
