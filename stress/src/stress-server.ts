@@ -49,8 +49,10 @@ export abstract class FuzzTarget {
   /** The pid the server reported at start. */
   abstract readonly pid: number;
   private fenceCount = 0;
-  /** Each viewer's list_changed count before the current step's file actions. */
+  /** Each viewer's list_changed count before the first file action since the last settled view. */
   private notifiedBefore: number[] = [];
+  /** True from the first file action after a settled view until the next one settles. */
+  private stepOpen = false;
   /** Names and descriptions of the view last settled on. */
   private listed = listedOf({});
 
@@ -107,7 +109,7 @@ export abstract class FuzzTarget {
    * Rewrite the fence, then poll (bounded) until every client's fence answers
    * its new value, what it sees equals `expected`, and, when `expected` lists
    * other names or descriptions than the last settled view, it received a
-   * tools list_changed since the step began. On timeout, throws with a diff
+   * tools list_changed since the first file action after that view. On timeout, throws with a diff
    * of expected against what the first client that differs sees.
    */
   async settle(expected: View, what: string, timeoutMs = 15_000): Promise<void> {
@@ -134,6 +136,7 @@ export abstract class FuzzTarget {
         failure = undefined;
         if (!differs) {
           this.listed = listedOf(expected);
+          this.stepOpen = false;
           return;
         }
       } catch (error) {
@@ -155,7 +158,10 @@ export abstract class FuzzTarget {
     throw new Error(lines.join('\n'));
   }
 
+  /** Note the list_changed counts as a step's first file action starts (a step may take many, as in the soak). */
   private markStep(): void {
+    if (this.stepOpen) return;
+    this.stepOpen = true;
     this.notifiedBefore = this.viewers.map((viewer) => viewer.listChanged());
   }
 }
