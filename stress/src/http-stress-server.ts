@@ -20,7 +20,16 @@ import {
   startServer,
   until,
 } from '@hotmcp/example-http-sessions/dist/harness.js';
-import { answerOf, FENCE_FILE, FuzzTarget, fenceModule, STATIC_TOOL, tail, type Viewer } from './stress-server.js';
+import {
+  answerOf,
+  FENCE_FILE,
+  FuzzTarget,
+  fenceModule,
+  pidOf,
+  STATIC_TOOL,
+  tail,
+  type Viewer,
+} from './stress-server.js';
 
 /** The example's own tool files, removed so each run starts from an empty folder. */
 const EXAMPLE_FILES = ['echo.ts'];
@@ -117,8 +126,4 @@ export class HttpStressServer extends FuzzTarget {
     await this.server.stop();
     await this.sandbox.cleanup();
   }
-}
-
-function pidOf(text: string): number {
-  return (JSON.parse(text) as { pid: number }).pid;
 }

@@ -199,7 +199,7 @@ export class StressServer extends FuzzTarget {
     await writeFile(join(sandbox.toolsDir, FENCE_FILE), fenceModule(0));
     const session = await connect(sandbox, env);
     const info = await session.client.callTool({ name: STATIC_TOOL, arguments: {} });
-    const pid = (JSON.parse(textOf(info)) as { pid: number }).pid;
+    const pid = pidOf(textOf(info));
     const server = new StressServer(sandbox, session, pid);
     await server.settle({}, 'start');
     return server;
@@ -209,7 +209,7 @@ export class StressServer extends FuzzTarget {
     const info = await this.session.client.callTool({ name: STATIC_TOOL, arguments: {} }, undefined, {
       timeout: REQUEST_TIMEOUT_MS,
     });
-    return (JSON.parse(textOf(info)) as { pid: number }).pid;
+    return pidOf(textOf(info));
   }
 
   stderrTail(): string {
@@ -231,6 +231,11 @@ export async function answerOf(call: () => Promise<Record<string, unknown>>): Pr
   } catch (error) {
     return `error: ${error instanceof Error ? error.message : String(error)}`;
   }
+}
+
+/** The pid in the answer of the static `server_info` tool. */
+export function pidOf(text: string): number {
+  return (JSON.parse(text) as { pid: number }).pid;
 }
 
 /** The last lines of a server's stderr, for a failure message. */
