@@ -58,23 +58,15 @@ export interface Session {
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /**
-   * Run the server as this user instead of the caller (the caller must be
-   * root): it switches user before the server's first line runs, so the whole
-   * server, reloader included, has that user's rights.
+   * Start the server through util-linux `setpriv` without the capabilities
+   * that let root read and search any file (CAP_DAC_OVERRIDE,
+   * CAP_DAC_READ_SEARCH): a server started by root then meets file
+   * permissions like anyone else, and still reads the checkout wherever it
+   * is (a user switch could not pass a folder only root may enter).
    */
-  user?: { uid: number; gid: number };
+  withoutFileOverride?: boolean;
   /** Extra Node options for the server process (before the entry module). */
   nodeArgs?: string[];
-}
-
-/** Node arguments that make the process switch to `user` before the entry module runs. */
-function switchUserArgs(user: { uid: number; gid: number } | undefined): string[] {
-  if (!user) return [];
-  const { uid, gid } = user;
-  return [
-    '--import',
-    `data:text/javascript,process.setgroups([${gid}]);process.setgid(${gid});process.setuid(${uid});`,
-  ];
 }
 
 /** Start the example server on the sandbox's tools and connect the SDK Client over stdio. */
@@ -84,8 +76,18 @@ export async function connect(
   options: ConnectOptions = {},
 ): Promise<Session> {
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [...(options.nodeArgs ?? []), ...switchUserArgs(options.user), serverEntry],
+    ...(options.withoutFileOverride
+      ? {
+          command: 'setpriv',
+          args: [
+            '--bounding-set=-dac_override,-dac_read_search',
+            '--',
+            process.execPath,
+            ...(options.nodeArgs ?? []),
+            serverEntry,
+          ],
+        }
+      : { command: process.execPath, args: [...(options.nodeArgs ?? []), serverEntry] }),
     cwd: sandbox.dir,
     env: {
       ...(process.env as Record<string, string>),

@@ -1,19 +1,19 @@
 // Fault catalogue, part 4: the world around the tool modules — links that
 // leave the root or go round in circles, files and folders the server may not
 // read, an audit log it cannot write, a native watcher that gives up.
-import { chmod, realpath, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, realpath, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  AS_ROOT,
   auditEvents,
   auditMark,
   expectEchoKept,
   greetTool,
   moduleFailureAfter,
-  runAs,
+  permissionsBite,
   serverPid,
   toolNames,
-  UNPRIVILEGED,
   untilAnswers,
   useServer,
   waitForAuditAfter,
@@ -107,11 +107,16 @@ describe('an audit log that cannot be written', () => {
 });
 
 describe('files the server may not read', () => {
-  // As root, permissions do not bite: the server runs as nobody (and as the caller otherwise).
-  const server = useServer({ prepare: (sandbox) => runAs(sandbox, UNPRIVILEGED) });
+  // As root, permissions do not bite: the server runs without root's file capabilities (as the caller otherwise).
+  const server = useServer({ prepare: permissionsBite });
 
   it('keeps the last good version of a file it may not read, audits it, and loads it once readable', async () => {
-    if (UNPRIVILEGED) expect((await stat(`/proc/${server.pid}`)).uid).toBe(UNPRIVILEGED.uid);
+    if (AS_ROOT) {
+      // CAP_DAC_OVERRIDE (bit 1) and CAP_DAC_READ_SEARCH (bit 2) are gone from the server's effective set.
+      const status = await readFile(`/proc/${server.pid}/status`, 'utf8');
+      const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? 'ffffffffffffffff'}`);
+      expect(effective & 0b110n).toBe(0n);
+    }
     const staged = join(server.sandbox.dir, 'echo.staged.ts');
     await writeFile(staged, greetTool('echo', 'Readable'), { mode: 0o000 });
     await chmod(staged, 0o000);

@@ -1,4 +1,4 @@
-import { lchown, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import {
@@ -183,24 +183,14 @@ export async function expectEchoRecovers(server: ServerUnderTest, file = 'echo.t
 }
 
 /**
- * Who to run the server as when a case needs file permissions to bite: root
- * reads everything, so a test running as root runs the server as `nobody`;
- * anyone else runs it as themselves.
+ * How to start the server when a case needs file permissions to bite: root
+ * reads everything, so a test running as root starts it without the
+ * capabilities that let it (see ConnectOptions.withoutFileOverride); anyone
+ * else starts it as themselves.
  */
-export const UNPRIVILEGED: { uid: number; gid: number } | undefined =
-  process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+export const AS_ROOT = process.getuid?.() === 0;
 
-/**
- * Give the sandbox folder itself to `user`, so the server can make its audit
- * folder there (what it reads is world-readable already), and return the
- * options to run as them. Only that one folder: its `node_modules` link leads
- * to files shared with the whole workspace, which must stay as they are.
- */
-export async function runAs(
-  sandbox: Sandbox,
-  user: { uid: number; gid: number } | undefined,
-): Promise<ConnectOptions | undefined> {
-  if (!user) return undefined;
-  await lchown(sandbox.dir, user.uid, user.gid);
-  return { user };
+/** The connect options under which file permissions apply to the server. */
+export async function permissionsBite(): Promise<ConnectOptions | undefined> {
+  return AS_ROOT ? { withoutFileOverride: true } : undefined;
 }
