@@ -9,7 +9,7 @@ import {
   createReloader,
   isFatalWatcherError,
 } from '@hotmcp/core';
-import { FakeModuleLoader, FakeRegistryAdapter, MemoryAuditSink } from '@hotmcp/core/testing';
+import { FakeModuleLoader, FakeRegistryAdapter, MemoryAuditSink, waitUntil } from '@hotmcp/core/testing';
 import { createPollChangeSource } from '@hotmcp/watcher-poll';
 import parcel from '@parcel/watcher';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,32 +68,17 @@ function breakableParcel() {
 async function collect(source: ChangeSource) {
   const batches: ChangeBatch[] = [];
   const errors: Error[] = [];
-  let wake = () => {};
   const files = await source.start(
     (batch) => {
       batches.push(batch);
-      wake();
     },
     (error) => {
       errors.push(error);
-      wake();
     },
   );
   cleanups.push(() => source.stop());
-  async function until(condition: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!condition()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify({ batches, errors })}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
+  const until = (condition: () => boolean, what: string) =>
+    waitUntil(condition, { timeoutMs: WAIT_MS, what: () => `${what}; got ${JSON.stringify({ batches, errors })}` });
   return { files, batches, errors, until };
 }
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HotMcpError } from '../errors.js';
+import { waitUntil } from '../testing/wait-until.js';
 import { createWinstonAuditSink, WinstonAuditSink } from './winston-audit-sink.js';
 
 let dir: string;
@@ -31,15 +32,6 @@ function lines(file: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-/** Poll, bounded, until `condition` holds. */
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Silence stderr and stdout and record what is written to them. */
@@ -117,7 +109,7 @@ describe('WinstonAuditSink', () => {
     const logs = path.dirname(audit.path);
     for (let index = 0; index < 100; index++) audit.record('tick', { index, padding: 'x'.repeat(80) });
 
-    await until(() => ['audit.log', 'audit1.log', 'audit2.log'].every((name) => existsSync(path.join(logs, name))));
+    await waitUntil(() => ['audit.log', 'audit1.log', 'audit2.log'].every((name) => existsSync(path.join(logs, name))));
     await audit.close();
 
     const files = readdirSync(logs);
@@ -196,12 +188,12 @@ describe('WinstonAuditSink', () => {
     const { stderr } = captureOutput();
     const audit = sink({ maxSize: 500 });
     audit.record('first');
-    await until(() => existsSync(audit.path) && statSync(audit.path).size > 0);
+    await waitUntil(() => existsSync(audit.path) && statSync(audit.path).size > 0);
     await rm(path.dirname(audit.path), { recursive: true });
     // Enough to rotate, which reopens the file in the missing folder.
     for (let index = 0; index < 20; index++) audit.record('tick', { index, padding: 'x'.repeat(80) });
 
-    await until(() => stderr.mock.calls.length > 0);
+    await waitUntil(() => stderr.mock.calls.length > 0);
     audit.record('dropped');
     await audit.close();
     expect(stderr).toHaveBeenCalledTimes(1);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HotMcpError } from '../errors.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
+import { waitUntil } from '../testing/wait-until.js';
 import {
   createFallbackChangeSource,
   type FallbackEvent,
@@ -50,14 +51,6 @@ function collect() {
   };
 }
 
-async function untilTrue(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 describe('FallbackChangeSource', () => {
   it('uses the primary when it starts', async () => {
     const primary = new ScriptedSource(['/r/a.ts']);
@@ -96,7 +89,7 @@ describe('FallbackChangeSource', () => {
     primary.onBatch?.({ added: ['/r/c.ts'], changed: [], removed: [] });
     const death = watcherDied('inotify read failed');
     primary.onError?.(death);
-    await untilTrue(() => seen.batches.length === 2);
+    await waitUntil(() => seen.batches.length === 2, { timeoutMs: 2000 });
     expect(seen.batches[1]).toEqual({ added: ['/r/d.ts'], changed: ['/r/a.ts', '/r/c.ts'], removed: ['/r/b.ts'] });
     expect(seen.errors).toEqual([death]);
     expect(seen.events).toEqual([{ reason: death, phase: 'runtime', replaced: true }]);
@@ -126,7 +119,7 @@ describe('FallbackChangeSource', () => {
     await source.start(seen.onBatch, seen.onError);
     const death = watcherDied('gone');
     primary.onError?.(death);
-    await untilTrue(() => seen.events.length === 1);
+    await waitUntil(() => seen.events.length === 1, { timeoutMs: 2000 });
     expect(seen.events).toEqual([{ reason: death, phase: 'runtime', replaced: false }]);
     expect(source.current).toBeUndefined();
   });
