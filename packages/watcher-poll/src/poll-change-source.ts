@@ -5,8 +5,11 @@ import {
   type ChangeSource,
   type ChangeSourceOptions,
   createPathFilter,
+  currentStamp,
+  type FileListing,
   HotMcpError,
   isGone,
+  listFiles,
   outsideRootLink,
   type PathFilter,
   unreadable,
@@ -193,6 +196,16 @@ export class PollChangeSource implements ChangeSource {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+  }
+
+  /** List the root now (one full scan, emitting nothing); unreadable paths and outside links go to `onError`. */
+  rescan(): FileListing {
+    return listFiles(this.#filter, (error) => this.#report(error));
+  }
+
+  /** The stamp of `file` now, or '' when it is not a regular file that can be read. */
+  stamp(file: string): string {
+    return currentStamp(file);
   }
 
   #schedule(generation: number): void {

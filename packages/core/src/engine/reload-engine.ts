@@ -1,17 +1,14 @@
-import { statSync } from 'node:fs';
-import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, definitionKey, keyOf, listOf, registryName } from '../define.js';
+import { locate } from '../error-location.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
+import { sameStamp } from '../file-stamp.js';
+import { isInside } from '../inside-root.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
-import { fileStamp, sameStamp } from '../watching/file-stamp.js';
-import { createPathFilter } from '../watching/path-filter.js';
-import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
 import { extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
@@ -128,20 +125,15 @@ export class ReloadEngine {
   async rescan(): Promise<RescanReport> {
     const found: ChangeBatch = { added: [], changed: [], removed: [] };
     if (!this.running) return { found };
-    const unreadable: string[] = [];
-    const { files } = scanFiles(createPathFilter(this.settings), (error) => {
-      const path = isHotMcpError(error) ? error.details?.path : undefined;
-      if (typeof path === 'string' && isHotMcpError(error) && error.code === 'HOTMCP_ERR_WATCHER_FAILED')
-        unreadable.push(path);
-      this.watcherError(error);
-    });
-    for (const [file, stamp] of files) {
+    const listing = this.source.rescan();
+    for (const [file, stamp] of listing.files) {
       if (this.deny.reason(file) !== undefined) continue;
       if (!this.tracked.has(file)) found.added.push(file);
       else if (!sameStamp(this.stamps.get(file), stamp)) found.changed.push(file);
     }
-    const hidden = (file: string) => unreadable.some((path) => file === path || file.startsWith(`${path}${sep}`));
-    for (const file of this.tracked) if (!files.has(file) && !hidden(file)) found.removed.push(file);
+    // What lies under an unreadable folder is unknown, not gone.
+    const hidden = (file: string) => listing.unreadable.some((path) => file === path || isInside(path, file));
+    for (const file of this.tracked) if (!listing.files.has(file) && !hidden(file)) found.removed.push(file);
     this.audit.record('reloader.rescan', {
       added: found.added.length,
       changed: found.changed.length,
@@ -289,7 +281,7 @@ export class ReloadEngine {
     const removed = batch.removed.filter((file) => this.tracked.has(file));
     for (const file of touched) this.tracked.add(file);
     for (const file of removed) this.tracked.delete(file);
-    for (const file of touched) this.stamps.set(file, this.stampNow(file));
+    for (const file of touched) this.stamps.set(file, this.source.stamp(file));
     for (const file of removed) this.stamps.delete(file);
 
     // Affected: what changed, everything that imports it, and (when files
@@ -408,16 +400,6 @@ export class ReloadEngine {
       this.audit.record('definition.rejected', conflict.toJSON());
       this.failed({ event: 'definition.rejected', module: file, error: conflict });
     });
-  }
-
-  /** The file's stamp now (one stat), or '' when it cannot be read: a later rescan then reloads it. */
-  private stampNow(file: string): string {
-    try {
-      const stats = statSync(file, { throwIfNoEntry: false });
-      return stats?.isFile() ? fileStamp(stats) : '';
-    } catch {
-      return '';
-    }
   }
 
   private async dispose(file: string, exports: Record<string, unknown>): Promise<void> {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { isInside } from '../inside-root.js';
 import type { ChangeSourceOptions } from '../ports/change-source.js';
 
 /** Folders never reported, whatever the globs say. */
@@ -24,12 +25,6 @@ export interface PathFilter {
   includes(file: string): boolean;
   /** True when the absolute folder `dir` may hold reported files (the root always may). */
   enters(dir: string): boolean;
-}
-
-/** True when `file` is strictly inside `root` (both absolute and normalised). */
-export function isInside(root: string, file: string): boolean {
-  const relative = path.relative(root, file);
-  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }
 
 const toPosix = (relative: string): string => (path.sep === '/' ? relative : relative.split(path.sep).join('/'));

@@ -1,8 +1,10 @@
 import { type Dirent, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { HotMcpError } from '../errors.js';
-import { fileStamp } from './file-stamp.js';
-import { isInside, type PathFilter } from './path-filter.js';
+import { HotMcpError, isHotMcpError } from '../errors.js';
+import { fileStamp } from '../file-stamp.js';
+import { isInside } from '../inside-root.js';
+import type { FileListing } from '../ports/change-source.js';
+import type { PathFilter } from './path-filter.js';
 
 /** What one scan of a root found. */
 export interface FileScan {
@@ -60,6 +62,30 @@ export function scanFiles(filter: PathFilter, onError?: (error: Error) => void, 
     }
   }
   return scan;
+}
+
+/**
+ * What `ChangeSource.rescan` answers: {@link scanFiles} from the root, with
+ * the paths it could not read (each also handed to `onError`).
+ */
+export function listFiles(filter: PathFilter, onError?: (error: Error) => void): FileListing {
+  const unreadablePaths: string[] = [];
+  const { files } = scanFiles(filter, (error) => {
+    const path = isHotMcpError(error) && error.code === 'HOTMCP_ERR_WATCHER_FAILED' ? error.details?.path : undefined;
+    if (typeof path === 'string') unreadablePaths.push(path);
+    onError?.(error);
+  });
+  return { files, unreadable: unreadablePaths };
+}
+
+/** What `ChangeSource.stamp` answers: the file's stamp now (one stat), or '' when it is not a regular file or cannot be read. */
+export function currentStamp(file: string): string {
+  try {
+    const stats = statSync(file, { throwIfNoEntry: false });
+    return stats?.isFile() ? fileStamp(stats) : '';
+  } catch {
+    return '';
+  }
 }
 
 /**
