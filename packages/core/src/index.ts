@@ -100,7 +100,7 @@ export {
 } from './watching/fallback-change-source.js';
 export type { PathFilter } from './watching/path-filter.js';
 export { ALWAYS_EXCLUDED, createPathFilter } from './watching/path-filter.js';
-export type { FileScan } from './watching/scan-files.js';
+export type { FileScan, FileWalk } from './watching/scan-files.js';
 export {
   currentStamp,
   isGone,
@@ -109,6 +109,7 @@ export {
   scanFiles,
   stampOf,
   unreadable,
+  walkFiles,
 } from './watching/scan-files.js';
 export type {
   ChangeSourceSelection,

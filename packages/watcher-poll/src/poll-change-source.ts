@@ -9,10 +9,12 @@ import {
   type FileListing,
   HotMcpError,
   isGone,
+  isHotMcpError,
   listFiles,
   outsideRootLink,
   type PathFilter,
   unreadable,
+  walkFiles,
 } from '@hotmcp/core';
 
 /** Options of {@link PollChangeSource}. */
@@ -297,13 +299,39 @@ export class PollChangeSource implements ChangeSource {
     }
   }
 
-  /** A new folder: record it, list it, and every folder inside. */
+  /**
+   * A new folder: walk it (fast-glob, one listing per folder), record it and
+   * every folder inside with the stats taken before each was listed, and stamp
+   * their files. A folder not read in full keeps an empty key, so the next
+   * tick lists it again.
+   */
   #enter(dir: string, changes: Changes): void {
     const stats = statSync(dir, { throwIfNoEntry: false });
     if (!stats?.isDirectory()) return;
-    const folder: Folder = { key: '', files: new Set(), folders: new Set() };
-    this.#folders.set(dir, folder);
-    this.#list(dir, folder, folderKey(stats), changes);
+    const walk = walkFiles(
+      this.#filter,
+      (error) => {
+        const folder = isHotMcpError(error) ? error.details?.path : undefined;
+        if (typeof folder === 'string' && this.#unreadable.has(folder)) return; // said once per streak
+        if (typeof folder === 'string') this.#unreadable.add(folder);
+        this.#report(error);
+      },
+      dir,
+      { stats: true },
+    );
+    const keyOf = (folder: string, folderStats: Stats | undefined) =>
+      walk.failed.has(folder) || folderStats === undefined ? '' : folderKey(folderStats);
+    this.#folders.set(dir, { key: keyOf(dir, stats), files: new Set(), folders: new Set() });
+    for (const folder of walk.dirs) {
+      this.#folders.set(folder, { key: keyOf(folder, walk.stats.get(folder)), files: new Set(), folders: new Set() });
+      this.#folders.get(path.dirname(folder))?.folders.add(folder);
+    }
+    for (const folder of [dir, ...walk.dirs]) if (!walk.failed.has(folder)) this.#unreadable.delete(folder);
+    for (const [file, isLink] of walk.files) {
+      if (isLink) this.#links.add(file);
+      else this.#links.delete(file);
+      if (this.#restamp(file, changes)) this.#folders.get(path.dirname(file))?.files.add(file);
+    }
   }
 
   /** List a folder again: stamp its files, enter new folders, drop what went away. */
