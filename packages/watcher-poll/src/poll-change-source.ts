@@ -7,6 +7,7 @@ import {
   createPathFilter,
   currentStamp,
   type FileListing,
+  FRESH_MS,
   HotMcpError,
   isGone,
   isHotMcpError,
@@ -301,11 +302,12 @@ export class PollChangeSource implements ChangeSource {
 
   /**
    * A new folder: walk it (fast-glob, one listing per folder), record it and
-   * every folder inside with the stats taken before each was listed, and stamp
-   * their files. A folder not read in full keeps an empty key, so the next
-   * tick lists it again.
+   * every folder inside, and stamp their files. A folder's key comes from a
+   * stat after the walk: one modified since shortly before the walk began, or
+   * not read in full, keeps an empty key, so the next tick lists it again.
    */
   #enter(dir: string, changes: Changes): void {
+    const began = Date.now() - FRESH_MS;
     const stats = statSync(dir, { throwIfNoEntry: false });
     if (!stats?.isDirectory()) return;
     const walk = walkFiles(
@@ -317,16 +319,21 @@ export class PollChangeSource implements ChangeSource {
         this.#report(error);
       },
       dir,
-      { stats: true },
     );
-    const keyOf = (folder: string, folderStats: Stats | undefined) =>
-      walk.failed.has(folder) || folderStats === undefined ? '' : folderKey(folderStats);
-    this.#folders.set(dir, { key: keyOf(dir, stats), files: new Set(), folders: new Set() });
-    for (const folder of walk.dirs) {
-      this.#folders.set(folder, { key: keyOf(folder, walk.stats.get(folder)), files: new Set(), folders: new Set() });
-      this.#folders.get(path.dirname(folder))?.folders.add(folder);
+    for (const folder of [dir, ...walk.dirs]) {
+      const folderStats = folder === dir ? stats : statSync(folder, { throwIfNoEntry: false });
+      const settled =
+        folderStats?.isDirectory() &&
+        !walk.failed.has(folder) &&
+        Math.max(folderStats.mtimeMs, folderStats.ctimeMs) < began;
+      this.#folders.set(folder, {
+        key: settled && folderStats ? folderKey(folderStats) : '',
+        files: new Set(),
+        folders: new Set(),
+      });
+      if (folder !== dir) this.#folders.get(path.dirname(folder))?.folders.add(folder);
+      if (!walk.failed.has(folder)) this.#unreadable.delete(folder);
     }
-    for (const folder of [dir, ...walk.dirs]) if (!walk.failed.has(folder)) this.#unreadable.delete(folder);
     for (const [file, isLink] of walk.files) {
       if (isLink) this.#links.add(file);
       else this.#links.delete(file);

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { HotMcpError, isHotMcpError } from '../errors.js';
@@ -21,33 +21,23 @@ export interface FileWalk {
   files: Map<string, boolean>;
   /** Every folder entered below the folder (absolute paths; the folder itself not included). */
   dirs: string[];
-  /**
-   * With `stats`: each entered folder's `lstat`, taken when its parent was
-   * listed, so before the folder itself was read.
-   */
-  stats: Map<string, Stats>;
-  /** Folders that could not be read in full (unreadable, or an entry vanished while it was read). */
+  /** Folders that could not be read (unreadable, or gone while the walk reached them). */
   failed: Set<string>;
 }
 
 /**
  * Walk `dir` (default: the filter's root) with fast-glob, synchronously, and
  * return the files the filter selects and the folders it enters, without
- * stamping them (one `readdir` per folder, file types from its entries; with
- * `stats`, also one `lstat` per entry, and a folder is read again later if an
- * entry vanished meanwhile: see {@link FileWalk.failed}).
+ * stamping them: one `readdir` per folder, file types from its entries and
+ * no `stat` (fast-glob's `stats` would `lstat` every entry, and drop a whole
+ * folder's listing when one entry vanished between the two).
  * Symlinked folders are not followed. A folder that cannot be read
  * (permission denied) is reported through `onError` as {@link unreadable}
  * and skipped, the rest of the walk goes on; folders that vanish mid-walk
  * are skipped silently.
  */
-export function walkFiles(
-  filter: PathFilter,
-  onError?: (error: Error) => void,
-  dir: string = filter.root,
-  options: { stats?: boolean } = {},
-): FileWalk {
-  const walk: FileWalk = { files: new Map(), dirs: [], stats: new Map(), failed: new Set() };
+export function walkFiles(filter: PathFilter, onError?: (error: Error) => void, dir: string = filter.root): FileWalk {
+  const walk: FileWalk = { files: new Map(), dirs: [], failed: new Set() };
   const relative = path.relative(filter.root, dir).split(path.sep).join('/');
   if (relative !== '' && !isInside(filter.root, dir)) return walk;
   const patterns = relative === '' ? filter.walk.patterns : [`${fg.escapePath(relative)}/**`];
@@ -62,7 +52,6 @@ export function walkFiles(
     unique: false,
     // One EACCES must not end the walk: every error is suppressed, and the adapter reports the unreadable folders.
     suppressErrors: true,
-    stats: options.stats === true,
     fs: recordingFs(walk.failed, onError),
   });
   // Entered: `dir` itself, or a folder the filter enters whose parent is entered.
@@ -79,9 +68,8 @@ export function walkFiles(
   for (const entry of entries) {
     const full = path.join(filter.root, entry.path);
     const { dirent } = entry;
-    if (dirent.isDirectory()) {
-      if (enters(full) && entry.stats) walk.stats.set(full, entry.stats);
-    } else if ((dirent.isFile() || dirent.isSymbolicLink()) && enters(path.dirname(full)) && filter.includes(full)) {
+    if (dirent.isDirectory()) enters(full);
+    else if ((dirent.isFile() || dirent.isSymbolicLink()) && enters(path.dirname(full)) && filter.includes(full)) {
       walk.files.set(full, dirent.isSymbolicLink());
     }
   }
@@ -89,9 +77,9 @@ export function walkFiles(
 }
 
 /**
- * The file-system calls fast-glob makes, recording each folder it could not
- * read in full in `failed`, and reporting one it may not read (rather than
- * one that went away) before the error goes on to fast-glob, which skips it.
+ * The `readdirSync` fast-glob calls, recording each folder it could not read
+ * in `failed`, and reporting one it may not read (rather than one that went
+ * away) before the error goes on to fast-glob, which skips it.
  */
 function recordingFs(failed: Set<string>, onError: ((error: Error) => void) | undefined) {
   return {
@@ -104,14 +92,6 @@ function recordingFs(failed: Set<string>, onError: ((error: Error) => void) | un
         throw cause;
       }
     }) as typeof readdirSync,
-    lstatSync: ((entry: string) => {
-      try {
-        return lstatSync(entry);
-      } catch (cause) {
-        failed.add(path.dirname(entry)); // the whole folder's listing is dropped: read it again later
-        throw cause;
-      }
-    }) as typeof lstatSync,
   };
 }
 
