@@ -1,14 +1,10 @@
 import 'reflect-metadata';
 
 export { assertAdapter, SUPPORTED_CONTRACT_VERSIONS } from './adapter-contract.js';
-export { MemoryAuditSink } from './audit/memory-audit-sink.js';
 export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
-export type { ClientError, ControlInfo } from './control/client-view.js';
-export { clientMessage, clientPath } from './control/client-view.js';
-export type { ControlTarget } from './control/control-tools.js';
-export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
+export type { ControlInfo } from './control/client-view.js';
 export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
 export type {
@@ -27,18 +23,7 @@ export type {
   ToolDefinition,
   ToolResult,
 } from './define.js';
-export {
-  definePrompt,
-  defineResource,
-  defineTool,
-  definitionKey,
-  isDefinition,
-  keyOf,
-  listOf,
-  normaliseUri,
-  registryName,
-} from './define.js';
-export { ReloadEngine } from './engine/reload-engine.js';
+export { definePrompt, defineResource, defineTool, registryName } from './define.js';
 export type {
   BatchReport,
   ModuleErrorReport,
@@ -49,13 +34,10 @@ export type {
 } from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
-export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
-export { isInside } from './inside-root.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 export type { PreflightOption } from './loader/preflight.js';
-export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
@@ -86,36 +68,7 @@ export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
 export { isToolName, TOOL_NAME_PATTERN, TOOL_NAME_RULE } from './tool-name.js';
 export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';
-export {
-  CoalescingChangeSource,
-  createCoalescingChangeSource,
-  resolveCoalesceTimings,
-} from './watching/coalescing-change-source.js';
+export { CoalescingChangeSource, createCoalescingChangeSource } from './watching/coalescing-change-source.js';
 export type { FallbackChangeSourceOptions, FallbackEvent } from './watching/fallback-change-source.js';
-export {
-  createFallbackChangeSource,
-  FallbackChangeSource,
-  isFatalWatcherError,
-  watcherDied,
-} from './watching/fallback-change-source.js';
-export type { PathFilter } from './watching/path-filter.js';
-export { ALWAYS_EXCLUDED, createPathFilter } from './watching/path-filter.js';
-export type { FileScan, FileWalk } from './watching/scan-files.js';
-export {
-  currentStamp,
-  isGone,
-  listFiles,
-  outsideRootLink,
-  scanFiles,
-  stampOf,
-  unreadable,
-  walkFiles,
-} from './watching/scan-files.js';
-export type {
-  ChangeSourceSelection,
-  NativeWatcherModule,
-  PollWatcherModule,
-  WatcherKind,
-  WatcherModules,
-} from './watching/select-change-source.js';
-export { selectChangeSource } from './watching/select-change-source.js';
+export { createFallbackChangeSource, FallbackChangeSource } from './watching/fallback-change-source.js';
+export type { WatcherKind } from './watching/select-change-source.js';

@@ -4,11 +4,13 @@ import {
   type ChangeBatch,
   type ChangeSource,
   type ChangeSourceOptions,
+  type FileListing,
+  HotMcpError,
+} from '@hotmcp/core';
+import {
   createPathFilter,
   currentStamp,
-  type FileListing,
   type FileScan,
-  HotMcpError,
   isInside,
   listFiles,
   type PathFilter,
@@ -18,7 +20,7 @@ import {
   stampOf,
   unreadable,
   watcherDied,
-} from '@hotmcp/core';
+} from '@hotmcp/core/watching';
 
 /** The part of `@parcel/watcher` this source uses. */
 export interface ParcelWatcher {

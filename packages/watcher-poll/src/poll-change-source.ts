@@ -4,19 +4,21 @@ import {
   type ChangeBatch,
   type ChangeSource,
   type ChangeSourceOptions,
+  type FileListing,
+  HotMcpError,
+  isHotMcpError,
+} from '@hotmcp/core';
+import {
   createPathFilter,
   currentStamp,
-  type FileListing,
   FRESH_MS,
-  HotMcpError,
   isGone,
-  isHotMcpError,
   listFiles,
   outsideRootLink,
   type PathFilter,
   unreadable,
   walkFiles,
-} from '@hotmcp/core';
+} from '@hotmcp/core/watching';
 
 /** Options of {@link PollChangeSource}. */
 export interface PollChangeSourceOptions extends ChangeSourceOptions {
