@@ -43,7 +43,8 @@ export function createPathFilter(options: Pick<ChangeSourceOptions, 'root' | 'in
   // Globs that climb out of the root select nothing.
   const include = options.include.filter((glob) => {
     const base = picomatch.scan(glob).base;
-    return !path.posix.normalize(base === '' ? '.' : base).startsWith('..') && !path.posix.isAbsolute(base);
+    const normal = path.posix.normalize(base === '' ? '.' : base);
+    return normal !== '..' && !normal.startsWith('../') && !path.posix.isAbsolute(base);
   });
   const included = include.length > 0 ? picomatch(include, { dot: false }) : () => false;
   const ignore = [...ALWAYS_EXCLUDED, ...options.exclude];
