@@ -85,7 +85,7 @@ export interface ReloaderStatus {
   };
 }
 
-/** What {@link ReloadEngine.rescan} found and did. */
+/** What `reloader.rescan()` found and did. */
 export interface RescanReport {
   /** Files that differed from what the reloader last loaded, as absolute paths. */
   found: ChangeBatch;

@@ -263,7 +263,7 @@ function findPackageVersion(resolvedEntry: string, name: string): string | undef
  *   server through the SDK's own list handler, so a schema the SDK cannot
  *   convert to JSON Schema is refused before the live server is touched (it
  *   would otherwise break `tools/list` for every client).
- * - Fixed resources are keyed by `new URL(uri).href` ({@link normaliseUri}),
+ * - Fixed resources are keyed by `new URL(uri).href` (`normaliseUri`),
  *   the key the SDK reads them back by: this is the TypeScript counterpart of
  *   the original hot reloader's key-projection shim, which mapped bare names
  *   onto what the SDK stores.
