@@ -1,8 +1,6 @@
 import 'reflect-metadata';
 import { realpathSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
 import { WinstonAuditSink, type WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
@@ -15,6 +13,7 @@ import { HotMcpError } from './errors.js';
 import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 import { checkPreflightOption, type PreflightOption } from './loader/preflight.js';
 import { type RunnerLoaderSettings, RunnerModuleLoader } from './loader/runner-module-loader.js';
+import { discoverAdapter, discoverChangeSource } from './package-discovery.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ChangeSource } from './ports/change-source.js';
 import type { ModuleLoader } from './ports/module-loader.js';
@@ -25,13 +24,15 @@ import {
   createCoalescingChangeSource,
   resolveCoalesceTimings,
 } from './watching/coalescing-change-source.js';
-import { selectChangeSource, WATCHER_KINDS, type WatcherKind } from './watching/select-change-source.js';
+import type { FallbackChangeSource } from './watching/fallback-change-source.js';
+import { WATCHER_KINDS, type WatcherKind } from './watching/select-change-source.js';
 
 /** Options of {@link createReloader}. */
 export interface CreateReloaderOptions {
   /**
-   * The live MCP server: an `McpServer` of `@modelcontextprotocol/sdk` 1.x or of
-   * `@modelcontextprotocol/server` 2.x. The matching adapter package is picked for you.
+   * The live MCP server, e.g. an official SDK's `McpServer`: the installed
+   * adapter package whose `matches(server)` is true drives it (see
+   * `ADAPTER_PACKAGES`).
    */
   server?: unknown;
   /** The folder of tool modules to watch. */
@@ -173,70 +174,9 @@ export function resolveSettings(options: CreateReloaderOptions): ReloaderSetting
   };
 }
 
-/**
- * Import an optional hotmcp package: from core's own location first, then from
- * the application's (entry module, then working directory), since a package
- * manager may link it only for the application.
- */
-async function importOptional<T>(name: string, purpose: string): Promise<T> {
-  try {
-    return (await import(name)) as T;
-  } catch {}
-  for (const base of [process.argv[1], join(process.cwd(), 'index.js')]) {
-    if (!base) continue;
-    try {
-      const path = createRequire(resolve(base)).resolve(name);
-      return (await import(pathToFileURL(path).href)) as T;
-    } catch {}
-  }
-  throw new HotMcpError(
-    'HOTMCP_ERR_ADAPTER_MISSING',
-    `${purpose} needs the package ${name}; install it next to @hotmcp/core (pnpm add ${name})`,
-  );
-}
-
-/**
- * Which official SDK an `McpServer` comes from, told apart without importing
- * either: 2.x dropped 1.x's deprecated `tool()` / `prompt()` / `resource()`
- * and its `Server` negotiates protocol eras. Undefined for anything else.
- */
-function sdkMajorOf(server: unknown): 1 | 2 | undefined {
-  if (typeof server !== 'object' || server === null) return undefined;
-  const candidate = server as Record<string, unknown>;
-  const inner = candidate.server as Record<string, unknown> | undefined;
-  if (typeof candidate.registerTool !== 'function' || typeof candidate._registeredTools !== 'object') return undefined;
-  if (typeof inner !== 'object' || inner === null) return undefined;
-  if (typeof candidate.tool === 'function') return 1;
-  if (typeof inner.getNegotiatedProtocolVersion === 'function') return 2;
-  return undefined;
-}
-
-const SDK_ADAPTERS = {
-  1: { adapter: '@hotmcp/adapter-sdk-v1', factory: 'createSdkV1Adapter', sdk: '@modelcontextprotocol/sdk 1.x' },
-  2: { adapter: '@hotmcp/adapter-sdk-v2', factory: 'createSdkV2Adapter', sdk: '@modelcontextprotocol/server 2.x' },
-} as const;
-
-async function defaultAdapter(server: unknown): Promise<ToolRegistryAdapter> {
-  if (server === undefined) {
-    throw badOption("createReloader: pass 'server' (your McpServer) or an 'adapter'");
-  }
-  const major = sdkMajorOf(server);
-  if (major === undefined) {
-    throw new HotMcpError(
-      'HOTMCP_ERR_ADAPTER_INCOMPATIBLE',
-      "createReloader: 'server' is not an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x; pass an 'adapter' for it (a ToolRegistryAdapter, see examples/custom-adapter)",
-    );
-  }
-  const { adapter, factory, sdk } = SDK_ADAPTERS[major];
-  const module = await importOptional<Record<string, (server: unknown) => ToolRegistryAdapter>>(
-    adapter,
-    `An McpServer of ${sdk}`,
-  );
-  const create = module[factory];
-  if (typeof create !== 'function') {
-    throw new HotMcpError('HOTMCP_ERR_ADAPTER_INCOMPATIBLE', `${adapter} does not export ${factory}()`);
-  }
-  return create(server);
+function defaultAdapter(server: unknown): Promise<ToolRegistryAdapter> {
+  if (server === undefined) throw badOption("createReloader: pass 'server' (your McpServer) or an 'adapter'");
+  return discoverAdapter(server);
 }
 
 /** The module loaders `createReloader` can build. */
@@ -264,23 +204,6 @@ function controlToolsOption(options: CreateReloaderOptions): boolean {
   const value = options.controlTools ?? false;
   if (typeof value !== 'boolean') throw badOption("createReloader: 'controlTools' must be true or false");
   return value;
-}
-
-/** The watcher a change source picked, as its `watcher.*` audit events tell it. */
-function watchWatcher(audit: AuditSink): { audit: AuditSink; current: () => string | undefined } {
-  let current: string | undefined;
-  return {
-    current: () => current,
-    audit: {
-      record(event, fields) {
-        if (event === 'watcher.started') current = String(fields?.watcher);
-        else if (event === 'watcher.fallback') current = String(fields?.to);
-        else if (event === 'watcher.died') current = 'none';
-        audit.record(event, fields);
-      },
-      close: () => audit.close(),
-    },
-  };
 }
 
 function preflightOption(
@@ -311,22 +234,6 @@ function coalesceOption(options: CreateReloaderOptions): false | CoalesceTimings
     throw badOption("createReloader: 'coalesce' must be false or an object of timings");
   }
   return resolveCoalesceTimings(value);
-}
-
-async function defaultChangeSource(
-  settings: ReloaderSettings,
-  watcher: WatcherKind,
-  audit: AuditSink,
-  pollIntervalMs?: number,
-): Promise<ChangeSource> {
-  const load = async <T>(name: string) => importOptional<T>(name, 'Watching files').catch(() => undefined);
-  return selectChangeSource({
-    watcher,
-    settings,
-    audit,
-    ...(pollIntervalMs !== undefined && { pollIntervalMs }),
-    modules: { native: () => load('@hotmcp/watcher-native'), poll: () => load('@hotmcp/watcher-poll') },
-  });
 }
 
 function isAuditSink(value: unknown): value is AuditSink {
@@ -368,13 +275,10 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   else if (options.loader !== undefined || !has(TOKENS.moduleLoader)) {
     registerClass(container, TOKENS.moduleLoader, loader === 'native' ? NativeEsmModuleLoader : RunnerModuleLoader);
   }
-  const watching = watchWatcher(audit);
-  const custom = options.changeSource !== undefined || container.isRegistered(TOKENS.changeSource, true);
-  const changeSource =
+  const custom =
     options.changeSource ??
-    (container.isRegistered(TOKENS.changeSource, true)
-      ? resolveToken(container, TOKENS.changeSource)
-      : await defaultChangeSource(settings, watcher, watching.audit, options.pollIntervalMs));
+    (container.isRegistered(TOKENS.changeSource, true) ? resolveToken(container, TOKENS.changeSource) : undefined);
+  const changeSource = custom ?? (await discoverChangeSource(settings, watcher, audit, options.pollIntervalMs));
   registerValue(
     container,
     TOKENS.changeSource,
@@ -387,7 +291,11 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   registerValue(container, TOKENS.registryAdapter, adapter);
   return createReloaderFromContainer(container, {
     controlTools,
-    info: { watcher: custom ? () => 'custom' : watching.current, loader: loaderName, adapter: adapter.adapterName },
+    info: {
+      watcher: custom !== undefined ? () => 'custom' : () => (changeSource as FallbackChangeSource).watcher,
+      loader: loaderName,
+      adapter: adapter.adapterName,
+    },
   });
 }
 

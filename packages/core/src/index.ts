@@ -57,6 +57,8 @@ export type { PreflightOption } from './loader/preflight.js';
 export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
+export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
+export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
