@@ -9,8 +9,8 @@ export type { ClientError, ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
 export type { ControlTarget } from './control/control-tools.js';
 export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
-export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
-export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
+export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
+export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
   AnyDefinition,
   DefinitionKind,
@@ -75,6 +75,8 @@ export type {
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
+export type { CreateReloaderOptions, LoaderKind } from './reloader-options.js';
+export { resolveSettings } from './reloader-options.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
