@@ -3,15 +3,14 @@ import {
   type ClientLogMessage,
   type CommitResult,
   type DefinitionKind,
-  definitionKey,
   HotMcpError,
+  keyOf,
   type ListKind,
   listOf,
-  normaliseUri,
   type PreparedChange,
   type RegistryChange,
-  type RegistryEntryRef,
   type RegistrySnapshot,
+  registryName,
   type ToolRegistryAdapter,
 } from '@hotmcp/core';
 import {
@@ -161,7 +160,7 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
   async prepare(change: RegistryChange): Promise<PreparedChange> {
     const removals: Array<{ kind: DefinitionKind; key: string }> = [];
     for (const ref of change.remove) {
-      const key = this.#keyOfRef(ref);
+      const key = registryName(ref);
       this.#assertNotForeign(ref.kind, key);
       removals.push({ kind: ref.kind, key });
     }
@@ -176,7 +175,7 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
     const seen = new Set<string>();
     for (const definition of change.upsert) {
       const entry = toPreparedEntry(definition, rules);
-      const id = definitionKey({ kind: entry.kind, name: entry.key });
+      const id = keyOf({ kind: entry.kind, name: entry.key });
       if (seen.has(id)) {
         throw new HotMcpError(
           'HOTMCP_ERR_DUPLICATE_NAME',
@@ -292,15 +291,6 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
    */
   sendLog(message: ClientLogMessage): void {
     sendLog(this.server, message);
-  }
-
-  #keyOfRef(ref: RegistryEntryRef): string {
-    if (ref.kind !== 'resource') return ref.name;
-    try {
-      return normaliseUri(ref.name);
-    } catch {
-      return ref.name;
-    }
   }
 
   #assertNotForeign(kind: DefinitionKind, key: string): void {
