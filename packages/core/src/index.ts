@@ -7,7 +7,7 @@ export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ClientError, ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
-export type { ControlTarget } from './control/control-tools.js';
+export type { ControlTarget, ControlToolsOptions } from './control/control-tools.js';
 export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
 export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
