@@ -8,3 +8,4 @@ export type {
   RecordingServerOptions,
 } from './recording/recording-server.js';
 export { captureRegistrations, createRecordingServer, routeToRecording } from './recording/recording-server.js';
+export { captureOnServer } from './recording/capture.js';
