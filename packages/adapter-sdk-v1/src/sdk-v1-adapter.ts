@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
-import type { DefinitionKind, McpServerLike, SchemaField } from '@hotmcp/core';
-import { HotMcpError, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/core';
+import type { McpServerLike, SchemaField } from '@hotmcp/adapter-mcp-server';
+import { McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/adapter-mcp-server';
+import type { DefinitionKind } from '@hotmcp/core';
+import { HotMcpError } from '@hotmcp/core';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { PromptSchema, ResourceSchema, ResourceTemplateSchema, ToolSchema } from '@modelcontextprotocol/sdk/types.js';
 

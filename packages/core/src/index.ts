@@ -38,6 +38,7 @@ export {
   normaliseUri,
   registryName,
 } from './define.js';
+export { definitionProblem } from './engine/definitions.js';
 export { ReloadEngine } from './engine/reload-engine.js';
 export type {
   BatchReport,
@@ -74,13 +75,6 @@ export type {
 } from './ports/tool-registry-adapter.js';
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
-export type {
-  LowLevelServerLike,
-  McpServerLike,
-  RegisteredEntryLike,
-  SchemaField,
-} from './registry/mcp-server-registry-adapter.js';
-export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
