@@ -9,8 +9,8 @@ export type {
 } from './mcp-server-shape.js';
 export { readPackageVersion } from './package-version.js';
 export type { SchemaField } from './prepared-entry.js';
-export { captureOnServer } from './recording/capture.js';
 export type { Attribution, CallSite } from './recording/call-site.js';
+export { captureOnServer } from './recording/capture.js';
 export type {
   CaptureRegistrationsOptions,
   RecordedEntry,
