@@ -63,7 +63,12 @@ export interface RecordingMcpServer {
   /** SDK 1.x `prompt(name, [description], [argsSchema], callback)`. */
   prompt(name: string, ...rest: unknown[]): RecordedHandle;
   /** `registerResource(name, uriOrTemplate, config, callback)` (both majors). */
-  registerResource(name: string, uriOrTemplate: unknown, config: Record<string, unknown>, callback: (...args: any[]) => unknown): RecordedHandle;
+  registerResource(
+    name: string,
+    uriOrTemplate: unknown,
+    config: Record<string, unknown>,
+    callback: (...args: any[]) => unknown,
+  ): RecordedHandle;
   /** SDK 1.x `resource(name, uriOrTemplate, [metadata], callback)`. */
   resource(name: string, uriOrTemplate: unknown, ...rest: unknown[]): RecordedHandle;
   /** Per {@link RecordingServerOptions.connect}. */
