@@ -5,16 +5,15 @@ import {
   type ClientLogMessage,
   type CommitResult,
   type DefinitionKind,
-  definitionKey,
   HotMcpError,
+  keyOf,
   type ListKind,
   listOf,
-  normaliseUri,
   type PreparedChange,
   type RegisterFunction,
   type RegistryChange,
-  type RegistryEntryRef,
   type RegistrySnapshot,
+  registryName,
   type ToolRegistryAdapter,
 } from '@hotmcp/core';
 import {
@@ -172,7 +171,7 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
   async prepare(change: RegistryChange): Promise<PreparedChange> {
     const removals: Array<{ kind: DefinitionKind; key: string }> = [];
     for (const ref of change.remove) {
-      const key = this.#keyOfRef(ref);
+      const key = registryName(ref);
       this.#assertNotForeign(ref.kind, key);
       removals.push({ kind: ref.kind, key });
     }
@@ -187,7 +186,7 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
     const seen = new Set<string>();
     for (const definition of change.upsert) {
       const entry = toPreparedEntry(definition, rules);
-      const id = definitionKey({ kind: entry.kind, name: entry.key });
+      const id = keyOf({ kind: entry.kind, name: entry.key });
       if (seen.has(id)) {
         throw new HotMcpError(
           'HOTMCP_ERR_DUPLICATE_NAME',
@@ -316,15 +315,6 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
    */
   capture(register: RegisterFunction, options: CaptureOptions): Promise<CaptureResult> {
     return captureOnServer(this.server, register, options);
-  }
-
-  #keyOfRef(ref: RegistryEntryRef): string {
-    if (ref.kind !== 'resource') return ref.name;
-    try {
-      return normaliseUri(ref.name);
-    } catch {
-      return ref.name;
-    }
   }
 
   #assertNotForeign(kind: DefinitionKind, key: string): void {

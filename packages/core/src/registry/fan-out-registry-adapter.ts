@@ -1,5 +1,5 @@
 import { assertAdapter } from '../adapter-contract.js';
-import { type AnyDefinition, definitionKey, keyOf } from '../define.js';
+import { type AnyDefinition, keyOf } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type {
@@ -198,7 +198,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
     }
     const result = this.#catalog.commit(plan.catalog);
     const { change } = prepared;
-    for (const ref of change.remove) this.#definitions.delete(definitionKey(ref));
+    for (const ref of change.remove) this.#definitions.delete(keyOf(ref));
     for (const definition of change.upsert) this.#definitions.set(keyOf(definition), definition);
     this.#version++;
 
@@ -216,7 +216,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
       const { adapter } = session;
       if (defersNotify(adapter)) this.#notifyLater(session, adapter, adapter.commitQuietly(own.prepared).notified);
       else adapter.commit(own.prepared);
-      for (const ref of change.remove) session.held.delete(definitionKey(ref));
+      for (const ref of change.remove) session.held.delete(keyOf(ref));
       for (const definition of change.upsert) session.held.add(keyOf(definition));
     });
     try {
