@@ -1,5 +1,7 @@
 import {
   type AnyDefinition,
+  type CaptureOptions,
+  type CaptureResult,
   type ClientLogMessage,
   type CommitResult,
   type DefinitionKind,
@@ -8,6 +10,7 @@ import {
   type ListKind,
   listOf,
   type PreparedChange,
+  type RegisterFunction,
   type RegistryChange,
   type RegistrySnapshot,
   registryName,
@@ -28,6 +31,7 @@ import {
   templateOf,
 } from './mcp-server-shape.js';
 import { type PreparedEntry, type SchemaField, toPreparedEntry } from './prepared-entry.js';
+import { captureOnServer } from './recording/capture.js';
 import { checkpoint } from './registry-rollback.js';
 import { ScratchListing } from './scratch-listing.js';
 import { sendListChanged, sendLog, shadowNotifiers } from './server-notifications.js';
@@ -96,8 +100,15 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
   /** A fresh, unconnected McpServer of the same SDK, advertising tools, prompts and resources. */
   protected abstract createScratchServer(): McpServerLike;
 
-  /** The SDK's `ResourceTemplate` for a URI template; throws when the template cannot be parsed. */
-  protected abstract createResourceTemplate(template: string, list: Callback | undefined): unknown;
+  /**
+   * The SDK's `ResourceTemplate` for a URI template, with its list callback and
+   * its completions by variable; throws when the template cannot be parsed.
+   */
+  protected abstract createResourceTemplate(
+    template: string,
+    list: Callback | undefined,
+    complete?: Record<string, Callback>,
+  ): unknown;
 
   /** Why a schema cannot be registered with this SDK, or undefined when it can. */
   protected abstract schemaProblem(field: SchemaField, schema: unknown): string | undefined;
@@ -168,8 +179,8 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
     const rules = {
       schemaProblem: (field: SchemaField, schema: unknown) => this.schemaProblem(field, schema),
       normaliseSchema: (field: SchemaField, schema: unknown) => this.normaliseSchema(field, schema),
-      createResourceTemplate: (template: string, list: Callback | undefined) =>
-        this.createResourceTemplate(template, list),
+      createResourceTemplate: (template: string, list: Callback | undefined, complete?: Record<string, Callback>) =>
+        this.createResourceTemplate(template, list, complete),
     };
     const upserts: PreparedEntry[] = [];
     const seen = new Set<string>();
@@ -291,6 +302,19 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
    */
   sendLog(message: ClientLogMessage): void {
     sendLog(this.server, message);
+  }
+
+  /**
+   * Run a module's register function against a recording server shaped like
+   * this SDK's `McpServer` (see `createRecordingServer`), and return what it
+   * registered as definitions; the live server is not touched. Run-time calls
+   * a handler makes through that server (`sendLoggingMessage`,
+   * `server.createMessage`…) go to the live server. Rejects with what the
+   * function threw, or `HOTMCP_ERR_CAPTURE_UNSUPPORTED` naming the call, file
+   * and line of anything the recorder cannot honour.
+   */
+  capture(register: RegisterFunction, options: CaptureOptions): Promise<CaptureResult> {
+    return captureOnServer(this.server, register, options);
   }
 
   #assertNotForeign(kind: DefinitionKind, key: string): void {

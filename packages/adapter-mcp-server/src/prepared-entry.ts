@@ -12,7 +12,7 @@ export interface RegistrationRules {
   /** The schema in the form this SDK's register method takes. */
   normaliseSchema(field: SchemaField, schema: unknown): unknown;
   /** The SDK's `ResourceTemplate`; throws when the template cannot be parsed. */
-  createResourceTemplate(template: string, list: Callback | undefined): unknown;
+  createResourceTemplate(template: string, list: Callback | undefined, complete?: Record<string, Callback>): unknown;
 }
 
 /** One definition, checked and turned into a registration. */
@@ -98,10 +98,10 @@ export function toPreparedEntry(definition: AnyDefinition, rules: RegistrationRu
       return { ...base, register: (server) => server.registerResource(definition.name, key, config, callback) };
     }
     case 'resourceTemplate': {
-      const { template, list } = definition;
+      const { template, list, complete } = definition;
       const listCallback: Callback | undefined = list === undefined ? undefined : (extra) => list(extra);
       try {
-        rules.createResourceTemplate(template, listCallback);
+        rules.createResourceTemplate(template, listCallback, complete);
       } catch (error) {
         throw invalid(kind, key, `the URI template ${JSON.stringify(template)} cannot be parsed (${messageOf(error)})`);
       }
@@ -112,7 +112,12 @@ export function toPreparedEntry(definition: AnyDefinition, rules: RegistrationRu
         // What its list callback returns shows up in resources/list, and code cannot be compared.
         alwaysVisible: list !== undefined,
         register: (server) =>
-          server.registerResource(key, rules.createResourceTemplate(template, listCallback), config, callback),
+          server.registerResource(
+            key,
+            rules.createResourceTemplate(template, listCallback, complete),
+            config,
+            callback,
+          ),
       };
     }
   }

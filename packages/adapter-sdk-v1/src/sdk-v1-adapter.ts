@@ -131,8 +131,12 @@ export class SdkV1Adapter extends McpServerRegistryAdapter {
     ) as unknown as McpServerLike;
   }
 
-  protected createResourceTemplate(template: string, list: ((extra: unknown) => unknown) | undefined): unknown {
-    return new ResourceTemplate(template, { list: list as never });
+  protected createResourceTemplate(
+    template: string,
+    list: ((extra: unknown) => unknown) | undefined,
+    complete?: Record<string, (...args: any[]) => unknown>,
+  ): unknown {
+    return new ResourceTemplate(template, { list: list as never, ...(complete && { complete: complete as never }) });
   }
 
   /** `undefined`, a zod v3 or v4 object schema, or a raw shape of zod schemas. */

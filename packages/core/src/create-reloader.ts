@@ -5,12 +5,14 @@ import { WinstonAuditSink } from './audit/winston-audit-sink.js';
 import { createContainer, registerClass, registerValue, resolveToken } from './container.js';
 import { type ControlInfo, clientFailure } from './control/client-view.js';
 import { createControlTools } from './control/control-tools.js';
+import { createDispatcherTool, inputJsonSchema, type ZodLike } from './control/dispatcher.js';
+import type { ToolDefinition } from './define.js';
 import { ReloadEngine } from './engine/reload-engine.js';
 import type { ReloaderStatus, RescanReport } from './engine/status.js';
 import { HotMcpError } from './errors.js';
 import { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 import { RunnerModuleLoader } from './loader/runner-module-loader.js';
-import { discoverAdapter, discoverChangeSource } from './package-discovery.js';
+import { discoverAdapter, discoverChangeSource, importOptional } from './package-discovery.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
 import { type CreateReloaderOptions, checkOptions } from './reloader-options.js';
@@ -22,6 +24,8 @@ import type { FallbackChangeSource } from './watching/fallback-change-source.js'
 export interface ReloaderFromContainerOptions {
   /** Register the control tools `hotmcp_status` and `hotmcp_reload`. Default `false`. */
   controlTools?: boolean;
+  /** Register the dispatcher `hotmcp_call` and the status tool (see {@link CreateReloaderOptions.dispatcher}). Default `false`. */
+  dispatcher?: boolean;
   /** What the status tool reports as the watcher, loader and adapter in use. */
   info?: ControlInfo;
 }
@@ -47,6 +51,20 @@ export interface Reloader {
 
 const ENGINE = 'hotmcp.engine' as Token<ReloadEngine>;
 
+/**
+ * zod from core's location or the application's, for the dispatcher (which
+ * needs it: `HOTMCP_ERR_BAD_OPTION` without) and the status tool's JSON
+ * Schemas (which do without).
+ */
+async function importZod(): Promise<ZodLike | undefined> {
+  const module = (await importOptional('zod')) as ({ z?: ZodLike } & ZodLike) | undefined;
+  return module?.z ?? module;
+}
+
+function toolsOf(engine: ReloadEngine): ToolDefinition<any>[] {
+  return engine.definitions().filter((definition): definition is ToolDefinition<any> => definition.kind === 'tool');
+}
+
 function defaultAdapter(server: unknown): Promise<ToolRegistryAdapter> {
   if (server === undefined)
     throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', "createReloader: pass 'server' (your McpServer) or an 'adapter'");
@@ -66,7 +84,7 @@ const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
  * checked before anything starts.
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
-  const { settings, loader, watcher, coalesce, controlTools } = checkOptions(options);
+  const { settings, loader, watcher, coalesce, controlTools, dispatcher } = checkOptions(options);
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -100,6 +118,7 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   registerValue(container, TOKENS.registryAdapter, adapter);
   return createReloaderFromContainer(container, {
     controlTools,
+    dispatcher,
     info: {
       watcher: custom !== undefined ? () => 'custom' : () => (changeSource as FallbackChangeSource).watcher,
       loader: loaderName,
@@ -125,13 +144,36 @@ export function createReloaderFromContainer(
   engine.onFailure((failure) =>
     adapter.sendLog?.({ level: 'error', logger: 'hotmcp', data: clientFailure(root, failure) }),
   );
-  if (options.controlTools === true) {
-    engine.addBuiltins(createControlTools(engine, { adapter: adapter.adapterName, ...options.info }));
-  }
+  const info = { adapter: adapter.adapterName, ...options.info };
+  // zod, for the dispatcher's own schema and the status tool's JSON Schemas: imported at start, when wanted.
+  let zod: ZodLike | undefined;
+  const schemas = { inputJsonSchema: (schema: unknown) => inputJsonSchema(schema, zod) };
+  const target = { status: () => engine.status(), rescan: () => engine.rescan(), tools: () => toolsOf(engine) };
+  const dispatcher = options.dispatcher === true;
+  if (options.controlTools === true) engine.addBuiltins(createControlTools(target, info, schemas));
+  let prepared: Promise<void> | undefined;
+  const prepare = async () => {
+    if (options.controlTools !== true && !dispatcher) return;
+    zod = await importZod();
+    if (dispatcher && zod === undefined) {
+      throw new HotMcpError(
+        'HOTMCP_ERR_BAD_OPTION',
+        "createReloader: 'dispatcher' needs zod (3.25 or later) installed next to the server (pnpm add zod)",
+      );
+    }
+    if (dispatcher && zod !== undefined) {
+      const [status] = createControlTools(target, info, schemas);
+      engine.addBuiltins([createDispatcherTool(target, zod), ...(options.controlTools === true ? [] : [status!])]);
+    }
+  };
   let stopped = false;
   return {
     container,
-    start: () => engine.start(),
+    async start() {
+      prepared ??= prepare();
+      await prepared;
+      await engine.start();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

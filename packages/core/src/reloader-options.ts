@@ -4,7 +4,7 @@ import type { DependencyContainer } from 'tsyringe';
 import type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 import { HotMcpError } from './errors.js';
 import type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
-import { checkPreflightOption, type PreflightOption } from './loader/preflight.js';
+import { checkPreflightOption, type PreflightOption, preflightTimeout } from './loader/preflight.js';
 import type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ChangeSource } from './ports/change-source.js';
@@ -86,6 +86,16 @@ export interface CreateReloaderOptions {
    * you opt in.
    */
   controlTools?: boolean;
+  /**
+   * For clients that ignore list_changed (Claude Desktop, Codex CLI, Continue,
+   * the Claude Code desktop app): register `hotmcp_call { name, arguments }`,
+   * which calls any tool the reloader serves now by name (arguments checked
+   * against that tool's input schema), and `hotmcp_status`, which lists the
+   * current tools with their input schemas. A tool added after the client
+   * fetched its list is then usable at once. Needs zod (3.25 or later)
+   * installed next to the server. Default `false`.
+   */
+  dispatcher?: boolean;
 }
 
 const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs}'];
@@ -154,9 +164,9 @@ function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: n
   return { leakBudgetBytes: budget };
 }
 
-function controlToolsOption(options: CreateReloaderOptions): boolean {
-  const value = options.controlTools ?? false;
-  if (typeof value !== 'boolean') throw badOption("createReloader: 'controlTools' must be true or false");
+function booleanOption(options: CreateReloaderOptions, name: 'controlTools' | 'dispatcher'): boolean {
+  const value = options[name] ?? false;
+  if (typeof value !== 'boolean') throw badOption(`createReloader: '${name}' must be true or false`);
   return value;
 }
 
@@ -202,6 +212,8 @@ export interface CheckedOptions {
   coalesce: false | CoalesceTimings;
   /** Whether to register the control tools. */
   controlTools: boolean;
+  /** Whether to register the dispatcher. */
+  dispatcher: boolean;
 }
 
 /**
@@ -210,11 +222,19 @@ export interface CheckedOptions {
  */
 export function checkOptions(options: CreateReloaderOptions): CheckedOptions {
   const loader = loaderOption(options);
+  const preflight = preflightOption(options, loader);
   return {
-    settings: { ...resolveSettings(options), ...leakBudgetOption(options), ...preflightOption(options, loader) },
+    settings: {
+      ...resolveSettings(options),
+      ...leakBudgetOption(options),
+      ...preflight,
+      // An asynchronous register(server) gets the same time limit as an import.
+      captureTimeoutMs: preflightTimeout(preflight.preflight),
+    },
     loader,
     watcher: watcherOption(options),
     coalesce: coalesceOption(options),
-    controlTools: controlToolsOption(options),
+    controlTools: booleanOption(options, 'controlTools'),
+    dispatcher: booleanOption(options, 'dispatcher'),
   };
 }

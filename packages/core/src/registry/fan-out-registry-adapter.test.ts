@@ -351,3 +351,24 @@ describe('FanOutRegistryAdapter memory', () => {
     expect(fanOut.size).toBe(0);
   });
 });
+
+describe('FanOutRegistryAdapter: capture', () => {
+  it('forwards capture() to the catalog adapter, and offers none when the catalog has none', async () => {
+    const plain = createFanOutAdapter({ catalog: new FakeRegistryAdapter() });
+    expect(plain.capture).toBeUndefined();
+    const catalog = new FakeRegistryAdapter();
+    const calls: unknown[] = [];
+    const definitions = [defineTool({ name: 'captured', handler: () => ({ content: [] }) })];
+    Object.assign(catalog, {
+      capture: async (register: unknown, options: unknown) => {
+        calls.push([register, options]);
+        return { definitions };
+      },
+    });
+    const fanOut = createFanOutAdapter({ catalog });
+    const register = () => {};
+    const options = { file: '/root/a.ts', root: '/root', signal: new AbortController().signal };
+    expect(await fanOut.capture?.(register, options)).toEqual({ definitions });
+    expect(calls).toEqual([[register, options]]);
+  });
+});
