@@ -5,8 +5,8 @@ export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ControlInfo } from './control/client-view.js';
-export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
-export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
+export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
+export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
   AnyDefinition,
   DefinitionKind,
@@ -15,6 +15,7 @@ export type {
   PromptConfig,
   PromptDefinition,
   PromptResult,
+  RegistryEntry,
   ResourceDefinition,
   ResourceResult,
   ResourceTemplateDefinition,
@@ -23,7 +24,17 @@ export type {
   ToolDefinition,
   ToolResult,
 } from './define.js';
-export { definePrompt, defineResource, defineTool, registryName } from './define.js';
+export {
+  definePrompt,
+  defineResource,
+  defineTool,
+  isDefinition,
+  keyOf,
+  listOf,
+  normaliseUri,
+  registryName,
+} from './define.js';
+export { definitionProblem } from './engine/definitions.js';
 export type {
   BatchReport,
   ModuleErrorReport,
@@ -40,14 +51,19 @@ export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 export type { PreflightOption } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
+export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
+export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
+  CaptureOptions,
+  CaptureResult,
   ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
+  RegisterFunction,
   RegistryChange,
   RegistryEntryRef,
   RegistrySnapshot,
@@ -55,14 +71,9 @@ export type {
 } from './ports/tool-registry-adapter.js';
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
-export type {
-  LowLevelServerLike,
-  McpServerLike,
-  RegisteredEntryLike,
-  SchemaField,
-} from './registry/mcp-server-registry-adapter.js';
-export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
+export type { CreateReloaderOptions, LoaderKind } from './reloader-options.js';
+export { resolveSettings } from './reloader-options.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
