@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
 import { WinstonAuditSink, type WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
@@ -10,8 +10,9 @@ import { createContainer, registerClass, registerValue, resolveToken } from './c
 import { type ControlInfo, clientFailure } from './control/client-view.js';
 import { createControlTools } from './control/control-tools.js';
 import { ReloadEngine } from './engine/reload-engine.js';
-import type { ReloaderStatus, RescanReport } from './engine/status.js';
-import { HotMcpError } from './errors.js';
+import type { ReloaderStatus, ReloadFailure, RescanReport } from './engine/status.js';
+import { HotMcpError, isHotMcpError } from './errors.js';
+import { installCommand } from './install-command.js';
 import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 import { checkPreflightOption, type PreflightOption } from './loader/preflight.js';
 import { type RunnerLoaderSettings, RunnerModuleLoader } from './loader/runner-module-loader.js';
@@ -34,8 +35,8 @@ export interface CreateReloaderOptions {
    * `@modelcontextprotocol/server` 2.x. The matching adapter package is picked for you.
    */
   server?: unknown;
-  /** The folder of tool modules to watch. */
-  root: string;
+  /** The folder of tool modules to watch: a path, or a `file:` URL (`new URL('./tools', import.meta.url)`). */
+  root: string | URL;
   /** Globs relative to root that select modules. Default: `**\/*.{ts,mts,js,mjs}`. */
   include?: string[];
   /** Globs relative to root never watched. Default: declaration files and tests. */
@@ -98,6 +99,12 @@ export interface CreateReloaderOptions {
    * you opt in.
    */
   controlTools?: boolean;
+  /**
+   * Say nothing on stderr: by default each module that fails to load gets one
+   * line there (`hotmcp: tools/x.ts:8: message`) and start-up names the audit
+   * log. Failures are audited and in `status()` either way. Default `false`.
+   */
+  quiet?: boolean;
 }
 
 /** Options of {@link createReloaderFromContainer}. */
@@ -106,6 +113,8 @@ export interface ReloaderFromContainerOptions {
   controlTools?: boolean;
   /** What the status tool reports as the watcher, loader and adapter in use. */
   info?: ControlInfo;
+  /** Print one line on stderr per failed module (`hotmcp: tools/x.ts:8: message`). Default `false`. */
+  printFailures?: boolean;
 }
 
 /** A running (or ready) reloader. */
@@ -146,10 +155,11 @@ function checkGlobs(name: string, value: unknown): string[] | undefined {
 /** Check the options and work out the settings every port shares. */
 export function resolveSettings(options: CreateReloaderOptions): ReloaderSettings {
   if (typeof options !== 'object' || options === null) throw badOption('createReloader needs an options object');
-  if (typeof options.root !== 'string' || options.root === '') {
-    throw badOption("createReloader: 'root' is required: the folder of tool modules to watch");
+  const given = options.root instanceof URL ? fileURLToPath(options.root) : options.root;
+  if (typeof given !== 'string' || given === '') {
+    throw badOption("createReloader: 'root' is required: the folder of tool modules to watch (a path or a file: URL)");
   }
-  const absolute = resolve(options.root);
+  const absolute = resolve(given);
   let root: string;
   try {
     root = realpathSync(absolute);
@@ -191,7 +201,28 @@ async function importOptional<T>(name: string, purpose: string): Promise<T> {
   }
   throw new HotMcpError(
     'HOTMCP_ERR_ADAPTER_MISSING',
-    `${purpose} needs the package ${name}; install it next to @hotmcp/core (pnpm add ${name})`,
+    `${purpose} needs the package ${name}; install it next to @hotmcp/core: ${installCommand([name])}`,
+    { details: { missing: [name] } },
+  );
+}
+
+/**
+ * One error for every package missing at once (watchers and the adapter),
+ * with one install command; the first error as it is when only one is missing.
+ */
+function missingPackages(errors: unknown[]): unknown {
+  const missing = errors.filter(
+    (error): error is HotMcpError =>
+      isHotMcpError(error) &&
+      (error.code === 'HOTMCP_ERR_WATCHER_MISSING' || error.code === 'HOTMCP_ERR_ADAPTER_MISSING'),
+  );
+  if (missing.length < 2 || missing.length !== errors.length) return errors[0];
+  const packages = missing.flatMap((error) => (error.details?.missing as string[] | undefined) ?? []);
+  const needs = missing.map((error) => error.message.split(';')[0]).join('; ');
+  return new HotMcpError(
+    missing[0]?.code ?? 'HOTMCP_ERR_WATCHER_MISSING',
+    `${needs}; install them next to @hotmcp/core: ${installCommand(packages)}`,
+    { details: { missing: packages } },
   );
 }
 
@@ -258,6 +289,12 @@ function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: n
     throw badOption("createReloader: 'leakBudgetBytes' must be a positive number of bytes");
   }
   return { leakBudgetBytes: budget };
+}
+
+function quietOption(options: CreateReloaderOptions): boolean {
+  const value = options.quiet ?? false;
+  if (typeof value !== 'boolean') throw badOption("createReloader: 'quiet' must be true or false");
+  return value;
 }
 
 function controlToolsOption(options: CreateReloaderOptions): boolean {
@@ -351,6 +388,7 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const watcher = watcherOption(options);
   const coalesce = coalesceOption(options);
   const controlTools = controlToolsOption(options);
+  const quiet = quietOption(options);
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -370,11 +408,20 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   }
   const watching = watchWatcher(audit);
   const custom = options.changeSource !== undefined || container.isRegistered(TOKENS.changeSource, true);
-  const changeSource =
+  // Both looked up before either fails, so one error names every missing package.
+  const [watched, adapted] = await Promise.allSettled([
     options.changeSource ??
-    (container.isRegistered(TOKENS.changeSource, true)
-      ? resolveToken(container, TOKENS.changeSource)
-      : await defaultChangeSource(settings, watcher, watching.audit, options.pollIntervalMs));
+      (container.isRegistered(TOKENS.changeSource, true)
+        ? resolveToken(container, TOKENS.changeSource)
+        : defaultChangeSource(settings, watcher, watching.audit, options.pollIntervalMs)),
+    options.adapter ?? defaultAdapter(options.server),
+  ]);
+  if (watched.status === 'rejected' || adapted.status === 'rejected') {
+    throw missingPackages(
+      [watched, adapted].flatMap((result) => (result.status === 'rejected' ? [result.reason] : [])),
+    );
+  }
+  const changeSource = watched.value;
   registerValue(
     container,
     TOKENS.changeSource,
@@ -382,13 +429,32 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
       ? changeSource
       : createCoalescingChangeSource(changeSource, { ...coalesce, root: settings.root }),
   );
-  const adapter = options.adapter ?? (await defaultAdapter(options.server));
+  const adapter = adapted.value;
   assertAdapter(adapter);
   registerValue(container, TOKENS.registryAdapter, adapter);
-  return createReloaderFromContainer(container, {
+  const reloader = createReloaderFromContainer(container, {
     controlTools,
+    printFailures: !quiet,
     info: { watcher: custom ? () => 'custom' : watching.current, loader: loaderName, adapter: adapter.adapterName },
   });
+  if (quiet || !(audit instanceof WinstonAuditSink)) return reloader;
+  return {
+    ...reloader,
+    async start() {
+      await reloader.start();
+      process.stderr.write(`hotmcp: hot-reloading ${settings.root}; audit log: ${audit.path}\n`);
+    },
+  };
+}
+
+/** `hotmcp: tools/x.ts:8: message (HOTMCP_ERR_SYNTAX)`: the path relative to the working directory when under it. */
+function failureLine({ module, error }: ReloadFailure): string {
+  const file = error.file ?? module;
+  const shown = file === undefined ? undefined : relative(process.cwd(), file);
+  const where = shown === undefined ? '' : `${shown.startsWith('..') || isAbsolute(shown) ? file : shown}`;
+  const at = where === '' ? '' : `${where}${error.line !== undefined ? `:${error.line}` : ''}: `;
+  const message = error.message.split('\n').find((line) => line.trim() !== '') ?? '';
+  return `hotmcp: ${at}${message.length > 500 ? `${message.slice(0, 500)}…` : message} (${error.code})\n`;
 }
 
 /**
@@ -408,6 +474,7 @@ export function createReloaderFromContainer(
   engine.onFailure((failure) =>
     adapter.sendLog?.({ level: 'error', logger: 'hotmcp', data: clientFailure(root, failure) }),
   );
+  if (options.printFailures === true) engine.onFailure((failure) => process.stderr.write(failureLine(failure)));
   if (options.controlTools === true) {
     engine.addBuiltins(createControlTools(engine, { adapter: adapter.adapterName, ...options.info }));
   }
