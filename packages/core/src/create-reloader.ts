@@ -453,7 +453,12 @@ function failureLine({ module, error }: ReloadFailure): string {
   const shown = file === undefined ? undefined : relative(process.cwd(), file);
   const where = shown === undefined ? '' : `${shown.startsWith('..') || isAbsolute(shown) ? file : shown}`;
   const at = where === '' ? '' : `${where}${error.line !== undefined ? `:${error.line}` : ''}: `;
-  const message = error.message.split('\n').find((line) => line.trim() !== '') ?? '';
+  let message = error.message.split('\n').find((line) => line.trim() !== '') ?? '';
+  // The loaders' "Failed to load <module> (<file>:<line>): reason": the place is already said.
+  const loading = module === undefined ? undefined : `Failed to load ${module}`;
+  const reason =
+    loading && message.startsWith(loading) ? /^(?: \([^)]*\))?: /.exec(message.slice(loading.length)) : null;
+  if (loading && reason) message = message.slice(loading.length + reason[0].length);
   return `hotmcp: ${at}${message.length > 500 ? `${message.slice(0, 500)}…` : message} (${error.code})\n`;
 }
 
