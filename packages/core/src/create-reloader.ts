@@ -1,11 +1,8 @@
 import 'reflect-metadata';
-import { realpathSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isAbsolute, relative } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
-import { WinstonAuditSink, type WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
+import { WinstonAuditSink } from './audit/winston-audit-sink.js';
 import { createContainer, registerClass, registerValue, resolveToken } from './container.js';
 import { type ControlInfo, clientFailure } from './control/client-view.js';
 import { createControlTools } from './control/control-tools.js';
@@ -13,99 +10,15 @@ import { ReloadEngine } from './engine/reload-engine.js';
 import type { ReloaderStatus, ReloadFailure, RescanReport } from './engine/status.js';
 import { HotMcpError, isHotMcpError } from './errors.js';
 import { installCommand } from './install-command.js';
-import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
-import { checkPreflightOption, type PreflightOption } from './loader/preflight.js';
-import { type RunnerLoaderSettings, RunnerModuleLoader } from './loader/runner-module-loader.js';
+import { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+import { RunnerModuleLoader } from './loader/runner-module-loader.js';
+import { discoverAdapter, discoverChangeSource } from './package-discovery.js';
 import type { AuditSink } from './ports/audit-sink.js';
-import type { ChangeSource } from './ports/change-source.js';
-import type { ModuleLoader } from './ports/module-loader.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
-import { type ReloaderSettings, TOKENS, type Token } from './tokens.js';
-import {
-  type CoalesceTimings,
-  createCoalescingChangeSource,
-  resolveCoalesceTimings,
-} from './watching/coalescing-change-source.js';
-import { selectChangeSource, WATCHER_KINDS, type WatcherKind } from './watching/select-change-source.js';
-
-/** Options of {@link createReloader}. */
-export interface CreateReloaderOptions {
-  /**
-   * The live MCP server: an `McpServer` of `@modelcontextprotocol/sdk` 1.x or of
-   * `@modelcontextprotocol/server` 2.x. The matching adapter package is picked for you.
-   */
-  server?: unknown;
-  /** The folder of tool modules to watch: a path, or a `file:` URL (`new URL('./tools', import.meta.url)`). */
-  root: string | URL;
-  /** Globs relative to root that select modules. Default: `**\/*.{ts,mts,js,mjs}`. */
-  include?: string[];
-  /** Globs relative to root never watched. Default: declaration files and tests. */
-  exclude?: string[];
-  /** Globs relative to root that are watched but never loaded. */
-  deny?: string[];
-  /** Use this registry adapter instead of the one picked from `server`. */
-  adapter?: ToolRegistryAdapter;
-  /**
-   * Use this change source instead of the one `watcher` picks (a change source
-   * registered under `TOKENS.changeSource` in `container` is used the same way).
-   */
-  changeSource?: ChangeSource;
-  /**
-   * Which watcher to use: `'native'` (OS file events, `@hotmcp/watcher-native`),
-   * `'poll'` (`@hotmcp/watcher-poll`), or `'auto'`: native, and polling when the
-   * native watcher cannot start or dies (said once on stderr, audited as
-   * `watcher.fallback`). Default: the `HOTMCP_WATCHER` environment variable, else `'auto'`.
-   */
-  watcher?: WatcherKind;
-  /**
-   * How the change source's batches are coalesced before they reach the engine
-   * (whatever the source): `false` for not at all, or timings. Default
-   * `{ leadMs: 5, settleMs: 100, maxWaitMs: 1000 }`.
-   */
-  coalesce?: false | CoalesceTimings;
-  /**
-   * How tool modules are loaded: `'runner'` (default: evaluated in hotmcp's own
-   * module registry, so a replaced version is freed and memory stays bounded),
-   * `'native'` (Node's own ESM loader under versioned URLs: exact ESM semantics,
-   * but every version stays in memory), or a `ModuleLoader` of your own.
-   */
-  loader?: LoaderKind | ModuleLoader;
-  /**
-   * With the native loader: the estimated heap held by replaced module versions
-   * past which `loader.leak_budget_exceeded` is audited once. Default 64 MiB.
-   */
-  leakBudgetBytes?: number;
-  /**
-   * With the runner loader (the default): evaluate the new versions of every
-   * batch first in a worker thread, under a time limit, so a module whose
-   * top-level code never finishes (an endless loop, a top-level `await` that
-   * never settles) is rejected with HOTMCP_ERR_IMPORT_TIMEOUT instead of
-   * freezing the server. The limit is time without progress: no module of the
-   * batch starting or finishing. Import-time side effects run twice (once in
-   * the worker, which is then terminated, once for real). `false` turns it
-   * off. Default `{ timeoutMs: 2000 }`.
-   */
-  preflight?: PreflightOption;
-  /** An audit sink, options for the default winston sink, or `false` for none. */
-  audit?: AuditSink | WinstonAuditSinkOptions | false;
-  /** Polling interval of the default change source, in ms. */
-  pollIntervalMs?: number;
-  /** Parent container; the reloader always works in a child of it. */
-  container?: DependencyContainer;
-  /**
-   * Register the control tools `hotmcp_status` and `hotmcp_reload` (for
-   * clients that ignore list_changed): owned by the reloader, never replaced
-   * by a tool module. Default `false`: a client can trigger a reload only when
-   * you opt in.
-   */
-  controlTools?: boolean;
-  /**
-   * Say nothing on stderr: by default each module that fails to load gets one
-   * line there (`hotmcp: tools/x.ts:8: message`) and start-up names the audit
-   * log. Failures are audited and in `status()` either way. Default `false`.
-   */
-  quiet?: boolean;
-}
+import { type CreateReloaderOptions, checkOptions } from './reloader-options.js';
+import { TOKENS, type Token } from './tokens.js';
+import { createCoalescingChangeSource } from './watching/coalescing-change-source.js';
+import type { FallbackChangeSource } from './watching/fallback-change-source.js';
 
 /** Options of {@link createReloaderFromContainer}. */
 export interface ReloaderFromContainerOptions {
@@ -137,233 +50,11 @@ export interface Reloader {
 }
 
 const ENGINE = 'hotmcp.engine' as Token<ReloadEngine>;
-const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs}'];
-const DEFAULT_EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*'];
 
-function badOption(message: string): HotMcpError {
-  return new HotMcpError('HOTMCP_ERR_BAD_OPTION', message);
-}
-
-function checkGlobs(name: string, value: unknown): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
-    throw badOption(`createReloader: '${name}' must be an array of glob strings`);
-  }
-  return value as string[];
-}
-
-/** Check the options and work out the settings every port shares. */
-export function resolveSettings(options: CreateReloaderOptions): ReloaderSettings {
-  if (typeof options !== 'object' || options === null) throw badOption('createReloader needs an options object');
-  const given = options.root instanceof URL ? fileURLToPath(options.root) : options.root;
-  if (typeof given !== 'string' || given === '') {
-    throw badOption("createReloader: 'root' is required: the folder of tool modules to watch (a path or a file: URL)");
-  }
-  const absolute = resolve(given);
-  let root: string;
-  try {
-    root = realpathSync(absolute);
-  } catch (cause) {
-    throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', `createReloader: root ${absolute} does not exist`, { cause });
-  }
-  if (!statSync(root).isDirectory()) throw badOption(`createReloader: root ${root} is not a directory`);
-  const denyFiles: string[] = [];
-  const entry = process.argv[1];
-  if (entry) {
-    try {
-      denyFiles.push(realpathSync(entry));
-    } catch {}
-  }
-  return {
-    root,
-    include: checkGlobs('include', options.include) ?? DEFAULT_INCLUDE,
-    exclude: checkGlobs('exclude', options.exclude) ?? DEFAULT_EXCLUDE,
-    deny: checkGlobs('deny', options.deny) ?? [],
-    denyFiles,
-  };
-}
-
-/**
- * Import an optional hotmcp package: from core's own location first, then from
- * the application's (entry module, then working directory), since a package
- * manager may link it only for the application.
- */
-async function importOptional<T>(name: string, purpose: string): Promise<T> {
-  try {
-    return (await import(name)) as T;
-  } catch {}
-  for (const base of [process.argv[1], join(process.cwd(), 'index.js')]) {
-    if (!base) continue;
-    try {
-      const path = createRequire(resolve(base)).resolve(name);
-      return (await import(pathToFileURL(path).href)) as T;
-    } catch {}
-  }
-  throw new HotMcpError(
-    'HOTMCP_ERR_ADAPTER_MISSING',
-    `${purpose} needs the package ${name}; install it next to @hotmcp/core: ${installCommand([name])}`,
-    { details: { missing: [name] } },
-  );
-}
-
-/**
- * One error for every package missing at once (watchers and the adapter),
- * with one install command; the first error as it is when only one is missing.
- */
-function missingPackages(errors: unknown[]): unknown {
-  const missing = errors.filter(
-    (error): error is HotMcpError =>
-      isHotMcpError(error) &&
-      (error.code === 'HOTMCP_ERR_WATCHER_MISSING' || error.code === 'HOTMCP_ERR_ADAPTER_MISSING'),
-  );
-  if (missing.length < 2 || missing.length !== errors.length) return errors[0];
-  const packages = missing.flatMap((error) => (error.details?.missing as string[] | undefined) ?? []);
-  const needs = missing.map((error) => error.message.split(';')[0]).join('; ');
-  return new HotMcpError(
-    missing[0]?.code ?? 'HOTMCP_ERR_WATCHER_MISSING',
-    `${needs}; install them next to @hotmcp/core: ${installCommand(packages)}`,
-    { details: { missing: packages } },
-  );
-}
-
-/**
- * Which official SDK an `McpServer` comes from, told apart without importing
- * either: 2.x dropped 1.x's deprecated `tool()` / `prompt()` / `resource()`
- * and its `Server` negotiates protocol eras. Undefined for anything else.
- */
-function sdkMajorOf(server: unknown): 1 | 2 | undefined {
-  if (typeof server !== 'object' || server === null) return undefined;
-  const candidate = server as Record<string, unknown>;
-  const inner = candidate.server as Record<string, unknown> | undefined;
-  if (typeof candidate.registerTool !== 'function' || typeof candidate._registeredTools !== 'object') return undefined;
-  if (typeof inner !== 'object' || inner === null) return undefined;
-  if (typeof candidate.tool === 'function') return 1;
-  if (typeof inner.getNegotiatedProtocolVersion === 'function') return 2;
-  return undefined;
-}
-
-const SDK_ADAPTERS = {
-  1: { adapter: '@hotmcp/adapter-sdk-v1', factory: 'createSdkV1Adapter', sdk: '@modelcontextprotocol/sdk 1.x' },
-  2: { adapter: '@hotmcp/adapter-sdk-v2', factory: 'createSdkV2Adapter', sdk: '@modelcontextprotocol/server 2.x' },
-} as const;
-
-async function defaultAdapter(server: unknown): Promise<ToolRegistryAdapter> {
-  if (server === undefined) {
-    throw badOption("createReloader: pass 'server' (your McpServer) or an 'adapter'");
-  }
-  const major = sdkMajorOf(server);
-  if (major === undefined) {
-    throw new HotMcpError(
-      'HOTMCP_ERR_ADAPTER_INCOMPATIBLE',
-      "createReloader: 'server' is not an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x; pass an 'adapter' for it (a ToolRegistryAdapter, see examples/custom-adapter)",
-    );
-  }
-  const { adapter, factory, sdk } = SDK_ADAPTERS[major];
-  const module = await importOptional<Record<string, (server: unknown) => ToolRegistryAdapter>>(
-    adapter,
-    `An McpServer of ${sdk}`,
-  );
-  const create = module[factory];
-  if (typeof create !== 'function') {
-    throw new HotMcpError('HOTMCP_ERR_ADAPTER_INCOMPATIBLE', `${adapter} does not export ${factory}()`);
-  }
-  return create(server);
-}
-
-/** The module loaders `createReloader` can build. */
-export type LoaderKind = 'runner' | 'native';
-const DEFAULT_LOADER: LoaderKind = 'runner';
-
-function loaderOption(options: CreateReloaderOptions): LoaderKind | ModuleLoader {
-  const { loader } = options;
-  if (loader === undefined) return DEFAULT_LOADER;
-  if (loader === 'runner' || loader === 'native') return loader;
-  if (typeof loader === 'object' && loader !== null && typeof loader.load === 'function') return loader;
-  throw badOption("createReloader: 'loader' must be 'runner', 'native' or a ModuleLoader");
-}
-
-function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: number } {
-  const budget = options.leakBudgetBytes;
-  if (budget === undefined) return {};
-  if (typeof budget !== 'number' || Number.isNaN(budget) || budget <= 0) {
-    throw badOption("createReloader: 'leakBudgetBytes' must be a positive number of bytes");
-  }
-  return { leakBudgetBytes: budget };
-}
-
-function quietOption(options: CreateReloaderOptions): boolean {
-  const value = options.quiet ?? false;
-  if (typeof value !== 'boolean') throw badOption("createReloader: 'quiet' must be true or false");
-  return value;
-}
-
-function controlToolsOption(options: CreateReloaderOptions): boolean {
-  const value = options.controlTools ?? false;
-  if (typeof value !== 'boolean') throw badOption("createReloader: 'controlTools' must be true or false");
-  return value;
-}
-
-/** The watcher a change source picked, as its `watcher.*` audit events tell it. */
-function watchWatcher(audit: AuditSink): { audit: AuditSink; current: () => string | undefined } {
-  let current: string | undefined;
-  return {
-    current: () => current,
-    audit: {
-      record(event, fields) {
-        if (event === 'watcher.started') current = String(fields?.watcher);
-        else if (event === 'watcher.fallback') current = String(fields?.to);
-        else if (event === 'watcher.died') current = 'none';
-        audit.record(event, fields);
-      },
-      close: () => audit.close(),
-    },
-  };
-}
-
-function preflightOption(
-  options: CreateReloaderOptions,
-  loader: LoaderKind | ModuleLoader,
-): { preflight?: PreflightOption } {
-  const preflight = checkPreflightOption(options.preflight);
-  if (preflight === undefined) return {};
-  if (preflight !== false && loader !== 'runner') {
-    throw badOption("createReloader: 'preflight' works with the runner loader only (the default 'loader')");
-  }
-  return { preflight };
-}
-
-function watcherOption(options: CreateReloaderOptions): WatcherKind {
-  const value = options.watcher ?? process.env.HOTMCP_WATCHER ?? 'auto';
-  if (!WATCHER_KINDS.includes(value as WatcherKind)) {
-    const from = options.watcher === undefined ? 'the HOTMCP_WATCHER environment variable' : "'watcher'";
-    throw badOption(`createReloader: ${from} must be one of ${WATCHER_KINDS.join(', ')}, got ${String(value)}`);
-  }
-  return value as WatcherKind;
-}
-
-function coalesceOption(options: CreateReloaderOptions): false | CoalesceTimings {
-  const value = options.coalesce ?? {};
-  if (value === false) return false;
-  if (typeof value !== 'object' || value === null) {
-    throw badOption("createReloader: 'coalesce' must be false or an object of timings");
-  }
-  return resolveCoalesceTimings(value);
-}
-
-async function defaultChangeSource(
-  settings: ReloaderSettings,
-  watcher: WatcherKind,
-  audit: AuditSink,
-  pollIntervalMs?: number,
-): Promise<ChangeSource> {
-  const load = async <T>(name: string) => importOptional<T>(name, 'Watching files').catch(() => undefined);
-  return selectChangeSource({
-    watcher,
-    settings,
-    audit,
-    ...(pollIntervalMs !== undefined && { pollIntervalMs }),
-    modules: { native: () => load('@hotmcp/watcher-native'), poll: () => load('@hotmcp/watcher-poll') },
-  });
+function defaultAdapter(server: unknown): Promise<ToolRegistryAdapter> {
+  if (server === undefined)
+    throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', "createReloader: pass 'server' (your McpServer) or an 'adapter'");
+  return discoverAdapter(server);
 }
 
 function isAuditSink(value: unknown): value is AuditSink {
@@ -379,16 +70,7 @@ const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
  * checked before anything starts.
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
-  const loader = loaderOption(options);
-  const settings: NativeEsmLoaderSettings & RunnerLoaderSettings = {
-    ...resolveSettings(options),
-    ...leakBudgetOption(options),
-    ...preflightOption(options, loader),
-  };
-  const watcher = watcherOption(options);
-  const coalesce = coalesceOption(options);
-  const controlTools = controlToolsOption(options);
-  const quiet = quietOption(options);
+  const { settings, loader, watcher, coalesce, controlTools, quiet } = checkOptions(options);
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -406,20 +88,16 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   else if (options.loader !== undefined || !has(TOKENS.moduleLoader)) {
     registerClass(container, TOKENS.moduleLoader, loader === 'native' ? NativeEsmModuleLoader : RunnerModuleLoader);
   }
-  const watching = watchWatcher(audit);
-  const custom = options.changeSource !== undefined || container.isRegistered(TOKENS.changeSource, true);
+  const custom =
+    options.changeSource ??
+    (container.isRegistered(TOKENS.changeSource, true) ? resolveToken(container, TOKENS.changeSource) : undefined);
   // Both looked up before either fails, so one error names every missing package.
   const [watched, adapted] = await Promise.allSettled([
-    options.changeSource ??
-      (container.isRegistered(TOKENS.changeSource, true)
-        ? resolveToken(container, TOKENS.changeSource)
-        : defaultChangeSource(settings, watcher, watching.audit, options.pollIntervalMs)),
-    options.adapter ?? defaultAdapter(options.server),
+    custom ?? discoverChangeSource(settings, watcher, audit, options.pollIntervalMs),
+    options.adapter ?? Promise.resolve().then(() => defaultAdapter(options.server)),
   ]);
   if (watched.status === 'rejected' || adapted.status === 'rejected') {
-    throw missingPackages(
-      [watched, adapted].flatMap((result) => (result.status === 'rejected' ? [result.reason] : [])),
-    );
+    throw missingPackages(watched.status === 'rejected' ? watched.reason : undefined, adapted);
   }
   const changeSource = watched.value;
   registerValue(
@@ -435,7 +113,11 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const reloader = createReloaderFromContainer(container, {
     controlTools,
     printFailures: !quiet,
-    info: { watcher: custom ? () => 'custom' : watching.current, loader: loaderName, adapter: adapter.adapterName },
+    info: {
+      watcher: custom !== undefined ? () => 'custom' : () => (changeSource as FallbackChangeSource).watcher,
+      loader: loaderName,
+      adapter: adapter.adapterName,
+    },
   });
   if (quiet || !(audit instanceof WinstonAuditSink)) return reloader;
   return {
@@ -445,6 +127,25 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
       process.stderr.write(`hotmcp: hot-reloading ${settings.root}; audit log: ${audit.path}\n`);
     },
   };
+}
+
+/**
+ * The error for a failed lookup of the watcher and the adapter: when both
+ * packages are missing, one error naming all of them, with install commands.
+ */
+function missingPackages(watcherError: unknown, adapted: PromiseSettledResult<unknown>): unknown {
+  const adapterError = adapted.status === 'rejected' ? adapted.reason : undefined;
+  const missing = (error: unknown, code: string) =>
+    isHotMcpError(error) && error.code === code ? ((error.details?.missing as string[] | undefined) ?? []) : [];
+  const watchers = missing(watcherError, 'HOTMCP_ERR_WATCHER_MISSING');
+  const adapters = missing(adapterError, 'HOTMCP_ERR_ADAPTER_MISSING');
+  if (watchers.length === 0 || adapters.length === 0) return watcherError ?? adapterError;
+  const commands = adapters.map((name) => installCommand([...watchers, name])).join(', or ');
+  return new HotMcpError(
+    'HOTMCP_ERR_WATCHER_MISSING',
+    `createReloader: packages missing next to @hotmcp/core: ${watchers.join(' or ')} to watch files, and the adapter package for the server's SDK (${adapters.join(' or ')}); install them: ${commands}`,
+    { details: { missing: [...watchers, ...adapters] } },
+  );
 }
 
 /** `hotmcp: tools/x.ts:8: message (HOTMCP_ERR_SYNTAX)`: the path relative to the working directory when under it. */

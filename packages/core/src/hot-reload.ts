@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { type CreateReloaderOptions, createReloader, type Reloader } from './create-reloader.js';
+import { createReloader, type Reloader } from './create-reloader.js';
 import type { ReloaderStatus } from './engine/status.js';
 import { HotMcpError } from './errors.js';
+import type { CreateReloaderOptions } from './reloader-options.js';
 
 interface Current {
   reloader: Promise<Reloader>;

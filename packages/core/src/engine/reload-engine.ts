@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
-import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
+import { type AnyDefinition, type DefinitionKind, keyOf, listOf, registryName } from '../define.js';
 import { clip, HotMcpError, isHotMcpError } from '../errors.js';
 import { locate } from '../loader/load-error.js';
 import type { AuditSink } from '../ports/audit-sink.js';
@@ -380,7 +380,7 @@ export class ReloadEngine {
       ['resourceTemplate', snapshot.resourceTemplates],
     ] as const) {
       for (const name of names) {
-        const key = definitionKey({ kind, name });
+        const key = keyOf({ kind, name });
         if (!this.active.has(key)) foreign.add(key);
       }
     }
@@ -394,7 +394,7 @@ export class ReloadEngine {
         this.active = next;
         return {
           upserted: change.upsert.map(keyOf),
-          removedEntries: change.remove.map(definitionKey),
+          removedEntries: change.remove.map(keyOf),
           notified,
         };
       } catch (error) {
@@ -521,7 +521,7 @@ function rejectedKey(error: unknown): string | undefined {
   const kind = error.details?.kind;
   const name = error.details?.name;
   return typeof kind === 'string' && typeof name === 'string'
-    ? definitionKey({ kind: kind as DefinitionKind, name })
+    ? keyOf({ kind: kind as DefinitionKind, name })
     : undefined;
 }
 

@@ -316,6 +316,14 @@ describe('FanOutRegistryAdapter', () => {
     const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
     expect(() => fanOut.commit({ change: { upsert: [], remove: [] } })).toThrow(/own prepare/);
   });
+
+  it('refuses a change another fan-out prepared: a prepared change carries its own sessions’ plans', async () => {
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
+    const other = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
+    const prepared = await other.prepare({ upsert: [tool('a')], remove: [] });
+    expect(() => fanOut.commit(prepared)).toThrow(/own prepare/);
+    expect(other.commit(prepared)).toEqual({ notified: ['tool'] });
+  });
 });
 
 describe('FanOutRegistryAdapter memory', () => {
