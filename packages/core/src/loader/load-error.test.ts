@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { locate, toLoadError } from './load-error.js';
+import { locate } from '../error-location.js';
+import { toLoadError } from './load-error.js';
 
 describe('locate', () => {
   const root = '/tmp/my server/tools';
