@@ -55,7 +55,7 @@ function isAdapterPackage(module: unknown): module is AdapterPackage {
 export interface AdapterDiscovery {
   /** Package names to ask, in order. Default {@link ADAPTER_PACKAGES}. */
   candidates?: readonly string[];
-  /** How to import one. Default {@link importOptional}. */
+  /** How to import one. Default `importOptional`: core's location first, then the application's. */
   importPackage?: PackageImporter;
 }
 
