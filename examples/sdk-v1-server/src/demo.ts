@@ -75,7 +75,9 @@ async function main(): Promise<void> {
       return failure !== undefined;
     });
     say(`6. broke greet.ts with a syntax error → rejected (${ms(start)}):`);
-    say(`   ${failure?.code} at ${String(failure?.file).replace(`${sandbox.dir}/`, '')}:${failure?.line}`);
+    // The loader's message starts "Failed to load <file> (<file>:<line>): ": the place is said already.
+    const message = String(failure?.message).replace(/^Failed to load .*?(?: \([^)]*\))?: /, '');
+    say(`   ${failure?.code} at ${String(failure?.file).replace(`${sandbox.dir}/`, '')}:${failure?.line}: ${message}`);
     say(`   greet still answers with the last good version: "${await callText(client, 'greet', { name: 'Ada' })}"`);
 
     start = performance.now();

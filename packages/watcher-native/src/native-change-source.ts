@@ -21,6 +21,7 @@ import {
   unreadable,
   watcherDied,
 } from '@hotmcp/core/watching';
+import { loadParcelInWorker } from './parcel-in-worker.js';
 
 /** The part of `@parcel/watcher` this source uses. */
 export interface ParcelWatcher {
@@ -61,7 +62,19 @@ type OnError = (error: Error) => void;
 const IGNORED = ['**/node_modules', '**/node_modules/**', '**/.git', '**/.git/**', '**/dist', '**/dist/**'];
 const DEFAULT_ROOT_CHECK_MS = 500;
 
+/**
+ * `@parcel/watcher` in an unref()'d worker thread, so watching never keeps
+ * the process alive on its own; in this thread where a worker cannot run it.
+ */
 async function loadParcel(): Promise<ParcelWatcher> {
+  try {
+    return await loadParcelInWorker();
+  } catch {
+    return loadParcelHere();
+  }
+}
+
+async function loadParcelHere(): Promise<ParcelWatcher> {
   const module = (await import('@parcel/watcher')) as unknown as Partial<ParcelWatcher> & { default?: ParcelWatcher };
   const watcher = typeof module.subscribe === 'function' ? (module as ParcelWatcher) : module.default;
   if (typeof watcher?.subscribe !== 'function') throw new Error('@parcel/watcher has no subscribe()');
@@ -174,6 +187,7 @@ export class NativeChangeSource implements ChangeSource {
       throw error;
     }
     this.#watchdog = setInterval(() => this.#enqueue(generation, () => this.#checkRoot(generation)), this.#rootCheckMs);
+    this.#watchdog.unref(); // never keeps the process alive on its own
     return [...this.#files.keys()].sort();
   }
 

@@ -145,7 +145,7 @@ describe('selectChangeSource', () => {
     expect(eventsOf(audit)).toEqual(['watcher.started', 'watcher.died']);
   });
 
-  it('names the missing package', async () => {
+  it('names the missing package with its own code and the install command', async () => {
     const codeAndMessage = async (watcher: WatcherKind, options: { native?: Stub | false; poll?: Stub | false }) => {
       try {
         await select(watcher, options);
@@ -155,9 +155,11 @@ describe('selectChangeSource', () => {
       return 'no error';
     };
     expect(await codeAndMessage('native', { poll: new Stub('poll') })).toMatch(
-      /^HOTMCP_ERR_ADAPTER_MISSING: .*@hotmcp\/watcher-native/,
+      /^HOTMCP_ERR_WATCHER_MISSING: .*@hotmcp\/watcher-native/,
     );
     expect(await codeAndMessage('poll', { native: new Stub('native') })).toMatch(/@hotmcp\/watcher-poll/);
-    expect(await codeAndMessage('auto', {})).toMatch(/@hotmcp\/watcher-native or @hotmcp\/watcher-poll/);
+    expect(await codeAndMessage('auto', {})).toMatch(
+      /@hotmcp\/watcher-native or @hotmcp\/watcher-poll; install them next to @hotmcp\/core: \w+ (add|install) @hotmcp\/watcher-native @hotmcp\/watcher-poll$/,
+    );
   });
 });
