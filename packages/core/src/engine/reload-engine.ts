@@ -2,11 +2,11 @@ import { statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
-import { clip, HotMcpError, isHotMcpError } from '../errors.js';
+import { clip, describeThrown, HotMcpError, isHotMcpError } from '../errors.js';
 import { locate } from '../loader/load-error.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
-import type { ModuleLoader } from '../ports/module-loader.js';
+import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { fileStamp, sameStamp } from '../watching/file-stamp.js';
@@ -321,7 +321,7 @@ export class ReloadEngine {
 
     const replaced: Array<{ file: string; exports: Record<string, unknown> }> = [];
     let failed = 0;
-    for (const result of toLoad.length > 0 ? await this.loader.load(toLoad.sort()) : []) {
+    for (const result of await this.loadEach(toLoad.sort())) {
       const record: ModuleRecord = this.records.get(result.file) ?? {
         definitions: [],
         conflicts: [],
@@ -367,6 +367,26 @@ export class ReloadEngine {
       ...next,
     };
     this.audit.record('batch.applied', { ...this.lastBatch });
+  }
+
+  /**
+   * Load `files` as one batch. Should the loader throw for the batch as a
+   * whole (a fault it did not contain), each file is loaded on its own, so
+   * one module's fault never costs another module its change.
+   */
+  private async loadEach(files: string[]): Promise<LoadResult[]> {
+    if (files.length === 0) return [];
+    try {
+      return await this.loader.load(files);
+    } catch (error) {
+      const [only] = files;
+      if (files.length === 1 && only !== undefined)
+        return [{ file: only, ok: false, error: toHotMcpError(error, only) }];
+      this.audit.record('loader.batch_failed', { error: describe(error), files: files.length });
+      const results: LoadResult[] = [];
+      for (const file of files) results.push(...(await this.loadEach([file])));
+      return results;
+    }
   }
 
   /** Work out who owns each name, check the change with the adapter, and commit it. */
@@ -536,5 +556,5 @@ function asHotMcpError(error: unknown): HotMcpError {
 
 /** An error's message for another error's: clipped, so a huge thrown message never fills the audit log. */
 function describe(error: unknown): string {
-  return clip(error instanceof Error ? error.message : String(error));
+  return clip(describeThrown(error));
 }

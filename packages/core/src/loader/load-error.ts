@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clip, HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
+import { asError, clip, HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
 import { OUTSIDE_ROOT_CODE } from './esm-hooks.js';
 
 const LOCATION = /(file:\/\/[^\s)'"]+?|\/[^\s:)'"]+?):(\d+)(?::(\d+))?/g;
@@ -13,7 +13,13 @@ function toPath(raw: string): string {
 
 /** The first place under `root` that an error's message or stack points at. */
 export function locate(error: unknown, root: string): { file: string; line: number; column?: number } | undefined {
-  const text = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
+  const known = asError(error);
+  let text = known.message;
+  try {
+    text = `${known.message}\n${known.stack ?? ''}`;
+  } catch {
+    // a `stack` getter that throws: the message alone
+  }
   for (const match of text.matchAll(LOCATION)) {
     const file = toPath(match[1] as string);
     if (!file.startsWith(root)) continue;
@@ -55,8 +61,10 @@ function classify(error: unknown): HotMcpErrorCode {
 }
 
 /** Turn whatever importing `file` threw into a coded error naming the file and line. */
-export function toLoadError(error: unknown, file: string, root: string): HotMcpError {
-  if (isHotMcpError(error)) return error;
+export function toLoadError(thrown: unknown, file: string, root: string): HotMcpError {
+  if (isHotMcpError(thrown)) return thrown;
+  // Whatever was thrown (a string, an object with no prototype, a Proxy) is read as an Error from here on.
+  const error = asError(thrown);
   const code = classify(error);
   const where = locate(error, root) ?? locateMissingImport(error);
   const lines = error instanceof Error ? error.message.split('\n').filter((line) => line.trim()) : [String(error)];

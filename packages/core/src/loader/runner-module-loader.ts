@@ -3,7 +3,7 @@ import { dirname, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { inject, injectable } from 'tsyringe';
-import { HotMcpError, isHotMcpError } from '../errors.js';
+import { asError, HotMcpError, isHotMcpError } from '../errors.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { VERSION_PARAM } from './esm-hooks.js';
@@ -470,10 +470,11 @@ export class RunnerModuleLoader implements ModuleLoader {
       module.error = error;
       return;
     }
-    const view = withoutGetterFrame(error);
+    const thrown = asError(error); // whatever was thrown, as an Error: reading it never throws
+    const view = withoutGetterFrame(thrown);
     const located = toLoadError(view, module.file, this.settings.root);
     module.error =
-      view === error
+      view === thrown
         ? located
         : new HotMcpError(located.code, located.message, {
             ...(located.file !== undefined && { file: located.file }),

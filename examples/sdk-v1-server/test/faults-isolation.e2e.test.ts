@@ -1,0 +1,108 @@
+// Fault catalogue, part 5 (issue 16): nothing one module does may stall, crash
+// or poison the reloader. Each case: the server keeps answering (same pid),
+// the faulty module is refused and named, and every other module's change in
+// the same or a later save is still applied.
+import { describe, expect, it } from 'vitest';
+import { callText } from '../src/harness.js';
+import {
+  auditMark,
+  expectEchoKept,
+  expectEchoRecovers,
+  greetTool,
+  loadFailed,
+  serverPid,
+  untilAnswers,
+  useServer,
+  waitForAuditAfter,
+} from './support.js';
+
+// The control tools on: status is read through hotmcp_status, as a client would.
+const server = useServer({ env: { HOTMCP_CONTROL_TOOLS: '1' } });
+
+/** Statements that throw a value no `String()` or `instanceof` survives. */
+const HOSTILE_THROWS: Array<[string, string]> = [
+  ['an object with no prototype', 'throw Object.create(null);'],
+  ['an object whose toString throws', "throw { toString() { throw new Error('no string for you'); } };"],
+  [
+    'a Proxy whose every trap throws',
+    "throw new Proxy({}, new Proxy({}, { get: () => () => { throw new Error('trap'); } }));",
+  ],
+];
+
+describe('a module that throws a hostile value at import', () => {
+  it.each(HOSTILE_THROWS)(
+    'is refused alone when it throws %s; the same save applies the other edits',
+    async (_, statement) => {
+      const mark = await auditMark(server.sandbox);
+      const echo = await server.sandbox.read('echo.ts');
+      await Promise.all([
+        server.sandbox.write('echo.ts', `${echo}\n${statement}\n`),
+        server.sandbox.write('word-count.ts', greetTool('word_count', 'Counted')),
+        server.sandbox.write('added.ts', greetTool('added', 'Added')),
+      ]);
+      const failure = await waitForAuditAfter(
+        server.sandbox,
+        mark,
+        (e) => loadFailed(e) && e.module === server.path('echo.ts'),
+      );
+      expect(failure).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_THREW', file: server.path('echo.ts') });
+      await untilAnswers(server.session, 'word_count', { name: 'b' }, 'Counted b');
+      await untilAnswers(server.session, 'added', { name: 'c' }, 'Added c');
+      await expectEchoKept(server);
+      await expectEchoRecovers(server);
+    },
+  );
+});
+
+describe('a dispose hook that misbehaves', () => {
+  it('is cut off at its time limit when it never settles: later reloads still apply, and status names it', async () => {
+    const neverSettles = (greeting: string) =>
+      `${greetTool('echo', greeting)}\nexport function dispose() { return new Promise(() => {}); }\n`;
+    await server.sandbox.write('echo.ts', neverSettles('One'));
+    await untilAnswers(server.session, 'echo', { name: 'x' }, 'One x');
+    const mark = await auditMark(server.sandbox);
+    await server.sandbox.write('echo.ts', neverSettles('Two'));
+    await untilAnswers(server.session, 'echo', { name: 'x' }, 'Two x');
+    const overrun = await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'module.dispose_failed', 20_000);
+    expect(overrun).toMatchObject({ code: 'HOTMCP_ERR_DISPOSE_TIMEOUT', file: server.path('echo.ts') });
+    await server.sandbox.write('word-count.ts', greetTool('word_count', 'Counted'));
+    await untilAnswers(server.session, 'word_count', { name: 'b' }, 'Counted b', 20_000);
+    const status = JSON.parse(await callText(server.session.client, 'hotmcp_status')) as {
+      errors: Array<{ module: string; code: string }>;
+    };
+    expect(status.errors).toContainEqual(
+      expect.objectContaining({ module: 'echo.ts', code: 'HOTMCP_ERR_DISPOSE_TIMEOUT' }),
+    );
+    expect(await serverPid(server.session)).toBe(server.pid);
+  });
+});
+
+const WORKER_KILLERS: Array<[string, string]> = [
+  ['process.exit(1)', 'process.exit(1);'],
+  ['process.kill(process.pid)', 'process.kill(process.pid);'],
+  ['process.abort()', 'process.abort();'],
+  [
+    'an unhandled rejection at import',
+    "Promise.reject(new Error('nobody listens'));\nawait new Promise((r) => setTimeout(r, 50));",
+  ],
+  ['a heap it exhausts', 'const hoard: string[][] = []; for (;;) hoard.push(new Array(1e6).fill("x"));'],
+];
+
+describe('a module whose first line ends the thread that evaluates it', () => {
+  it.each(WORKER_KILLERS)(
+    'is refused when it runs %s; the server keeps its last good version',
+    async (_, statement) => {
+      const mark = await auditMark(server.sandbox);
+      await server.sandbox.write('echo.ts', `${statement}\n${await server.sandbox.read('echo.ts')}`);
+      const failure = await waitForAuditAfter(
+        server.sandbox,
+        mark,
+        (e) => loadFailed(e) && e.module === server.path('echo.ts'),
+        20_000,
+      );
+      expect(failure).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_THREW', file: server.path('echo.ts') });
+      await expectEchoKept(server);
+      await expectEchoRecovers(server);
+    },
+  );
+});
