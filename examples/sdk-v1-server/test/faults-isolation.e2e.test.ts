@@ -2,8 +2,11 @@
 // or poison the reloader. Each case: the server keeps answering (same pid),
 // the faulty module is refused and named, and every other module's change in
 // the same or a later save is still applied.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callText } from '../src/harness.js';
+import { callText, until } from '../src/harness.js';
 import {
   auditMark,
   expectEchoKept,
@@ -11,6 +14,7 @@ import {
   greetTool,
   loadFailed,
   serverPid,
+  toolNames,
   untilAnswers,
   useServer,
   waitForAuditAfter,
@@ -74,6 +78,44 @@ describe('a dispose hook that misbehaves', () => {
       expect.objectContaining({ module: 'echo.ts', code: 'HOTMCP_ERR_DISPOSE_TIMEOUT' }),
     );
     expect(await serverPid(server.session)).toBe(server.pid);
+  });
+});
+
+/** A tool whose handler marks that it started, sleeps, then answers with what its module's dispose() cleared. */
+const slowTool = (greeting: string) => `import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineTool } from '@hotmcp/core';
+
+const state = { open: true };
+const mark = (name) => writeFileSync(join(import.meta.dirname, '..', name), '${greeting}');
+
+export default defineTool({
+  name: 'slow',
+  description: 'Answer after a while',
+  handler: async () => {
+    mark('started');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return { content: [{ type: 'text', text: '${greeting} ' + (state.open ? 'open' : 'disposed') }] };
+  },
+});
+
+export function dispose() {
+  state.open = false;
+  mark('disposed');
+}
+`;
+
+describe('a module replaced while a call to it is in flight', () => {
+  it('is disposed only after that call has finished', async () => {
+    await server.sandbox.write('slow.ts', slowTool('One'));
+    await until(async () => (await toolNames(server.session)).includes('slow'), 10_000, 'slow to be listed');
+    const started = join(server.sandbox.dir, 'started');
+    const call = callText(server.session.client, 'slow');
+    await until(async () => existsSync(started), 10_000, 'the call to start');
+    await server.sandbox.write('slow.ts', slowTool('Two'));
+    expect(await call).toBe('One open');
+    await until(async () => existsSync(join(server.sandbox.dir, 'disposed')), 20_000, 'v1 to be disposed');
+    await untilAnswers(server.session, 'slow', {}, 'Two open', 20_000);
   });
 });
 

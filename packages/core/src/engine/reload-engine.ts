@@ -3,7 +3,6 @@ import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, definitionKey, keyOf, listOf, registryName } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
@@ -15,6 +14,7 @@ import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
 import { extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
+import { CallsInFlight, countCalls, IN_FLIGHT_LIMIT_MS, runDispose, withinLimit } from './disposal.js';
 import { asHotMcpError, describe, rejectedKey, toHotMcpError } from './engine-errors.js';
 import { BUILTIN, diffOwnership, type ModuleRecord, type Owned, refOf, resolveOwnership } from './ownership.js';
 import type {
@@ -51,6 +51,10 @@ export class ReloadEngine {
   private readonly refusedLinks = new Set<string>();
   private builtins: AnyDefinition[] = [];
   private readonly failureListeners = new Set<(failure: ReloadFailure) => void>();
+  /** Replaced versions waiting for their calls to finish, or in their `dispose()`. */
+  private readonly disposals = new Set<Promise<void>>();
+  /** The last `dispose()` of each file that threw or overran, until one of that file's finishes in time. */
+  private readonly disposeErrors = new Map<string, HotMcpError>();
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -98,7 +102,8 @@ export class ReloadEngine {
     } catch (error) {
       this.audit.record('batch.failed', { error: describe(error) });
     }
-    for (const [file, record] of this.records) if (record.exports) await this.dispose(file, record.exports);
+    for (const [file, record] of this.records) if (record.exports) this.retire(file, record.exports, record.calls);
+    await Promise.all(this.disposals);
     this.records.clear();
     await this.loader.close?.();
     this.audit.record('reloader.stopped', { root: this.settings.root });
@@ -149,7 +154,7 @@ export class ReloadEngine {
     });
     const before = this.batches;
     this.enqueue(found);
-    await this.idle();
+    await this.settled();
     return { found, ...(this.batches > before && this.lastBatch && { batch: this.lastBatch }) };
   }
 
@@ -164,6 +169,14 @@ export class ReloadEngine {
 
   /** Resolves when every queued batch has been applied. */
   async idle(): Promise<void> {
+    while (this.draining || this.disposals.size > 0) {
+      await this.settled();
+      await Promise.all(this.disposals);
+    }
+  }
+
+  /** Resolves when every queued batch has been applied (replaced versions may still be disposing). */
+  private async settled(): Promise<void> {
     while (this.draining) await this.draining;
   }
 
@@ -181,6 +194,15 @@ export class ReloadEngine {
           ...(error.line !== undefined && { line: error.line }),
         });
       }
+    }
+    for (const [module, error] of this.disposeErrors) {
+      errors.push({
+        module,
+        code: error.code,
+        message: error.message,
+        ...(error.file !== undefined && { file: error.file }),
+        ...(error.line !== undefined && { line: error.line }),
+      });
     }
     return {
       running: this.running,
@@ -301,7 +323,7 @@ export class ReloadEngine {
     }
     const toLoad = [...affected].filter((file) => this.tracked.has(file) && this.deny.reason(file) === undefined);
 
-    const replaced: Array<{ file: string; exports: Record<string, unknown> }> = [];
+    const replaced: Array<{ file: string; exports: Record<string, unknown>; calls: CallsInFlight | undefined }> = [];
     let failed = 0;
     for (const result of await this.loadEach(toLoad.sort())) {
       const record: ModuleRecord = this.records.get(result.file) ?? {
@@ -312,10 +334,12 @@ export class ReloadEngine {
       this.records.set(result.file, record);
       try {
         if (!result.ok) throw result.error;
-        const definitions = extractDefinitions(result.file, result.exports);
-        if (record.exports) replaced.push({ file: result.file, exports: record.exports });
+        const calls = new CallsInFlight();
+        const definitions = countCalls(extractDefinitions(result.file, result.exports), calls);
+        if (record.exports) replaced.push({ file: result.file, exports: record.exports, calls: record.calls });
         record.exports = result.exports;
         record.definitions = definitions;
+        record.calls = calls;
         record.rejected.clear();
         delete record.error;
       } catch (error) {
@@ -328,7 +352,7 @@ export class ReloadEngine {
     this.failedLoads += failed;
     for (const file of removed) {
       const record = this.records.get(file);
-      if (record?.exports) replaced.push({ file, exports: record.exports });
+      if (record?.exports) replaced.push({ file, exports: record.exports, calls: record.calls });
       this.records.delete(file);
     }
     this.loader.forget(removed);
@@ -336,7 +360,7 @@ export class ReloadEngine {
     const next = await this.prepareAndCommit();
     if (!next) return;
 
-    for (const { file, exports } of replaced) await this.dispose(file, exports);
+    for (const { file, exports, calls } of replaced) this.retire(file, exports, calls);
     this.batches++;
     this.lastBatch = {
       at: new Date().toISOString(),
@@ -440,21 +464,40 @@ export class ReloadEngine {
     }
   }
 
-  private async dispose(file: string, exports: Record<string, unknown>): Promise<void> {
+  /**
+   * Dispose of a replaced (or removed) version in the background, so the
+   * next batch never waits for it: once the calls it started have finished
+   * (or {@link IN_FLIGHT_LIMIT_MS} passed), its `dispose` hook runs under a
+   * time limit. A hook that throws or overruns is audited and shown in status.
+   */
+  private retire(file: string, exports: Record<string, unknown>, calls: CallsInFlight | undefined): void {
     const dispose = exports[DISPOSE];
     if (typeof dispose !== 'function') return;
-    try {
-      await dispose();
-    } catch (error) {
-      // The line that threw, when it is in this module (not in a helper it calls).
-      const where = locate(error, this.settings.root);
-      const line = where?.file === file ? where.line : undefined;
-      const failure = new HotMcpError('HOTMCP_ERR_DISPOSE_FAILED', `dispose() of ${file} threw: ${describe(error)}`, {
+    const task = (async () => {
+      if (calls && calls.size > 0 && (await withinLimit(calls.idle(), IN_FLIGHT_LIMIT_MS)) === 'timeout') {
+        this.audit.record('module.calls_overran', {
+          module: file,
+          inFlight: calls.size,
+          timeoutMs: IN_FLIGHT_LIMIT_MS,
+        });
+      }
+      const failure = await runDispose(
         file,
-        ...(line !== undefined && { line }),
-        cause: error,
-      });
+        () => dispose(),
+        this.settings.root,
+        () => {
+          this.audit.record('module.dispose_settled', { module: file });
+          if (this.disposeErrors.get(file) === failure) this.disposeErrors.delete(file);
+        },
+      );
+      if (!failure) {
+        this.disposeErrors.delete(file);
+        return;
+      }
+      this.disposeErrors.set(file, failure);
       this.audit.record('module.dispose_failed', failure.toJSON());
-    }
+    })();
+    this.disposals.add(task);
+    void task.finally(() => this.disposals.delete(task));
   }
 }
