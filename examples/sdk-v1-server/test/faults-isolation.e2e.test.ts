@@ -142,7 +142,12 @@ describe('a module whose first line ends the thread that evaluates it', () => {
         (e) => loadFailed(e) && e.module === server.path('echo.ts'),
         20_000,
       );
-      expect(failure).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_THREW', file: server.path('echo.ts') });
+      // A heap being exhausted slows to a crawl first: the time limit may stop it before the heap runs out.
+      const codes = statement.includes('hoard')
+        ? ['HOTMCP_ERR_IMPORT_THREW', 'HOTMCP_ERR_IMPORT_TIMEOUT']
+        : ['HOTMCP_ERR_IMPORT_THREW'];
+      expect(codes).toContain(failure.code);
+      expect(failure.file).toBe(server.path('echo.ts'));
       await expectEchoKept(server);
       await expectEchoRecovers(server);
     },

@@ -86,6 +86,22 @@ function leftOpen(before: string[], after: string[]): string[] {
 // What modules write on stdout here must not reach the MCP channel: the worker's stdout goes to stderr.
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
+// What would end the whole process from here (a signal to it; abort, which workers refuse with an error
+// the main thread would not raise) ends this thread instead, after saying which call it was: the
+// module that made it is refused, never run on the main thread.
+const endsProcess = (call: string): never => {
+  post({ type: 'ends', call });
+  process.exit(1);
+};
+const kill = process.kill.bind(process);
+process.kill = (pid: number, signal?: string | number) => {
+  if (Number(pid) === process.pid || Number(pid) === 0 || Number(pid) === -process.pid) {
+    return endsProcess(`process.kill(${pid}${signal === undefined ? '' : `, ${String(signal)}`})`);
+  }
+  return kill(pid, signal);
+};
+process.abort = () => endsProcess('process.abort()');
+
 const { warm } = workerData as { warm: Array<[string, string, boolean]> };
 await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifier, json).catch(() => {})));
 

@@ -1,4 +1,4 @@
-import { asError, HotMcpError, isHotMcpError } from '../errors.js';
+import { asError, clip, HotMcpError, isHotMcpError } from '../errors.js';
 import { toLoadError } from './load-error.js';
 import type { RunnerModule } from './runner-module.js';
 
@@ -82,4 +82,14 @@ export function dependencyFailed(module: RunnerModule, dependency: RunnerModule)
 /** A module that neither finished nor failed. */
 export function unfinished(file: string): HotMcpError {
   return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `Failed to load ${file}: it did not finish evaluating`, { file });
+}
+
+/** A module (or an import of it, `culprit`) that ended the preflight worker evaluating it. */
+export function threadEnded(file: string, culprit: string, reason: string): HotMcpError {
+  const where = culprit === file ? '' : ` (its import ${culprit} did)`;
+  return new HotMcpError(
+    'HOTMCP_ERR_IMPORT_THREW',
+    `Failed to load ${file}: its top-level code ended the worker thread evaluating it${where} (${clip(reason)}); it was not run here, where it would have ended the server`,
+    { file: culprit, details: { module: file, reason: clip(reason) } },
+  );
 }

@@ -1,5 +1,5 @@
 import { ImportPreflight, type PreflightOption, type PreflightSource, preflightTimeout } from './preflight.js';
-import { importTimeout } from './runner-errors.js';
+import { importTimeout, threadEnded } from './runner-errors.js';
 import { type RunnerModule, reachesFailed } from './runner-module.js';
 import type { TransformedModule } from './runner-transform.js';
 
@@ -75,12 +75,17 @@ export class RunnerPreflight {
         sources: await sourcesOf(closure, compiled),
         externals: externalsOf(closure),
       });
-      if (outcome.kind !== 'timeout') return;
+      if (outcome.kind !== 'timeout' && outcome.kind !== 'died') return;
       const hung = new Set(outcome.running);
       const culprit = outcome.running.at(-1) as string;
       for (const module of fresh) {
         if (module.status !== 'failed' && hung.has(module.file)) {
-          fail(module, importTimeout(module.file, culprit, timeoutMs));
+          fail(
+            module,
+            outcome.kind === 'timeout'
+              ? importTimeout(module.file, culprit, timeoutMs)
+              : threadEnded(module.file, culprit, outcome.reason),
+          );
         }
       }
       // Left: what the worker never reached. One that imports a module that timed out fails here on its own.
