@@ -153,3 +153,32 @@ describe('a module whose first line ends the thread that evaluates it', () => {
     },
   );
 });
+
+const LATE_THROWS: Array<[string, string]> = [
+  ['a timer that throws', "setTimeout(() => { throw new Error('late failure'); }, 300);"],
+  ['a rejected promise nobody awaits', "setTimeout(() => { Promise.reject(new Error('late failure')); }, 300);"],
+  [
+    "an 'error' event with no listener",
+    "import { EventEmitter } from 'node:events';\nconst emitter = new EventEmitter();\nsetTimeout(() => emitter.emit('error', new Error('late failure')), 300);",
+  ],
+];
+
+describe('a module whose code fails after its import', () => {
+  it.each(LATE_THROWS)('is named and audited when %s fires, and the server keeps serving', async (_, statement) => {
+    const mark = await auditMark(server.sandbox);
+    await server.sandbox.write('echo.ts', `${statement}\n${await server.sandbox.read('echo.ts')}`);
+    const uncaught = await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'module.uncaught', 20_000);
+    expect(uncaught).toMatchObject({
+      code: 'HOTMCP_ERR_UNCAUGHT',
+      module: server.path('echo.ts'),
+      line: statement.split('\n').length, // the statement's last line, where the error is made
+    });
+    expect(String(uncaught.message)).toContain('late failure');
+    await expectEchoKept(server);
+    const status = JSON.parse(await callText(server.session.client, 'hotmcp_status')) as {
+      errors: Array<{ module: string; code: string }>;
+    };
+    expect(status.errors).toContainEqual(expect.objectContaining({ module: 'echo.ts', code: 'HOTMCP_ERR_UNCAUGHT' }));
+    await expectEchoRecovers(server);
+  });
+});

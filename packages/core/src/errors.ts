@@ -19,6 +19,7 @@ export type HotMcpErrorCode =
   | 'HOTMCP_ERR_WATCHER_FAILED'
   | 'HOTMCP_ERR_DISPOSE_FAILED'
   | 'HOTMCP_ERR_DISPOSE_TIMEOUT'
+  | 'HOTMCP_ERR_UNCAUGHT'
   | 'HOTMCP_ERR_INJECTION';
 
 const MARKER = Symbol.for('hotmcp.error');

@@ -3,6 +3,7 @@ import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, definitionKey, keyOf, listOf, registryName } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
+import { locate } from '../loader/load-error.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
@@ -12,6 +13,7 @@ import { fileStamp, sameStamp } from '../watching/file-stamp.js';
 import { createPathFilter } from '../watching/path-filter.js';
 import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
+import { guardModuleCrashes } from './crash-guard.js';
 import { extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
 import { CallsInFlight, countCalls, IN_FLIGHT_LIMIT_MS, runDispose, withinLimit } from './disposal.js';
@@ -55,6 +57,9 @@ export class ReloadEngine {
   private readonly disposals = new Set<Promise<void>>();
   /** The last `dispose()` of each file that threw or overran, until one of that file's finishes in time. */
   private readonly disposeErrors = new Map<string, HotMcpError>();
+  /** What each module threw after its import (a timer, an unawaited promise), until it loads again. */
+  private readonly uncaught = new Map<string, HotMcpError>();
+  private unguard: (() => void) | undefined;
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -70,6 +75,13 @@ export class ReloadEngine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.unguard = guardModuleCrashes({
+      attribute: (error) => {
+        const file = locate(error, this.settings.root)?.file;
+        return file !== undefined && this.records.has(file) ? file : undefined;
+      },
+      report: (module, error, kind) => this.moduleThrew(module, error, kind),
+    });
     try {
       this.loader.warmUp?.();
     } catch (error) {
@@ -106,6 +118,8 @@ export class ReloadEngine {
     await Promise.all(this.disposals);
     this.records.clear();
     await this.loader.close?.();
+    this.unguard?.();
+    this.unguard = undefined;
     this.audit.record('reloader.stopped', { root: this.settings.root });
   }
 
@@ -195,7 +209,7 @@ export class ReloadEngine {
         });
       }
     }
-    for (const [module, error] of this.disposeErrors) {
+    for (const [module, error] of [...this.disposeErrors, ...this.uncaught]) {
       errors.push({
         module,
         code: error.code,
@@ -340,6 +354,7 @@ export class ReloadEngine {
         record.exports = result.exports;
         record.definitions = definitions;
         record.calls = calls;
+        this.uncaught.delete(result.file);
         record.rejected.clear();
         delete record.error;
       } catch (error) {
@@ -353,6 +368,7 @@ export class ReloadEngine {
     for (const file of removed) {
       const record = this.records.get(file);
       if (record?.exports) replaced.push({ file, exports: record.exports, calls: record.calls });
+      this.uncaught.delete(file);
       this.records.delete(file);
     }
     this.loader.forget(removed);
@@ -462,6 +478,25 @@ export class ReloadEngine {
     } catch {
       return '';
     }
+  }
+
+  /** A module's code threw after its import, where nothing caught it: audited and shown, the server goes on. */
+  private moduleThrew(module: string, thrown: unknown, kind: 'uncaughtException' | 'unhandledRejection'): void {
+    const where = locate(thrown, this.settings.root);
+    const what = kind === 'uncaughtException' ? 'an uncaught exception' : 'an unhandled rejection';
+    const error = new HotMcpError(
+      'HOTMCP_ERR_UNCAUGHT',
+      `${module} raised ${what} after its import: ${describe(thrown)}`,
+      {
+        file: where?.file ?? module,
+        ...(where && { line: where.line }),
+        cause: thrown,
+        details: { module, kind },
+      },
+    );
+    this.uncaught.set(module, error);
+    this.audit.record('module.uncaught', { module, ...error.toJSON() });
+    this.failed({ event: 'module.uncaught', module, error });
   }
 
   /**

@@ -96,7 +96,7 @@ export interface RescanReport {
 /** A reload problem, as failure listeners receive it (the same error is audited). */
 export interface ReloadFailure {
   /** The audit event it was recorded as. */
-  event: 'module.failed' | 'definition.rejected' | 'batch.failed';
+  event: 'module.failed' | 'module.uncaught' | 'definition.rejected' | 'batch.failed';
   /** The module concerned, when there is one (absolute path). */
   module?: string;
   error: HotMcpError;
