@@ -182,3 +182,22 @@ describe('a module whose code fails after its import', () => {
     await expectEchoRecovers(server);
   });
 });
+
+describe('a module whose top-level code never finishes on the main thread only', () => {
+  it('is refused and named after a time limit, and edits of other files are still applied', async () => {
+    const mark = await auditMark(server.sandbox);
+    const hang = "import { isMainThread } from 'node:worker_threads';\nif (isMainThread) await new Promise(() => {});";
+    await server.sandbox.write('echo.ts', `${hang}\n${await server.sandbox.read('echo.ts')}`);
+    const failure = await waitForAuditAfter(
+      server.sandbox,
+      mark,
+      (e) => loadFailed(e) && e.module === server.path('echo.ts'),
+      20_000,
+    );
+    expect(failure).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_TIMEOUT', file: server.path('echo.ts'), thread: 'main' });
+    await server.sandbox.write('word-count.ts', greetTool('word_count', 'Counted'));
+    await untilAnswers(server.session, 'word_count', { name: 'b' }, 'Counted b', 20_000);
+    await expectEchoKept(server);
+    await expectEchoRecovers(server);
+  });
+});

@@ -1,6 +1,7 @@
 import type { AnyDefinition } from '../define.js';
 import { HotMcpError } from '../errors.js';
 import { locate } from '../loader/load-error.js';
+import { withinLimit } from '../time-limit.js';
 import { describe } from './engine-errors.js';
 
 /** How long a replaced version's calls in flight may run before its `dispose()` is called anyway. */
@@ -74,16 +75,6 @@ export function countCalls(definitions: readonly AnyDefinition[], calls: CallsIn
     });
     return copy;
   });
-}
-
-/** `promise`, or `'timeout'` once `ms` have passed (the timer never keeps the process alive). */
-export function withinLimit<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
 /**

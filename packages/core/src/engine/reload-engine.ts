@@ -8,6 +8,7 @@ import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
+import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { fileStamp, sameStamp } from '../watching/file-stamp.js';
 import { createPathFilter } from '../watching/path-filter.js';
@@ -16,7 +17,7 @@ import { ChangeQueue } from './change-queue.js';
 import { guardModuleCrashes } from './crash-guard.js';
 import { extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
-import { CallsInFlight, countCalls, IN_FLIGHT_LIMIT_MS, runDispose, withinLimit } from './disposal.js';
+import { CallsInFlight, countCalls, IN_FLIGHT_LIMIT_MS, runDispose } from './disposal.js';
 import { asHotMcpError, describe, rejectedKey, toHotMcpError } from './engine-errors.js';
 import { BUILTIN, diffOwnership, type ModuleRecord, type Owned, refOf, resolveOwnership } from './ownership.js';
 import type {

@@ -4,13 +4,21 @@ import { pathToFileURL } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import { HotMcpError } from '../errors.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
+import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { outsideRoot, readModuleSource } from './module-source.js';
 import type { PreflightOption } from './preflight.js';
 import { compileCommonJs, compileVersion, enableSourceMaps } from './runner-compile.js';
-import { dependencyFailed, lineOf, missingImport, moduleError, unfinished } from './runner-errors.js';
+import {
+  dependencyFailed,
+  lineOf,
+  mainThreadTimeout,
+  missingImport,
+  moduleError,
+  unfinished,
+} from './runner-errors.js';
 import { type Body, createNamespace, type Namespace, type RunnerModule } from './runner-module.js';
 import { type CompiledSource, RunnerPreflight } from './runner-preflight.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
@@ -34,6 +42,13 @@ type ModuleFunction = (
 type Importer = (specifier: string, options?: unknown) => Promise<Namespace>;
 
 const NO_FILES: ReadonlySet<string> = new Set();
+/**
+ * How long a module's top-level code may take on the main thread. It already
+ * finished in the preflight worker; what still takes this long here waits for
+ * something only the main thread has (or that never comes), and would hold up
+ * every later reload.
+ */
+const MAIN_THREAD_LIMIT_MS = 5_000;
 
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
 const JSON_IMPORT = { with: { type: 'json' } };
@@ -85,7 +100,10 @@ export class RunnerModuleLoader implements ModuleLoader {
         );
       }
       for (const module of modules) {
-        await this.settle(undefined, module);
+        // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
+        if ((await withinLimit(this.settle(undefined, module), MAIN_THREAD_LIMIT_MS)) === 'timeout') {
+          this.stalled(module);
+        }
         results.push(
           module.status === 'evaluated'
             ? { file: module.file, ok: true, exports: module.namespace }
@@ -275,12 +293,24 @@ export class RunnerModuleLoader implements ModuleLoader {
         }
       }
       await module.body?.next();
-      module.status = 'evaluated';
+      if (module.status === 'evaluating') module.status = 'evaluated'; // not when it was given up on meanwhile
     } catch (error) {
-      this.fail(module, error);
+      if (module.status === 'evaluating') this.fail(module, error);
     } finally {
       module.body = undefined;
       this.traceEvaluation(module.file, true);
+    }
+  }
+
+  /** `module` did not finish evaluating in time: it fails, with the modules it waits for, innermost named. */
+  private stalled(module: RunnerModule): void {
+    const chain: RunnerModule[] = [];
+    for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
+    const culprit = (chain.at(-1) as RunnerModule).file;
+    for (const waiting of chain) {
+      if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
+        this.fail(waiting, mainThreadTimeout(waiting.file, culprit, MAIN_THREAD_LIMIT_MS));
+      }
     }
   }
 
