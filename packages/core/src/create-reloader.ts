@@ -36,7 +36,10 @@ export interface CreateReloaderOptions {
   server?: unknown;
   /** The folder of tool modules to watch. */
   root: string;
-  /** Globs relative to root that select modules. Default: `**\/*.{ts,mts,js,mjs}`. */
+  /**
+   * Globs relative to root that select modules, and the JSON files they import
+   * (an edited JSON file reloads the modules importing it). Default: `**\/*.{ts,mts,js,mjs,json}`.
+   */
   include?: string[];
   /** Globs relative to root never watched. Default: declaration files and tests. */
   exclude?: string[];
@@ -128,7 +131,7 @@ export interface Reloader {
 }
 
 const ENGINE = 'hotmcp.engine' as Token<ReloadEngine>;
-const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs}'];
+const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs,json}'];
 const DEFAULT_EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*'];
 
 function badOption(message: string): HotMcpError {

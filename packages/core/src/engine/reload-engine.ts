@@ -31,6 +31,9 @@ import type {
 
 const DISPOSE = 'dispose';
 
+/** A file the modules import as data (`import data from './data.json' with { type: 'json' }`), not a module. */
+const isAsset = (file: string): boolean => file.endsWith('.json');
+
 /**
  * The kernel: turns change batches into one registry commit each, keeping
  * every module's last good version and never letting one module take a name
@@ -331,8 +334,12 @@ export class ReloadEngine {
 
     // Affected: what changed, everything that imports it, and (when files
     // appeared) failed modules, whose missing import may now exist.
-    const affected = new Set(touched);
+    // Data files (JSON) are no modules of their own: the modules that import them are reloaded, and
+    // the loader forgets its copy so they read the new text.
+    const assets = [...touched, ...removed].filter(isAsset);
+    const affected = new Set(touched.filter((file) => !isAsset(file)));
     for (const file of this.loader.importersOf([...touched, ...removed])) affected.add(file);
+    this.loader.forget(assets);
     if (batch.added.length > 0) {
       for (const [file, record] of this.records) if (record.error) affected.add(file);
     }
