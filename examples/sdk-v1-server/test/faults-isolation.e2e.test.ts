@@ -201,3 +201,63 @@ describe('a module whose top-level code never finishes on the main thread only',
     await expectEchoRecovers(server);
   });
 });
+
+describe('what a module imports besides code', () => {
+  it('reloads the importer when only an imported JSON file is edited', async () => {
+    await server.sandbox.write('data.json', '{ "greeting": "Hello" }\n');
+    await server.sandbox.write(
+      'data-tool.ts',
+      `import { defineTool } from '@hotmcp/core';
+import data from './data.json' with { type: 'json' };
+
+export default defineTool({
+  name: 'from_data',
+  description: 'Greet from the data file',
+  handler: async () => ({ content: [{ type: 'text', text: data.greeting }] }),
+});
+`,
+    );
+    await untilAnswers(server.session, 'from_data', {}, 'Hello');
+    await server.sandbox.write('data.json', '{ "greeting": "Bonjour" }\n');
+    await untilAnswers(server.session, 'from_data', {}, 'Bonjour');
+    expect(await serverPid(server.session)).toBe(server.pid);
+  });
+});
+
+describe('text that only looks like code', () => {
+  it('loads a module whose template literal holds a line that reads like require()', async () => {
+    await server.sandbox.write(
+      'docs-tool.ts',
+      `import { defineTool } from '@hotmcp/core';
+
+const usage = \`
+require("./setup.js")
+\`;
+
+export default defineTool({
+  name: 'usage',
+  description: 'How to set up',
+  handler: async () => ({ content: [{ type: 'text', text: usage.trim() }] }),
+});
+`,
+    );
+    await untilAnswers(server.session, 'usage', {}, 'require("./setup.js")');
+  });
+
+  it("loads a module with a top-level await and a string holding the compiler's await stand-in", async () => {
+    await server.sandbox.write(
+      'marked-tool.ts',
+      `import { defineTool } from '@hotmcp/core';
+
+const ready = await Promise.resolve('~-~-~');
+
+export default defineTool({
+  name: 'marked',
+  description: 'Answer with a marker',
+  handler: async () => ({ content: [{ type: 'text', text: ready }] }),
+});
+`,
+    );
+    await untilAnswers(server.session, 'marked', {}, '~-~-~');
+  });
+});
