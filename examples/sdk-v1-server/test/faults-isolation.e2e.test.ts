@@ -261,3 +261,31 @@ export default defineTool({
     await untilAnswers(server.session, 'marked', {}, '~-~-~');
   });
 });
+
+const STDOUT_ABUSE: Array<[string, string]> = [
+  ['ends stdout', "process.stdout.end('bye\\n');"],
+  ['corks stdout', 'process.stdout.cork();'],
+];
+
+describe('a handler that reaches for stdout other than by write()', () => {
+  it.each(STDOUT_ABUSE)('keeps the MCP channel working when a handler %s', async (_, statement) => {
+    await server.sandbox.write(
+      'rude.ts',
+      `import { defineTool } from '@hotmcp/core';
+
+export default defineTool({
+  name: 'rude',
+  description: 'Handles stdout rudely',
+  handler: async () => {
+    ${statement}
+    return { content: [{ type: 'text', text: 'done' }] };
+  },
+});
+`,
+    );
+    await untilAnswers(server.session, 'rude', {}, 'done');
+    await expectEchoKept(server);
+    await untilAnswers(server.session, 'rude', {}, 'done');
+    await expectEchoKept(server);
+  });
+});
