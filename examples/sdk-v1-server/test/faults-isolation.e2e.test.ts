@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callText, until } from '../src/harness.js';
 import {
+  auditEvents,
   auditMark,
   expectEchoKept,
   expectEchoRecovers,
@@ -287,5 +288,26 @@ export default defineTool({
     await expectEchoKept(server);
     await untilAnswers(server.session, 'rude', {}, 'done');
     await expectEchoKept(server);
+  });
+});
+
+describe('a module that leaves a timer running at import with no dispose()', () => {
+  it('is warned about once, on stderr, in the audit log and in status, with the fix', async () => {
+    const ticking = (greeting: string) => `setInterval(() => {}, 10);\n${greetTool('echo', greeting)}`;
+    const mark = await auditMark(server.sandbox);
+    await server.sandbox.write('echo.ts', ticking('One'));
+    await untilAnswers(server.session, 'echo', { name: 'x' }, 'One x');
+    const warning = await waitForAuditAfter(server.sandbox, mark, (e) => e.event === 'module.timers_left');
+    expect(warning).toMatchObject({ module: server.path('echo.ts'), timers: 1 });
+    expect(String(warning.message)).toContain('dispose()');
+    expect(server.session.stderr()).toContain('leaves 1 timer running at import and exports no dispose()');
+    await server.sandbox.write('echo.ts', ticking('Two'));
+    await untilAnswers(server.session, 'echo', { name: 'x' }, 'Two x');
+    const status = JSON.parse(await callText(server.session.client, 'hotmcp_status')) as {
+      warnings?: Array<{ module: string; code: string }>;
+    };
+    expect(status.warnings).toEqual([expect.objectContaining({ module: 'echo.ts', code: 'HOTMCP_WARN_TIMERS_LEFT' })]);
+    const events = (await auditEvents(server.sandbox)).slice(mark).filter((e) => e.event === 'module.timers_left');
+    expect(events).toHaveLength(1);
   });
 });

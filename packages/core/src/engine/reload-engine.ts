@@ -64,6 +64,8 @@ export class ReloadEngine {
   /** What each module threw after its import (a timer, an unawaited promise), until it loads again. */
   private readonly uncaught = new Map<string, HotMcpError>();
   private unguard: (() => void) | undefined;
+  /** Modules warned about the timers they leave running with no `dispose`: said once per module. */
+  private readonly timerWarnings = new Map<string, ModuleErrorReport>();
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -229,6 +231,7 @@ export class ReloadEngine {
       modules: this.moduleReports(),
       ...(this.lastBatch && { lastBatch: this.lastBatch }),
       errors,
+      ...(this.timerWarnings.size > 0 && { warnings: [...this.timerWarnings.values()] }),
       counts: {
         modules: this.records.size,
         tools: this.count('tool'),
@@ -363,6 +366,7 @@ export class ReloadEngine {
         record.definitions = definitions;
         record.calls = calls;
         this.uncaught.delete(result.file);
+        this.checkTimers(result.file, result.exports, result.timersLeft ?? 0);
         record.rejected.clear();
         delete record.error;
       } catch (error) {
@@ -377,6 +381,7 @@ export class ReloadEngine {
       const record = this.records.get(file);
       if (record?.exports) replaced.push({ file, exports: record.exports, calls: record.calls });
       this.uncaught.delete(file);
+      this.timerWarnings.delete(file);
       this.records.delete(file);
     }
     this.loader.forget(removed);
@@ -486,6 +491,23 @@ export class ReloadEngine {
     } catch {
       return '';
     }
+  }
+
+  /**
+   * A module that leaves timers running at import and exports no `dispose`
+   * adds more with every reload: said once per module (stderr, audit, status)
+   * with the fix; forgotten once a version cleans up after itself.
+   */
+  private checkTimers(file: string, exports: Record<string, unknown>, timers: number): void {
+    if (timers === 0 || typeof exports[DISPOSE] === 'function') {
+      this.timerWarnings.delete(file);
+      return;
+    }
+    if (this.timerWarnings.has(file)) return;
+    const message = `${file} leaves ${timers} timer${timers === 1 ? '' : 's'} running at import and exports no dispose(): every reload adds more. Export a dispose() that clears them (clearInterval/clearTimeout).`;
+    this.timerWarnings.set(file, { module: file, code: 'HOTMCP_WARN_TIMERS_LEFT', message, file });
+    this.audit.record('module.timers_left', { module: file, timers, message });
+    process.stderr.write(`hotmcp: ${message}\n`);
   }
 
   /** A module's code threw after its import, where nothing caught it: audited and shown, the server goes on. */

@@ -68,6 +68,8 @@ export interface ReloaderStatus {
   lastBatch?: BatchReport;
   /** Current problems: failed loads, name conflicts and refused definitions, per module. */
   errors: ModuleErrorReport[];
+  /** What works but will cost later (timers a module leaves running with no `dispose`), one per module. */
+  warnings?: ModuleErrorReport[];
   /** Totals. */
   counts: {
     /** Modules loaded. */

@@ -36,7 +36,26 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
     return super.transform(file, source);
   }
 
+  /** Per module being evaluated: what was active when it started, and how much was claimed by then. */
+  readonly starts = new Map<string, { active: string[]; claimed: number }>();
+  /** Timers each module of the batch started at import (those of its imports not counted). */
+  readonly timers = new Map<string, number>();
+  private claimed = 0;
+
   protected override traceEvaluation(file: string, done: boolean): void {
+    if (!done) {
+      this.starts.set(file, { active: process.getActiveResourcesInfo(), claimed: this.claimed });
+    } else {
+      const start = this.starts.get(file);
+      if (start) {
+        const opened = leftOpen(start.active, process.getActiveResourcesInfo()).filter((type) => type === 'Timeout');
+        const own = opened.length - (this.claimed - start.claimed);
+        if (own > 0) {
+          this.timers.set(file, own);
+          this.claimed += own;
+        }
+      }
+    }
     post({ type: 'trace', file, done });
   }
 }
@@ -114,8 +133,19 @@ port.on('message', async (job: PreflightJob) => {
   const idle = process.getActiveResourcesInfo();
   loader ??= new PreflightRunnerLoader(job.root);
   loader.sources.clear();
+  loader.starts.clear();
+  loader.timers.clear();
   for (const source of job.sources) loader.sources.set(source.file, source);
   await loader.load(job.files);
-  post({ type: 'done', leftOpen: await leftOpenAfter(idle) });
+  const open = await leftOpenAfter(idle);
+  // Timers still running once the batch is done, handed to the modules that started them.
+  let running = open.filter((type) => type === 'Timeout').length;
+  const timersLeft: Array<[string, number]> = [];
+  for (const [file, count] of loader.timers) {
+    const left = Math.min(count, running);
+    running -= left;
+    if (left > 0) timersLeft.push([file, left]);
+  }
+  post({ type: 'done', leftOpen: open, timersLeft });
 });
 post({ type: 'ready' });

@@ -78,11 +78,11 @@ export type PreflightMessage =
   /** A module called what would end the whole process (`process.abort()`, `process.kill(process.pid)`); the thread ends next. */
   | { type: 'ends'; call: string }
   /** `leftOpen`: what the modules opened at import and left active (ports, timers), by type. */
-  | { type: 'done'; leftOpen: string[] };
+  | { type: 'done'; leftOpen: string[]; timersLeft: Array<[string, number]> };
 
 export type PreflightOutcome =
   /** Every module finished (well or not): the main thread evaluates them. */
-  | { kind: 'finished'; leftOpen: string[] }
+  | { kind: 'finished'; leftOpen: string[]; timersLeft: Array<[string, number]> }
   /** Nothing progressed within the limit: `running` were evaluating, innermost last; `finished` got done first. */
   | { kind: 'timeout'; running: string[]; finished: string[] }
   /**
@@ -246,7 +246,9 @@ export class ImportPreflight {
         );
       };
       const onMessage = (message: PreflightMessage) => {
-        if (message.type === 'done') return settle({ kind: 'finished', leftOpen: message.leftOpen });
+        if (message.type === 'done') {
+          return settle({ kind: 'finished', leftOpen: message.leftOpen, timersLeft: message.timersLeft });
+        }
         if (message.type === 'ends') ends = message.call;
         if (message.type !== 'trace') return;
         if (!message.done) running.push(message.file);

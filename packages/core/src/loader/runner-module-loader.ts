@@ -91,8 +91,9 @@ export class RunnerModuleLoader implements ModuleLoader {
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
+      let timersLeft = new Map<string, number>();
       if (this.settings.preflight !== false) {
-        await this.preflight.check(
+        timersLeft = await this.preflight.check(
           modules,
           this.generations.get(generation) ?? [],
           (file) => this.compiled.get(file),
@@ -106,7 +107,12 @@ export class RunnerModuleLoader implements ModuleLoader {
         }
         results.push(
           module.status === 'evaluated'
-            ? { file: module.file, ok: true, exports: module.namespace }
+            ? {
+                file: module.file,
+                ok: true,
+                exports: module.namespace,
+                ...(timersLeft.has(module.file) && { timersLeft: timersLeft.get(module.file) }),
+              }
             : { file: module.file, ok: false, error: module.error ?? unfinished(module.file) },
         );
       }
