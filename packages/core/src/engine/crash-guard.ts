@@ -41,15 +41,15 @@ function stepAside(error: unknown): void {
 
 function onException(error: unknown): void {
   const found = owned(error);
-  if (found) return found[0].report(found[1], error, 'uncaughtException');
-  if (process.listenerCount('uncaughtException') === 1) stepAside(error);
+  if (found) found[0].report(found[1], error, 'uncaughtException');
+  else if (process.listenerCount('uncaughtException') === 1) stepAside(error);
 }
 
 function onRejection(reason: unknown): void {
   const found = owned(reason);
-  if (found) return found[0].report(found[1], reason, 'unhandledRejection');
+  if (found) found[0].report(found[1], reason, 'unhandledRejection');
   // Node's default for an unhandled rejection: an uncaught exception (which the guard sees next).
-  if (process.listenerCount('unhandledRejection') === 1) {
+  else if (process.listenerCount('unhandledRejection') === 1) {
     process.nextTick(() => {
       throw reason;
     });
