@@ -102,8 +102,9 @@ export class RunnerModuleLoader implements ModuleLoader {
       }
       for (const module of modules) {
         // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
-        if ((await withinLimit(this.settle(undefined, module), MAIN_THREAD_LIMIT_MS)) === 'timeout') {
-          this.stalled(module);
+        const settled = this.settle(undefined, module);
+        while ((await withinLimit(settled, MAIN_THREAD_LIMIT_MS)) === 'timeout') {
+          if (this.stalled(module)) break;
         }
         results.push(
           module.status === 'evaluated'
@@ -298,6 +299,7 @@ export class RunnerModuleLoader implements ModuleLoader {
           module.linked.set(edge.specifier, edge.module.namespace);
         }
       }
+      module.bodyAt = performance.now();
       await module.body?.next();
       if (module.status === 'evaluating') module.status = 'evaluated'; // not when it was given up on meanwhile
     } catch (error) {
@@ -308,16 +310,24 @@ export class RunnerModuleLoader implements ModuleLoader {
     }
   }
 
-  /** `module` did not finish evaluating in time: it fails, with the modules it waits for, innermost named. */
-  private stalled(module: RunnerModule): void {
+  /**
+   * `module` has not finished evaluating: when the innermost module it waits
+   * for has run its own top-level code (its imports done) for the whole limit,
+   * they fail, innermost named, and this returns true. Imports of packages
+   * still loading (a cold import on a busy machine) are waited for.
+   */
+  private stalled(module: RunnerModule): boolean {
     const chain: RunnerModule[] = [];
     for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
-    const culprit = (chain.at(-1) as RunnerModule).file;
+    const innermost = chain.at(-1) as RunnerModule;
+    if (innermost.bodyAt === undefined || performance.now() - innermost.bodyAt < MAIN_THREAD_LIMIT_MS) return false;
+    const culprit = innermost.file;
     for (const waiting of chain) {
       if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
         this.fail(waiting, mainThreadTimeout(waiting.file, culprit, MAIN_THREAD_LIMIT_MS));
       }
     }
+    return true;
   }
 
   private fail(module: RunnerModule, error: unknown): void {
