@@ -20,7 +20,8 @@ export type HotMcpErrorCode =
   | 'HOTMCP_ERR_DISPOSE_FAILED'
   | 'HOTMCP_ERR_DISPOSE_TIMEOUT'
   | 'HOTMCP_ERR_UNCAUGHT'
-  | 'HOTMCP_ERR_INJECTION';
+  | 'HOTMCP_ERR_INJECTION'
+  | 'HOTMCP_ERR_CAPTURE_UNSUPPORTED';
 
 const MARKER = Symbol.for('hotmcp.error');
 

@@ -7,10 +7,10 @@ export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ClientError, ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
-export type { ControlTarget } from './control/control-tools.js';
+export type { ControlTarget, ControlToolsOptions } from './control/control-tools.js';
 export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
-export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
-export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
+export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
+export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
   AnyDefinition,
   DefinitionKind,
@@ -19,6 +19,7 @@ export type {
   PromptConfig,
   PromptDefinition,
   PromptResult,
+  RegistryEntry,
   ResourceDefinition,
   ResourceResult,
   ResourceTemplateDefinition,
@@ -31,13 +32,13 @@ export {
   definePrompt,
   defineResource,
   defineTool,
-  definitionKey,
   isDefinition,
   keyOf,
   listOf,
   normaliseUri,
   registryName,
 } from './define.js';
+export { definitionProblem } from './engine/definitions.js';
 export { ReloadEngine } from './engine/reload-engine.js';
 export type {
   BatchReport,
@@ -49,21 +50,28 @@ export type {
 } from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
+export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
+export { isInside } from './inside-root.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 export type { PreflightOption } from './loader/preflight.js';
 export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
+export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
+export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
-export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
+export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
+  CaptureOptions,
+  CaptureResult,
   ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
+  RegisterFunction,
   RegistryChange,
   RegistryEntryRef,
   RegistrySnapshot,
@@ -71,17 +79,13 @@ export type {
 } from './ports/tool-registry-adapter.js';
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
-export type {
-  LowLevelServerLike,
-  McpServerLike,
-  RegisteredEntryLike,
-  SchemaField,
-} from './registry/mcp-server-registry-adapter.js';
-export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
+export type { CreateReloaderOptions, LoaderKind } from './reloader-options.js';
+export { resolveSettings } from './reloader-options.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
+export { isToolName, TOOL_NAME_PATTERN, TOOL_NAME_RULE } from './tool-name.js';
 export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';
 export {
   CoalescingChangeSource,
@@ -95,11 +99,19 @@ export {
   isFatalWatcherError,
   watcherDied,
 } from './watching/fallback-change-source.js';
-export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './watching/file-stamp.js';
 export type { PathFilter } from './watching/path-filter.js';
-export { ALWAYS_EXCLUDED, createPathFilter, isInside } from './watching/path-filter.js';
-export type { FileScan } from './watching/scan-files.js';
-export { isGone, outsideRootLink, scanFiles, stampOf, unreadable } from './watching/scan-files.js';
+export { ALWAYS_EXCLUDED, createPathFilter } from './watching/path-filter.js';
+export type { FileScan, FileWalk } from './watching/scan-files.js';
+export {
+  currentStamp,
+  isGone,
+  listFiles,
+  outsideRootLink,
+  scanFiles,
+  stampOf,
+  unreadable,
+  walkFiles,
+} from './watching/scan-files.js';
 export type {
   ChangeSourceSelection,
   NativeWatcherModule,

@@ -1,6 +1,6 @@
 import type { AnyDefinition } from '../define.js';
+import { locate } from '../error-location.js';
 import { HotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
 import { withinLimit } from '../time-limit.js';
 import { describe } from './engine-errors.js';
 

@@ -1,21 +1,18 @@
-import { statSync } from 'node:fs';
-import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
-import { type AnyDefinition, definitionKey, keyOf, listOf, registryName } from '../define.js';
+import { type AnyDefinition, keyOf, listOf, registryName } from '../define.js';
+import { locate } from '../error-location.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
+import { sameStamp } from '../file-stamp.js';
+import { isInside } from '../inside-root.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
-import { fileStamp, sameStamp } from '../watching/file-stamp.js';
-import { createPathFilter } from '../watching/path-filter.js';
-import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
 import { guardModuleCrashes } from './crash-guard.js';
-import { extractDefinitions, withDefinitionLine } from './definitions.js';
+import { definitionLine, extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
 import { CallsInFlight, countCalls, IN_FLIGHT_LIMIT_MS, runDispose } from './disposal.js';
 import { asHotMcpError, describe, rejectedKey, toHotMcpError } from './engine-errors.js';
@@ -30,6 +27,19 @@ import type {
 } from './status.js';
 
 const DISPOSE = 'dispose';
+/** How long an asynchronous register function may take by default, in ms. */
+const DEFAULT_CAPTURE_TIMEOUT_MS = 2000;
+
+/** A module's register function: its `register` export, else a default-exported function. */
+function registerFunctionOf(
+  exports: Record<string, unknown>,
+): [exportName: string, register: (server: unknown) => unknown] | undefined {
+  for (const name of ['register', 'default']) {
+    const value = exports[name];
+    if (typeof value === 'function') return [name, value as (server: unknown) => unknown];
+  }
+  return undefined;
+}
 
 /** A file the modules import as data (`import data from './data.json' with { type: 'json' }`), not a module. */
 const isAsset = (file: string): boolean => file.endsWith('.json');
@@ -138,6 +148,11 @@ export class ReloadEngine {
     this.builtins.push(...definitions);
   }
 
+  /** The definitions the reloader serves now (its own and the modules'), in no particular order. */
+  definitions(): AnyDefinition[] {
+    return [...this.active.values()].map(({ definition }) => definition);
+  }
+
   /** Call `listener` for every reload failure (after it is audited). Returns a function that unsubscribes. */
   onFailure(listener: (failure: ReloadFailure) => void): () => void {
     this.failureListeners.add(listener);
@@ -153,20 +168,15 @@ export class ReloadEngine {
   async rescan(): Promise<RescanReport> {
     const found: ChangeBatch = { added: [], changed: [], removed: [] };
     if (!this.running) return { found };
-    const unreadable: string[] = [];
-    const { files } = scanFiles(createPathFilter(this.settings), (error) => {
-      const path = isHotMcpError(error) ? error.details?.path : undefined;
-      if (typeof path === 'string' && isHotMcpError(error) && error.code === 'HOTMCP_ERR_WATCHER_FAILED')
-        unreadable.push(path);
-      this.watcherError(error);
-    });
-    for (const [file, stamp] of files) {
+    const listing = this.source.rescan();
+    for (const [file, stamp] of listing.files) {
       if (this.deny.reason(file) !== undefined) continue;
       if (!this.tracked.has(file)) found.added.push(file);
       else if (!sameStamp(this.stamps.get(file), stamp)) found.changed.push(file);
     }
-    const hidden = (file: string) => unreadable.some((path) => file === path || file.startsWith(`${path}${sep}`));
-    for (const file of this.tracked) if (!files.has(file) && !hidden(file)) found.removed.push(file);
+    // What lies under an unreadable folder is unknown, not gone.
+    const hidden = (file: string) => listing.unreadable.some((path) => file === path || isInside(path, file));
+    for (const file of this.tracked) if (!listing.files.has(file) && !hidden(file)) found.removed.push(file);
     this.audit.record('reloader.rescan', {
       added: found.added.length,
       changed: found.changed.length,
@@ -332,7 +342,7 @@ export class ReloadEngine {
     const removed = batch.removed.filter((file) => this.tracked.has(file));
     for (const file of touched) this.tracked.add(file);
     for (const file of removed) this.tracked.delete(file);
-    for (const file of touched) this.stamps.set(file, this.stampNow(file));
+    for (const file of touched) this.stamps.set(file, this.source.stamp(file));
     for (const file of removed) this.stamps.delete(file);
 
     // Affected: what changed, everything that imports it, and (when files
@@ -360,7 +370,7 @@ export class ReloadEngine {
       try {
         if (!result.ok) throw result.error;
         const calls = new CallsInFlight();
-        const definitions = countCalls(extractDefinitions(result.file, result.exports), calls);
+        const definitions = countCalls(await this.definitionsOf(result.file, result.exports), calls);
         if (record.exports) replaced.push({ file: result.file, exports: record.exports, calls: record.calls });
         record.exports = result.exports;
         record.definitions = definitions;
@@ -424,6 +434,74 @@ export class ReloadEngine {
     }
   }
 
+  /**
+   * A module's definitions: those it exports, and those its register function
+   * (`register` or a default-exported function) registers on the adapter's
+   * recording server, awaited within the capture time limit.
+   */
+  private async definitionsOf(file: string, exports: Record<string, unknown>): Promise<AnyDefinition[]> {
+    const definitions = extractDefinitions(file, exports);
+    const found = registerFunctionOf(exports);
+    if (found === undefined) return definitions;
+    const [exportName, register] = found;
+    const label = exportName === 'default' ? 'default-exported register function' : 'register(server)';
+    if (typeof this.adapter.capture !== 'function') {
+      throw new HotMcpError(
+        'HOTMCP_ERR_CAPTURE_UNSUPPORTED',
+        `${file} exports a ${label}, but the registry adapter ${this.adapter.adapterName} cannot capture registrations (it has no capture()); export definitions made with defineTool() instead`,
+        { file, details: { export: exportName } },
+      );
+    }
+    const timeoutMs = this.settings.captureTimeoutMs ?? DEFAULT_CAPTURE_TIMEOUT_MS;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new HotMcpError(
+            'HOTMCP_ERR_IMPORT_TIMEOUT',
+            `${file}: its ${label} did not settle within ${timeoutMs} ms; nothing it registered was applied`,
+            { file, details: { export: exportName, timeoutMs } },
+          ),
+        ),
+      timeoutMs,
+    );
+    let captured: AnyDefinition[];
+    try {
+      ({ definitions: captured } = await this.adapter.capture(register, {
+        file,
+        root: this.settings.root,
+        signal: controller.signal,
+      }));
+    } catch (error) {
+      if (isHotMcpError(error)) throw error;
+      const where = locate(error, this.settings.root);
+      throw new HotMcpError('HOTMCP_ERR_IMPORT_THREW', `${file}: its ${label} threw: ${describe(error)}`, {
+        file: where?.file ?? file,
+        ...(where && { line: where.line }),
+        ...(where?.column !== undefined && { column: where.column }),
+        cause: error,
+        details: { module: file, export: exportName },
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const exported = new Set(definitions.map(keyOf));
+    for (const definition of captured) {
+      if (!exported.has(keyOf(definition))) continue;
+      const line = definitionLine(definition, file);
+      throw new HotMcpError(
+        'HOTMCP_ERR_DUPLICATE_NAME',
+        `${file}: ${definition.kind} '${registryName(definition)}' is both exported and registered by its ${label}`,
+        {
+          file,
+          ...(line !== undefined && { line }),
+          details: { kind: definition.kind, name: registryName(definition) },
+        },
+      );
+    }
+    return [...definitions, ...captured];
+  }
+
   /** Work out who owns each name, check the change with the adapter, and commit it. */
   private async prepareAndCommit(): Promise<Pick<BatchReport, 'upserted' | 'removedEntries' | 'notified'> | undefined> {
     const snapshot = this.adapter.list();
@@ -435,7 +513,7 @@ export class ReloadEngine {
       ['resourceTemplate', snapshot.resourceTemplates],
     ] as const) {
       for (const name of names) {
-        const key = definitionKey({ kind, name });
+        const key = keyOf({ kind, name });
         if (!this.active.has(key)) foreign.add(key);
       }
     }
@@ -449,7 +527,7 @@ export class ReloadEngine {
         this.active = next;
         return {
           upserted: change.upsert.map(keyOf),
-          removedEntries: change.remove.map(definitionKey),
+          removedEntries: change.remove.map(keyOf),
           notified,
         };
       } catch (error) {
@@ -481,16 +559,6 @@ export class ReloadEngine {
       this.audit.record('definition.rejected', conflict.toJSON());
       this.failed({ event: 'definition.rejected', module: file, error: conflict });
     });
-  }
-
-  /** The file's stamp now (one stat), or '' when it cannot be read: a later rescan then reloads it. */
-  private stampNow(file: string): string {
-    try {
-      const stats = statSync(file, { throwIfNoEntry: false });
-      return stats?.isFile() ? fileStamp(stats) : '';
-    } catch {
-      return '';
-    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HotMcpError } from '../errors.js';
-import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
+import type { ChangeBatch, ChangeSource, FileListing } from '../ports/change-source.js';
 import {
   createFallbackChangeSource,
   type FallbackEvent,
@@ -30,6 +30,14 @@ class ScriptedSource implements ChangeSource {
 
   async stop(): Promise<void> {
     this.stopped++;
+  }
+
+  rescan(): FileListing {
+    return { files: new Map(this.files.map((file) => [file, `${file}@${this.files.length}`])), unreadable: [] };
+  }
+
+  stamp(file: string): string {
+    return this.files.includes(file) ? `${file}@${this.files.length}` : '';
   }
 }
 
@@ -108,6 +116,21 @@ describe('FallbackChangeSource', () => {
     expect(fallback.stopped).toBe(1);
   });
 
+  it('answers rescan() and stamp() from the source watching now', async () => {
+    const primary = new ScriptedSource(['/r/a.ts']);
+    const fallback = new ScriptedSource(['/r/a.ts', '/r/b.ts']);
+    const seen = collect();
+    const source = createFallbackChangeSource({ primary, fallback: () => fallback, ...seen });
+    await source.start(seen.onBatch, seen.onError);
+    expect([...source.rescan().files]).toEqual([['/r/a.ts', '/r/a.ts@1']]);
+    expect(source.stamp('/r/a.ts')).toBe('/r/a.ts@1');
+    primary.onError?.(watcherDied('inotify read failed'));
+    await untilTrue(() => source.current === 'fallback');
+    expect([...source.rescan().files.keys()]).toEqual(['/r/a.ts', '/r/b.ts']);
+    expect(source.stamp('/r/a.ts')).toBe('/r/a.ts@2');
+    await source.stop();
+  });
+
   it('passes errors that are not fatal through and keeps the primary', async () => {
     const primary = new ScriptedSource([]);
     const seen = collect();
@@ -138,6 +161,40 @@ describe('FallbackChangeSource', () => {
     await source.stop();
     await starting;
     expect([primary.started, primary.stopped, source.current]).toEqual([1, 1, undefined]);
+  });
+
+  it('names the watching source: the primary, then the fallback that replaced it', async () => {
+    const primary = new ScriptedSource(['/r/a.ts']);
+    const fallback = new ScriptedSource(['/r/a.ts']);
+    const seen = collect();
+    const names = { primary: 'native', fallback: 'poll' };
+    const source = createFallbackChangeSource({ primary, fallback: () => fallback, names, ...seen });
+    expect(source.watcher).toBeUndefined();
+    await source.start(seen.onBatch, seen.onError);
+    expect(source.watcher).toBe('native');
+    primary.onError?.(watcherDied('inotify read failed'));
+    await untilTrue(() => seen.started.length === 2);
+    expect(source.watcher).toBe('poll');
+    await source.stop();
+    expect(source.watcher).toBe('poll');
+  });
+
+  it('names the fallback when the primary cannot start, and none once a primary died unreplaced', async () => {
+    const names = { primary: 'native', fallback: 'poll' };
+    const refused = createFallbackChangeSource({
+      primary: new ScriptedSource([], new Error('no binary')),
+      fallback: () => new ScriptedSource([]),
+      names,
+    });
+    await refused.start(() => {});
+    expect(refused.watcher).toBe('poll');
+    const primary = new ScriptedSource([]);
+    const seen = collect();
+    const alone = createFallbackChangeSource({ primary, names, ...seen });
+    await alone.start(seen.onBatch, seen.onError);
+    primary.onError?.(watcherDied('gone'));
+    await untilTrue(() => seen.events.length === 1);
+    expect(alone.watcher).toBe('none');
   });
 
   it('recognises fatal watcher errors by code and details, not by class', () => {
