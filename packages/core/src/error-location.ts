@@ -1,4 +1,5 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { asError } from './errors.js';
 import { isInside } from './inside-root.js';
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -17,7 +18,13 @@ export function toPath(raw: string): string {
 
 /** The first place in `root` (a folder, or one file) that an error's message or stack points at. */
 export function locate(error: unknown, root: string): { file: string; line: number; column?: number } | undefined {
-  const text = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
+  const known = asError(error);
+  let text = known.message;
+  try {
+    text = `${known.message}\n${known.stack ?? ''}`;
+  } catch {
+    // a `stack` getter that throws: the message alone
+  }
   for (const match of text.matchAll(locationPattern(root))) {
     const file = toPath(match[1] as string);
     if (file !== root && !isInside(root, file)) continue;

@@ -25,7 +25,10 @@ export interface CreateReloaderOptions {
   server?: unknown;
   /** The folder of tool modules to watch: a path, or a `file:` URL (`new URL('./tools', import.meta.url)`). */
   root: string | URL;
-  /** Globs relative to root that select modules. Default: `**\/*.{ts,mts,js,mjs}`. */
+  /**
+   * Globs relative to root that select modules, and the JSON files they import
+   * (an edited JSON file reloads the modules importing it). Default: `**\/*.{ts,mts,js,mjs,json}`.
+   */
   include?: string[];
   /** Globs relative to root never watched. Default: declaration files and tests. */
   exclude?: string[];
@@ -105,7 +108,7 @@ export interface CreateReloaderOptions {
   quiet?: boolean;
 }
 
-const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs}'];
+const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs,json}'];
 const DEFAULT_EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*'];
 
 function badOption(message: string): HotMcpError {

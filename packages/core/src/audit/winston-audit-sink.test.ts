@@ -1,11 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HotMcpError } from '../errors.js';
 import { waitUntil } from '../testing/wait-until.js';
-import { createWinstonAuditSink, WinstonAuditSink } from './winston-audit-sink.js';
+import { createWinstonAuditSink, defaultAuditPath, WinstonAuditSink } from './winston-audit-sink.js';
 
 let dir: string;
 let sinks: WinstonAuditSink[];
@@ -176,12 +176,53 @@ describe('WinstonAuditSink', () => {
   it('reports a file it cannot open once and drops later records', async () => {
     const { stderr } = captureOutput();
     // The path is a folder: the folder exists but the file cannot be opened for appending.
-    const audit = sink({ path: dir });
+    const folder = path.join(dir, 'a-folder');
+    await mkdir(folder);
+    const audit = sink({ path: folder });
     for (let index = 0; index < 5; index++) audit.record('tick', { index });
     await audit.close();
 
     expect(stderr).toHaveBeenCalledTimes(1);
     expect(String(stderr.mock.calls[0]![0])).toMatch(/^hotmcp: audit sink failed: .*EISDIR/);
+  });
+
+  it('refuses a log file that is a symlink, and never writes to its target', async () => {
+    const { stderr } = captureOutput();
+    const target = path.join(dir, 'victim.txt');
+    writeFileSync(target, '');
+    const folder = path.join(dir, 'logs');
+    await mkdir(folder, { mode: 0o700 });
+    symlinkSync(target, path.join(folder, 'audit.log'));
+    const audit = sink({ path: path.join(folder, 'audit.log') });
+    audit.record('tick');
+    await audit.close();
+    expect(readFileSync(target, 'utf8')).toBe('');
+    expect(String(stderr.mock.calls[0]?.[0])).toMatch(/^hotmcp: audit sink failed: .*is a symlink; refused/);
+  });
+
+  it('refuses a folder others may write to', async () => {
+    const { stderr } = captureOutput();
+    const folder = path.join(dir, 'shared');
+    await mkdir(folder);
+    chmodSync(folder, 0o777);
+    const audit = sink({ path: path.join(folder, 'audit.log') });
+    audit.record('tick');
+    await audit.close();
+    expect(existsSync(path.join(folder, 'audit.log'))).toBe(false);
+    expect(String(stderr.mock.calls[0]?.[0])).toMatch(/writable by group or others \(mode 777\)/);
+  });
+
+  it('goes by default to the user’s own state folder', () => {
+    const before = process.env.XDG_STATE_HOME;
+    try {
+      process.env.XDG_STATE_HOME = '/state';
+      expect(defaultAuditPath()).toBe('/state/hotmcp/audit.log');
+      delete process.env.XDG_STATE_HOME;
+      expect(defaultAuditPath()).toBe(path.join(os.homedir(), '.local', 'state', 'hotmcp', 'audit.log'));
+    } finally {
+      if (before === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = before;
+    }
   });
 
   it('reports once when its folder is removed while it runs', async () => {
