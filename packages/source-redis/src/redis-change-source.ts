@@ -9,6 +9,8 @@ import {
   type AuditSink,
   type ChangeBatch,
   type ChangeSource,
+  clientMessage,
+  clientPath,
   HotMcpError,
   isHotMcpError,
   type ReloaderStatus,
@@ -322,10 +324,12 @@ export class RedisChangeSource implements ChangeSource {
     if (this.target) {
       await this.target.idle();
       const { errors } = this.target.status();
+      // Root-relative, so the same broken file reads the same on every replica.
+      const root = this.options.root;
       this.lastErrors = errors.map((error) => ({
-        module: relativeOf(this.options.root, error.module),
+        module: clientPath(root, error.module),
         code: error.code,
-        message: error.message,
+        message: clientMessage(root, error.message),
       }));
       const failed = errors.some((error) => files.includes(error.module));
       this.lastOutcome = failed ? 'failed' : 'applied';
