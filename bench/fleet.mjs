@@ -58,11 +58,24 @@ const fleet = await startFleet({ initial: version('v0') });
 const { Redis } = await import('ioredis');
 const redis = new Redis(fleet.redisUrl);
 
+/** Open a session; a connection reset while opening (not a session yet) is retried and counted. */
+let connectRetries = 0;
+async function connect(url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectV1(url);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      connectRetries++;
+    }
+  }
+}
+
 async function openSessions(replica, count) {
   const sessions = [];
   for (let i = 0; i < count; i += 25) {
     const slice = Math.min(25, count - i);
-    sessions.push(...(await Promise.all(Array.from({ length: slice }, () => connectV1(replica.server.origin)))));
+    sessions.push(...(await Promise.all(Array.from({ length: slice }, () => connect(replica.server.origin)))));
   }
   return sessions;
 }
@@ -200,6 +213,7 @@ const result = {
   loadAtStart,
   replicas: 3,
   sessionsPerReplica: SESSIONS,
+  connectRetries,
   publish: publishResult,
   catchUp,
   rollingRestart: rolling,

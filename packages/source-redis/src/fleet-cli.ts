@@ -11,7 +11,9 @@ const USAGE = `usage:
 
 /** Where the CLI writes (stdout for results, stderr for problems). */
 export interface CliOutput {
+  /** A line of result (stdout). */
   out(line: string): void;
+  /** A line about a problem (stderr). */
   err(line: string): void;
 }
 

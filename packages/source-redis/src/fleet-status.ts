@@ -39,6 +39,7 @@ export interface FleetStatus {
   replicas: ReplicaStatus[];
 }
 
+/** Read the fleet's head and every replica's report, with whether each is live and behind. */
 export async function fleetStatus(options: FleetStatusOptions): Promise<FleetStatus> {
   const keys = fleetKeys(options.stream ?? DEFAULT_STREAM);
   const owned = typeof options.redis === 'string';

@@ -56,7 +56,9 @@ export interface RedisChangeSourceOptions {
 
 /** What the source reads of the reloader to report each batch's outcome (a `Reloader` is one). */
 export interface ObservedReloader {
+  /** Resolves when every batch emitted so far is applied. */
   idle(): Promise<void>;
+  /** The current errors, read after each batch. */
   status(): ReloaderStatus;
 }
 
