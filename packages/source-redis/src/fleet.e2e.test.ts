@@ -154,6 +154,22 @@ describe('RedisChangeSource', () => {
     expect(batches).toEqual([{ added: [path.join(root, 'ok.ts')], changed: [], removed: [] }]);
   });
 
+  it('retries an entry this replica cannot write, rather than skip it', async () => {
+    const root = replicaRoot('r1');
+    writeFileSync(path.join(root, 'sub'), 'a file where the entry wants a folder');
+    const { source, errors, batches } = await startSource(root);
+    const entry = await publish({ dir: origin({ 'sub/x.ts': 'x' }), redis: client, stream });
+    await expect.poll(() => errors.length).toBeGreaterThan(0);
+    expect(source.lastId).toBe('0-0');
+    expect((await fleetStatus({ redis: client, stream })).replicas[0]).toMatchObject({
+      outcome: 'failed',
+      behind: true,
+    });
+    rmSync(path.join(root, 'sub'));
+    await expect.poll(() => source.lastId, { timeout: 10_000 }).toBe(entry.id);
+    expect(batches).toEqual([{ added: [path.join(root, 'sub/x.ts')], changed: [], removed: [] }]);
+  });
+
   it('restores the snapshot when the entries it missed were trimmed away', async () => {
     const root = replicaRoot('r1');
     await publish({ dir: origin({ 'a.ts': 'a1', 'gone.ts': 'g' }), redis: client, stream });

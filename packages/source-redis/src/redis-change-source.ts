@@ -236,7 +236,7 @@ export class RedisChangeSource implements ChangeSource {
     }
   }
 
-  /** Apply one entry; false when a gap sent us to the snapshot (read again from the new id). */
+  /** Apply one entry; false to read again from the last applied id (after a gap sent us to the snapshot, or a failed write). */
   private async apply([id, flat]: [string, string[]]): Promise<boolean> {
     const fields = fieldsOf(flat);
     if ((fields.prev ?? ZERO_ID) !== this.state.id) {
@@ -250,6 +250,17 @@ export class RedisChangeSource implements ChangeSource {
       changes = decodeFiles(fields.files);
       written = writeBatch(this.options.root, changes, this.known);
     } catch (error) {
+      if (!isRefusal(error)) {
+        // This replica's own trouble (disk full, permissions): say so, keep the entry, try it again.
+        const failure = asError(error);
+        this.audit.record('fleet.entry_failed', { replica: this.replica, id, error: describe(failure) });
+        this.fail(failure);
+        this.lastOutcome = 'failed';
+        this.lastErrors = [errorOf(failure)];
+        await this.report().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return false;
+      }
       // Refused everywhere alike: skip it, say so, go on with the next.
       const refusal = asError(error);
       this.audit.record('fleet.entry_refused', { replica: this.replica, id, error: describe(refusal) });
@@ -295,8 +306,14 @@ export class RedisChangeSource implements ChangeSource {
       written = writeBatch(this.options.root, changes, this.known);
     } catch (error) {
       this.fail(asError(error));
-      this.lastOutcome = 'refused';
       this.lastErrors = [errorOf(asError(error))];
+      if (!isRefusal(error)) {
+        this.lastOutcome = 'failed'; // this replica's own trouble: try again from the same id
+        await this.report().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return;
+      }
+      this.lastOutcome = 'refused';
       this.saveState(head);
       await this.report();
       return;
@@ -434,12 +451,18 @@ function relativeOf(root: string, file: string): string {
   return path.relative(root, file).split(path.sep).join('/');
 }
 
+/** A refusal every replica makes alike (the entry itself is at fault), as opposed to this replica's own trouble. */
+function isRefusal(error: unknown): boolean {
+  return isHotMcpError(error) && (error.code === 'HOTMCP_ERR_OUTSIDE_ROOT' || error.code === 'HOTMCP_ERR_FLEET_ENTRY');
+}
+
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
 function errorOf(error: Error): ReplicaError {
-  return { code: isHotMcpError(error) ? error.code : 'HOTMCP_ERR_FLEET_ENTRY', message: error.message };
+  const code = isHotMcpError(error) ? error.code : ((error as NodeJS.ErrnoException).code ?? 'ERROR');
+  return { code, message: error.message };
 }
 
 function describe(error: Error): Record<string, unknown> {
