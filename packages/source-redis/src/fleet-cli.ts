@@ -22,9 +22,12 @@ const STD: CliOutput = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-function describeReplica(report: ReplicaReport): string {
-  const errors = report.errors.map((error) => `\n    ${error.module ?? ''} ${error.code}: ${error.message}`).join('');
-  return `  ${report.name} ${report.id} ${report.outcome}${errors}`;
+/** A replica's line, then one line per error. */
+function describeReplica(report: ReplicaReport, flags = ''): string[] {
+  const errors = report.errors.map(
+    (error) => `    ${error.module ? `${error.module} ` : ''}${error.code}: ${error.message}`,
+  );
+  return [`  ${report.name} ${report.id} ${report.outcome}${flags}`, ...errors];
 }
 
 /** Run `publish <dir> ...`; resolves with the exit code (1: a replica failed or did not answer in time). */
@@ -53,7 +56,9 @@ export async function runPublish(args: readonly string[], output: CliOutput = ST
     ...(values.include && { include: values.include }),
     ...(values.exclude && { exclude: values.exclude }),
     wait: values.wait ? Number(values.timeout ?? 30_000) : false,
-    onReplica: (report) => output.out(describeReplica(report)),
+    onReplica: (report) => {
+      for (const line of describeReplica(report)) output.out(line);
+    },
   });
   if (result.id === undefined) {
     output.out(`nothing to publish: ${dir} matches the fleet's snapshot (${result.head})`);
@@ -83,7 +88,7 @@ export async function runStatus(args: readonly string[], output: CliOutput = STD
   output.out(`${status.stream}: head ${status.head}, ${status.length} entries, ${status.files} files`);
   for (const replica of status.replicas) {
     const flags = [replica.live ? 'live' : 'down', replica.behind ? 'behind' : 'current', replica.state].join(', ');
-    output.out(`${describeReplica(replica)} (${flags})`);
+    for (const line of describeReplica(replica, ` (${flags})`)) output.out(line);
   }
   return 0;
 }

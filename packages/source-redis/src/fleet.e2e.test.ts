@@ -148,6 +148,14 @@ describe('RedisChangeSource', () => {
       outcome: 'refused',
       errors: [{ code: 'HOTMCP_ERR_OUTSIDE_ROOT' }],
     });
+    const lines: string[] = [];
+    const code = await runFleetCli(['fleet', 'status', '--redis', redis.url, '--stream', stream], {
+      out: (line) => lines.push(line),
+      err: (line) => lines.push(line),
+    });
+    expect(code).toBe(0);
+    expect(lines[1]).toBe(`  r1 ${bad} refused (live, current, serving)`);
+    expect(lines[2]).toMatch(/^\s+HOTMCP_ERR_OUTSIDE_ROOT: fleet entry path "\.\.\/escaped\.ts" refused/);
 
     const next = await client.xadd(stream, '*', 'prev', bad as string, 'files', JSON.stringify([files[0]]));
     await expect.poll(() => source.lastId).toBe(next);
