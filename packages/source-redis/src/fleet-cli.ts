@@ -56,6 +56,8 @@ export async function runPublish(args: readonly string[], output: CliOutput = ST
     ...(values.include && { include: values.include }),
     ...(values.exclude && { exclude: values.exclude }),
     wait: values.wait ? Number(values.timeout ?? 30_000) : false,
+    onPublished: (entry) =>
+      output.out(`published ${entry.id}: ${entry.written.length} written, ${entry.deleted.length} deleted`),
     onReplica: (report) => {
       for (const line of describeReplica(report)) output.out(line);
     },
@@ -64,7 +66,6 @@ export async function runPublish(args: readonly string[], output: CliOutput = ST
     output.out(`nothing to publish: ${dir} matches the fleet's snapshot (${result.head})`);
     return 0;
   }
-  output.out(`published ${result.id}: ${result.written.length} written, ${result.deleted.length} deleted`);
   if (!values.wait) return 0;
   for (const name of result.pending ?? []) output.err(`  ${name} had not applied ${result.id} in time`);
   const failed = (result.replicas ?? []).filter((replica) => replica.outcome !== 'applied');

@@ -29,6 +29,8 @@ export interface PublishOptions extends FolderSelection {
    * ms to wait (default 30,000 with `true`). The result lists each replica's report.
    */
   wait?: boolean | number;
+  /** Called once the entry is in the stream, before waiting. */
+  onPublished?: (entry: { id: string; written: string[]; deleted: string[] }) => void;
   /** Called with each replica's report as it is seen to have applied the entry (with `wait`). */
   onReplica?: (report: ReplicaReport) => void;
 }
@@ -103,7 +105,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
         throw new HotMcpError('HOTMCP_ERR_FLEET_UNAVAILABLE', `publish: ${String(failed[0])}`, { cause: failed[0] });
       sent = { id, head: id, written, deleted };
     }
-    if (!options.wait || sent.id === undefined) return sent;
+    if (sent.id === undefined) return sent;
+    options.onPublished?.({ id: sent.id, written: sent.written, deleted: sent.deleted });
+    if (!options.wait) return sent;
     const timeoutMs = options.wait === true ? 30_000 : options.wait;
     return {
       ...sent,
