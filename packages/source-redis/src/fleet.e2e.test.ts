@@ -196,7 +196,7 @@ describe('RedisChangeSource', () => {
 
   it('reports the engine outcome: a broken module is failed with its error, the last good version stays', async () => {
     const root = replicaRoot('r1');
-    await publish({ dir: origin({ 'greet.ts': tool('v1') }), redis: client, stream });
+    await publish({ dir: origin({ 'greet.ts': tool('v1'), 'broken.ts': 'export default {' }), redis: client, stream });
     const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1', heartbeatMs: 200 });
     sources.push(source);
     const adapter = new FakeRegistryAdapter();
@@ -211,6 +211,14 @@ describe('RedisChangeSource', () => {
     source.observe(reloader);
     await reloader.start();
     try {
+      // Its first load, of what it caught up with, is reported once it serves.
+      await expect
+        .poll(async () => (await fleetStatus({ redis: client, stream })).replicas[0]?.state, { timeout: 10_000 })
+        .toBe('serving');
+      expect((await fleetStatus({ redis: client, stream })).replicas[0]).toMatchObject({
+        outcome: 'failed',
+        errors: [{ module: 'broken.ts', code: 'HOTMCP_ERR_SYNTAX' }],
+      });
       const lines: string[] = [];
       const code = await runFleetCli(
         [

@@ -177,7 +177,7 @@ export class RedisChangeSource implements ChangeSource {
     // Synchronous from here: any entry applied later is emitted, any applied before is in the baseline.
     this.emit = onBatch;
     const baseline = listFolder(this.options.root, this.selected);
-    void caughtUp.then(() => this.settled('serving'));
+    void caughtUp.then(() => this.settled('serving', baseline));
     return baseline;
   }
 
@@ -337,10 +337,12 @@ export class RedisChangeSource implements ChangeSource {
   }
 
   /** Wait for the engine, read its errors, report. */
-  private async settled(phase: ReplicaReport['state'], files: string[] = []): Promise<void> {
+  private async settled(phase: ReplicaReport['state'], files: readonly string[] = []): Promise<void> {
     if (!this.running) return;
     this.phase = phase;
     if (this.target) {
+      // After start, the engine queues its first load once `start` has resolved: let it, then wait for it.
+      await new Promise((resolve) => setImmediate(resolve));
       await this.target.idle();
       const { errors } = this.target.status();
       // Root-relative, so the same broken file reads the same on every replica.
