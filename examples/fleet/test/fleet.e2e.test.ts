@@ -65,6 +65,7 @@ it('every client of every replica sees a published edit, with one list_changed',
   for (const { session } of clients) {
     await session.waitForListChanged(1);
     expect(await session.callText('echo', { text: 'x' })).toBe('v2: x');
+    expect(session.listChanged()).toBe(1);
   }
 });
 
