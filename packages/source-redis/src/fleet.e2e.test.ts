@@ -194,7 +194,9 @@ describe('RedisChangeSource', () => {
     expect(audit.events.map((event) => event.event)).toContain('fleet.snapshot_restored');
   });
 
-  it('reports the engine outcome: a broken module is failed with its error, the last good version stays', async () => {
+  it('reports the engine outcome: a broken module is failed with its error, the last good version stays', {
+    timeout: 90_000,
+  }, async () => {
     const root = replicaRoot('r1');
     await publish({ dir: origin({ 'greet.ts': tool('v1'), 'broken.ts': 'export default {' }), redis: client, stream });
     const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1', heartbeatMs: 200 });
@@ -213,7 +215,7 @@ describe('RedisChangeSource', () => {
     try {
       // Its first load, of what it caught up with, is reported once it serves.
       await expect
-        .poll(async () => (await fleetStatus({ redis: client, stream })).replicas[0]?.state, { timeout: 10_000 })
+        .poll(async () => (await fleetStatus({ redis: client, stream })).replicas[0]?.state, { timeout: 30_000 })
         .toBe('serving');
       expect((await fleetStatus({ redis: client, stream })).replicas[0]).toMatchObject({
         outcome: 'failed',
@@ -230,7 +232,7 @@ describe('RedisChangeSource', () => {
           stream,
           '--wait',
           '--timeout',
-          '10000',
+          '30000',
         ],
         { out: (line) => lines.push(line), err: (line) => lines.push(line) },
       );
@@ -238,7 +240,7 @@ describe('RedisChangeSource', () => {
       expect(lines.join('\n')).toMatch(/r1 \S+ failed\n\s+greet\.ts HOTMCP_ERR_SYNTAX/);
       expect(reloader.status().counts.tools).toBe(1);
 
-      const fixed = await publish({ dir: origin({ 'greet.ts': tool('v2') }), redis: client, stream, wait: 10_000 });
+      const fixed = await publish({ dir: origin({ 'greet.ts': tool('v2') }), redis: client, stream, wait: 30_000 });
       expect(fixed.replicas).toMatchObject([{ name: 'r1', id: fixed.id, outcome: 'applied', errors: [] }]);
       expect(fixed.pending).toEqual([]);
     } finally {

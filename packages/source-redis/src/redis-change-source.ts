@@ -177,7 +177,7 @@ export class RedisChangeSource implements ChangeSource {
     // Synchronous from here: any entry applied later is emitted, any applied before is in the baseline.
     this.emit = onBatch;
     const baseline = listFolder(this.options.root, this.selected);
-    void caughtUp.then(() => this.settled('serving', baseline));
+    caughtUp.then(() => this.settled('serving', baseline)).catch(() => {}); // fails only once stopped
     return baseline;
   }
 
@@ -375,7 +375,11 @@ export class RedisChangeSource implements ChangeSource {
       seenAt: String(Date.now()),
       heartbeatMs: String(this.heartbeatMs),
     };
-    await client.multi().sadd(this.keys.replicas, this.replica).hset(this.keys.replica(this.replica), fields).exec();
+    try {
+      await client.multi().sadd(this.keys.replicas, this.replica).hset(this.keys.replica(this.replica), fields).exec();
+    } catch (error) {
+      if (this.running) throw error; // stopped meanwhile: the connection is closed, nothing to report to
+    }
   }
 
   private async beat(): Promise<void> {
