@@ -49,7 +49,9 @@ export type {
 } from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
+export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
+export { isInside } from './inside-root.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 export type { PreflightOption } from './loader/preflight.js';
@@ -57,7 +59,7 @@ export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
-export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
+export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
   ClientLogMessage,
@@ -82,6 +84,7 @@ export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
+export { isToolName, TOOL_NAME_PATTERN, TOOL_NAME_RULE } from './tool-name.js';
 export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';
 export {
   CoalescingChangeSource,
@@ -95,11 +98,19 @@ export {
   isFatalWatcherError,
   watcherDied,
 } from './watching/fallback-change-source.js';
-export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './watching/file-stamp.js';
 export type { PathFilter } from './watching/path-filter.js';
-export { ALWAYS_EXCLUDED, createPathFilter, isInside } from './watching/path-filter.js';
-export type { FileScan } from './watching/scan-files.js';
-export { isGone, outsideRootLink, scanFiles, stampOf, unreadable } from './watching/scan-files.js';
+export { ALWAYS_EXCLUDED, createPathFilter } from './watching/path-filter.js';
+export type { FileScan, FileWalk } from './watching/scan-files.js';
+export {
+  currentStamp,
+  isGone,
+  listFiles,
+  outsideRootLink,
+  scanFiles,
+  stampOf,
+  unreadable,
+  walkFiles,
+} from './watching/scan-files.js';
 export type {
   ChangeSourceSelection,
   NativeWatcherModule,

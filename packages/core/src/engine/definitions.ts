@@ -1,8 +1,7 @@
 import { type AnyDefinition, definitionStack, isDefinition, keyOf, normaliseUri, registryName } from '../define.js';
+import { locate } from '../error-location.js';
 import { clip, HotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
-
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+import { isToolName, TOOL_NAME_PATTERN } from '../tool-name.js';
 
 function invalid(
   file: string,
@@ -42,7 +41,7 @@ export function withDefinitionLine(error: HotMcpError, definition: unknown, file
 function problem(definition: AnyDefinition): string | undefined {
   const { kind, name } = definition as { kind: string; name: unknown };
   if (typeof name !== 'string' || name.trim() === '') return `has no name`;
-  if (kind === 'tool' && !TOOL_NAME.test(name)) return `has an invalid tool name (allowed: ${TOOL_NAME.source})`;
+  if (kind === 'tool' && !isToolName(name)) return `has an invalid tool name (allowed: ${TOOL_NAME_PATTERN.source})`;
   if (typeof definition.handler !== 'function') return 'has no handler function';
   if (definition.description !== undefined && typeof definition.description !== 'string') {
     return 'has a description that is not a string';

@@ -13,6 +13,7 @@ import type {
   RegistrySnapshot,
   ToolRegistryAdapter,
 } from '../ports/tool-registry-adapter.js';
+import { isToolName, TOOL_NAME_RULE } from '../tool-name.js';
 
 /** The parts of an SDK `RegisteredTool` / `RegisteredPrompt` / `RegisteredResource(Template)` the adapter uses. */
 export interface RegisteredEntryLike {
@@ -142,9 +143,6 @@ const SENDERS = {
   prompt: 'sendPromptListChanged',
   resource: 'sendResourceListChanged',
 } as const satisfies Record<ListKind, keyof LowLevelServerLike>;
-
-/** The MCP tool-name rule (SEP-986). */
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** A schema field of a definition, as the subclass is asked to check it. */
 export type SchemaField = 'inputSchema' | 'outputSchema' | 'argsSchema';
@@ -554,8 +552,8 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
     const typed = kind as DefinitionKind;
     const key = registryKey(typed, value);
     if (typeof name !== 'string' || name.trim() === '') throw invalid(typed, key, 'it needs a name');
-    if (typed === 'tool' && !TOOL_NAME.test(name)) {
-      throw invalid(typed, key, 'the name must be 1 to 128 characters of A-Z, a-z, 0-9, "_", "-" or "."');
+    if (typed === 'tool' && !isToolName(name)) {
+      throw invalid(typed, key, `the name must be ${TOOL_NAME_RULE}`);
     }
     if (key in Object.prototype) {
       throw invalid(
