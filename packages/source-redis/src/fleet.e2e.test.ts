@@ -125,6 +125,10 @@ describe('RedisChangeSource', () => {
     expect(readFileSync(path.join(root, 'a.ts'), 'utf8')).toBe('a3');
     const saved = JSON.parse(readFileSync(path.join(root, '.hotmcp-fleet.json'), 'utf8'));
     expect(saved.id).toBe(edit.id);
+    const listing = source.rescan();
+    expect([...listing.files.keys()].sort()).toEqual([path.join(root, 'a.ts'), path.join(root, 'c.ts')]);
+    expect(source.stamp(path.join(root, 'a.ts'))).toBe(listing.files.get(path.join(root, 'a.ts')));
+    expect(source.stamp(path.join(root, 'b.ts'))).toBe('');
   });
 
   it('refuses an entry with a path out of the root, writes nothing of it, audits it and goes on', async () => {

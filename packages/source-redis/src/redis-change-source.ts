@@ -11,8 +11,13 @@ import {
   type ChangeSource,
   clientMessage,
   clientPath,
+  createPathFilter,
+  currentStamp,
+  type FileListing,
   HotMcpError,
   isHotMcpError,
+  listFiles,
+  type PathFilter,
   type ReloaderStatus,
 } from '@hotmcp/core';
 import { Redis } from 'ioredis';
@@ -86,6 +91,7 @@ export class RedisChangeSource implements ChangeSource {
   private readonly keys: FleetKeys;
   private readonly stateFile: string;
   private readonly selected: (relative: string) => boolean;
+  private readonly filter: PathFilter;
   private readonly audit: AuditSink;
   private readonly heartbeatMs: number;
   private client?: Redis;
@@ -117,6 +123,11 @@ export class RedisChangeSource implements ChangeSource {
     this.replica = options.replica ?? `${os.hostname()}-${process.pid}`;
     this.stateFile = options.stateFile ?? path.join(options.root, '.hotmcp-fleet.json');
     this.selected = createSelector({
+      include: options.include ?? DEFAULT_INCLUDE,
+      exclude: options.exclude ?? DEFAULT_EXCLUDE,
+    });
+    this.filter = createPathFilter({
+      root: options.root,
       include: options.include ?? DEFAULT_INCLUDE,
       exclude: options.exclude ?? DEFAULT_EXCLUDE,
     });
@@ -190,6 +201,16 @@ export class RedisChangeSource implements ChangeSource {
     await this.loop?.catch(() => {});
     await Promise.race([this.report(), new Promise((resolve) => setTimeout(resolve, 500))]).catch(() => {});
     this.client?.disconnect();
+  }
+
+  /** List the folder now, emitting nothing (the engine's rescan): what the fleet wrote and anything else selected. */
+  rescan(): FileListing {
+    return listFiles(this.filter, (error) => this.fail(error));
+  }
+
+  /** The stamp of `file` now, or '' when it is not a regular file that can be read. */
+  stamp(file: string): string {
+    return currentStamp(file);
   }
 
   /** Entries after the last applied one, read page by page; a gap restores the snapshot. */
