@@ -13,7 +13,7 @@ import { ReloadEngine } from './engine/reload-engine.js';
 import type { ReloaderStatus, RescanReport } from './engine/status.js';
 import { HotMcpError } from './errors.js';
 import { type NativeEsmLoaderSettings, NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
-import { checkPreflightOption, type PreflightOption } from './loader/preflight.js';
+import { checkPreflightOption, type PreflightOption, preflightTimeout } from './loader/preflight.js';
 import { type RunnerLoaderSettings, RunnerModuleLoader } from './loader/runner-module-loader.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ChangeSource } from './ports/change-source.js';
@@ -343,10 +343,12 @@ const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
   const loader = loaderOption(options);
+  const preflight = preflightOption(options, loader);
   const settings: NativeEsmLoaderSettings & RunnerLoaderSettings = {
     ...resolveSettings(options),
     ...leakBudgetOption(options),
-    ...preflightOption(options, loader),
+    ...preflight,
+    captureTimeoutMs: preflightTimeout(preflight.preflight),
   };
   const watcher = watcherOption(options);
   const coalesce = coalesceOption(options);

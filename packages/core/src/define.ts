@@ -122,6 +122,15 @@ export interface TemplateResourceConfig extends ResourceMetadata {
     | Promise<{
         resources: Array<{ uri: string; name: string; [key: string]: unknown }>;
       }>;
+  /**
+   * Completions of template variables, by variable name: each gets the value
+   * typed so far (and the other arguments) and returns suggestions, for
+   * `completion/complete`.
+   */
+  complete?: Record<
+    string,
+    (value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>
+  >;
   /** Reads one resource of the family: receives its URI, the template variables and the SDK's request extra. */
   handler: (
     uri: URL,

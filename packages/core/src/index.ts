@@ -60,10 +60,13 @@ export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
+  CaptureOptions,
+  CaptureResult,
   ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
+  RegisterFunction,
   RegistryChange,
   RegistryEntryRef,
   RegistrySnapshot,

@@ -13,7 +13,7 @@ import { fileStamp, sameStamp } from '../watching/file-stamp.js';
 import { createPathFilter } from '../watching/path-filter.js';
 import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
-import { extractDefinitions, withDefinitionLine } from './definitions.js';
+import { definitionLine, extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
 import type {
   BatchReport,
@@ -43,6 +43,19 @@ interface Owned {
 }
 
 const DISPOSE = 'dispose';
+/** How long an asynchronous register function may take by default, in ms. */
+const DEFAULT_CAPTURE_TIMEOUT_MS = 2000;
+
+/** A module's register function: its `register` export, else a default-exported function. */
+function registerFunctionOf(
+  exports: Record<string, unknown>,
+): [exportName: string, register: (server: unknown) => unknown] | undefined {
+  for (const name of ['register', 'default']) {
+    const value = exports[name];
+    if (typeof value === 'function') return [name, value as (server: unknown) => unknown];
+  }
+  return undefined;
+}
 /** The owner of built-in definitions (the control tools): the reloader itself, not a file. */
 const BUILTIN = 'hotmcp';
 
@@ -330,7 +343,7 @@ export class ReloadEngine {
       this.records.set(result.file, record);
       try {
         if (!result.ok) throw result.error;
-        const definitions = extractDefinitions(result.file, result.exports);
+        const definitions = await this.definitionsOf(result.file, result.exports);
         if (record.exports) replaced.push({ file: result.file, exports: record.exports });
         record.exports = result.exports;
         record.definitions = definitions;
@@ -367,6 +380,74 @@ export class ReloadEngine {
       ...next,
     };
     this.audit.record('batch.applied', { ...this.lastBatch });
+  }
+
+  /**
+   * A module's definitions: those it exports, and those its register function
+   * (`register` or a default-exported function) registers on the adapter's
+   * recording server, awaited within the capture time limit.
+   */
+  private async definitionsOf(file: string, exports: Record<string, unknown>): Promise<AnyDefinition[]> {
+    const definitions = extractDefinitions(file, exports);
+    const found = registerFunctionOf(exports);
+    if (found === undefined) return definitions;
+    const [exportName, register] = found;
+    const label = exportName === 'default' ? 'default-exported register function' : 'register(server)';
+    if (typeof this.adapter.capture !== 'function') {
+      throw new HotMcpError(
+        'HOTMCP_ERR_CAPTURE_UNSUPPORTED',
+        `${file} exports a ${label}, but the registry adapter ${this.adapter.adapterName} cannot capture registrations (it has no capture()); export definitions made with defineTool() instead`,
+        { file, details: { export: exportName } },
+      );
+    }
+    const timeoutMs = this.settings.captureTimeoutMs ?? DEFAULT_CAPTURE_TIMEOUT_MS;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new HotMcpError(
+            'HOTMCP_ERR_IMPORT_TIMEOUT',
+            `${file}: its ${label} did not settle within ${timeoutMs} ms; nothing it registered was applied`,
+            { file, details: { export: exportName, timeoutMs } },
+          ),
+        ),
+      timeoutMs,
+    );
+    let captured: AnyDefinition[];
+    try {
+      ({ definitions: captured } = await this.adapter.capture(register, {
+        file,
+        root: this.settings.root,
+        signal: controller.signal,
+      }));
+    } catch (error) {
+      if (isHotMcpError(error)) throw error;
+      const where = locate(error, this.settings.root);
+      throw new HotMcpError('HOTMCP_ERR_IMPORT_THREW', `${file}: its ${label} threw: ${describe(error)}`, {
+        file: where?.file ?? file,
+        ...(where && { line: where.line }),
+        ...(where?.column !== undefined && { column: where.column }),
+        cause: error,
+        details: { module: file, export: exportName },
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const exported = new Set(definitions.map(keyOf));
+    for (const definition of captured) {
+      if (!exported.has(keyOf(definition))) continue;
+      const line = definitionLine(definition, file);
+      throw new HotMcpError(
+        'HOTMCP_ERR_DUPLICATE_NAME',
+        `${file}: ${definition.kind} '${registryName(definition)}' is both exported and registered by its ${label}`,
+        {
+          file,
+          ...(line !== undefined && { line }),
+          details: { kind: definition.kind, name: registryName(definition) },
+        },
+      );
+    }
+    return [...definitions, ...captured];
   }
 
   /** Work out who owns each name, check the change with the adapter, and commit it. */

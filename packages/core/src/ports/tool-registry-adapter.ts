@@ -43,6 +43,29 @@ export interface CommitResult {
   notified: ListKind[];
 }
 
+/**
+ * A module's function that registers on a server the way SDK code does
+ * (`export function register(server)` or a default-exported function,
+ * whatever its parameter is named). It may return a promise.
+ */
+export type RegisterFunction = (server: any) => unknown;
+
+/** What {@link ToolRegistryAdapter.capture} is told about one register function. */
+export interface CaptureOptions {
+  /** The module that exports the function (absolute path). */
+  file: string;
+  /** The watched root: each registration is attributed to the first call site in a file under it. */
+  root: string;
+  /** Aborted when the time limit passes: the capture stops recording and rejects with the signal's reason. */
+  signal: AbortSignal;
+}
+
+/** What a capture recorded. */
+export interface CaptureResult {
+  /** One definition per registration left enabled, in registration order; each carries the stack of its call. */
+  definitions: AnyDefinition[];
+}
+
 /** A log message for the server's clients: an MCP `notifications/message`. */
 export interface ClientLogMessage {
   level: 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
@@ -93,4 +116,15 @@ export interface ToolRegistryAdapter {
    * is not retried.
    */
   sendLog?(message: ClientLogMessage): void;
+  /**
+   * Optional: run a module's register function against a recording server
+   * shaped like this adapter's, and return what it registered as
+   * definitions, without touching the live server. The engine then owns them
+   * like exported definitions (same transaction, last good version,
+   * conflicts). Rejects with what the function threw, or with a
+   * `HotMcpError` `HOTMCP_ERR_CAPTURE_UNSUPPORTED` naming the call, file and
+   * line of anything the recorder cannot honour. Without it, a module that
+   * exports a register function fails with that code.
+   */
+  capture?(register: RegisterFunction, options: CaptureOptions): Promise<CaptureResult>;
 }

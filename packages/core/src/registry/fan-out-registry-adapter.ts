@@ -3,10 +3,13 @@ import { type AnyDefinition, definitionKey, keyOf } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type {
+  CaptureOptions,
+  CaptureResult,
   ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
+  RegisterFunction,
   RegistryChange,
   RegistryEntryRef,
   RegistrySnapshot,
@@ -157,7 +160,18 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
     this.#options = options;
     this.adapterName = `hotmcp fan-out (${options.catalog.adapterName})`;
     if (options.catalog.sdk !== undefined) this.sdk = options.catalog.sdk;
+    const catalog = options.catalog;
+    if (typeof catalog.capture === 'function')
+      this.capture = (register, capture) => catalog.capture!(register, capture);
   }
+
+  /**
+   * Capture a module's register function on the catalog adapter, when it can
+   * (both SDK adapters can): the definitions then fan out like any other. What
+   * a handler does at run time through the server it registered on goes to
+   * the catalog server, which is never connected.
+   */
+  readonly capture?: (register: RegisterFunction, options: CaptureOptions) => Promise<CaptureResult>;
 
   /** How many sessions are attached (synchronised or being synchronised). */
   get size(): number {
