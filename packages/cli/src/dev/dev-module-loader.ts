@@ -79,7 +79,7 @@ export class DevModuleLoader extends RunnerModuleLoader {
       snapshot === 'initial' ||
       (snapshot === 'refresh' && inGraph.length === 1 && stampOf(this.entry) === this.entryStamp)
     ) {
-      results.push({ file: this.entry, ok: true, exports: exportsOf(this.session.current?.definitions() ?? []) });
+      results.push({ file: this.entry, ok: true, exports: exportsOf(this.session.definitions()) });
       return results;
     }
     results.push(await this.reevaluate(inGraph));
@@ -102,7 +102,7 @@ export class DevModuleLoader extends RunnerModuleLoader {
       );
     }
     if (!outcome.ok) return { file: this.entry, ok: false, error: outcome.error };
-    this.session.adopt(outcome.recorder);
+    this.session.adopt(outcome.server);
     this.stale.push(...this.hot.takeReplaced());
     return { file: this.entry, ok: true, exports: exportsOf(outcome.definitions) };
   }

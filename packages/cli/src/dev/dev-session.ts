@@ -1,43 +1,50 @@
+import { createRecordingServer, type RecordingServer, routeToRecording } from '@hotmcp/adapter-mcp-server';
 import { type AnyDefinition, guardStdout, HotMcpError, stableJson } from '@hotmcp/core';
 import { callSite } from './call-site.js';
-import { createRecorder, REGISTRATION_METHODS, type Recorder } from './recorder.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
 type ServerClass = new (info: unknown, options?: unknown) => AnyServer;
+type Handler = (...args: unknown[]) => unknown;
 
 interface Instance {
-  recorder: Recorder;
+  recording: RecordingServer;
   /** The server's identity as the entry wrote it (info and options, before the CLI added capabilities). */
   identity: string;
   connected: boolean;
+  /** Low-level request handlers it set for methods the live server already handles: applied with it. */
+  lowLevel: Map<unknown, Handler>;
 }
 
 /** What one evaluation of the entry built. */
 export type EvaluationOutcome =
-  | { ok: true; definitions: AnyDefinition[]; recorder: Recorder }
+  | { ok: true; definitions: AnyDefinition[]; server: object }
   | { ok: false; error: HotMcpError };
 
+/** The McpServer methods that register, and return a handle. */
+const REGISTRATION_METHODS = ['registerTool', 'tool', 'registerPrompt', 'prompt', 'registerResource', 'resource'];
+const HANDLE_METHODS = ['update', 'enable', 'disable', 'remove'];
 const LISTS = ['tools', 'prompts', 'resources'] as const;
 
 /**
  * The McpServer side of `hotmcp dev`: hands the entry's modules an McpServer
- * class whose registrations are recorded, picks the first server the entry
- * connects as the live one (its transport stays live for the whole run), and
- * makes every server built by a later re-evaluation record without serving.
+ * class whose registrations are recorded (by `@hotmcp/adapter-mcp-server`'s
+ * recording server), picks the first server the entry connects as the live
+ * one (its transport stays live for the whole run), and makes every server
+ * built by a later re-evaluation record without serving.
  */
 export class DevSession {
   /** The live server, once the entry connected it. */
   live: AnyServer | undefined;
-  /** The recorder whose definitions are what the live server should hold. */
-  current: Recorder | undefined;
+  /** The server whose recording is what the live server should hold. */
+  private current: Instance | undefined;
   private liveIdentity: string | undefined;
   private readonly instances = new WeakMap<object, Instance>();
   private readonly classes = new WeakMap<object, ServerClass>();
   /** Servers built by the evaluation under way (undefined outside one). */
   private building: AnyServer[] | undefined;
   private liveConnected: ((server: AnyServer) => Promise<void>) | undefined;
-  /** Request methods the entry set on the live server's low-level Server itself. */
-  private readonly ownHandlers = new Set<string>();
+  /** Request methods the live server's low-level Server was given by the entry itself. */
+  private readonly ownHandlers = new Set<unknown>();
   /** True while the registry adapter writes to the live server: registrations go through. */
   passThrough = false;
   private warnedCapabilities = false;
@@ -45,13 +52,18 @@ export class DevSession {
   constructor(
     private readonly root: string,
     private readonly warn: (line: string) => void,
-    /** Called when the live recorder changed outside an evaluation (a handle's update(), a late registration). */
+    /** Called when what the live server should hold changed outside an evaluation (a handle's update()). */
     private readonly onLiveChange: () => void,
   ) {}
 
   /** Called with the live server when the entry connects it; resolves when it may really connect. */
   onLiveConnect(listener: (server: AnyServer) => Promise<void>): void {
     this.liveConnected = listener;
+  }
+
+  /** What the live server should hold now. */
+  definitions(): AnyDefinition[] {
+    return this.current?.recording.definitions() ?? [];
   }
 
   /** The class handed to the entry's modules in place of the SDK's `McpServer`. */
@@ -75,7 +87,10 @@ export class DevSession {
         value(this: AnyServer, ...args: unknown[]) {
           const instance = session.instances.get(this);
           if (!instance || session.passThrough) return original.apply(this, args);
-          return (instance.recorder[method] as (...args: unknown[]) => unknown)(...args);
+          return session.watched(
+            instance,
+            (instance.recording.server as unknown as Record<string, Handler>)[method]?.(...args),
+          );
         },
       });
     }
@@ -101,26 +116,26 @@ export class DevSession {
     this.building = undefined;
   }
 
-  /** End it: the server it built (the one it connected, else the only one), checked against the live one. */
+  /** End a re-evaluation: the server it built (the one it connected, else the only one), checked against the live one. */
   endEvaluation(entry: string): EvaluationOutcome {
     const built = this.building ?? [];
     this.building = undefined;
     const chosen =
       built.find((server) => this.instances.get(server)?.connected) ?? (built.length === 1 ? built[0] : undefined);
     const instance = chosen && this.instances.get(chosen);
-    if (!instance) {
+    if (!chosen || !instance) {
       const why = built.length === 0 ? 'builds no McpServer' : `builds ${built.length} McpServers and connects none`;
       return {
         ok: false,
         error: new HotMcpError(
           'HOTMCP_ERR_NO_SERVER',
           `${entry}: the new version ${why}; the last good version keeps serving`,
-          {
-            file: entry,
-          },
+          { file: entry },
         ),
       };
     }
+    const [refusal] = instance.recording.refusals();
+    if (refusal) return { ok: false, error: refusal };
     if (instance.identity !== this.liveIdentity) {
       return {
         ok: false,
@@ -131,16 +146,35 @@ export class DevSession {
         ),
       };
     }
-    return { ok: true, definitions: instance.recorder.definitions(), recorder: instance.recorder };
+    return { ok: true, definitions: instance.recording.definitions(), server: chosen };
   }
 
-  /** Make `recorder` the live registry's source (after its evaluation was applied). */
-  adopt(recorder: Recorder): void {
-    if (this.current) this.current.onChange = undefined;
-    this.current = recorder;
-    recorder.onChange = () => {
-      if (this.building === undefined) this.onLiveChange();
-    };
+  /** Make the server an applied evaluation built the source of what the live server holds. */
+  adopt(server: object): void {
+    const instance = this.instances.get(server);
+    if (!instance || !this.live) return;
+    this.current = instance;
+    const inner = this.live.server as { setRequestHandler(method: unknown, handler: Handler): void };
+    for (const [method, handler] of instance.lowLevel) inner.setRequestHandler(method, handler);
+    instance.lowLevel.clear();
+  }
+
+  /** A registration's handle, reporting each change made through it once its server is the live one's source. */
+  private watched(instance: Instance, handle: unknown): unknown {
+    if (typeof handle !== 'object' || handle === null) return handle;
+    for (const name of HANDLE_METHODS) {
+      const method = (handle as Record<string, unknown>)[name];
+      if (typeof method !== 'function') continue;
+      Object.defineProperty(handle, name, {
+        configurable: true,
+        value: (...args: unknown[]) => {
+          const result = method.apply(handle, args);
+          if (this.current === instance && this.building === undefined) this.onLiveChange();
+          return result;
+        },
+      });
+    }
+    return handle;
   }
 
   private withCapabilities(options: unknown): unknown {
@@ -149,7 +183,7 @@ export class DevSession {
     const missing = LISTS.filter(
       (list) => capabilities[list] !== undefined && capabilities[list]?.listChanged !== true,
     );
-    if (missing.length > 0 && !this.warnedCapabilities && this.live === undefined) {
+    if (missing.length > 0 && !this.warnedCapabilities) {
       this.warnedCapabilities = true;
       this.warn(
         `the server does not advertise listChanged for ${missing.join(', ')}; hotmcp dev advertises it, so clients refresh their lists after an edit`,
@@ -162,24 +196,54 @@ export class DevSession {
 
   private constructed(server: AnyServer, info: unknown, options: unknown): void {
     if (this.building === undefined) return; // built at run time, outside any evaluation: a plain server
-    const recorder = createRecorder();
-    this.instances.set(server, { recorder, identity: identityOf(info, options), connected: false });
-    this.building?.push(server);
-    const inner = server.server;
-    const setRequestHandler = inner.setRequestHandler as ((method: unknown, handler: unknown) => unknown) | undefined;
-    if (typeof setRequestHandler !== 'function') return;
-    inner.setRequestHandler = (schemaOrMethod: unknown, handler: unknown) => {
-      const method = methodOf(schemaOrMethod);
-      if (this.passThrough || server === this.live || this.live === undefined) {
-        if (!this.passThrough && method !== undefined) this.ownHandlers.add(method);
-        return setRequestHandler.call(inner, schemaOrMethod, handler);
+    const live = this.live;
+    const recording = createRecordingServer({ attribute: this.root, ...(live && { forward: live }) });
+    const instance: Instance = {
+      recording,
+      identity: identityOf(info, options),
+      connected: false,
+      lowLevel: new Map(),
+    };
+    this.instances.set(server, instance);
+    this.building.push(server);
+    const inner = server.server as Record<string, unknown>;
+    const setRequestHandler = inner.setRequestHandler as (method: unknown, handler: unknown) => unknown;
+    if (!live) {
+      // A server of the first run: it may become the live one, and what it sets on its low-level Server is real.
+      inner.setRequestHandler = (method: unknown, handler: unknown) => {
+        if (!this.passThrough) this.ownHandlers.add(methodOf(method));
+        return setRequestHandler.call(inner, method, handler);
+      };
+      return;
+    }
+    // A re-evaluation's server records everything and serves nothing.
+    routeToRecording(server, recording);
+    for (const method of REGISTRATION_METHODS) {
+      const recorded = server[method];
+      if (typeof recorded !== 'function') continue;
+      Object.defineProperty(server, method, {
+        configurable: true,
+        writable: true,
+        value: (...args: unknown[]) => this.watched(instance, recorded(...args)),
+      });
+    }
+    Object.defineProperty(server, 'connect', {
+      configurable: true,
+      writable: true,
+      value: async () => {
+        instance.connected = true;
+      },
+    });
+    inner.setRequestHandler = (method: unknown, handler: Handler) => {
+      if (this.ownHandlers.has(methodOf(method))) {
+        instance.lowLevel.set(method, handler); // the live server takes it when this version is applied
+        return;
       }
-      if (method !== undefined && this.ownHandlers.has(method)) return undefined; // the live one keeps its handler
       const site = callSite(new Error().stack, this.root);
       throw new HotMcpError(
         'HOTMCP_ERR_RESTART_NEEDED',
-        `server.server.setRequestHandler(${JSON.stringify(method ?? '?')}) adds a low-level handler, which cannot be applied to the running server in place (restart hotmcp dev)`,
-        { ...site, details: { reason: 'setRequestHandler', method } },
+        `server.server.setRequestHandler(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level request handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
+        { ...site, details: { reason: 'setRequestHandler' } },
       );
     };
   }
@@ -190,12 +254,11 @@ export class DevSession {
     connect: (transport: unknown) => Promise<void>,
   ): Promise<void> {
     const instance = this.instances.get(server);
-    if (!instance) return connect(transport); // a plain server
+    if (!instance || this.live !== undefined || this.liveConnected === undefined) return connect(transport);
     instance.connected = true;
-    if (this.live !== undefined || this.liveConnected === undefined) return; // a re-evaluation's server: records only
     this.live = server;
     this.liveIdentity = instance.identity;
-    this.adopt(instance.recorder);
+    this.current = instance;
     await this.liveConnected(server);
     // stdout is guarded (everything written there goes to stderr): the transport gets the real stdout.
     const stdio = transport as { _stdout?: unknown };
@@ -212,9 +275,8 @@ function identityOf(info: unknown, options: unknown): string {
   }
 }
 
-function methodOf(schemaOrMethod: unknown): string | undefined {
+function methodOf(schemaOrMethod: unknown): unknown {
   if (typeof schemaOrMethod === 'string') return schemaOrMethod;
   const shape = (schemaOrMethod as { shape?: { method?: { value?: unknown; _def?: { value?: unknown } } } })?.shape;
-  const value = shape?.method?.value ?? shape?.method?._def?.value;
-  return typeof value === 'string' ? value : undefined;
+  return shape?.method?.value ?? shape?.method?._def?.value ?? schemaOrMethod;
 }
