@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { clientMessage, guardStdout, isHotMcpError } from '@hotmcp/core';
-import { runDev } from './dev/run-dev.js';
+import { type DevRun, runDev } from './dev/run-dev.js';
 
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
 
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   guardStdout(); // stdout is the MCP channel: anything else written there goes to stderr
   try {
-    await runDev({
+    const run = await runDev({
       entry,
       args: [...extra, ...passed],
       ...(values.dispatcher && { dispatcher: true }),
@@ -79,13 +79,30 @@ export async function main(argv: string[]): Promise<number> {
       ...(watcher && { watcher: watcher as 'auto' | 'native' | 'poll' }),
       ...(timeout !== undefined && { connectTimeoutMs: timeout }),
     });
+    exitWhenDone(run);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const code = isHotMcpError(error) ? `${error.code}: ` : '';
-    process.stderr.write(`hotmcp: ${code}${clientMessage(process.cwd(), message)}\n`);
-    process.exit(1);
+    // Exit once the line is out: the entry may hold the event loop open.
+    process.stderr.write(`hotmcp: ${code}${clientMessage(process.cwd(), message)}\n`, () => process.exit(1));
+    return new Promise<number>(() => {});
   }
-  return new Promise<number>(() => {}); // serving until the client goes away
+  // Serving until the client goes away (stdin ends) or a signal: then stop watching and exit.
+  return new Promise<number>(() => {});
+}
+
+function exitWhenDone(run: DevRun): void {
+  let exiting = false;
+  const exit = () => {
+    if (exiting) return;
+    exiting = true;
+    const stopped = run.stop().catch(() => undefined);
+    const late = new Promise((resolve) => setTimeout(resolve, 1000).unref());
+    void Promise.race([stopped, late]).then(() => process.exit(0));
+  };
+  process.stdin.once('end', exit);
+  process.once('SIGINT', exit);
+  process.once('SIGTERM', exit);
 }
 
 function parse(args: string[]) {
