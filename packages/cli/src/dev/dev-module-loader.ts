@@ -23,6 +23,8 @@ type Namespace = Record<string, unknown>;
  */
 export class DevModuleLoader extends RunnerModuleLoader {
   readonly hot = new HotContexts();
+  /** Every file evaluated so far: the entry's import graph as far as it was followed. */
+  readonly files = new Set<string>();
   private readonly views = new WeakMap<object, Namespace>();
   /**
    * Set while the next load of the entry hands the engine the live
@@ -108,6 +110,7 @@ export class DevModuleLoader extends RunnerModuleLoader {
   }
 
   protected override meta(file: string): object {
+    this.files.add(file);
     return { ...super.meta(file), hot: this.hot.create(file) };
   }
 

@@ -8,12 +8,15 @@ import {
   isHotMcpError,
   type ReloadEngine,
   type Reloader,
+  resolveSettings,
+  selectChangeSource,
   type ToolRegistryAdapter,
   WinstonAuditSink,
 } from '@hotmcp/core';
 import { DevModuleLoader } from './dev-module-loader.js';
 import { DevRegistryAdapter } from './dev-registry-adapter.js';
 import { DevSession } from './dev-session.js';
+import { GraphChangeSource } from './graph-change-source.js';
 import { type Problem, Reporter } from './reporter.js';
 
 /** Options of {@link runDev}. */
@@ -145,15 +148,29 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
       process.argv[1] = bin;
       let reloader: Reloader;
       try {
+        const settings = resolveSettings({ root, include: INCLUDE, exclude: EXCLUDE });
+        const changeSource = new GraphChangeSource(
+          () =>
+            selectChangeSource({
+              watcher: options.watcher ?? watcherFromEnv(),
+              settings,
+              audit,
+              modules: {
+                native: () => import('@hotmcp/watcher-native'),
+                poll: () => import('@hotmcp/watcher-poll'),
+              },
+            }),
+          () => loader?.files ?? [],
+        );
         reloader = await createReloader({
           server,
           root,
           include: INCLUDE,
           exclude: EXCLUDE,
+          changeSource,
           loader: loader as DevModuleLoader,
           adapter,
           audit,
-          ...(options.watcher && { watcher: options.watcher }),
           ...(options.dispatcher && ({ dispatcher: true } as object)),
         });
       } finally {
@@ -205,6 +222,11 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
     reloader,
     stop: () => reloader.stop(),
   };
+}
+
+function watcherFromEnv(): 'auto' | 'native' | 'poll' {
+  const value = process.env.HOTMCP_WATCHER;
+  return value === 'native' || value === 'poll' ? value : 'auto';
 }
 
 function disposeProblem(error: unknown, root: string): Problem {

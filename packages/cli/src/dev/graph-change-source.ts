@@ -1,0 +1,32 @@
+import type { ChangeBatch, ChangeSource } from '@hotmcp/core';
+
+/**
+ * The change source of `hotmcp dev`: its baseline is the entry's import
+ * graph as the first evaluation found it, known at once, so the live server
+ * connects without waiting for the watcher's first scan of the project; the
+ * watcher (made by `create`) starts meanwhile and reports every later change.
+ */
+export class GraphChangeSource implements ChangeSource {
+  private inner: ChangeSource | undefined;
+  private starting: Promise<void> | undefined;
+
+  constructor(
+    private readonly create: () => Promise<ChangeSource>,
+    private readonly baseline: () => Iterable<string>,
+  ) {}
+
+  async start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]> {
+    this.starting ??= this.create()
+      .then(async (inner) => {
+        this.inner = inner;
+        await inner.start(onBatch, onError);
+      })
+      .catch((error: unknown) => onError?.(error instanceof Error ? error : new Error(String(error))));
+    return [...this.baseline()].sort();
+  }
+
+  async stop(): Promise<void> {
+    await this.starting;
+    await this.inner?.stop();
+  }
+}
