@@ -23,8 +23,8 @@ type Namespace = Record<string, unknown>;
  */
 export class DevModuleLoader extends RunnerModuleLoader {
   readonly hot = new HotContexts();
-  /** Every file evaluated so far: the entry's import graph as far as it was followed. */
-  readonly files = new Set<string>();
+  /** Every file read so far, with its stamp when read: the entry's import graph as far as it was followed. */
+  private readonly stamps = new Map<string, string>();
   private readonly views = new WeakMap<object, Namespace>();
   /**
    * Set while the next load of the entry hands the engine the live
@@ -109,8 +109,22 @@ export class DevModuleLoader extends RunnerModuleLoader {
     return { file: this.entry, ok: true, exports: exportsOf(outcome.definitions) };
   }
 
+  /** The files of the entry's import graph read so far. */
+  files(): Iterable<string> {
+    return this.stamps.keys();
+  }
+
+  /** Files read whose stamp changed since. */
+  editedSinceRead(): string[] {
+    return [...this.stamps].filter(([file, stamp]) => stampOf(file) !== stamp).map(([file]) => file);
+  }
+
+  protected override readSource(file: string): Promise<string> {
+    this.stamps.set(file, stampOf(file));
+    return super.readSource(file);
+  }
+
   protected override meta(file: string): object {
-    this.files.add(file);
     return { ...super.meta(file), hot: this.hot.create(file) };
   }
 

@@ -4,7 +4,8 @@ import type { ChangeBatch, ChangeSource } from '@hotmcp/core';
  * The change source of `hotmcp dev`: its baseline is the entry's import
  * graph as the first evaluation found it, known at once, so the live server
  * connects without waiting for the watcher's first scan of the project; the
- * watcher (made by `create`) starts meanwhile and reports every later change.
+ * watcher (made by `create`) starts meanwhile and reports every later change
+ * (and, once it is up, the files edited before it was).
  */
 export class GraphChangeSource implements ChangeSource {
   private inner: ChangeSource | undefined;
@@ -13,6 +14,8 @@ export class GraphChangeSource implements ChangeSource {
   constructor(
     private readonly create: () => Promise<ChangeSource>,
     private readonly baseline: () => Iterable<string>,
+    /** Files of the baseline edited since they were read: told once the watcher is up, since it did not see them. */
+    private readonly editedSinceRead: () => string[],
   ) {}
 
   async start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]> {
@@ -20,6 +23,8 @@ export class GraphChangeSource implements ChangeSource {
       .then(async (inner) => {
         this.inner = inner;
         await inner.start(onBatch, onError);
+        const missed = this.editedSinceRead();
+        if (missed.length > 0) onBatch({ added: [], changed: missed, removed: [] });
       })
       .catch((error: unknown) => onError?.(error instanceof Error ? error : new Error(String(error))));
     return [...this.baseline()].sort();

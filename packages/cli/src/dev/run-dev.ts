@@ -160,7 +160,8 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
                 poll: () => import('@hotmcp/watcher-poll'),
               },
             }),
-          () => loader?.files ?? [],
+          () => loader?.files() ?? [],
+          () => loader?.editedSinceRead() ?? [],
         );
         reloader = await createReloader({
           server,
