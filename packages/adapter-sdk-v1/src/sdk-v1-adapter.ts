@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
-import type { DefinitionKind, McpServerLike, SchemaField } from '@hotmcp/core';
-import { HotMcpError, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/core';
+import type { McpServerLike, SchemaField } from '@hotmcp/adapter-mcp-server';
+import { McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/adapter-mcp-server';
+import type { DefinitionKind } from '@hotmcp/core';
+import { HotMcpError } from '@hotmcp/core';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { PromptSchema, ResourceSchema, ResourceTemplateSchema, ToolSchema } from '@modelcontextprotocol/sdk/types.js';
 
@@ -129,8 +131,12 @@ export class SdkV1Adapter extends McpServerRegistryAdapter {
     ) as unknown as McpServerLike;
   }
 
-  protected createResourceTemplate(template: string, list: ((extra: unknown) => unknown) | undefined): unknown {
-    return new ResourceTemplate(template, { list: list as never });
+  protected createResourceTemplate(
+    template: string,
+    list: ((extra: unknown) => unknown) | undefined,
+    complete?: Record<string, (...args: any[]) => unknown>,
+  ): unknown {
+    return new ResourceTemplate(template, { list: list as never, ...(complete && { complete: complete as never }) });
   }
 
   /** `undefined`, a zod v3 or v4 object schema, or a raw shape of zod schemas. */

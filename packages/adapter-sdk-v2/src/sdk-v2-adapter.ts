@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
-import type { DefinitionKind, McpServerLike, SchemaField } from '@hotmcp/core';
-import { HotMcpError, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/core';
+import type { McpServerLike, SchemaField } from '@hotmcp/adapter-mcp-server';
+import { McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/adapter-mcp-server';
+import type { DefinitionKind } from '@hotmcp/core';
+import { HotMcpError } from '@hotmcp/core';
 import { McpServer, ResourceTemplate, specTypeSchemas } from '@modelcontextprotocol/server';
 
 /** The `@modelcontextprotocol/server` versions this adapter supports. */
@@ -102,8 +104,12 @@ export class SdkV2Adapter extends McpServerRegistryAdapter {
     ) as unknown as McpServerLike;
   }
 
-  protected createResourceTemplate(template: string, list: ((ctx: unknown) => unknown) | undefined): unknown {
-    return new ResourceTemplate(template, { list: list as never });
+  protected createResourceTemplate(
+    template: string,
+    list: ((ctx: unknown) => unknown) | undefined,
+    complete?: Record<string, (...args: any[]) => unknown>,
+  ): unknown {
+    return new ResourceTemplate(template, { list: list as never, ...(complete && { complete: complete as never }) });
   }
 
   /**

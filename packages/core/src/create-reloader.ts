@@ -9,6 +9,8 @@ import { WinstonAuditSink, type WinstonAuditSinkOptions } from './audit/winston-
 import { createContainer, registerClass, registerValue, resolveToken } from './container.js';
 import { type ControlInfo, clientFailure } from './control/client-view.js';
 import { createControlTools } from './control/control-tools.js';
+import { createDispatcherTool, inputJsonSchema, type ZodLike } from './control/dispatcher.js';
+import type { ToolDefinition } from './define.js';
 import { ReloadEngine } from './engine/reload-engine.js';
 import type { ReloaderStatus, RescanReport } from './engine/status.js';
 import { HotMcpError } from './errors.js';
@@ -98,12 +100,34 @@ export interface CreateReloaderOptions {
    * you opt in.
    */
   controlTools?: boolean;
+  /**
+   * For clients that ignore list_changed (Claude Desktop, Codex CLI, Continue,
+   * the Claude Code desktop app): register `hotmcp_call { name, arguments }`,
+   * which calls any tool the reloader serves now by name (arguments checked
+   * against that tool's input schema), and `hotmcp_status`, which lists the
+   * current tools with their input schemas. A tool added after the client
+   * fetched its list is then usable at once. Needs zod (3.25 or later)
+   * installed next to the server. Default `false`.
+   */
+  dispatcher?: boolean;
+}
+
+/** zod from core's location or the application's, for the dispatcher. */
+async function importZod(): Promise<ZodLike> {
+  const module = await importOptional<{ z?: ZodLike } & ZodLike>('zod', 'The dispatcher (hotmcp_call)');
+  return module.z ?? module;
+}
+
+function toolsOf(engine: ReloadEngine): ToolDefinition<any>[] {
+  return engine.definitions().filter((definition): definition is ToolDefinition<any> => definition.kind === 'tool');
 }
 
 /** Options of {@link createReloaderFromContainer}. */
 export interface ReloaderFromContainerOptions {
   /** Register the control tools `hotmcp_status` and `hotmcp_reload`. Default `false`. */
   controlTools?: boolean;
+  /** Register the dispatcher `hotmcp_call` and the status tool (see {@link CreateReloaderOptions.dispatcher}). Default `false`. */
+  dispatcher?: boolean;
   /** What the status tool reports as the watcher, loader and adapter in use. */
   info?: ControlInfo;
 }
@@ -260,9 +284,9 @@ function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: n
   return { leakBudgetBytes: budget };
 }
 
-function controlToolsOption(options: CreateReloaderOptions): boolean {
-  const value = options.controlTools ?? false;
-  if (typeof value !== 'boolean') throw badOption("createReloader: 'controlTools' must be true or false");
+function booleanOption(options: CreateReloaderOptions, name: 'controlTools' | 'dispatcher'): boolean {
+  const value = options[name] ?? false;
+  if (typeof value !== 'boolean') throw badOption(`createReloader: '${name}' must be true or false`);
   return value;
 }
 
@@ -352,7 +376,8 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   };
   const watcher = watcherOption(options);
   const coalesce = coalesceOption(options);
-  const controlTools = controlToolsOption(options);
+  const controlTools = booleanOption(options, 'controlTools');
+  const dispatcher = booleanOption(options, 'dispatcher');
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -389,6 +414,7 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   registerValue(container, TOKENS.registryAdapter, adapter);
   return createReloaderFromContainer(container, {
     controlTools,
+    dispatcher,
     info: { watcher: custom ? () => 'custom' : watching.current, loader: loaderName, adapter: adapter.adapterName },
   });
 }
@@ -410,13 +436,34 @@ export function createReloaderFromContainer(
   engine.onFailure((failure) =>
     adapter.sendLog?.({ level: 'error', logger: 'hotmcp', data: clientFailure(root, failure) }),
   );
-  if (options.controlTools === true) {
-    engine.addBuiltins(createControlTools(engine, { adapter: adapter.adapterName, ...options.info }));
-  }
+  const info = { adapter: adapter.adapterName, ...options.info };
+  // zod, for the dispatcher's own schema and the status tool's JSON Schemas: imported at start, when wanted.
+  let zod: ZodLike | undefined;
+  const schemas = { inputJsonSchema: (schema: unknown) => inputJsonSchema(schema, zod) };
+  const target = { status: () => engine.status(), rescan: () => engine.rescan(), tools: () => toolsOf(engine) };
+  const dispatcher = options.dispatcher === true;
+  if (options.controlTools === true) engine.addBuiltins(createControlTools(target, info, schemas));
+  let started: Promise<void> | undefined;
+  const start = async () => {
+    if (options.controlTools === true || dispatcher) {
+      zod = await importZod().catch((error: unknown) => {
+        if (dispatcher) throw error;
+        return undefined;
+      });
+    }
+    if (dispatcher && zod) {
+      const [status] = createControlTools(target, info, schemas);
+      engine.addBuiltins([createDispatcherTool(target, zod), ...(options.controlTools === true ? [] : [status!])]);
+    }
+  };
   let stopped = false;
   return {
     container,
-    start: () => engine.start(),
+    async start() {
+      started ??= start();
+      await started;
+      await engine.start();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -7,7 +7,7 @@ export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ClientError, ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
-export type { ControlTarget } from './control/control-tools.js';
+export type { ControlTarget, ControlToolsOptions } from './control/control-tools.js';
 export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
 export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
@@ -38,6 +38,7 @@ export {
   normaliseUri,
   registryName,
 } from './define.js';
+export { definitionProblem } from './engine/definitions.js';
 export { ReloadEngine } from './engine/reload-engine.js';
 export type {
   BatchReport,
@@ -74,13 +75,6 @@ export type {
 } from './ports/tool-registry-adapter.js';
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
-export type {
-  LowLevelServerLike,
-  McpServerLike,
-  RegisteredEntryLike,
-  SchemaField,
-} from './registry/mcp-server-registry-adapter.js';
-export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';

@@ -661,7 +661,7 @@ export interface CaptureRegistrationsOptions extends RecordingServerOptions {
  * @returns The sealed recording: read `definitions()` / `entries()`.
  */
 export async function captureRegistrations(
-  register: (server: RecordingMcpServer) => unknown,
+  register: (server: any) => unknown,
   options: CaptureRegistrationsOptions = {},
 ): Promise<RecordingServer> {
   const recording = createRecordingServer(options);

@@ -144,6 +144,11 @@ export class ReloadEngine {
     this.builtins.push(...definitions);
   }
 
+  /** The definitions the reloader serves now (its own and the modules'), in no particular order. */
+  definitions(): AnyDefinition[] {
+    return [...this.active.values()].map(({ definition }) => definition);
+  }
+
   /** Call `listener` for every reload failure (after it is audited). Returns a function that unsubscribes. */
   onFailure(listener: (failure: ReloadFailure) => void): () => void {
     this.failureListeners.add(listener);
