@@ -81,6 +81,19 @@ describe('hotmcp dev', () => {
     expect(dev.stderr().match(/does not advertise listChanged/g)).toHaveLength(1);
   });
 
+  it('--dispatcher registers hotmcp_call, which calls the current version of any tool by name', async () => {
+    project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
+    const dev = await connectDev(project, 'src/server.ts', ['--dispatcher']);
+    closers.push(() => dev.client.close());
+    const names = (await dev.client.listTools()).tools.map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(['hit', 'hotmcp_call', 'hotmcp_status']));
+    expect(await callText(dev.client, 'hotmcp_call', { name: 'hit', arguments: {} })).toBe('v1 1');
+    await project.write('src/cache.ts', cache('v2'));
+    await expect
+      .poll(() => callText(dev.client, 'hotmcp_call', { name: 'hit', arguments: {} }), poll)
+      .toMatch(/^v2 \d$/);
+  });
+
   it('tells a supervisor on its IPC channel when an edit needs a restart, and keeps the last good version', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
     supervised = await superviseDev(project, 'src/server.ts');

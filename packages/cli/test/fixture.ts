@@ -120,10 +120,14 @@ class ChildStdioTransport {
 }
 
 /** Use the official stdio client transport when no IPC channel is needed. */
-export async function connectDev(project: Project, entry: string): Promise<{ client: Client; stderr(): string }> {
+export async function connectDev(
+  project: Project,
+  entry: string,
+  options: string[] = [],
+): Promise<{ client: Client; stderr(): string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [bin, 'dev', entry],
+    args: [bin, 'dev', ...options, entry],
     cwd: project.dir,
     env: { ...(process.env as Record<string, string>), HOTMCP_AUDIT_LOG: join(project.dir, 'audit.log') },
     stderr: 'pipe',

@@ -1,5 +1,5 @@
-import { createRecordingServer, type RecordingServer, routeToRecording } from '@hotmcp/adapter-mcp-server';
-import { type AnyDefinition, guardStdout, HotMcpError, stableJson } from '@hotmcp/core';
+import { createRecordingServer, type RecordingServer, routeToRecording, stableJson } from '@hotmcp/adapter-mcp-server';
+import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
 import { callSite } from './call-site.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };

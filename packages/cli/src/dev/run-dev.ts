@@ -172,7 +172,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
           loader: loader as DevModuleLoader,
           adapter,
           audit,
-          ...(options.dispatcher && ({ dispatcher: true } as object)),
+          ...(options.dispatcher && { dispatcher: true }),
         });
       } finally {
         process.argv[1] = argv1 as string;
