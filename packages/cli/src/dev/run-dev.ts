@@ -1,7 +1,6 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import {
-  type AuditSink,
   clientMessage,
   createReloader,
   HotMcpError,
@@ -239,5 +238,3 @@ function disposeProblem(error: unknown, root: string): Problem {
     restart: false,
   };
 }
-
-export type { AuditSink };
