@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callText, connectDev, createProject, type Project, runCli, type Supervised, superviseDev } from './fixture.js';
 
@@ -132,4 +134,41 @@ describe('hotmcp dev', () => {
     await expect.poll(() => callText(client, 'hit'), poll).toMatch(/^v3 \d$/);
     expect(messages).toHaveLength(2);
   });
+
+  it('tells a supervisor when a re-evaluated module cannot listen on its port, and keeps serving', async () => {
+    const port = await freePort();
+    const entry = (note: string) => `import { createServer } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+
+createServer(() => {}).listen(${port}, '127.0.0.1'); // ${note}
+const server = new McpServer({ name: 'fixture', version: '1.0.0' });
+server.registerTool('ping', { description: 'Ping' }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+await server.connect(new StdioServerTransport());
+`;
+    project = await createProject({ 'src/server.ts': entry('first') });
+    supervised = await superviseDev(project, 'src/server.ts');
+    expect(await callText(supervised.client, 'ping')).toBe('pong');
+    await project.write('src/server.ts', entry('edited'));
+    await expect.poll(() => supervised?.messages.length, poll).toBe(1);
+    expect(supervised.messages[0]).toMatchObject({
+      type: 'hotmcp:restart-needed',
+      code: 'HOTMCP_ERR_RESTART_NEEDED',
+      reason: expect.stringContaining('EADDRINUSE'),
+    });
+    expect(supervised.stderr()).toMatch(/hotmcp: uncaught: .*EADDRINUSE/);
+    expect(await callText(supervised.client, 'ping')).toBe('pong');
+  });
 });
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -70,7 +70,7 @@ export class Reporter {
       ...(problem.file && { file: problem.file }),
       ...(problem.line && { line: problem.line }),
     });
-    if (!TOLD_EVENTS.has(problem.event)) this.tell(problem);
+    this.tell(problem);
     this.adapter?.sendLog?.({
       level: 'error',
       logger: 'hotmcp',
