@@ -95,7 +95,7 @@ async function callText(client, name, args = {}) {
 }
 
 /** Edit, then call until the new code answers; `gapMs` between edits. */
-async function editToNewCode(client, edit, probe, gapMs) {
+async function editToNewCode(edit, probe, gapMs) {
   const samples = [];
   for (let i = 0; i < iterations; i++) {
     const token = `v${Date.now()}x${i}`;
@@ -133,7 +133,7 @@ async function leafEdits() {
     const result = {};
     for (const gapMs of [300, 1000]) {
       log(`leaf edits ${gapMs} ms apart…`);
-      result[gapMs] = await editToNewCode(client, edit, probe, gapMs);
+      result[gapMs] = await editToNewCode(edit, probe, gapMs);
     }
     return result;
   } finally {
@@ -148,7 +148,7 @@ async function entryEdits() {
   try {
     log('entry edits of a 20-module server…');
     if ((await client.listTools()).tools.length !== 21) throw new Error('the 20-module server does not list 21 tools');
-    return await editToNewCode(client, project.write, () => callText(client, 'entry_tool'), 300);
+    return await editToNewCode(project.write, () => callText(client, 'entry_tool'), 300);
   } finally {
     await client.close();
     rmSync(project.dir, { recursive: true, force: true });
