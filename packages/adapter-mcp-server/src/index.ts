@@ -7,6 +7,7 @@ export type {
   RegisteredEntryLike,
   Registry,
 } from './mcp-server-shape.js';
+export { isMcpServerLike } from './mcp-server-shape.js';
 export { readPackageVersion } from './package-version.js';
 export type { SchemaField } from './prepared-entry.js';
 export type { Attribution, CallSite } from './recording/call-site.js';

@@ -271,7 +271,7 @@ describe.each(SDKS)('McpServerRegistryAdapter on an McpServer of $label', (sdk) 
     expect(await s.callTool('foreign')).toBe('f');
   });
 
-  it('commits a change prepared by another adapter of its class, and refuses one of another class', async () => {
+  it('commits a change prepared by another adapter of its name, and refuses one of another name', async () => {
     const s = await live();
     const sibling = sdk.sibling();
     const prepared = await sibling.prepare(change([echo('shared', 'S')]));

@@ -37,23 +37,23 @@ import { checkpoint } from './registry-rollback.js';
 import { ScratchListing } from './scratch-listing.js';
 import { sendListChanged, sendLog, shadowNotifiers } from './server-notifications.js';
 
-interface CommitPlan {
-  removals: Array<{ kind: DefinitionKind; key: string }>;
-  upserts: PreparedEntry[];
-  /** The adapter class that prepared it: any adapter of that class may commit it. */
-  preparedBy: abstract new (
-    ...args: never[]
-  ) => McpServerRegistryAdapter;
-}
-
 /**
- * Prepared plans, shared by every adapter instance: a plan holds no reference
- * to the server it was checked against (entries register on whichever server
- * commits them), so one prepare can be committed to many servers of one SDK
- * (see `createFanOutAdapter`), each commit checking its own server's foreign
- * names and rolling back on its own.
+ * A change checked and listed by an {@link McpServerRegistryAdapter}, carrying
+ * its plan. The plan holds no reference to the server it was checked against
+ * (entries register on whichever server commits them), so any adapter of the
+ * same name (the same SDK adapter, on another server) can commit it — see the
+ * fan-out adapter — each commit checking its own server's foreign names and
+ * rolling back on its own.
  */
-const PLANS = new WeakMap<PreparedChange, CommitPlan>();
+class McpServerPreparedChange implements PreparedChange {
+  constructor(
+    readonly change: RegistryChange,
+    /** The `adapterName` of the adapter that prepared it. */
+    readonly preparedBy: string,
+    readonly removals: ReadonlyArray<{ kind: DefinitionKind; key: string }>,
+    readonly upserts: readonly PreparedEntry[],
+  ) {}
+}
 
 /**
  * A {@link ToolRegistryAdapter} for servers shaped like the official SDK's
@@ -170,7 +170,7 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
 
   /** Check and convert a change; touches nothing on the live server. */
   async prepare(change: RegistryChange): Promise<PreparedChange> {
-    const removals: CommitPlan['removals'] = [];
+    const removals: Array<{ kind: DefinitionKind; key: string }> = [];
     for (const ref of change.remove) {
       const key = this.#keyOfRef(ref);
       this.#assertNotForeign(ref.kind, key);
@@ -208,30 +208,24 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
     }
     this.#assertNoTemplateCollision(change.upsert, removals, upserts);
 
-    const prepared: PreparedChange = { change };
-    PLANS.set(prepared, { removals, upserts, preparedBy: this.#adapterClass });
-    return prepared;
+    return new McpServerPreparedChange(change, this.adapterName, removals, upserts);
   }
 
   /**
    * Whether {@link commit} takes `prepared`: a change prepared by this adapter
-   * or by another adapter of the same class (on another server of the same
-   * SDK). Lets one prepare serve many servers; the commit still checks this
+   * or by another adapter of the same `adapterName` (on another server of the
+   * same SDK). Lets one prepare serve many servers; the commit still checks this
    * server's own entries.
    */
   canCommit(prepared: PreparedChange): boolean {
-    return PLANS.get(prepared)?.preparedBy === this.#adapterClass;
-  }
-
-  get #adapterClass(): CommitPlan['preparedBy'] {
-    return this.constructor as CommitPlan['preparedBy'];
+    return prepared instanceof McpServerPreparedChange && prepared.preparedBy === this.adapterName;
   }
 
   /**
    * Apply a prepared change in one synchronous step: removals, then upserts
    * (a replaced entry is removed and registered afresh). Rolls back and throws
    * `HOTMCP_ERR_COMMIT_FAILED` on any error, sending nothing. Takes a change
-   * prepared by any adapter of the same class ({@link canCommit}).
+   * prepared by any adapter of the same name ({@link canCommit}).
    */
   commit(prepared: PreparedChange): CommitResult {
     const result = this.commitQuietly(prepared);
@@ -248,13 +242,13 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
    * being told.
    */
   commitQuietly(prepared: PreparedChange): CommitResult {
-    const plan = PLANS.get(prepared);
-    if (plan === undefined || plan.preparedBy !== this.#adapterClass) {
+    if (!this.canCommit(prepared)) {
       throw new HotMcpError(
         'HOTMCP_ERR_COMMIT_FAILED',
-        `${this.adapterName} can only commit a change returned by prepare() of an adapter of its own kind.`,
+        `${this.adapterName} can only commit a change returned by prepare() of an adapter of its own name.`,
       );
     }
+    const plan = prepared as McpServerPreparedChange;
     const server = this.server;
     const before = checkpoint(server);
     const changed = new Set<ListKind>();
@@ -347,8 +341,8 @@ export abstract class McpServerRegistryAdapter implements ToolRegistryAdapter {
   /** A template's URI template may not equal another's: the SDK would route reads to whichever comes first. */
   #assertNoTemplateCollision(
     upsert: readonly AnyDefinition[],
-    removals: CommitPlan['removals'],
-    upserts: PreparedEntry[],
+    removals: ReadonlyArray<{ kind: DefinitionKind; key: string }>,
+    upserts: readonly PreparedEntry[],
   ): void {
     const leaving = new Set(
       [...removals, ...upserts].filter((entry) => entry.kind === 'resourceTemplate').map((entry) => entry.key),

@@ -176,3 +176,17 @@ export function templateOf(entry: RegisteredEntryLike): string | undefined {
   const uriTemplate = template?.uriTemplate?.toString();
   return typeof uriTemplate === 'string' ? uriTemplate : undefined;
 }
+
+/**
+ * Whether `value` has the registries and methods of an `McpServer` of either
+ * SDK major: what the SDK adapters' `matches(server)` probes start from.
+ */
+export function isMcpServerLike(value: unknown): value is McpServerLike {
+  return (
+    isRecord(value) &&
+    isRecord(value._registeredTools) &&
+    typeof value.registerTool === 'function' &&
+    typeof value.isConnected === 'function' &&
+    isRecord(value.server)
+  );
+}

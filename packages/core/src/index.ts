@@ -9,8 +9,8 @@ export type { ClientError, ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
 export type { ControlTarget, ControlToolsOptions } from './control/control-tools.js';
 export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
-export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
-export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
+export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
+export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
   AnyDefinition,
   DefinitionKind,
@@ -57,6 +57,8 @@ export type { PreflightOption } from './loader/preflight.js';
 export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
+export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
+export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
@@ -76,6 +78,8 @@ export type {
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
+export type { CreateReloaderOptions, LoaderKind } from './reloader-options.js';
+export { resolveSettings } from './reloader-options.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';

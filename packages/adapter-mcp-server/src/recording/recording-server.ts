@@ -55,15 +55,20 @@ export interface RecordedEntry {
  */
 export interface RecordingMcpServer {
   /** `registerTool(name, config, callback)` (both majors). */
-  registerTool(name: string, config: Fields, callback: Callback): RecordedHandle;
+  registerTool(name: string, config: Record<string, unknown>, callback: (...args: any[]) => unknown): RecordedHandle;
   /** SDK 1.x `tool(name, [description], [paramsSchema], [annotations], callback)`. */
   tool(name: string, ...rest: unknown[]): RecordedHandle;
   /** `registerPrompt(name, config, callback)` (both majors). */
-  registerPrompt(name: string, config: Fields, callback: Callback): RecordedHandle;
+  registerPrompt(name: string, config: Record<string, unknown>, callback: (...args: any[]) => unknown): RecordedHandle;
   /** SDK 1.x `prompt(name, [description], [argsSchema], callback)`. */
   prompt(name: string, ...rest: unknown[]): RecordedHandle;
   /** `registerResource(name, uriOrTemplate, config, callback)` (both majors). */
-  registerResource(name: string, uriOrTemplate: unknown, config: Fields, callback: Callback): RecordedHandle;
+  registerResource(
+    name: string,
+    uriOrTemplate: unknown,
+    config: Record<string, unknown>,
+    callback: (...args: any[]) => unknown,
+  ): RecordedHandle;
   /** SDK 1.x `resource(name, uriOrTemplate, [metadata], callback)`. */
   resource(name: string, uriOrTemplate: unknown, ...rest: unknown[]): RecordedHandle;
   /** Per {@link RecordingServerOptions.connect}. */
@@ -101,7 +106,7 @@ export interface RecordedHandle {
   /** Disable the entry: not listed, not served. */
   disable(): void;
   /** Change fields (the SDK's names: `paramsSchema`, `callback`, `metadata`, `uri`, `template`, `name`…). */
-  update(updates: Fields): void;
+  update(updates: Record<string, unknown>): void;
   /** Drop the entry. */
   remove(): void;
   /** The current fields, read-only (`title`, `description`, `inputSchema`...). */

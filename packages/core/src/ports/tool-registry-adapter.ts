@@ -117,6 +117,31 @@ export interface ToolRegistryAdapter {
    */
   sendLog?(message: ClientLogMessage): void;
   /**
+   * Optional capability, shared plans: whether {@link commit} takes
+   * `prepared`, a change prepared by another adapter (on another server of
+   * the same kind). The fan-out adapter then prepares each batch once, on its
+   * catalog, and commits that one prepared change to every session that says
+   * yes; the others prepare their own. Each commit still checks its own
+   * server's entries and rolls back on its own.
+   */
+  canCommit?(prepared: PreparedChange): boolean;
+  /**
+   * Optional capability, deferred list_changed: {@link commit} without
+   * sending the notifications. The registry changes at once; the caller sends
+   * `result.notified` later with {@link sendListChanged}. Implement both or
+   * neither: the fan-out adapter then changes every session's registry in one
+   * step and spreads the sends over event-loop turns.
+   *
+   * @returns The lists whose list_changed is due (none for a body-only change).
+   * @throws `HotMcpError` (`HOTMCP_ERR_COMMIT_FAILED`) after restoring the registry exactly.
+   */
+  commitQuietly?(prepared: PreparedChange): CommitResult;
+  /**
+   * Optional capability, the other half of {@link commitQuietly}: send one
+   * list_changed per kind to the connected clients. Never throws.
+   */
+  sendListChanged?(kinds: readonly ListKind[]): void;
+  /**
    * Optional: run a module's register function against a recording server
    * shaped like this adapter's, and return what it registered as
    * definitions, without touching the live server. The engine then owns them
