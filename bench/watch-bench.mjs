@@ -9,15 +9,36 @@
 // 2. idle CPU and memory with 1,000 and 10,000 files (each in a fresh process);
 // 3. batches produced by a 300-file checkout-like change made by another process;
 // 4. list_changed notifications the example server sends for 300 new tool files
-//    and for a checkout rewriting them, over real stdio.
+//    and for a checkout rewriting them, over real stdio;
+// 5. scan cost: core's fast-glob scan (`scanFiles`: what the native watcher and
+//    rescans use; the poll watcher walks with the same `walkFiles`) against
+//    the hand-written scanner it replaced, kept below as the baseline, in the same
+//    run, with 1,000 and 10,000 files (`node bench/watch-bench.mjs --scan` runs
+//    this part alone).
 // Prints markdown tables; writes bench/results/watch-bench.json.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCoalescingChangeSource } from '../packages/core/dist/index.js';
+import {
+  createCoalescingChangeSource,
+  createPathFilter,
+  fileStamp,
+  isInside,
+  scanFiles,
+} from '../packages/core/dist/index.js';
 import { createNativeChangeSource } from '../packages/watcher-native/dist/index.js';
 import { createPollChangeSource } from '../packages/watcher-poll/dist/index.js';
 
@@ -53,6 +74,8 @@ async function watch(kind, root) {
         onBatch(batch);
       }, onError),
     stop: () => raw.stop(),
+    rescan: () => raw.rescan(),
+    stamp: (file) => raw.stamp(file),
   };
   const source = createCoalescingChangeSource(tapped, { root });
   const batches = [];
@@ -285,6 +308,96 @@ async function server(kind) {
 
 // ---------------------------------------------------------------- main
 
+// ---------------------------------------------------------------- 5. scan cost
+
+/**
+ * The baseline: the hand-written scanner core used before fast-glob (its
+ * `scanFiles` up to 0.x), kept as it was: readdir with file types, one stat
+ * per entered folder and per selected file.
+ */
+function handWrittenScan(filter, dir = filter.root) {
+  const scan = { files: new Map(), dirs: new Map() };
+  const top = statSync(dir, { throwIfNoEntry: false });
+  if (!top?.isDirectory()) throw new Error(`cannot scan ${dir}`);
+  scan.dirs.set(dir, top.ino);
+  const folders = [dir];
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    let entries;
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!filter.enters(full)) continue;
+        const stats = statSync(full, { throwIfNoEntry: false });
+        if (!stats?.isDirectory()) continue;
+        scan.dirs.set(full, stats.ino);
+        folders.push(full);
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && filter.includes(full)) {
+        try {
+          const link = entry.isSymbolicLink() || lstatSync(full).isSymbolicLink();
+          if (link && !isInside(filter.root, realpathSync(full))) continue;
+          const stats = statSync(full);
+          if (stats.isFile()) scan.files.set(full, fileStamp(stats));
+        } catch {}
+      }
+    }
+  }
+  return scan;
+}
+
+/** Median time of each scanner over `rounds` alternating rounds on one tree, and the files each found. */
+function scanCost(size, rounds) {
+  const root = makeTree(size, 'hotmcp-scan-bench-');
+  // A few files the globs leave out, as real trees have.
+  for (let d = 0; d * 100 < size; d++) writeFileSync(path.join(root, `d${d}`, 'notes.md'), 'x');
+  const filter = createPathFilter({ root, ...SELECT });
+  const scanners = {
+    'hand-written (baseline)': () => handWrittenScan(filter).files.size,
+    'fast-glob scanFiles': () => scanFiles(filter).files.size,
+  };
+  const times = Object.fromEntries(Object.keys(scanners).map((name) => [name, []]));
+  const found = {};
+  for (let round = 0; round < rounds + 2; round++) {
+    for (const [name, scan] of Object.entries(scanners)) {
+      const started = performance.now();
+      found[name] = scan();
+      if (round >= 2) times[name].push(performance.now() - started); // two warm-up rounds
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+  const base = stats(times['hand-written (baseline)']).p50;
+  return Object.fromEntries(
+    Object.entries(times).map(([name, samples]) => {
+      const { p50 } = stats(samples);
+      return [name, { files: found[name], p50, ratio: p50 / base }];
+    }),
+  );
+}
+
+function scanSection() {
+  const load = loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
+  const rows = { 1000: scanCost(1000, 30), 10000: scanCost(10_000, 10) };
+  const lines = [
+    `Scan cost, median of alternating rounds; load average before: ${load} (${cpus().length} cores).`,
+    '',
+    '| files | scanner | files found | median | ratio to baseline |',
+    '| --- | --- | --- | --- | --- |',
+    ...Object.entries(rows).flatMap(([size, scanners]) =>
+      Object.entries(scanners).map(
+        ([name, r]) =>
+          `| ${Number(size).toLocaleString('en')} | ${name} | ${r.files} | ${r.p50.toFixed(1)} ms | ${r.ratio.toFixed(2)} |`,
+      ),
+    ),
+  ];
+  return { rows, load, lines };
+}
+
 async function main() {
   const began = performance.now();
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}, ${process.platform}`;
@@ -354,6 +467,9 @@ async function main() {
   const serverRows = {};
   for (const kind of KINDS) serverRows[kind] = await server(kind);
 
+  log('scan…');
+  const scan = scanSection();
+
   const ms = (v) => (v === undefined ? '–' : `${v.toFixed(1)} ms`);
   const lines = [
     `Machine: ${machine}. Both watchers behind core's coalescer (defaults: lead 5 ms, settle 100 ms, max wait 1000 ms).`,
@@ -386,13 +502,15 @@ async function main() {
         `| HOTMCP_WATCHER=${kind} | ${r.watcher} | ${r.rounds[0].listChanged} | ${r.rounds[1].listChanged} | ${ms(r.rounds[0].appliedMs)}, ${ms(r.rounds[1].appliedMs)} |`,
     ),
     '',
+    ...scan.lines,
+    '',
     `Total run time ${((performance.now() - began) / 1000).toFixed(0)} s.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(path.join(here, 'results'), { recursive: true });
   await writeFile(
     path.join(here, 'results', 'watch-bench.json'),
-    `${JSON.stringify({ machine, date: new Date().toISOString(), latency: latencyRows, idle: idleRows, checkout: checkoutRows, server: serverRows }, null, 2)}\n`,
+    `${JSON.stringify({ machine, date: new Date().toISOString(), latency: latencyRows, idle: idleRows, checkout: checkoutRows, server: serverRows, scan: scan.rows }, null, 2)}\n`,
   );
 }
 
@@ -400,4 +518,5 @@ const [mode, ...args] = process.argv.slice(2);
 if (mode === '--idle') await idleChild(args[0], args[1]);
 else if (mode === '--checkout') checkoutChild(args[0], Number(args[1]));
 else if (mode === '--tools') toolsChild(args[0], args[1]);
+else if (mode === '--scan') process.stdout.write(`${scanSection().lines.join('\n')}\n`);
 else await main();

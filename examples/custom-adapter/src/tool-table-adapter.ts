@@ -10,16 +10,15 @@ import {
   type AnyDefinition,
   type CommitResult,
   HotMcpError,
+  isToolName,
   type PreparedChange,
   type RegistryChange,
   type RegistrySnapshot,
+  TOOL_NAME_RULE,
   type ToolRegistryAdapter,
 } from '@hotmcp/core';
 import { z } from 'zod';
 import type { TableTool, ToolTableServer } from './tool-table-server.js';
-
-/** The MCP tool-name rule (SEP-986). */
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 interface StandardJsonSchema {
   '~standard': {
@@ -162,8 +161,8 @@ export class ToolTableAdapter implements ToolRegistryAdapter {
   #toRow(definition: AnyDefinition): TableTool {
     const { kind, name } = definition;
     if (kind !== 'tool') throw refuse(name, 'this server has tools only', kind);
-    if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
-      throw refuse(name, 'the name must be 1 to 128 characters of A-Z, a-z, 0-9, "_", "-" or "."');
+    if (!isToolName(name)) {
+      throw refuse(name, `the name must be ${TOOL_NAME_RULE}`);
     }
     if (typeof definition.handler !== 'function') throw refuse(name, 'handler must be a function');
     const schema = toSchema(name, definition.inputSchema);

@@ -50,7 +50,9 @@ export type {
 } from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
+export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
+export { isInside } from './inside-root.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 export type { PreflightOption } from './loader/preflight.js';
@@ -60,7 +62,7 @@ export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
 export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
-export type { ChangeBatch, ChangeSource, ChangeSourceOptions } from './ports/change-source.js';
+export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
   CaptureOptions,
@@ -83,6 +85,7 @@ export { resolveSettings } from './reloader-options.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
+export { isToolName, TOOL_NAME_PATTERN, TOOL_NAME_RULE } from './tool-name.js';
 export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';
 export {
   CoalescingChangeSource,
@@ -96,11 +99,19 @@ export {
   isFatalWatcherError,
   watcherDied,
 } from './watching/fallback-change-source.js';
-export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './watching/file-stamp.js';
 export type { PathFilter } from './watching/path-filter.js';
-export { ALWAYS_EXCLUDED, createPathFilter, isInside } from './watching/path-filter.js';
-export type { FileScan } from './watching/scan-files.js';
-export { isGone, outsideRootLink, scanFiles, stampOf, unreadable } from './watching/scan-files.js';
+export { ALWAYS_EXCLUDED, createPathFilter } from './watching/path-filter.js';
+export type { FileScan, FileWalk } from './watching/scan-files.js';
+export {
+  currentStamp,
+  isGone,
+  listFiles,
+  outsideRootLink,
+  scanFiles,
+  stampOf,
+  unreadable,
+  walkFiles,
+} from './watching/scan-files.js';
 export type {
   ChangeSourceSelection,
   NativeWatcherModule,

@@ -5,9 +5,12 @@ import {
   type ChangeSource,
   type ChangeSourceOptions,
   createPathFilter,
+  currentStamp,
+  type FileListing,
   type FileScan,
   HotMcpError,
   isInside,
+  listFiles,
   type PathFilter,
   sameMetadata,
   sameStamp,
@@ -180,6 +183,16 @@ export class NativeChangeSource implements ChangeSource {
     this.#watchdog = undefined;
     await this.#chain;
     await this.#unsubscribe();
+  }
+
+  /** List the root now (one full scan, emitting nothing); unreadable paths and outside links go to `onError`. */
+  rescan(): FileListing {
+    return listFiles(this.#filter, (error) => this.#report(this.#generation, error));
+  }
+
+  /** The stamp of `file` now, or '' when it is not a regular file that can be read. */
+  stamp(file: string): string {
+    return currentStamp(file);
   }
 
   async #subscribe(generation: number): Promise<void> {

@@ -5,11 +5,17 @@ import {
   type ChangeSource,
   type ChangeSourceOptions,
   createPathFilter,
+  currentStamp,
+  type FileListing,
+  FRESH_MS,
   HotMcpError,
   isGone,
+  isHotMcpError,
+  listFiles,
   outsideRootLink,
   type PathFilter,
   unreadable,
+  walkFiles,
 } from '@hotmcp/core';
 
 /** Options of {@link PollChangeSource}. */
@@ -195,6 +201,16 @@ export class PollChangeSource implements ChangeSource {
     }
   }
 
+  /** List the root now (one full scan, emitting nothing); unreadable paths and outside links go to `onError`. */
+  rescan(): FileListing {
+    return listFiles(this.#filter, (error) => this.#report(error));
+  }
+
+  /** The stamp of `file` now, or '' when it is not a regular file that can be read. */
+  stamp(file: string): string {
+    return currentStamp(file);
+  }
+
   #schedule(generation: number): void {
     if (generation !== this.#generation) return;
     // Deliberately not unref()'d: a server that hot-reloads must keep polling.
@@ -284,13 +300,45 @@ export class PollChangeSource implements ChangeSource {
     }
   }
 
-  /** A new folder: record it, list it, and every folder inside. */
+  /**
+   * A new folder: walk it (fast-glob, one listing per folder), record it and
+   * every folder inside, and stamp their files. A folder's key comes from a
+   * stat after the walk: one modified since shortly before the walk began, or
+   * not read in full, keeps an empty key, so the next tick lists it again.
+   */
   #enter(dir: string, changes: Changes): void {
+    const began = Date.now() - FRESH_MS;
     const stats = statSync(dir, { throwIfNoEntry: false });
     if (!stats?.isDirectory()) return;
-    const folder: Folder = { key: '', files: new Set(), folders: new Set() };
-    this.#folders.set(dir, folder);
-    this.#list(dir, folder, folderKey(stats), changes);
+    const walk = walkFiles(
+      this.#filter,
+      (error) => {
+        const folder = isHotMcpError(error) ? error.details?.path : undefined;
+        if (typeof folder === 'string' && this.#unreadable.has(folder)) return; // said once per streak
+        if (typeof folder === 'string') this.#unreadable.add(folder);
+        this.#report(error);
+      },
+      dir,
+    );
+    for (const folder of [dir, ...walk.dirs]) {
+      const folderStats = folder === dir ? stats : statSync(folder, { throwIfNoEntry: false });
+      const settled =
+        folderStats?.isDirectory() &&
+        !walk.failed.has(folder) &&
+        Math.max(folderStats.mtimeMs, folderStats.ctimeMs) < began;
+      this.#folders.set(folder, {
+        key: settled && folderStats ? folderKey(folderStats) : '',
+        files: new Set(),
+        folders: new Set(),
+      });
+      if (folder !== dir) this.#folders.get(path.dirname(folder))?.folders.add(folder);
+      if (!walk.failed.has(folder)) this.#unreadable.delete(folder);
+    }
+    for (const [file, isLink] of walk.files) {
+      if (isLink) this.#links.add(file);
+      else this.#links.delete(file);
+      if (this.#restamp(file, changes)) this.#folders.get(path.dirname(file))?.files.add(file);
+    }
   }
 
   /** List a folder again: stamp its files, enter new folders, drop what went away. */

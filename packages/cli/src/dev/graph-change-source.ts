@@ -1,4 +1,11 @@
-import type { ChangeBatch, ChangeSource } from '@hotmcp/core';
+import {
+  type ChangeBatch,
+  type ChangeSource,
+  currentStamp,
+  type FileListing,
+  listFiles,
+  type PathFilter,
+} from '@hotmcp/core';
 
 /**
  * The change source of `hotmcp dev`: its baseline is the entry's import
@@ -16,9 +23,14 @@ export class GraphChangeSource implements ChangeSource {
     private readonly baseline: () => Iterable<string>,
     /** Files of the baseline edited since they were read: told once the watcher is up, since it did not see them. */
     private readonly editedSinceRead: () => string[],
+    /** What is watched: lists the root while the watcher is not up yet. */
+    private readonly filter: PathFilter,
   ) {}
 
+  private onError: ((error: Error) => void) | undefined;
+
   async start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]> {
+    this.onError = onError;
     this.starting ??= this.create()
       .then(async (inner) => {
         this.inner = inner;
@@ -33,5 +45,13 @@ export class GraphChangeSource implements ChangeSource {
   async stop(): Promise<void> {
     await this.starting;
     await this.inner?.stop();
+  }
+
+  rescan(): FileListing {
+    return this.inner ? this.inner.rescan() : listFiles(this.filter, this.onError);
+  }
+
+  stamp(file: string): string {
+    return this.inner ? this.inner.stamp(file) : currentStamp(file);
   }
 }

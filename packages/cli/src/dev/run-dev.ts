@@ -2,6 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import {
   clientMessage,
+  createPathFilter,
   createReloader,
   HotMcpError,
   isHotMcpError,
@@ -161,6 +162,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
             }),
           () => loader?.files() ?? [],
           () => loader?.editedSinceRead() ?? [],
+          createPathFilter(settings),
         );
         reloader = await createReloader({
           server,

@@ -1,6 +1,7 @@
-import { basename, isAbsolute, relative, sep } from 'node:path';
+import { basename, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BatchReport, ModuleErrorReport, ReloaderStatus, ReloadFailure, RescanReport } from '../engine/status.js';
+import { isInside } from '../inside-root.js';
 import type { ChangeBatch } from '../ports/change-source.js';
 
 /**
@@ -16,7 +17,7 @@ const MAX_MESSAGE = 500;
 export function clientPath(root: string, file: string): string {
   const path = relative(root, file);
   if (path === '') return '.';
-  if (path.startsWith('..') || isAbsolute(path)) return `…/${basename(file)}`;
+  if (!isInside(root, file)) return `…/${basename(file)}`;
   return sep === '/' ? path : path.split(sep).join('/');
 }
 

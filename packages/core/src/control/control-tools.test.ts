@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdir, mkdtemp, realpath, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,7 +11,6 @@ import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { ClientLogMessage } from '../ports/tool-registry-adapter.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { TOKENS } from '../tokens.js';
-import { FRESH_MS } from '../watching/file-stamp.js';
 import { clientMessage, clientPath } from './client-view.js';
 
 /** The fake adapter, with the optional `sendLog` recorded. */
@@ -34,23 +33,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-/** Write files and wait (bounded) until their stamps are old enough to be trusted. */
-async function writeSettled(files: Record<string, string>): Promise<void> {
-  for (const [name, body] of Object.entries(files)) {
-    await mkdir(join(file(name), '..'), { recursive: true });
-    await writeFile(file(name), body);
-  }
-  await vi.waitFor(
-    async () => {
-      for (const name of Object.keys(files)) {
-        const { mtimeMs, ctimeMs } = await stat(file(name));
-        expect(Date.now() - Math.max(mtimeMs, ctimeMs)).toBeGreaterThan(FRESH_MS);
-      }
-    },
-    { timeout: 5_000, interval: 20 },
-  );
-}
 
 function setup(options: { controlTools?: boolean; baseline?: string[] } = {}) {
   const source = new FakeChangeSource((options.baseline ?? []).map(file));
@@ -158,13 +140,11 @@ describe('hotmcp_status', () => {
 
 describe('hotmcp_reload and rescan()', () => {
   it('picks up files added, changed and removed that the change source never reported', async () => {
-    await writeSettled({ 'a.ts': 'a', 'b.ts': 'b' });
     const t = setup({ controlTools: true, baseline: ['a.ts', 'b.ts'] });
     t.loader.set(file('a.ts'), { default: tool('a', 'a1') }).set(file('b.ts'), { default: tool('b') });
     await t.reloader.start();
 
-    await writeSettled({ 'a.ts': 'a, edited', 'c.ts': 'c' });
-    await unlink(file('b.ts'));
+    t.source.write(file('a.ts')).write(file('c.ts')).delete(file('b.ts'));
     t.loader.set(file('a.ts'), { default: tool('a', 'a2') }).set(file('c.ts'), { default: tool('c') });
     const { json } = await call(t.adapter, 'hotmcp_reload');
 
@@ -176,8 +156,8 @@ describe('hotmcp_reload and rescan()', () => {
   });
 
   it('finds nothing, and loads nothing, when the watcher missed nothing', async () => {
-    await writeSettled({ 'a.ts': 'a', 'drafts.ts': 'x' });
     const t = setup({ baseline: ['a.ts'] });
+    t.source.write(file('drafts.ts'));
     await t.reloader.start();
     await t.reloader.rescan(); // drafts.ts was never reported: picked up now
     const loads = t.loader.loads.length;
@@ -186,15 +166,36 @@ describe('hotmcp_reload and rescan()', () => {
     expect(t.loader.loads).toHaveLength(loads);
   });
 
-  it('waits for a reload in flight and runs as the next batch of the queue', async () => {
-    await writeSettled({ 'a.ts': 'a', 'b.ts': 'b' });
+  it('compares with the stamp the change source gave when the file was loaded', async () => {
     const t = setup({ baseline: ['a.ts'] });
+    await t.reloader.start();
+    t.source.write(file('a.ts'));
+    t.source.emit({ changed: [file('a.ts')] });
+    await t.reloader.idle();
+    expect((await t.reloader.rescan()).found.changed).toEqual([]);
+    t.source.write(file('a.ts')); // a change the watcher missed
+    expect((await t.reloader.rescan()).found.changed).toEqual([file('a.ts')]);
+  });
+
+  it('does not report files under an unreadable folder as removed, and audits the folder', async () => {
+    const t = setup({ baseline: ['a.ts', 'locked/b.ts'] });
+    await t.reloader.start();
+    t.source.delete(file('locked/b.ts')).unreadable = [file('locked')];
+    const report = await t.reloader.rescan();
+    expect(report.found).toEqual({ added: [], changed: [], removed: [] });
+    expect(t.reloader.status().trackedFiles).toEqual([file('a.ts'), file('locked/b.ts')]);
+    expect(t.audit.events.filter((event) => event.event === 'watcher.error')).toHaveLength(1);
+  });
+
+  it('waits for a reload in flight and runs as the next batch of the queue', async () => {
+    const t = setup({ baseline: ['a.ts'] });
+    t.source.write(file('b.ts'));
     await t.reloader.start();
     let release = () => {};
     t.loader.gate = new Promise((resolve) => {
       release = resolve;
     });
-    await writeSettled({ 'a.ts': 'a, edited' });
+    t.source.write(file('a.ts'));
     t.source.emit({ changed: [file('a.ts')] });
     await vi.waitFor(() => expect(t.loader.loads).toHaveLength(2)); // a is loading
     let done = false;
@@ -215,7 +216,7 @@ describe('hotmcp_reload and rescan()', () => {
   it('answers with an error, not a throw, when the root cannot be scanned', async () => {
     const t = setup({ controlTools: true });
     await t.reloader.start();
-    await rm(root, { recursive: true, force: true });
+    t.source.rescanError = new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot scan ${root}: missing`);
     const { json, isError } = await call(t.adapter, 'hotmcp_reload');
     expect(isError).toBe(true);
     expect(json.error).toMatch(/cannot scan/);

@@ -1,8 +1,7 @@
 import { type AnyDefinition, definitionStack, isDefinition, keyOf, normaliseUri, registryName } from '../define.js';
+import { locate } from '../error-location.js';
 import { clip, HotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
-
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+import { isToolName, TOOL_NAME_PATTERN } from '../tool-name.js';
 
 function invalid(
   file: string,
@@ -59,7 +58,7 @@ export function definitionProblem(definition: unknown): string | undefined {
     return `has the kind ${clip(String(JSON.stringify(kind)), 100)}, not one of ${KINDS.join(', ')}`;
   }
   if (typeof name !== 'string' || name.trim() === '') return `has no name`;
-  if (kind === 'tool' && !TOOL_NAME.test(name)) return `has an invalid tool name (allowed: ${TOOL_NAME.source})`;
+  if (kind === 'tool' && !isToolName(name)) return `has an invalid tool name (allowed: ${TOOL_NAME_PATTERN.source})`;
   if (typeof value.handler !== 'function') return 'has no handler function';
   for (const field of ['title', 'description', 'mimeType'] as const) {
     if (value[field] !== undefined && typeof value[field] !== 'string') return `has a ${field} that is not a string`;

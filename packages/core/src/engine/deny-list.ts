@@ -1,5 +1,6 @@
 import { relative, sep } from 'node:path';
 import picomatch from 'picomatch';
+import { isInside } from '../inside-root.js';
 
 /** Files the engine never loads: the server's entry module, the reloader itself, user globs. */
 export class DenyList {
@@ -18,8 +19,8 @@ export class DenyList {
   /** Why a file is denied, or undefined when it may be loaded. */
   reason(file: string): string | undefined {
     if (this.files.has(file)) return 'entry or reloader module';
+    if (!isInside(this.root, file)) return 'outside the root';
     const rel = relative(this.root, file).split(sep).join('/');
-    if (rel.startsWith('..')) return 'outside the root';
     return this.matches(rel) ? 'deny glob' : undefined;
   }
 }

@@ -253,6 +253,14 @@ describe('ReloadEngine', () => {
     expect(denied).toEqual([file('private/x.ts'), file('server.ts')]);
   });
 
+  it("loads a root-level file named ..foo.ts (regression: the deny list's startsWith('..') called it outside the root)", async () => {
+    const t = await setup({ baseline: [file('..foo.ts')] });
+    t.loader.set(file('..foo.ts'), { default: tool('foo') });
+    await t.reloader.start();
+    expect(t.adapter.list().tools).toEqual(['foo']);
+    expect(t.audit.events.filter((event) => event.event === 'file.denied')).toEqual([]);
+  });
+
   it('applies one commit for a batch that touches several modules', async () => {
     const t = await setup({ baseline: [file('a.ts')] });
     t.loader.set(file('a.ts'), { default: tool('a') });

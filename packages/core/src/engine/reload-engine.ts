@@ -1,20 +1,19 @@
-import { statSync } from 'node:fs';
-import { sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
-import { type AnyDefinition, type DefinitionKind, definitionKey, keyOf, listOf, registryName } from '../define.js';
-import { clip, HotMcpError, isHotMcpError } from '../errors.js';
-import { locate } from '../loader/load-error.js';
+import { type AnyDefinition, definitionKey, keyOf, listOf, registryName } from '../define.js';
+import { locate } from '../error-location.js';
+import { HotMcpError, isHotMcpError } from '../errors.js';
+import { sameStamp } from '../file-stamp.js';
+import { isInside } from '../inside-root.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { ModuleLoader } from '../ports/module-loader.js';
-import type { ListKind, RegistryChange, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
+import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
-import { fileStamp, sameStamp } from '../watching/file-stamp.js';
-import { createPathFilter } from '../watching/path-filter.js';
-import { scanFiles } from '../watching/scan-files.js';
 import { ChangeQueue } from './change-queue.js';
 import { definitionLine, extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
+import { asHotMcpError, describe, rejectedKey, toHotMcpError } from './engine-errors.js';
+import { BUILTIN, diffOwnership, type ModuleRecord, type Owned, refOf, resolveOwnership } from './ownership.js';
 import type {
   BatchReport,
   ModuleErrorReport,
@@ -23,24 +22,6 @@ import type {
   ReloadFailure,
   RescanReport,
 } from './status.js';
-
-interface ModuleRecord {
-  /** The last version that loaded and validated. */
-  exports?: Record<string, unknown>;
-  /** Its definitions: what the module offers to the registry. */
-  definitions: AnyDefinition[];
-  /** Why the newest version is not in use. */
-  error?: HotMcpError;
-  /** Definitions refused because another owner holds the name. */
-  conflicts: HotMcpError[];
-  /** Definitions the adapter refused, by key, until the module loads again. */
-  rejected: Map<string, HotMcpError>;
-}
-
-interface Owned {
-  file: string;
-  definition: AnyDefinition;
-}
 
 const DISPOSE = 'dispose';
 /** How long an asynchronous register function may take by default, in ms. */
@@ -56,8 +37,6 @@ function registerFunctionOf(
   }
   return undefined;
 }
-/** The owner of built-in definitions (the control tools): the reloader itself, not a file. */
-const BUILTIN = 'hotmcp';
 
 /**
  * The kernel: turns change batches into one registry commit each, keeping
@@ -164,20 +143,15 @@ export class ReloadEngine {
   async rescan(): Promise<RescanReport> {
     const found: ChangeBatch = { added: [], changed: [], removed: [] };
     if (!this.running) return { found };
-    const unreadable: string[] = [];
-    const { files } = scanFiles(createPathFilter(this.settings), (error) => {
-      const path = isHotMcpError(error) ? error.details?.path : undefined;
-      if (typeof path === 'string' && isHotMcpError(error) && error.code === 'HOTMCP_ERR_WATCHER_FAILED')
-        unreadable.push(path);
-      this.watcherError(error);
-    });
-    for (const [file, stamp] of files) {
+    const listing = this.source.rescan();
+    for (const [file, stamp] of listing.files) {
       if (this.deny.reason(file) !== undefined) continue;
       if (!this.tracked.has(file)) found.added.push(file);
       else if (!sameStamp(this.stamps.get(file), stamp)) found.changed.push(file);
     }
-    const hidden = (file: string) => unreadable.some((path) => file === path || file.startsWith(`${path}${sep}`));
-    for (const file of this.tracked) if (!files.has(file) && !hidden(file)) found.removed.push(file);
+    // What lies under an unreadable folder is unknown, not gone.
+    const hidden = (file: string) => listing.unreadable.some((path) => file === path || isInside(path, file));
+    for (const file of this.tracked) if (!listing.files.has(file) && !hidden(file)) found.removed.push(file);
     this.audit.record('reloader.rescan', {
       added: found.added.length,
       changed: found.changed.length,
@@ -325,7 +299,7 @@ export class ReloadEngine {
     const removed = batch.removed.filter((file) => this.tracked.has(file));
     for (const file of touched) this.tracked.add(file);
     for (const file of removed) this.tracked.delete(file);
-    for (const file of touched) this.stamps.set(file, this.stampNow(file));
+    for (const file of touched) this.stamps.set(file, this.source.stamp(file));
     for (const file of removed) this.stamps.delete(file);
 
     // Affected: what changed, everything that imports it, and (when files
@@ -472,7 +446,7 @@ export class ReloadEngine {
     }
 
     let next = this.resolveOwnership(foreign);
-    let change = this.diff(next);
+    let change = diffOwnership(this.active, next);
     for (let attempt = 0; ; attempt++) {
       try {
         const prepared = await this.adapter.prepare(change);
@@ -501,82 +475,17 @@ export class ReloadEngine {
         this.audit.record('definition.rejected', { module: owner.file, ...refused.toJSON() });
         this.failed({ event: 'definition.rejected', module: owner.file, error: refused });
         next = this.resolveOwnership(foreign);
-        change = this.diff(next);
+        change = diffOwnership(this.active, next);
       }
     }
   }
 
   private resolveOwnership(foreign: ReadonlySet<string>): Map<string, Owned> {
-    const next = new Map<string, Owned>();
-    // The reloader's own definitions come first: no module may take their names.
-    for (const definition of this.builtins) {
-      if (!foreign.has(keyOf(definition))) next.set(keyOf(definition), { file: BUILTIN, definition });
-    }
-    // Current owners keep their names while their modules still offer them.
-    for (const [key, owned] of this.active) {
-      const record = this.records.get(owned.file);
-      if (!record) continue;
-      if (record.rejected.has(key)) {
-        next.set(key, owned); // the new version was refused: the last good one stays
-        continue;
-      }
-      const definition = record.definitions.find((candidate) => keyOf(candidate) === key);
-      if (definition) next.set(key, { file: owned.file, definition });
-    }
-    for (const file of [...this.records.keys()].sort()) {
-      const record = this.records.get(file) as ModuleRecord;
-      const before = new Set(record.conflicts.map((error) => error.message));
-      record.conflicts = [];
-      for (const definition of record.definitions) {
-        const key = keyOf(definition);
-        if (record.rejected.has(key)) continue;
-        const holder = next.get(key);
-        if (holder?.file === file) continue;
-        if (holder || foreign.has(key)) {
-          const by =
-            holder?.file === BUILTIN
-              ? 'hotmcp itself (a control tool)'
-              : holder
-                ? `module ${holder.file}`
-                : 'the server, outside the reloader';
-          const conflict = new HotMcpError(
-            'HOTMCP_ERR_NAME_CONFLICT',
-            `${definition.kind} '${registryName(definition)}' in ${file} is already registered by ${by}; it was not loaded`,
-            { file, details: refOf(definition) },
-          );
-          const located = withDefinitionLine(conflict, definition, file);
-          record.conflicts.push(located);
-          if (!before.has(located.message)) {
-            this.audit.record('definition.rejected', located.toJSON());
-            this.failed({ event: 'definition.rejected', module: file, error: located });
-          }
-          continue;
-        }
-        next.set(key, { file, definition });
-      }
-    }
-    return next;
-  }
-
-  private diff(next: ReadonlyMap<string, Owned>): RegistryChange {
-    const change: RegistryChange = { upsert: [], remove: [] };
-    for (const [key, owned] of next) {
-      if (this.active.get(key)?.definition !== owned.definition) change.upsert.push(owned.definition);
-    }
-    for (const [key, owned] of this.active) {
-      if (!next.has(key)) change.remove.push(refOf(owned.definition));
-    }
-    return change;
-  }
-
-  /** The file's stamp now (one stat), or '' when it cannot be read: a later rescan then reloads it. */
-  private stampNow(file: string): string {
-    try {
-      const stats = statSync(file, { throwIfNoEntry: false });
-      return stats?.isFile() ? fileStamp(stats) : '';
-    } catch {
-      return '';
-    }
+    const input = { builtins: this.builtins, active: this.active, records: this.records, foreign };
+    return resolveOwnership(input, (file, conflict) => {
+      this.audit.record('definition.rejected', conflict.toJSON());
+      this.failed({ event: 'definition.rejected', module: file, error: conflict });
+    });
   }
 
   private async dispose(file: string, exports: Record<string, unknown>): Promise<void> {
@@ -596,31 +505,4 @@ export class ReloadEngine {
       this.audit.record('module.dispose_failed', failure.toJSON());
     }
   }
-}
-
-function refOf(definition: AnyDefinition): { kind: DefinitionKind; name: string } {
-  return { kind: definition.kind, name: registryName(definition) };
-}
-
-function rejectedKey(error: unknown): string | undefined {
-  if (!isHotMcpError(error)) return undefined;
-  const kind = error.details?.kind;
-  const name = error.details?.name;
-  return typeof kind === 'string' && typeof name === 'string'
-    ? definitionKey({ kind: kind as DefinitionKind, name })
-    : undefined;
-}
-
-function toHotMcpError(error: unknown, file: string): HotMcpError {
-  if (isHotMcpError(error)) return error;
-  return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `${file}: ${describe(error)}`, { file, cause: error });
-}
-
-function asHotMcpError(error: unknown): HotMcpError {
-  return isHotMcpError(error) ? error : new HotMcpError('HOTMCP_ERR_COMMIT_FAILED', describe(error), { cause: error });
-}
-
-/** An error's message for another error's: clipped, so a huge thrown message never fills the audit log. */
-function describe(error: unknown): string {
-  return clip(error instanceof Error ? error.message : String(error));
 }

@@ -1,27 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { locate, toPath } from '../error-location.js';
 import { clip, HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
 import { OUTSIDE_ROOT_CODE } from './esm-hooks.js';
-
-const LOCATION = /(file:\/\/[^\s)'"]+?|\/[^\s:)'"]+?):(\d+)(?::(\d+))?/g;
-
-function toPath(raw: string): string {
-  const bare = raw.split('?')[0] as string;
-  return bare.startsWith('file:') ? fileURLToPath(bare) : bare;
-}
-
-/** The first place under `root` that an error's message or stack points at. */
-export function locate(error: unknown, root: string): { file: string; line: number; column?: number } | undefined {
-  const text = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
-  for (const match of text.matchAll(LOCATION)) {
-    const file = toPath(match[1] as string);
-    if (!file.startsWith(root)) continue;
-    const column = match[3] === undefined ? undefined : Number(match[3]);
-    return { file, line: Number(match[2]), ...(column !== undefined && { column }) };
-  }
-  return undefined;
-}
 
 /** Node names the importer but not the line of a missing import: find the line in the importer's source. */
 function locateMissingImport(error: unknown): { file: string; line: number; column?: number } | undefined {

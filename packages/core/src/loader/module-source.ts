@@ -4,14 +4,8 @@
  * holds UTF-8 text worth evaluating (not an empty save, not binary bytes).
  */
 import { readFileSync, realpathSync } from 'node:fs';
-import { sep } from 'node:path';
 import { HotMcpError } from '../errors.js';
-
-/** True when `file` (absolute, resolved) lies inside `root` (absolute, resolved). */
-export function isInsideRoot(root: string, file: string): boolean {
-  const prefix = root.endsWith(sep) ? root : root + sep;
-  return file.startsWith(prefix);
-}
+import { isInside } from '../inside-root.js';
 
 /** The error for a file, or an import, that resolves outside the root. */
 export function outsideRoot(
@@ -44,7 +38,7 @@ export function assertInsideRoot(file: string, root: string): void {
   } catch {
     return; // gone, or a link loop: reading it fails with its own error
   }
-  if (!isInsideRoot(root, real)) throw outsideRoot(file, real, root);
+  if (!isInside(root, real)) throw outsideRoot(file, real, root);
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });

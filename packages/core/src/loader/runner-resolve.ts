@@ -8,6 +8,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isInside } from '../inside-root.js';
 import { alternatives } from './esm-hooks.js';
 
 export type ResolvedImport =
@@ -36,7 +37,7 @@ function withoutQuery(specifier: string): string {
 
 /** True for a file the runner owns: inside `root` (which ends with a separator) and not in a package. */
 export function isLocal(file: string, root: string): boolean {
-  return file.startsWith(root) && !file.includes(`${sep}node_modules${sep}`);
+  return isInside(root, file) && !file.includes(`${sep}node_modules${sep}`);
 }
 
 /**
@@ -66,7 +67,7 @@ export function resolveImport(specifier: string, parent: string, root: string): 
   const found = candidates.find(isFile);
   if (found === undefined) return { kind: 'missing' };
   const real = realpathSync(found);
-  if (!real.startsWith(root)) return { kind: 'outside', resolved: real };
+  if (!isInside(root, real)) return { kind: 'outside', resolved: real };
   const json = extname(found) === '.json';
   if (isLocal(found, root) && RUNNER_EXTENSIONS.has(extname(found))) return { kind: 'local', file: found, json };
   return { kind: 'external', specifier: pathToFileURL(found).href, json };

@@ -18,12 +18,28 @@ export interface ChangeSourceOptions {
   exclude: readonly string[];
 }
 
+/** Every selected file under a root at one moment, as {@link ChangeSource.rescan} lists it. */
+export interface FileListing {
+  /**
+   * Each selected file (absolute normalised path) with its stamp, as
+   * {@link ChangeSource.stamp} gives it: two stamps prove a file unchanged
+   * when `sameStamp` (from `@hotmcp/core`) says so.
+   */
+  files: ReadonlyMap<string, string>;
+  /**
+   * Folders and files that could not be read (each one also reported through
+   * `onError`): what lies under them is unknown, not gone.
+   */
+  unreadable: readonly string[];
+}
+
 /**
- * Port: tells the engine which files under a root changed.
+ * Port: tells the engine which files under a root changed, and what is there
+ * when the engine asks.
  *
  * The first scan is a baseline: `start` resolves with the files present and
  * emits nothing for them. Later changes arrive through `onBatch`. Paths that
- * resolve outside the root are never emitted.
+ * resolve outside the root are never emitted nor listed.
  */
 export interface ChangeSource {
   /**
@@ -36,4 +52,20 @@ export interface ChangeSource {
   start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]>;
   /** Release every handle. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * List the root now, emitting nothing: every file the source would report,
+   * with its stamp (what the engine compares with the stamps it took when it
+   * loaded each file, to find what the watcher missed). Unreadable folders
+   * and files, and symlinks resolving outside the root, are reported through
+   * the `onError` given to `start` (when started) and skipped. Only called
+   * between `start` and `stop`.
+   *
+   * @throws HotMcpError `HOTMCP_ERR_WATCHER_FAILED` when the root is not a folder.
+   */
+  rescan(): FileListing;
+  /**
+   * The stamp of `file` now (one `stat`), or `''` when it is not a regular
+   * file that can be read: a stamp of `''` never proves a file unchanged.
+   */
+  stamp(file: string): string;
 }

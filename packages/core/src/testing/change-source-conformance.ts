@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isHotMcpError } from '../errors.js';
+import { sameMetadata } from '../file-stamp.js';
 import type { ChangeBatch, ChangeSource, ChangeSourceOptions } from '../ports/change-source.js';
 import { type CoalesceTimings, createCoalescingChangeSource } from '../watching/coalescing-change-source.js';
 
@@ -351,6 +352,32 @@ export function changeSourceConformance(
         for (const file of [...early, ...late]) expect(watch.history(file)).toEqual([]);
       });
 
+      it('lists the selected files with rescan(), each with the stamp stamp() gives, and no others', async () => {
+        const target = path.join(env.outside, 'secret.ts');
+        writeFileSync(target, 'secret');
+        const files = [env.write('index.ts'), env.write('tools/a.ts'), env.write('tools/deep/b.ts')];
+        env.write('node_modules/pkg/x.ts');
+        env.write('private/y.ts');
+        env.write('tools/a.test.ts');
+        mkdirSync(env.at('tools/linked'));
+        symlinkSync(target, env.at('tools/linked/out.ts'));
+        const watch = await open();
+        const late = env.write('tools/late.ts'); // listed whether or not it was reported yet
+        const listing = watch.source.rescan();
+        expect([...listing.files.keys()].sort()).toEqual([...files, late].sort());
+        expect(listing.unreadable).toEqual([]);
+        for (const [file, stamp] of listing.files) {
+          expect(stamp).not.toBe('');
+          expect(sameMetadata(watch.source.stamp(file), stamp), file).toBe(true);
+        }
+        expect(watch.source.stamp(env.at('tools/none.ts'))).toBe('');
+        expect(watch.source.stamp(env.at('tools'))).toBe('');
+        const before = watch.source.stamp(files[1] as string);
+        await untilClockPasses(env.dir, statSync(files[1] as string).ctimeMs, timeoutMs);
+        writeFileSync(files[1] as string, 'edited');
+        expect(watch.source.stamp(files[1] as string)).not.toBe(before);
+      });
+
       it('reports the root deleted, and watches it again when it is back', async () => {
         const old = env.write('tools/a.ts');
         const watch = await open();
@@ -438,6 +465,9 @@ export function changeSourceConformance(
               const added = env.write('open/c.ts');
               await watch.until(() => watch.present.has(added), 'a new file elsewhere');
               expect(watch.present.has(locked)).toBe(true);
+              const listing = watch.source.rescan();
+              expect(listing.unreadable).toEqual([env.at('locked')]);
+              expect([...listing.files.keys()].sort()).toEqual([other, added]);
             } finally {
               chmodSync(env.at('locked'), 0o755);
             }
@@ -821,6 +851,9 @@ const scenarios = {
     const added = write('open/c.ts');
     await until(() => last(added) === 'added', 'a new file elsewhere');
     if ((seen.get(locked) ?? []).includes('removed')) throw new Error('the unreadable folder was reported removed');
+    const listing = source.rescan();
+    if (JSON.stringify(listing.unreadable) !== JSON.stringify([at('locked')])) throw new Error('rescan() did not list the unreadable folder: ' + JSON.stringify(listing.unreadable));
+    if (JSON.stringify([...listing.files.keys()].sort()) !== JSON.stringify([other, added])) throw new Error('rescan() listed ' + JSON.stringify([...listing.files.keys()]));
     fs.chmodSync(at('locked'), 0o755);
     fs.writeFileSync(locked, 'edited after');
     await until(() => last(locked) === 'changed', 'the folder readable again');

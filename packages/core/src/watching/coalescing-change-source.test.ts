@@ -366,6 +366,8 @@ describe('CoalescingChangeSource', () => {
         return [];
       },
       async stop() {},
+      rescan: () => ({ files: new Map(), unreadable: [] }),
+      stamp: () => '',
     };
     const source = createCoalescingChangeSource(inner, { root });
     sources.push(source);
@@ -376,6 +378,18 @@ describe('CoalescingChangeSource', () => {
     );
     report?.(new Error('boom'));
     expect(errors.map((error) => error.message)).toEqual(['boom']);
+  });
+
+  it('answers rescan() and stamp() from the wrapped source', async () => {
+    const file = path.join(root, 'a.ts');
+    const inner = new FakeChangeSource().write(file);
+    inner.unreadable = [path.join(root, 'locked')];
+    const source = createCoalescingChangeSource(inner, { root });
+    sources.push(source);
+    await source.start(() => {});
+    expect(source.rescan()).toEqual({ files: new Map([[file, inner.stamp(file)]]), unreadable: inner.unreadable });
+    expect(source.stamp(file)).toBe(inner.stamp(file));
+    expect(source.stamp(path.join(root, 'b.ts'))).toBe('');
   });
 
   it('refuses bad timings with HOTMCP_ERR_BAD_OPTION', () => {

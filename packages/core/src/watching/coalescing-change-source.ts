@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HotMcpError } from '../errors.js';
-import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
-import { fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
+import { fileStamp, sameMetadata, sameStamp } from '../file-stamp.js';
+import type { ChangeBatch, ChangeSource, FileListing } from '../ports/change-source.js';
 import { isGone, outsideRootLink, unreadable } from './scan-files.js';
 
 /** The timings of a {@link CoalescingChangeSource}, all in milliseconds. */
@@ -170,6 +170,16 @@ export class CoalescingChangeSource implements ChangeSource {
     this.#pending = new Set();
     await this.source.stop();
     await this.#chain;
+  }
+
+  /** The wrapped source's listing (a rescan is not coalesced: it is the engine's own look at the disk). */
+  rescan(): FileListing {
+    return this.source.rescan();
+  }
+
+  /** The wrapped source's stamp of `file`. */
+  stamp(file: string): string {
+    return this.source.stamp(file);
   }
 
   #receive(generation: number, batch: ChangeBatch): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HotMcpError } from '../errors.js';
-import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
+import type { ChangeBatch, ChangeSource, FileListing } from '../ports/change-source.js';
 import {
   createFallbackChangeSource,
   type FallbackEvent,
@@ -30,6 +30,14 @@ class ScriptedSource implements ChangeSource {
 
   async stop(): Promise<void> {
     this.stopped++;
+  }
+
+  rescan(): FileListing {
+    return { files: new Map(this.files.map((file) => [file, `${file}@${this.files.length}`])), unreadable: [] };
+  }
+
+  stamp(file: string): string {
+    return this.files.includes(file) ? `${file}@${this.files.length}` : '';
   }
 }
 
@@ -106,6 +114,21 @@ describe('FallbackChangeSource', () => {
     expect(seen.batches).toHaveLength(2);
     await source.stop();
     expect(fallback.stopped).toBe(1);
+  });
+
+  it('answers rescan() and stamp() from the source watching now', async () => {
+    const primary = new ScriptedSource(['/r/a.ts']);
+    const fallback = new ScriptedSource(['/r/a.ts', '/r/b.ts']);
+    const seen = collect();
+    const source = createFallbackChangeSource({ primary, fallback: () => fallback, ...seen });
+    await source.start(seen.onBatch, seen.onError);
+    expect([...source.rescan().files]).toEqual([['/r/a.ts', '/r/a.ts@1']]);
+    expect(source.stamp('/r/a.ts')).toBe('/r/a.ts@1');
+    primary.onError?.(watcherDied('inotify read failed'));
+    await untilTrue(() => source.current === 'fallback');
+    expect([...source.rescan().files.keys()]).toEqual(['/r/a.ts', '/r/b.ts']);
+    expect(source.stamp('/r/a.ts')).toBe('/r/a.ts@2');
+    await source.stop();
   });
 
   it('passes errors that are not fatal through and keeps the primary', async () => {

@@ -1,5 +1,5 @@
 import { HotMcpError, isHotMcpError } from '../errors.js';
-import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
+import type { ChangeBatch, ChangeSource, FileListing } from '../ports/change-source.js';
 
 /**
  * The error a change source reports through `onError` when it has stopped
@@ -119,6 +119,16 @@ export class FallbackChangeSource implements ChangeSource {
     this.#watcher = this.#names[this.current as 'primary' | 'fallback'];
     this.#onStarted?.(this.current as 'primary' | 'fallback');
     return files;
+  }
+
+  /** The listing of the source watching now (between two sources: the primary's, a look at the same disk). */
+  rescan(): FileListing {
+    return (this.#active ?? this.#primary).rescan();
+  }
+
+  /** The stamp of `file`, from the source watching now (or the primary). */
+  stamp(file: string): string {
+    return (this.#active ?? this.#primary).stamp(file);
   }
 
   async stop(): Promise<void> {

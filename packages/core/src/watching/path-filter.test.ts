@@ -65,4 +65,10 @@ describe('createPathFilter', () => {
     expect(dotted.enters(at('.config'))).toBe(true);
     expect(dotted.includes(at('.config/a.ts'))).toBe(true);
   });
+
+  it("keeps a glob whose base starts with two dots, like ..tools/*.ts (regression: startsWith('..') dropped it)", () => {
+    const dotted = createPathFilter({ root, include: ['..tools/*.ts', '../up/*.ts'], exclude: [] });
+    expect(dotted.includes(at('..tools/a.ts'))).toBe(true);
+    expect(dotted.walk.patterns).toEqual(['..tools/**']);
+  });
 });

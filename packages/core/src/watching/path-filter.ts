@@ -1,5 +1,6 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { isInside } from '../inside-root.js';
 import type { ChangeSourceOptions } from '../ports/change-source.js';
 
 /** Folders never reported, whatever the globs say. */
@@ -24,12 +25,14 @@ export interface PathFilter {
   includes(file: string): boolean;
   /** True when the absolute folder `dir` may hold reported files (the root always may). */
   enters(dir: string): boolean;
-}
-
-/** True when `file` is strictly inside `root` (both absolute and normalised). */
-export function isInside(root: string, file: string): boolean {
-  const relative = path.relative(root, file);
-  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+  /**
+   * The same selection as globs for a directory walker (fast-glob), relative
+   * to the root: `patterns` reach every folder {@link enters} allows (and more
+   * files than {@link includes} selects), `ignore` prunes excluded folders,
+   * `dot` says whether dot-folders are walked. A walker's findings are checked
+   * with `includes` and `enters` afterwards.
+   */
+  readonly walk: { readonly patterns: readonly string[]; readonly ignore: readonly string[]; readonly dot: boolean };
 }
 
 const toPosix = (relative: string): string => (path.sep === '/' ? relative : relative.split(path.sep).join('/'));
@@ -40,17 +43,23 @@ export function createPathFilter(options: Pick<ChangeSourceOptions, 'root' | 'in
   // Globs that climb out of the root select nothing.
   const include = options.include.filter((glob) => {
     const base = picomatch.scan(glob).base;
-    return !path.posix.normalize(base === '' ? '.' : base).startsWith('..') && !path.posix.isAbsolute(base);
+    const normal = path.posix.normalize(base === '' ? '.' : base);
+    return normal !== '..' && !normal.startsWith('../') && !path.posix.isAbsolute(base);
   });
   const included = include.length > 0 ? picomatch(include, { dot: false }) : () => false;
-  const excluded = picomatch([...ALWAYS_EXCLUDED, ...options.exclude], { dot: true });
+  const ignore = [...ALWAYS_EXCLUDED, ...options.exclude];
+  const excluded = picomatch(ignore, { dot: true });
   // Folders some include glob reaches below: '' means the whole root.
   const bases = include.map((glob) => path.posix.normalize(picomatch.scan(glob).base || '.'));
   const wholeRoot = bases.some((base) => base === '.');
   const namesDots = include.some((glob) => /(^|\/)\.[^./]/.test(glob));
 
+  const patterns = wholeRoot
+    ? ['**']
+    : [...new Set(bases)].map((base) => `${base.replace(/[()[\]{}*?!+@]/g, '\\$&')}/**`);
   return {
     root,
+    walk: { patterns: include.length > 0 ? patterns : [], ignore, dot: namesDots },
     includes(file: string): boolean {
       if (!isInside(root, file)) return false;
       const relative = toPosix(path.relative(root, file));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
-import type { ChangeBatch, ChangeSource, ChangeSourceOptions } from '../ports/change-source.js';
+import type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from '../ports/change-source.js';
 import { watcherDied } from './fallback-change-source.js';
 import {
   type NativeWatcherModule,
@@ -25,6 +25,12 @@ class Stub implements ChangeSource {
     return [];
   }
   async stop(): Promise<void> {}
+  rescan(): FileListing {
+    return { files: new Map(), unreadable: [] };
+  }
+  stamp(): string {
+    return '';
+  }
 }
 
 function modules(options: { native?: Stub | false; poll?: Stub | false }) {

@@ -1,0 +1,115 @@
+import { ImportPreflight, type PreflightOption, type PreflightSource, preflightTimeout } from './preflight.js';
+import { importTimeout } from './runner-errors.js';
+import { type RunnerModule, reachesFailed } from './runner-module.js';
+import type { TransformedModule } from './runner-transform.js';
+
+/** A module's text and its compilation, as the runner keeps them. */
+export interface CompiledSource {
+  source: string;
+  result: Promise<TransformedModule>;
+}
+
+/** Packages and files outside the root that the modules import: the next worker imports them ahead. */
+function externalsOf(modules: RunnerModule[]): Array<[string, string, boolean]> {
+  return modules.flatMap((module) =>
+    module.imports.flatMap(
+      ({ target }): Array<[string, string, boolean]> =>
+        target.kind === 'external' ? [[module.file, target.specifier, target.json]] : [],
+    ),
+  );
+}
+
+/** Every module the batch reaches through local imports, once each is compiled and linked. */
+async function closureOf(batch: RunnerModule[]): Promise<RunnerModule[]> {
+  const seen = new Set<RunnerModule>();
+  const visit = async (module: RunnerModule): Promise<void> => {
+    if (seen.has(module)) return;
+    seen.add(module);
+    await module.ready;
+    await Promise.all(module.imports.map((edge) => (edge.module ? visit(edge.module) : undefined)));
+  };
+  await Promise.all(batch.map(visit));
+  return [...seen];
+}
+
+/**
+ * The runner's preflight: the new versions of a batch are evaluated in a
+ * worker thread first, with the texts and compilations the main thread read,
+ * under a time limit.
+ */
+export class RunnerPreflight {
+  private preflight: ImportPreflight | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly option: PreflightOption | undefined,
+  ) {}
+
+  /** Start the worker now and have it import `externals` ahead. */
+  warmUp(externals: Array<[string, string, boolean]>): void {
+    this.preflight ??= new ImportPreflight(preflightTimeout(this.option));
+    this.preflight.warmUp(externals);
+  }
+
+  /**
+   * Check `batch` in the worker: a module whose top-level code does not finish
+   * there is failed (through `fail`) with HOTMCP_ERR_IMPORT_TIMEOUT and is
+   * never evaluated on the main thread. Modules the worker did not reach (it
+   * was stopped before them) are checked again in a fresh worker. `fresh` are
+   * the versions this load created; `compiled` gives a file's compilation.
+   */
+  async check(
+    batch: RunnerModule[],
+    fresh: readonly RunnerModule[],
+    compiled: (file: string) => CompiledSource | undefined,
+    fail: (module: RunnerModule, error: unknown) => void,
+  ): Promise<void> {
+    const timeoutMs = preflightTimeout(this.option);
+    const closure = await closureOf(batch);
+    let pending = batch.filter((module) => module.status !== 'failed');
+    while (pending.length > 0) {
+      this.preflight ??= new ImportPreflight(timeoutMs);
+      const outcome = await this.preflight.run({
+        root: this.root,
+        files: pending.map((module) => module.file),
+        sources: await sourcesOf(closure, compiled),
+        externals: externalsOf(closure),
+      });
+      if (outcome.kind !== 'timeout') return;
+      const hung = new Set(outcome.running);
+      const culprit = outcome.running.at(-1) as string;
+      for (const module of fresh) {
+        if (module.status !== 'failed' && hung.has(module.file)) {
+          fail(module, importTimeout(module.file, culprit, timeoutMs));
+        }
+      }
+      // Left: what the worker never reached. One that imports a module that timed out fails here on its own.
+      const finished = new Set(outcome.finished);
+      const next = pending.filter((module) => module.status !== 'failed' && !finished.has(module.file));
+      if (next.length === pending.length || hung.size === 0) return; // no progress: let this thread decide
+      pending = next.filter((module) => !reachesFailed(module));
+    }
+  }
+
+  /** Stop the worker. */
+  async close(): Promise<void> {
+    await this.preflight?.close();
+    this.preflight = undefined;
+  }
+}
+
+/** The texts and compilations of the modules this thread would evaluate, for the worker to use as they are. */
+async function sourcesOf(
+  modules: RunnerModule[],
+  compiledOf: (file: string) => CompiledSource | undefined,
+): Promise<PreflightSource[]> {
+  const sources: PreflightSource[] = [];
+  for (const module of modules) {
+    const compiled = compiledOf(module.file);
+    if (!compiled) continue;
+    const result = await compiled.result.catch(() => undefined);
+    if (result)
+      sources.push({ file: module.file, source: compiled.source, code: result.code, imports: result.imports });
+  }
+  return sources;
+}
