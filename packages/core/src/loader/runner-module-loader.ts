@@ -292,7 +292,8 @@ export class RunnerModuleLoader implements ModuleLoader {
     try {
       for (const edge of module.imports) {
         if (edge.target.kind === 'external') {
-          module.linked.set(edge.specifier, await this.importExternal(module, edge.specifier, edge.target));
+          const namespace = await this.importExternal(module, edge.specifier, edge.target);
+          module.linked.set(edge.specifier, this.external(module.file, edge.target.specifier, namespace));
         } else if (edge.module) {
           await this.settle(module, edge.module);
           if (edge.module.status === 'failed') throw dependencyFailed(module, edge.module);
@@ -341,7 +342,11 @@ export class RunnerModuleLoader implements ModuleLoader {
     throw new ReferenceError('require is not defined in ES module scope, you can use import instead');
   }
 
-  private meta(file: string): object {
+  /**
+   * What a module of `file` sees as `import.meta` (a seam: a subclass may add
+   * to it, as `hotmcp dev` adds `import.meta.hot`). Called once per version.
+   */
+  protected meta(file: string): object {
     let require: NodeJS.Require | undefined;
     return {
       __proto__: null,
@@ -353,6 +358,14 @@ export class RunnerModuleLoader implements ModuleLoader {
         return resolveUrl(specifier, file, this.root, require);
       },
     };
+  }
+
+  /**
+   * What `file` sees of a package it imports (a seam: a subclass may hand a
+   * module a view of a package, as `hotmcp dev` does for the SDK's McpServer).
+   */
+  protected external(_file: string, _specifier: string, namespace: Record<string, unknown>): Record<string, unknown> {
+    return namespace;
   }
 
   /** Node's `import()` as seen from `file`: resolved from there, shared with the server. */
@@ -399,7 +412,11 @@ export class RunnerModuleLoader implements ModuleLoader {
       throw outsideRoot(caller.file, target.resolved, this.settings.root, { specifier, importer: caller.file });
     }
     if (target.kind === 'external') {
-      return this.importerFor(caller.file)(target.specifier, options ?? (target.json ? JSON_IMPORT : undefined));
+      const namespace = await this.importerFor(caller.file)(
+        target.specifier,
+        options ?? (target.json ? JSON_IMPORT : undefined),
+      );
+      return this.external(caller.file, target.specifier, namespace);
     }
     const generation = this.begin();
     const module = this.link(target.file, generation, NO_FILES);
