@@ -209,7 +209,10 @@ class StdioSupervisor implements Supervisor {
   }
 
   /** Send a client message to the current process. */
-  #deliver(read: ReadMessage, isListen = isRequest(read.message) && this.#session.listens.has(idKey(read.message.id))): void {
+  #deliver(
+    read: ReadMessage,
+    isListen = isRequest(read.message) && this.#session.listens.has(idKey(read.message.id)),
+  ): void {
     const child = this.#child;
     if (!child || child.gone) {
       this.#queue.push(read);
@@ -367,7 +370,9 @@ class StdioSupervisor implements Supervisor {
     const backoff = this.#options.backoff ?? {};
     this.#crashes = lived < (backoff.stableMs ?? 10_000) ? this.#crashes + 1 : 1;
     const delay =
-      this.#crashes <= 1 ? 0 : Math.min((backoff.initialMs ?? 1000) * 2 ** (this.#crashes - 2), backoff.maxMs ?? 30_000);
+      this.#crashes <= 1
+        ? 0
+        : Math.min((backoff.initialMs ?? 1000) * 2 ** (this.#crashes - 2), backoff.maxMs ?? 30_000);
     const tail = child.stderrTail.slice(-10);
     this.#say(
       `the server process ended unexpectedly (${reason}); ${delay === 0 ? 'restarting now' : `restarting in ${delay} ms`}`,
@@ -467,7 +472,8 @@ class StdioSupervisor implements Supervisor {
     const kinds = ['tools', 'prompts', 'resources'] as const;
     if (session.initialize) {
       for (const kind of kinds) {
-        if (capabilities[kind]) writeMessage(this.#output, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+        if (capabilities[kind])
+          writeMessage(this.#output, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
       }
     }
     for (const [key, filter] of session.listenFilters) {
@@ -539,7 +545,11 @@ class StdioSupervisor implements Supervisor {
     const order = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
     const wanted = this.#session.logLevel;
     if (wanted && order.indexOf(level) < order.indexOf(wanted)) return;
-    writeMessage(this.#output, { jsonrpc: '2.0', method: 'notifications/message', params: { level, logger: 'hotmcp', data } });
+    writeMessage(this.#output, {
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level, logger: 'hotmcp', data },
+    });
   }
 
   /** Read through a method: the state changes across awaits. */
