@@ -211,6 +211,13 @@ describe('the stdio supervisor', () => {
       expect(alive(supervisorPid as number)).toBe(false);
     });
   });
+
+  it('takes the server down with it when the supervisor itself is killed', async () => {
+    const { client, transport } = await start();
+    const { pid } = await whoami(client);
+    process.kill(transport.pid as number, 'SIGKILL');
+    await waitFor(() => expect(alive(pid)).toBe(false));
+  });
 });
 
 describe('the stdio supervisor on the wire', () => {

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 
 /** A JSON-RPC id as MCP uses it. */
@@ -34,15 +33,15 @@ export const idKey = (id: JsonRpcId): string => (typeof id === 'number' ? `n:${i
 
 /**
  * Read newline-delimited JSON-RPC (the MCP stdio framing) from a stream.
- * A line that is not a JSON object goes to `other`.
+ * A line that is not a JSON object goes to `other`. Returns a function that stops reading.
  */
 export function readMessages(
   input: Readable,
   onMessage: (read: ReadMessage) => void,
   other: (line: string) => void,
 ): () => void {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  lines.on('line', (raw) => {
+  let pending = '';
+  const take = (raw: string) => {
     const line = raw.trim();
     if (line === '') return;
     let parsed: unknown;
@@ -52,13 +51,30 @@ export function readMessages(
       other(raw);
       return;
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      other(raw);
-      return;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) other(raw);
+    else onMessage({ message: parsed as JsonRpcMessage, line });
+  };
+  const onData = (chunk: Buffer | string) => {
+    pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      const raw = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      take(raw);
+      newline = pending.indexOf('\n');
     }
-    onMessage({ message: parsed as JsonRpcMessage, line });
-  });
-  return () => lines.close();
+  };
+  const onEnd = () => {
+    if (pending !== '') take(pending);
+    pending = '';
+  };
+  input.setEncoding?.('utf8');
+  input.on('data', onData);
+  input.on('end', onEnd);
+  return () => {
+    input.off('data', onData);
+    input.off('end', onEnd);
+  };
 }
 
 /** Write one message (or an already serialised line) with the stdio framing. */
