@@ -6,7 +6,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type ClientSession, connectV1, until } from '@hotmcp/example-http-sessions/dist/harness.js';
+import { waitUntil } from '@hotmcp/core/testing';
+import { type ClientSession, connectV1 } from '@hotmcp/example-http-sessions/dist/harness.js';
 import { fleetStatus } from '@hotmcp/source-redis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Fleet, startFleet } from '../src/fleet.js';
@@ -92,12 +93,14 @@ it('a replica killed while two batches are published catches up before it serves
   await fleet.publish(folder({ 'echo.ts': echo('v3', 'Echo, third edition') }));
   const last = await fleet.publish(folder({ 'echo.ts': echo('v3', 'Echo, third edition'), 'shout.ts': shout }));
   for (const { session } of clients) {
-    await until(
-      async () => (await session.callText('echo', { text: 'x' })) === 'v3: x',
-      15_000,
-      'v3 on a live replica',
-    );
-    await until(async () => (await session.listTools()).includes('shout'), 15_000, 'shout on a live replica');
+    await waitUntil(async () => (await session.callText('echo', { text: 'x' })) === 'v3: x', {
+      timeoutMs: 15_000,
+      what: 'v3 on a live replica',
+    });
+    await waitUntil(async () => (await session.listTools()).includes('shout'), {
+      timeoutMs: 15_000,
+      what: 'shout on a live replica',
+    });
   }
 
   await victim.restart();

@@ -1,8 +1,9 @@
 // The audit log is never written through a planted link (issue 16, case 11).
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterEach, expect, it } from 'vitest';
-import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
+import { callText, connect, createSandbox, type Sandbox, type Session } from '../src/harness.js';
 
 let sandbox: Sandbox | undefined;
 let session: Session | undefined;
@@ -21,7 +22,10 @@ it('refuses an audit.log planted as a symlink in a folder anyone may write to, s
   await symlink(victim, join(shared, 'audit.log'));
   session = await connect(sandbox, { HOTMCP_AUDIT_LOG: join(shared, 'audit.log') });
   const active = session;
-  await until(async () => active.stderr().includes('hotmcp: audit sink failed'), 10_000, 'the refusal on stderr');
+  await waitUntil(async () => active.stderr().includes('hotmcp: audit sink failed'), {
+    timeoutMs: 10_000,
+    what: 'the refusal on stderr',
+  });
   expect(active.stderr()).toMatch(/writable by group or others|is a symlink; refused/);
   expect(await callText(active.client, 'echo', { text: 'still' })).toBe('« still »');
   expect(await readFile(victim, 'utf8')).toBe('');

@@ -5,8 +5,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { describe, expect, it } from 'vitest';
-import { callText, until } from '../src/harness.js';
+import { callText } from '../src/harness.js';
 import {
   auditEvents,
   auditMark,
@@ -109,13 +110,19 @@ export function dispose() {
 describe('a module replaced while a call to it is in flight', () => {
   it('is disposed only after that call has finished', async () => {
     await server.sandbox.write('slow.ts', slowTool('One'));
-    await until(async () => (await toolNames(server.session)).includes('slow'), 10_000, 'slow to be listed');
+    await waitUntil(async () => (await toolNames(server.session)).includes('slow'), {
+      timeoutMs: 10_000,
+      what: 'slow to be listed',
+    });
     const started = join(server.sandbox.dir, 'started');
     const call = callText(server.session.client, 'slow');
-    await until(async () => existsSync(started), 10_000, 'the call to start');
+    await waitUntil(async () => existsSync(started), { timeoutMs: 10_000, what: 'the call to start' });
     await server.sandbox.write('slow.ts', slowTool('Two'));
     expect(await call).toBe('One open');
-    await until(async () => existsSync(join(server.sandbox.dir, 'disposed')), 20_000, 'v1 to be disposed');
+    await waitUntil(async () => existsSync(join(server.sandbox.dir, 'disposed')), {
+      timeoutMs: 20_000,
+      what: 'v1 to be disposed',
+    });
     await untilAnswers(server.session, 'slow', {}, 'Two open', 20_000);
   });
 });

@@ -1,6 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { clientMessage, guardStdout, isHotMcpError } from '@hotmcp/core';
 import { type DevRun, runDev } from './dev/run-dev.js';
+import { DEFAULT_RESTART_ON } from './supervisor/restart-watch.js';
+import { startSupervisor } from './supervisor/stdio-supervisor.js';
 
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
 
@@ -16,7 +19,16 @@ Options:
   --audit <file>        audit log file (default: HOTMCP_AUDIT_LOG, else hotmcp's default)
   --no-audit            no audit log
   --connect-timeout <ms>  how long the entry may take to connect its server (default 10000)
+  --restart-on <glob>   restart the server process when a matching file changes
+                        (repeatable; default .env, .env.*, package.json and lockfiles)
+  --no-supervisor       run the server in this process, with no supervisor: an edit
+                        that cannot be applied in place is reported, never restarted
   -h, --help            show this help
+
+By default a thin supervisor owns the client's connection and runs the server
+in a child process. It restarts the child only when it must — an edit that
+cannot be applied in place, a crash, a --restart-on file — replaying the
+client's handshake, so the client sees one list_changed and nothing else.
 
 Modules keep state across reloads with import.meta.hot (absent under plain node):
   const cache = (import.meta.hot?.data.cache as Map<string, string>) ?? new Map();
@@ -69,6 +81,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('hotmcp: --connect-timeout must be a positive number of milliseconds\n');
     return 2;
   }
+  if (!values['no-supervisor']) {
+    // The supervisor owns stdin/stdout; the server runs in a child that reports over IPC.
+    const supervisor = startSupervisor({
+      command: process.execPath,
+      args: [
+        ...process.execArgv,
+        fileURLToPath(new URL('./bin.js', import.meta.url)),
+        'dev',
+        '--no-supervisor',
+        ...rest,
+      ],
+      restartOn: values['restart-on'] ?? DEFAULT_RESTART_ON,
+    });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => void supervisor.close().then(() => process.exit(0)));
+    }
+    await supervisor.closed;
+    return 0;
+  }
   guardStdout(); // stdout is the MCP channel: anything else written there goes to stderr
   try {
     const run = await runDev({
@@ -101,6 +132,8 @@ function exitWhenDone(run: DevRun): void {
     void Promise.race([stopped, late]).then(() => process.exit(0));
   };
   process.stdin.once('end', exit);
+  // Under a supervisor: end with it, even when it was killed without a word.
+  if (process.connected) process.once('disconnect', exit);
   process.once('SIGINT', exit);
   process.once('SIGTERM', exit);
 }
@@ -116,6 +149,8 @@ function parse(args: string[]) {
       audit: { type: 'string' },
       'no-audit': { type: 'boolean' },
       'connect-timeout': { type: 'string' },
+      'restart-on': { type: 'string', multiple: true },
+      'no-supervisor': { type: 'boolean' },
     },
   });
 }

@@ -5,6 +5,7 @@ export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ControlInfo } from './control/client-view.js';
+export { clientMessage, clientPath } from './control/client-view.js';
 export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
@@ -35,6 +36,7 @@ export {
   registryName,
 } from './define.js';
 export { definitionProblem } from './engine/definitions.js';
+export type { ReloadEngine } from './engine/reload-engine.js';
 export type {
   BatchReport,
   ModuleErrorReport,
@@ -82,4 +84,5 @@ export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/
 export { CoalescingChangeSource, createCoalescingChangeSource } from './watching/coalescing-change-source.js';
 export type { FallbackChangeSourceOptions, FallbackEvent } from './watching/fallback-change-source.js';
 export { createFallbackChangeSource, FallbackChangeSource } from './watching/fallback-change-source.js';
-export type { WatcherKind } from './watching/select-change-source.js';
+export type { ChangeSourceSelection, WatcherKind, WatcherModules } from './watching/select-change-source.js';
+export { selectChangeSource } from './watching/select-change-source.js';

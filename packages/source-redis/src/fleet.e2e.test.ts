@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ChangeBatch, createReloader, isHotMcpError, MemoryAuditSink } from '@hotmcp/core';
-import { FakeRegistryAdapter } from '@hotmcp/core/testing';
+import { type ChangeBatch, createReloader, isHotMcpError } from '@hotmcp/core';
+import { FakeRegistryAdapter, MemoryAuditSink } from '@hotmcp/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runFleetCli } from './fleet-cli.js';

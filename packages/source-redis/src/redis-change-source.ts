@@ -11,15 +11,12 @@ import {
   type ChangeSource,
   clientMessage,
   clientPath,
-  createPathFilter,
-  currentStamp,
   type FileListing,
   HotMcpError,
   isHotMcpError,
-  listFiles,
-  type PathFilter,
   type ReloaderStatus,
 } from '@hotmcp/core';
+import { createPathFilter, currentStamp, listFiles, type PathFilter } from '@hotmcp/core/watching';
 import { Redis } from 'ioredis';
 import { createSelector, listFolder, writeBatch } from './fleet-folder.js';
 import {

@@ -1,11 +1,5 @@
-import {
-  type ChangeBatch,
-  type ChangeSource,
-  currentStamp,
-  type FileListing,
-  listFiles,
-  type PathFilter,
-} from '@hotmcp/core';
+import type { ChangeBatch, ChangeSource, FileListing } from '@hotmcp/core';
+import { currentStamp, listFiles, type PathFilter } from '@hotmcp/core/watching';
 
 /**
  * The change source of `hotmcp dev`: its baseline is the entry's import

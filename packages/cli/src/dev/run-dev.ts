@@ -2,7 +2,6 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import {
   clientMessage,
-  createPathFilter,
   createReloader,
   HotMcpError,
   isHotMcpError,
@@ -13,6 +12,7 @@ import {
   type ToolRegistryAdapter,
   WinstonAuditSink,
 } from '@hotmcp/core';
+import { createPathFilter } from '@hotmcp/core/watching';
 import { DevModuleLoader } from './dev-module-loader.js';
 import { DevRegistryAdapter } from './dev-registry-adapter.js';
 import { DevSession } from './dev-session.js';
