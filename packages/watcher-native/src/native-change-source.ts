@@ -1,4 +1,4 @@
-import { lstatSync, type Stats, statSync } from 'node:fs';
+import { type FSWatcher, lstatSync, type Stats, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import {
   type ChangeBatch,
@@ -58,6 +58,8 @@ type OnError = (error: Error) => void;
 /** Folders the OS watcher never watches (and never reports). */
 const IGNORED = ['**/node_modules', '**/node_modules/**', '**/.git', '**/.git/**', '**/dist', '**/dist/**'];
 const DEFAULT_ROOT_CHECK_MS = 500;
+/** The most folders watched with `fs.watch` for early hints (each costs one inotify watch more). */
+const MAX_HINT_DIRS = 256;
 
 async function loadParcel(): Promise<ParcelWatcher> {
   const module = (await import('@parcel/watcher')) as unknown as Partial<ParcelWatcher> & { default?: ParcelWatcher };
@@ -86,6 +88,14 @@ async function loadParcel(): Promise<ParcelWatcher> {
  * - The root is checked every `rootCheckMs`: deleted or moved away, that is
  *   reported through `onError` and watching resumes when it is back;
  *   replaced, it is watched afresh.
+ * - The folders holding selected files (up to 256) are also watched with
+ *   Node's non-recursive `fs.watch`, whose events come straight from the OS:
+ *   `@parcel/watcher` holds events 50 ms when its previous delivery was less
+ *   than 500 ms earlier, so edits a few hundred ms apart would each wait.
+ *   Such a hint is checked on disk like any event (files only: folders are
+ *   left to `@parcel/watcher`), and the later event for the same write finds
+ *   the stamp unchanged and emits nothing. When `fs.watch` fails (the inotify
+ *   limit), the folder goes without hints.
  * - When the OS watcher fails while watching, a fatal error (see
  *   `isFatalWatcherError`) is reported and the source stops; `createReloader`
  *   then polls instead.
@@ -112,6 +122,10 @@ export class NativeChangeSource implements ChangeSource {
   #watchdog: NodeJS.Timeout | undefined;
   #onBatch: OnBatch | undefined;
   #onError: OnError | undefined;
+  /** `fs.watch` hint watchers by folder, with the folder's inode when watched. */
+  #hints = new Map<string, { watcher: FSWatcher; ino: number }>();
+  /** Paths hinted since the last hint job was queued. */
+  #hinted = new Set<string>();
 
   constructor(options: NativeChangeSourceOptions) {
     if (typeof options.root !== 'string' || !path.isAbsolute(options.root)) {
@@ -164,9 +178,11 @@ export class NativeChangeSource implements ChangeSource {
       this.#files = scan.files;
       this.#dirs = scan.dirs;
       this.#rootIno = scan.dirs.get(this.#root) ?? root.ino;
+      this.#watchHints(generation, this.#files.keys());
     } catch (error) {
       if (generation === this.#generation) {
         this.#running = false;
+        this.#closeHints();
         await this.#unsubscribe();
       }
       throw error;
@@ -181,6 +197,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#generation++;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     this.#watchdog = undefined;
+    this.#closeHints();
     await this.#chain;
     await this.#unsubscribe();
   }
@@ -210,6 +227,68 @@ export class NativeChangeSource implements ChangeSource {
     } catch (cause) {
       throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot watch ${this.#root}: ${messageOf(cause)}`, { cause });
     }
+  }
+
+  /** Watch the folder of each file with `fs.watch` (a new folder, or one re-created since it was watched). */
+  #watchHints(generation: number, files: Iterable<string>): void {
+    for (const file of files) {
+      const dir = path.dirname(file);
+      const ino = this.#dirs.get(dir) ?? 0;
+      const known = this.#hints.get(dir);
+      if (known !== undefined) {
+        if (known.ino === ino) continue;
+        known.watcher.close();
+        this.#hints.delete(dir);
+      }
+      if (this.#hints.size >= MAX_HINT_DIRS) continue;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(dir, { persistent: false }, (_type, name) => this.#hint(generation, dir, name));
+      } catch {
+        continue; // gone, or the inotify limit: @parcel/watcher's events still come
+      }
+      watcher.on('error', () => {
+        watcher.close();
+        if (this.#hints.get(dir)?.watcher === watcher) this.#hints.delete(dir);
+      });
+      this.#hints.set(dir, { watcher, ino });
+    }
+  }
+
+  #closeHints(): void {
+    for (const { watcher } of this.#hints.values()) watcher.close();
+    this.#hints.clear();
+    this.#hinted.clear();
+  }
+
+  /** An `fs.watch` event: queue its path, once per turn of the event loop (no timer). */
+  #hint(generation: number, dir: string, name: string | Buffer | null): void {
+    if (generation !== this.#generation || name === null) return;
+    const first = this.#hinted.size === 0;
+    this.#hinted.add(path.join(dir, name.toString()));
+    if (!first) return;
+    setImmediate(() => {
+      const paths = this.#hinted;
+      this.#hinted = new Set();
+      this.#enqueue(generation, async () => this.#processHint(generation, paths));
+    });
+  }
+
+  /** Check hinted paths on disk: selected files that are there, and known files that are gone. */
+  async #processHint(generation: number, paths: Set<string>): Promise<void> {
+    const candidates: string[] = [];
+    for (const file of paths) {
+      if (!isInside(this.#root, file)) continue;
+      const stats = lstatSync(file, { throwIfNoEntry: false });
+      if (
+        stats === undefined
+          ? this.#files.has(file)
+          : (stats.isFile() || stats.isSymbolicLink()) && this.#filter.includes(file)
+      ) {
+        candidates.push(file);
+      }
+    }
+    if (candidates.length > 0) this.#judge(generation, candidates);
   }
 
   async #unsubscribe(): Promise<void> {
@@ -334,6 +413,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#files = scan.files;
     this.#dirs = scan.dirs;
     this.#rootIno = scan.dirs.get(this.#root) ?? this.#rootIno;
+    this.#watchHints(generation, this.#files.keys());
     this.#emit(batch);
   }
 
@@ -376,6 +456,7 @@ export class NativeChangeSource implements ChangeSource {
   #emit(batch: ChangeBatch): void {
     if (batch.added.length + batch.changed.length + batch.removed.length === 0) return;
     for (const list of [batch.added, batch.changed, batch.removed]) list.sort();
+    this.#watchHints(this.#generation, [...batch.added, ...batch.changed]);
     try {
       this.#onBatch?.(batch);
     } catch (error) {
@@ -390,6 +471,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#running = false;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     this.#watchdog = undefined;
+    this.#closeHints();
     void this.#unsubscribe();
     this.#report(this.#generation, watcherDied(`native watcher of ${this.#root} failed: ${messageOf(cause)}`, cause));
   }
