@@ -25,7 +25,7 @@
 // bench/results/reload-latency.json and bench/results/reload-latency.md.
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -33,6 +33,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 // The example's own stdio harness (temp copy of its tools, real SDK Client).
 import { callText, connect, createSandbox } from '../examples/sdk-v1-server/dist/harness.js';
+import { startupRows } from './startup.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const iterations = Number(process.env.ITERATIONS ?? 20);
@@ -376,7 +377,7 @@ function markdownTable(header, rows) {
 }
 
 function report(result) {
-  const { machine, settings, rows, bulk, calls, watcher, engineResults, ratio, plainRatio } = result;
+  const { machine, settings, rows, bulk, calls, watcher, engineResults, ratio, plainRatio, startup } = result;
   const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '–');
   const row = (name, s) => [name, ms(s.p50), ms(s.p95), ms(s.max)];
   const latency = markdownTable(
@@ -422,8 +423,24 @@ function report(result) {
       `${e.call.overheadNs.toFixed(0)} ns (${e.call.loadedNs.toFixed(0)} ns against ${e.call.directNs.toFixed(0)} ns)`,
     ]),
   );
+  const startupTable = markdownTable(
+    [
+      'tool modules',
+      'this server: spawn → initialize answered, p50',
+      'spawn → every tool listed, p50 / max',
+      'plain SDK server registering them statically, p50 / max',
+      'ratio (p50)',
+    ],
+    startup.map((row) => [
+      String(row.modules),
+      ms(row.hotmcpInitialized.p50),
+      `${ms(row.hotmcp.p50)} / ${ms(row.hotmcp.max)}`,
+      `${ms(row.plain.p50)} / ${ms(row.plain.max)}`,
+      `${row.ratio.toFixed(2)}×`,
+    ]),
+  );
   return [
-    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}. Default settings (watcher: ${watcher}, loader: runner); ${settings.iterations} iterations; back-to-back: the next edit as soon as the previous one is seen.`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, load average ${machine.load} at the start. Default settings (watcher: ${watcher}, loader: runner); ${settings.iterations} iterations; back-to-back: the next edit as soon as the previous one is seen.`,
     '',
     latency,
     '',
@@ -431,6 +448,10 @@ function report(result) {
     `A client calling a reloaded tool every ${calls.everyMs} ms through all the reloads above: ${calls.sent} requests, ${calls.ok} answered, ${calls.errored} errored, ${calls.lost} lost.`,
     '',
     bulkTable,
+    '',
+    `Start-up: a fresh process per start under the SDK Client over stdio, ${startup[0]?.hotmcp.n ?? 0} starts each, the two servers alternately.`,
+    '',
+    startupTable,
     '',
     'Engine alone, in-process (no file watching, no stdio): a leaf helper edited in a 20-module graph, timed from the batch reaching the engine to the commit; a loaded tool handler called directly, against the same modules imported by Node.',
     '',
@@ -450,6 +471,9 @@ async function main() {
     cores: cpus().length,
     node: process.version,
     platform: process.platform,
+    load: loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' '),
   };
   log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
   const sandbox = await createSandbox();
@@ -472,6 +496,11 @@ async function main() {
     await sandbox.cleanup();
   }
   rows.plainRestart = await restarts(plainServer, (client) => callText(client, 'greet', { name: 'x' }));
+  const startup = await startupRows({
+    modules: (process.env.STARTUP_MODULES ?? '1,200,2000').split(',').map(Number),
+    starts: Number(process.env.STARTS ?? 5),
+    log,
+  });
   log('engine…');
   const engineResults = { runner: await engine('runner'), native: await engine('native') };
 
@@ -486,6 +515,7 @@ async function main() {
     calls: hot.calls,
     bulk: hot.bulk,
     engineResults,
+    startup,
     runSeconds: (performance.now() - began) / 1000,
   };
   const markdown = report(result);

@@ -60,6 +60,13 @@ const IGNORED = ['**/node_modules', '**/node_modules/**', '**/.git', '**/.git/**
 const DEFAULT_ROOT_CHECK_MS = 500;
 /** The most folders watched with `fs.watch` for early hints (each costs one inotify watch more). */
 const MAX_HINT_DIRS = 256;
+/**
+ * Hints are followed for this many paths per busy period (an edit, an atomic save with its
+ * temporary file); more is a burst (a checkout), left to `@parcel/watcher`, which batches it.
+ */
+const HINT_MAX_PATHS = 8;
+/** A busy period ends after this long without an `fs.watch` event (when `@parcel/watcher` stops holding too). */
+const HINT_QUIET_MS = 500;
 
 async function loadParcel(): Promise<ParcelWatcher> {
   const module = (await import('@parcel/watcher')) as unknown as Partial<ParcelWatcher> & { default?: ParcelWatcher };
@@ -94,7 +101,9 @@ async function loadParcel(): Promise<ParcelWatcher> {
  *   than 500 ms earlier, so edits a few hundred ms apart would each wait.
  *   Such a hint is checked on disk like any event (files only: folders are
  *   left to `@parcel/watcher`), and the later event for the same write finds
- *   the stamp unchanged and emits nothing. When `fs.watch` fails (the inotify
+ *   the stamp unchanged and emits nothing. Hints are followed for the first
+ *   few paths of a busy period only: a burst (a checkout) is left to
+ *   `@parcel/watcher`, which batches it. When `fs.watch` fails (the inotify
  *   limit), the folder goes without hints.
  * - When the OS watcher fails while watching, a fatal error (see
  *   `isFatalWatcherError`) is reported and the source stops; `createReloader`
@@ -126,6 +135,9 @@ export class NativeChangeSource implements ChangeSource {
   #hints = new Map<string, { watcher: FSWatcher; ino: number }>();
   /** Paths hinted since the last hint job was queued. */
   #hinted = new Set<string>();
+  /** Paths hinted in this busy period, up to HINT_MAX_PATHS. */
+  #hintPaths = new Set<string>();
+  #lastHintAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: NativeChangeSourceOptions) {
     if (typeof options.root !== 'string' || !path.isAbsolute(options.root)) {
@@ -259,13 +271,22 @@ export class NativeChangeSource implements ChangeSource {
     for (const { watcher } of this.#hints.values()) watcher.close();
     this.#hints.clear();
     this.#hinted.clear();
+    this.#hintPaths.clear();
   }
 
   /** An `fs.watch` event: queue its path, once per turn of the event loop (no timer). */
   #hint(generation: number, dir: string, name: string | Buffer | null): void {
     if (generation !== this.#generation || name === null) return;
+    const now = performance.now();
+    if (now - this.#lastHintAt >= HINT_QUIET_MS) this.#hintPaths.clear();
+    this.#lastHintAt = now;
+    const file = path.join(dir, name.toString());
+    if (!this.#hintPaths.has(file)) {
+      if (this.#hintPaths.size >= HINT_MAX_PATHS) return; // a burst: @parcel/watcher's batches carry it
+      this.#hintPaths.add(file);
+    }
     const first = this.#hinted.size === 0;
-    this.#hinted.add(path.join(dir, name.toString()));
+    this.#hinted.add(file);
     if (!first) return;
     setImmediate(() => {
       const paths = this.#hinted;
