@@ -26,6 +26,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const coreUrl = pathToFileURL(join(here, '../packages/core/dist/index.js')).href;
@@ -152,8 +153,11 @@ async function child(scenario, loaderName, reloads) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       globalThis.gc();
     }
-    const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
-    return { heapUsed, rss, external, arrayBuffers, rawRss: raw };
+    const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage();
+    const spaces = Object.fromEntries(
+      getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]),
+    );
+    return { heapUsed, heapTotal, rss, external, arrayBuffers, rawRss: raw, ...(process.env.MEMORY_SPACES && spaces) };
   };
   const minus = (a, b) => Object.fromEntries(Object.keys(a).map((key) => [key, a[key] - b[key]]));
   const result = {};
