@@ -5,6 +5,7 @@
  * passing the shared conformance suite of `@hotmcp/core/testing`.
  */
 import { createRequire } from 'node:module';
+import { readPackageVersion, stableJson } from '@hotmcp/adapter-mcp-server';
 import {
   type AnyDefinition,
   type CommitResult,
@@ -13,8 +14,6 @@ import {
   type PreparedChange,
   type RegistryChange,
   type RegistrySnapshot,
-  readPackageVersion,
-  stableJson,
   TOOL_NAME_RULE,
   type ToolRegistryAdapter,
 } from '@hotmcp/core';

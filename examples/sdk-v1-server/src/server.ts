@@ -18,6 +18,8 @@ const toolsDir = process.env.HOTMCP_TOOLS_DIR ?? fileURLToPath(new URL('../tools
 const startedAt = Date.now();
 // HOTMCP_CONTROL_TOOLS=1: the hotmcp_status and hotmcp_reload tools, and failed reloads sent as log messages.
 const control = process.env.HOTMCP_CONTROL_TOOLS === '1';
+// HOTMCP_DISPATCHER=1: hotmcp_call and hotmcp_status, for clients that ignore list_changed.
+const dispatcher = process.env.HOTMCP_DISPATCHER === '1';
 // HOTMCP_POLL_INTERVAL_MS: the polling interval when HOTMCP_WATCHER=poll.
 const pollIntervalMs = Number(process.env.HOTMCP_POLL_INTERVAL_MS) || undefined;
 
@@ -49,6 +51,7 @@ await startHotReload({
   root: toolsDir,
   deny: ['drafts/**'],
   controlTools: control,
+  dispatcher,
   ...(pollIntervalMs && { pollIntervalMs }),
   ...(audit && { audit }),
   ...(preflight !== undefined && { preflight }),

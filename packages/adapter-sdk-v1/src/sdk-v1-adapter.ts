@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
-import type { DefinitionKind, McpServerLike, SchemaField } from '@hotmcp/core';
-import { HotMcpError, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/core';
+import type { McpServerLike, SchemaField } from '@hotmcp/adapter-mcp-server';
+import { isMcpServerLike, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/adapter-mcp-server';
+import type { DefinitionKind } from '@hotmcp/core';
+import { HotMcpError } from '@hotmcp/core';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { PromptSchema, ResourceSchema, ResourceTemplateSchema, ToolSchema } from '@modelcontextprotocol/sdk/types.js';
 
@@ -129,8 +131,12 @@ export class SdkV1Adapter extends McpServerRegistryAdapter {
     ) as unknown as McpServerLike;
   }
 
-  protected createResourceTemplate(template: string, list: ((extra: unknown) => unknown) | undefined): unknown {
-    return new ResourceTemplate(template, { list: list as never });
+  protected createResourceTemplate(
+    template: string,
+    list: ((extra: unknown) => unknown) | undefined,
+    complete?: Record<string, (...args: any[]) => unknown>,
+  ): unknown {
+    return new ResourceTemplate(template, { list: list as never, ...(complete && { complete: complete as never }) });
   }
 
   /** `undefined`, a zod v3 or v4 object schema, or a raw shape of zod schemas. */
@@ -171,4 +177,19 @@ export class SdkV1Adapter extends McpServerRegistryAdapter {
 /** Create the registry adapter for an `McpServer` of `@modelcontextprotocol/sdk` 1.x. */
 export function createSdkV1Adapter(server: McpServer): SdkV1Adapter {
   return new SdkV1Adapter(server);
+}
+
+/**
+ * Whether `server` is an `McpServer` of `@modelcontextprotocol/sdk` 1.x (from
+ * any copy of the SDK): the registries both majors share, and the deprecated
+ * `tool()` / `prompt()` / `resource()` methods 2.x dropped. `createReloader`
+ * asks each installed adapter package this to pick one.
+ */
+export function matches(server: unknown): boolean {
+  return isMcpServerLike(server) && typeof (server as unknown as Record<string, unknown>).tool === 'function';
+}
+
+/** {@link createSdkV1Adapter} under the name `createReloader` looks for in an adapter package. */
+export function createAdapter(server: unknown): SdkV1Adapter {
+  return new SdkV1Adapter(server as McpServer);
 }

@@ -4,4 +4,4 @@ export {
   type PacedEventBusOptions,
   type ServerEventListener,
 } from './paced-event-bus.js';
-export { createSdkV2Adapter, SDK_V2_RANGE, SdkV2Adapter } from './sdk-v2-adapter.js';
+export { createAdapter, createSdkV2Adapter, matches, SDK_V2_RANGE, SdkV2Adapter } from './sdk-v2-adapter.js';

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
-import type { DefinitionKind, McpServerLike, SchemaField } from '@hotmcp/core';
-import { HotMcpError, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/core';
+import type { McpServerLike, SchemaField } from '@hotmcp/adapter-mcp-server';
+import { isMcpServerLike, McpServerRegistryAdapter, readPackageVersion } from '@hotmcp/adapter-mcp-server';
+import type { DefinitionKind } from '@hotmcp/core';
+import { HotMcpError } from '@hotmcp/core';
 import { McpServer, ResourceTemplate, specTypeSchemas } from '@modelcontextprotocol/server';
 
 /** The `@modelcontextprotocol/server` versions this adapter supports. */
@@ -102,8 +104,12 @@ export class SdkV2Adapter extends McpServerRegistryAdapter {
     ) as unknown as McpServerLike;
   }
 
-  protected createResourceTemplate(template: string, list: ((ctx: unknown) => unknown) | undefined): unknown {
-    return new ResourceTemplate(template, { list: list as never });
+  protected createResourceTemplate(
+    template: string,
+    list: ((ctx: unknown) => unknown) | undefined,
+    complete?: Record<string, (...args: any[]) => unknown>,
+  ): unknown {
+    return new ResourceTemplate(template, { list: list as never, ...(complete && { complete: complete as never }) });
   }
 
   /**
@@ -145,4 +151,25 @@ export class SdkV2Adapter extends McpServerRegistryAdapter {
 /** Create the registry adapter for an `McpServer` of `@modelcontextprotocol/server` 2.x. */
 export function createSdkV2Adapter(server: McpServer): SdkV2Adapter {
   return new SdkV2Adapter(server);
+}
+
+/**
+ * Whether `server` is an `McpServer` of `@modelcontextprotocol/server` 2.x
+ * (from any copy of the SDK): the registries both majors share, none of 1.x's
+ * deprecated `tool()` / `prompt()` / `resource()`, and a low-level `Server`
+ * that negotiates protocol eras. `createReloader` asks each installed adapter
+ * package this to pick one.
+ */
+export function matches(server: unknown): boolean {
+  if (!isMcpServerLike(server)) return false;
+  const inner = server.server as unknown as Record<string, unknown>;
+  return (
+    typeof (server as unknown as Record<string, unknown>).tool !== 'function' &&
+    typeof inner.getNegotiatedProtocolVersion === 'function'
+  );
+}
+
+/** {@link createSdkV2Adapter} under the name `createReloader` looks for in an adapter package. */
+export function createAdapter(server: unknown): SdkV2Adapter {
+  return new SdkV2Adapter(server as McpServer);
 }

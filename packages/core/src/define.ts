@@ -122,6 +122,15 @@ export interface TemplateResourceConfig extends ResourceMetadata {
     | Promise<{
         resources: Array<{ uri: string; name: string; [key: string]: unknown }>;
       }>;
+  /**
+   * Completions of template variables, by variable name: each gets the value
+   * typed so far (and the other arguments) and returns suggestions, for
+   * `completion/complete`.
+   */
+  complete?: Record<
+    string,
+    (value: string, context?: { arguments?: Record<string, string> }) => string[] | Promise<string[]>
+  >;
   /** Reads one resource of the family: receives its URI, the template variables and the SDK's request extra. */
   handler: (
     uri: URL,
@@ -201,22 +210,32 @@ export function normaliseUri(uri: string): string {
   return new URL(uri).href;
 }
 
+/** What {@link registryName} and {@link keyOf} take: a definition, or a kind-and-name reference to a registry entry. */
+export type RegistryEntry = AnyDefinition | { kind: DefinitionKind; name: string };
+
 /**
  * The bare name a registry keys an entry by: the name for tools, prompts and
- * templates; the normalised URI for fixed resources.
+ * templates; the normalised URI for fixed resources (a definition's `uri`, a
+ * reference's `name`, left as it is when it is not a URL). Throws for a
+ * resource definition whose `uri` is not a URL (`definitionProblem` reports it).
  */
-export function registryName(definition: AnyDefinition): string {
-  return definition.kind === 'resource' ? normaliseUri(definition.uri) : definition.name;
+export function registryName(entry: RegistryEntry): string {
+  if (entry.kind !== 'resource') return entry.name;
+  if ('uri' in entry && typeof entry.uri === 'string') return normaliseUri(entry.uri);
+  try {
+    return normaliseUri(entry.name);
+  } catch {
+    return entry.name;
+  }
 }
 
-/** The engine's key of a registry entry: kind and bare name. */
-export function definitionKey(entry: { kind: DefinitionKind; name: string }): string {
-  return `${entry.kind}:${entry.name}`;
-}
-
-/** The key of a definition. */
-export function keyOf(definition: AnyDefinition): string {
-  return definitionKey({ kind: definition.kind, name: registryName(definition) });
+/**
+ * The one key of a registry entry, `kind:name` with the name as the registry
+ * keys it ({@link registryName}): what the engine, the fan-out and the
+ * adapters compare entries by.
+ */
+export function keyOf(entry: RegistryEntry): string {
+  return `${entry.kind}:${registryName(entry)}`;
 }
 
 /** The list whose list_changed a change to this kind of entry sends. */

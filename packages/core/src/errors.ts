@@ -18,7 +18,8 @@ export type HotMcpErrorCode =
   | 'HOTMCP_ERR_COMMIT_FAILED'
   | 'HOTMCP_ERR_WATCHER_FAILED'
   | 'HOTMCP_ERR_DISPOSE_FAILED'
-  | 'HOTMCP_ERR_INJECTION';
+  | 'HOTMCP_ERR_INJECTION'
+  | 'HOTMCP_ERR_CAPTURE_UNSUPPORTED';
 
 const MARKER = Symbol.for('hotmcp.error');
 

@@ -1,6 +1,7 @@
-import { type CreateReloaderOptions, createReloader, type Reloader } from './create-reloader.js';
+import { createReloader, type Reloader } from './create-reloader.js';
 import type { ReloaderStatus } from './engine/status.js';
 import { HotMcpError } from './errors.js';
+import type { CreateReloaderOptions } from './reloader-options.js';
 
 interface Current {
   reloader: Promise<Reloader>;

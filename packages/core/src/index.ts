@@ -7,10 +7,10 @@ export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ClientError, ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
-export type { ControlTarget } from './control/control-tools.js';
+export type { ControlTarget, ControlToolsOptions } from './control/control-tools.js';
 export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
-export type { CreateReloaderOptions, LoaderKind, Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
-export { createReloader, createReloaderFromContainer, resolveSettings } from './create-reloader.js';
+export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
+export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
   AnyDefinition,
   DefinitionKind,
@@ -19,6 +19,7 @@ export type {
   PromptConfig,
   PromptDefinition,
   PromptResult,
+  RegistryEntry,
   ResourceDefinition,
   ResourceResult,
   ResourceTemplateDefinition,
@@ -31,13 +32,13 @@ export {
   definePrompt,
   defineResource,
   defineTool,
-  definitionKey,
   isDefinition,
   keyOf,
   listOf,
   normaliseUri,
   registryName,
 } from './define.js';
+export { definitionProblem } from './engine/definitions.js';
 export { ReloadEngine } from './engine/reload-engine.js';
 export type {
   BatchReport,
@@ -58,14 +59,19 @@ export type { PreflightOption } from './loader/preflight.js';
 export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
+export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
+export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
 export type { LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
+  CaptureOptions,
+  CaptureResult,
   ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
+  RegisterFunction,
   RegistryChange,
   RegistryEntryRef,
   RegistrySnapshot,
@@ -73,14 +79,9 @@ export type {
 } from './ports/tool-registry-adapter.js';
 export type { FanOutAdapterOptions } from './registry/fan-out-registry-adapter.js';
 export { createFanOutAdapter, FanOutRegistryAdapter } from './registry/fan-out-registry-adapter.js';
-export type {
-  LowLevelServerLike,
-  McpServerLike,
-  RegisteredEntryLike,
-  SchemaField,
-} from './registry/mcp-server-registry-adapter.js';
-export { McpServerRegistryAdapter, readPackageVersion, stableJson } from './registry/mcp-server-registry-adapter.js';
 export { PacedQueue, type PacedQueueOptions } from './registry/paced-queue.js';
+export type { CreateReloaderOptions, LoaderKind } from './reloader-options.js';
+export { resolveSettings } from './reloader-options.js';
 export { guardStdout, isStdoutGuarded, restoreStdout } from './stdio/guard-stdout.js';
 export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';

@@ -12,6 +12,8 @@ export interface ReloaderSettings extends ChangeSourceOptions {
   deny: readonly string[];
   /** Absolute files that are never loaded (the server's entry module, the reloader itself). */
   denyFiles: readonly string[];
+  /** How long a module's asynchronous `register(server)` may take, in ms. Default 2000. */
+  captureTimeoutMs?: number;
 }
 
 /** The token table: one token per port, typed with the port. */

@@ -11,6 +11,14 @@ export interface ControlTarget {
   status(): ReloaderStatus;
   /** Scan the root now and apply what differs, through the reload queue. */
   rescan(): Promise<RescanReport>;
+  /** The tools served now, listed by the status tool with their input schemas. */
+  tools?(): ReadonlyArray<ToolDefinition<any>>;
+}
+
+/** Options of {@link createControlTools}. */
+export interface ControlToolsOptions {
+  /** Converts a tool's input schema to JSON Schema for the status tool; undefined when it cannot. */
+  inputJsonSchema?(schema: unknown): unknown;
 }
 
 function json(value: unknown): ToolResult {
@@ -20,7 +28,8 @@ function json(value: unknown): ToolResult {
 /**
  * The opt-in control tools, for clients that ignore list_changed:
  *
- * - `hotmcp_status`: every module and what it registered, the last batch,
+ * - `hotmcp_status`: every module and what it registered, the current tools
+ *   with their input schemas as JSON Schema (when the target lists them), the last batch,
  *   every error with its code, message and root-relative file:line, and the
  *   watcher, loader and adapter in use.
  * - `hotmcp_reload`: rescan the root now through the reload queue, wait for
@@ -29,14 +38,30 @@ function json(value: unknown): ToolResult {
  * Both answer with JSON text. Paths are relative to the root; messages are
  * one line, never file contents.
  */
-export function createControlTools(target: ControlTarget, info: ControlInfo = {}): ToolDefinition[] {
+export function createControlTools(
+  target: ControlTarget,
+  info: ControlInfo = {},
+  options: ControlToolsOptions = {},
+): ToolDefinition[] {
+  const tools = () =>
+    target
+      .tools?.()
+      .map((tool) => ({
+        name: tool.name,
+        ...(tool.description !== undefined && { description: tool.description }),
+        inputSchema: options.inputJsonSchema?.(tool.inputSchema) ?? null,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   const status = defineTool({
     name: CONTROL_TOOL_NAMES[0],
     title: 'hotmcp status',
     description:
-      'What the hot reloader has loaded: each module with its tools, prompts and resources, the last reload, and every error (code, message, file:line). Use it when a tool seems missing, stale or broken.',
+      'What the hot reloader has loaded: each module with its tools, prompts and resources, the current tools with their input schemas (JSON Schema), the last reload, and every error (code, message, file:line). Use it when a tool seems missing, stale or broken.',
     annotations: { readOnlyHint: true, openWorldHint: false },
-    handler: () => json(clientStatus(target.status(), info)),
+    handler: () => {
+      const current = tools();
+      return json({ ...clientStatus(target.status(), info), ...(current && { tools: current }) });
+    },
   });
   const reload = defineTool({
     name: CONTROL_TOOL_NAMES[1],

@@ -37,27 +37,46 @@ export function withDefinitionLine(error: HotMcpError, definition: unknown, file
   });
 }
 
-/** Why a definition's fields are unusable, or undefined when they are fine. */
-function problem(definition: AnyDefinition): string | undefined {
-  const { kind, name } = definition as { kind: string; name: unknown };
+const KINDS: readonly string[] = ['tool', 'prompt', 'resource', 'resourceTemplate'];
+
+function isPlainRecord(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Why a definition cannot be registered, as a phrase that follows its label
+ * ("has no name", "has an invalid tool name ..."), or undefined when its
+ * fields are usable. The one check of a definition's own fields: the engine
+ * runs it on every module's exports, and registry adapters on every
+ * definition they are handed (which need not come through the engine).
+ */
+export function definitionProblem(definition: unknown): string | undefined {
+  if (typeof definition !== 'object' || definition === null) return 'is not an object';
+  const value = definition as Record<string, unknown>;
+  const { kind, name } = value;
+  if (typeof kind !== 'string' || !KINDS.includes(kind)) {
+    return `has the kind ${clip(String(JSON.stringify(kind)), 100)}, not one of ${KINDS.join(', ')}`;
+  }
   if (typeof name !== 'string' || name.trim() === '') return `has no name`;
   if (kind === 'tool' && !isToolName(name)) return `has an invalid tool name (allowed: ${TOOL_NAME_PATTERN.source})`;
-  if (typeof definition.handler !== 'function') return 'has no handler function';
-  if (definition.description !== undefined && typeof definition.description !== 'string') {
-    return 'has a description that is not a string';
+  if (typeof value.handler !== 'function') return 'has no handler function';
+  for (const field of ['title', 'description', 'mimeType'] as const) {
+    if (value[field] !== undefined && typeof value[field] !== 'string') return `has a ${field} that is not a string`;
   }
-  if (definition.kind === 'resource') {
-    if (typeof definition.uri !== 'string') return 'has no uri';
+  for (const field of ['annotations', '_meta'] as const) {
+    if (value[field] !== undefined && !isPlainRecord(value[field])) return `has ${field} that is not a plain object`;
+  }
+  if (kind === 'resource') {
+    if (typeof value.uri !== 'string') return 'has no uri';
     try {
-      normaliseUri(definition.uri);
+      normaliseUri(value.uri);
     } catch {
-      return `has a uri that is not a valid URL: ${clip(JSON.stringify(definition.uri), 200)}`;
+      return `has a uri that is not a valid URL: ${clip(JSON.stringify(value.uri), 200)}`;
     }
   }
-  if (definition.kind === 'resourceTemplate') {
-    if (typeof definition.template !== 'string' || definition.template === '') return 'has no URI template';
-    if (definition.list !== undefined && typeof definition.list !== 'function')
-      return 'has a list that is not a function';
+  if (kind === 'resourceTemplate') {
+    if (typeof value.template !== 'string' || value.template === '') return 'has no URI template';
+    if (value.list !== undefined && typeof value.list !== 'function') return 'has a list that is not a function';
   }
   return undefined;
 }
@@ -94,7 +113,7 @@ export function extractDefinitions(file: string, exports: Record<string, unknown
     }
     if (found.includes(value)) continue; // the same object exported twice
     const label = `${value.kind} ${clip(String(JSON.stringify((value as { name?: unknown }).name)), 100)} (export '${exportName}')`;
-    const reason = problem(value);
+    const reason = definitionProblem(value);
     if (reason !== undefined) {
       throw invalid(
         file,

@@ -1,4 +1,4 @@
-import { type DefinitionKind, definitionKey } from '../define.js';
+import { type DefinitionKind, keyOf } from '../define.js';
 import { clip, HotMcpError, isHotMcpError } from '../errors.js';
 
 /** The registry key of the definition an adapter refused, when its error names one. */
@@ -7,7 +7,7 @@ export function rejectedKey(error: unknown): string | undefined {
   const kind = error.details?.kind;
   const name = error.details?.name;
   return typeof kind === 'string' && typeof name === 'string'
-    ? definitionKey({ kind: kind as DefinitionKind, name })
+    ? keyOf({ kind: kind as DefinitionKind, name })
     : undefined;
 }
 

@@ -437,3 +437,107 @@ describe('ReloadEngine with prompts and resources', () => {
     expect(t.adapter.list()).toMatchObject({ tools: ['same'], prompts: ['same'] });
   });
 });
+
+describe('ReloadEngine: register(server) modules', () => {
+  /** A capture for the fake adapter: a server with registerTool only, as the adapters' recording servers offer it. */
+  function withCapture(adapter: FakeRegistryAdapter) {
+    const capture = vi.fn(async (register: (server: unknown) => unknown, options: { signal: AbortSignal }) => {
+      const definitions: ReturnType<typeof tool>[] = [];
+      const server = {
+        registerTool: (name: string, config: { description?: string }, cb: () => unknown) => {
+          if (options.signal.aborted) throw new Error('sealed');
+          definitions.push(defineTool({ name, ...config, handler: () => cb() as never }));
+        },
+      };
+      await new Promise<void>((resolve, reject) => {
+        options.signal.addEventListener('abort', () => reject(options.signal.reason));
+        Promise.resolve(register(server)).then(() => resolve(), reject);
+      });
+      return { definitions };
+    });
+    Object.assign(adapter, { capture });
+    return capture;
+  }
+
+  it('owns what a register function registers, beside exported definitions, and follows its edits', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    const capture = withCapture(t.adapter);
+    t.loader.set(file('a.ts'), {
+      exported: tool('exported'),
+      register(server: { registerTool: Function }) {
+        server.registerTool('one', {}, () => text('one v1'));
+        server.registerTool('two', {}, () => text('two'));
+      },
+    });
+    await t.reloader.start();
+    expect(t.adapter.list().tools.sort()).toEqual(['exported', 'one', 'two']);
+    expect(capture).toHaveBeenCalledWith(
+      expect.any(Function),
+      expect.objectContaining({ file: file('a.ts'), root: ROOT }),
+    );
+    t.loader.set(file('a.ts'), {
+      default: async (s: { registerTool: Function }) => {
+        s.registerTool('one', {}, () => text('one v2'));
+        s.registerTool('three', {}, () => text('three'));
+      },
+    });
+    await t.change({ changed: [file('a.ts')] });
+    expect(t.adapter.list().tools.sort()).toEqual(['one', 'three']);
+    expect(await t.adapter.tool('one')?.handler({}, {})).toEqual(text('one v2'));
+  });
+
+  it('keeps the last good version when a register function throws, naming the module', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    withCapture(t.adapter);
+    t.loader.set(file('a.ts'), {
+      register: (s: { registerTool: Function }) => s.registerTool('one', {}, () => text('1')),
+    });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), {
+      register() {
+        throw new Error('register broke');
+      },
+    });
+    await t.change({ changed: [file('a.ts')] });
+    expect(t.adapter.list().tools).toEqual(['one']);
+    expect(t.reloader.status().errors).toEqual([
+      expect.objectContaining({
+        module: file('a.ts'),
+        code: 'HOTMCP_ERR_IMPORT_THREW',
+        message: expect.stringContaining('register broke'),
+      }),
+    ]);
+  });
+
+  it('gives up on a register function that never settles after the capture time limit, keeping the last good version', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    (t.reloader.container.resolve(TOKENS.settings) as ReloaderSettings).captureTimeoutMs = 50;
+    withCapture(t.adapter);
+    t.loader.set(file('a.ts'), {
+      register: (s: { registerTool: Function }) => s.registerTool('one', {}, () => text('1')),
+    });
+    await t.reloader.start();
+    t.loader.set(file('a.ts'), { register: () => new Promise(() => {}) });
+    await t.change({ changed: [file('a.ts')] });
+    expect(t.adapter.list().tools).toEqual(['one']);
+    expect(t.reloader.status().errors[0]).toMatchObject({ code: 'HOTMCP_ERR_IMPORT_TIMEOUT' });
+  });
+
+  it('refuses a module that exports and registers one name, and a register function the adapter cannot capture', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('b.ts')] });
+    t.loader.set(file('b.ts'), { register: () => {} });
+    await t.reloader.start();
+    expect(t.reloader.status().errors).toEqual([
+      expect.objectContaining({ module: file('b.ts'), code: 'HOTMCP_ERR_CAPTURE_UNSUPPORTED' }),
+    ]);
+    withCapture(t.adapter);
+    t.loader.set(file('a.ts'), {
+      same: tool('same'),
+      register: (s: { registerTool: Function }) => s.registerTool('same', {}, () => text('')),
+    });
+    await t.change({ changed: [file('a.ts')] });
+    expect(t.reloader.status().errors).toContainEqual(
+      expect.objectContaining({ module: file('a.ts'), code: 'HOTMCP_ERR_DUPLICATE_NAME' }),
+    );
+  });
+});

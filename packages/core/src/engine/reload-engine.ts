@@ -1,5 +1,5 @@
 import { inject, injectable } from 'tsyringe';
-import { type AnyDefinition, definitionKey, keyOf, listOf, registryName } from '../define.js';
+import { type AnyDefinition, keyOf, listOf, registryName } from '../define.js';
 import { locate } from '../error-location.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import { sameStamp } from '../file-stamp.js';
@@ -10,7 +10,7 @@ import type { ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ChangeQueue } from './change-queue.js';
-import { extractDefinitions, withDefinitionLine } from './definitions.js';
+import { definitionLine, extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
 import { asHotMcpError, describe, rejectedKey, toHotMcpError } from './engine-errors.js';
 import { BUILTIN, diffOwnership, type ModuleRecord, type Owned, refOf, resolveOwnership } from './ownership.js';
@@ -24,6 +24,19 @@ import type {
 } from './status.js';
 
 const DISPOSE = 'dispose';
+/** How long an asynchronous register function may take by default, in ms. */
+const DEFAULT_CAPTURE_TIMEOUT_MS = 2000;
+
+/** A module's register function: its `register` export, else a default-exported function. */
+function registerFunctionOf(
+  exports: Record<string, unknown>,
+): [exportName: string, register: (server: unknown) => unknown] | undefined {
+  for (const name of ['register', 'default']) {
+    const value = exports[name];
+    if (typeof value === 'function') return [name, value as (server: unknown) => unknown];
+  }
+  return undefined;
+}
 
 /**
  * The kernel: turns change batches into one registry commit each, keeping
@@ -108,6 +121,11 @@ export class ReloadEngine {
    */
   addBuiltins(definitions: readonly AnyDefinition[]): void {
     this.builtins.push(...definitions);
+  }
+
+  /** The definitions the reloader serves now (its own and the modules'), in no particular order. */
+  definitions(): AnyDefinition[] {
+    return [...this.active.values()].map(({ definition }) => definition);
   }
 
   /** Call `listener` for every reload failure (after it is audited). Returns a function that unsubscribes. */
@@ -304,7 +322,7 @@ export class ReloadEngine {
       this.records.set(result.file, record);
       try {
         if (!result.ok) throw result.error;
-        const definitions = extractDefinitions(result.file, result.exports);
+        const definitions = await this.definitionsOf(result.file, result.exports);
         if (record.exports) replaced.push({ file: result.file, exports: record.exports });
         record.exports = result.exports;
         record.definitions = definitions;
@@ -343,6 +361,74 @@ export class ReloadEngine {
     this.audit.record('batch.applied', { ...this.lastBatch });
   }
 
+  /**
+   * A module's definitions: those it exports, and those its register function
+   * (`register` or a default-exported function) registers on the adapter's
+   * recording server, awaited within the capture time limit.
+   */
+  private async definitionsOf(file: string, exports: Record<string, unknown>): Promise<AnyDefinition[]> {
+    const definitions = extractDefinitions(file, exports);
+    const found = registerFunctionOf(exports);
+    if (found === undefined) return definitions;
+    const [exportName, register] = found;
+    const label = exportName === 'default' ? 'default-exported register function' : 'register(server)';
+    if (typeof this.adapter.capture !== 'function') {
+      throw new HotMcpError(
+        'HOTMCP_ERR_CAPTURE_UNSUPPORTED',
+        `${file} exports a ${label}, but the registry adapter ${this.adapter.adapterName} cannot capture registrations (it has no capture()); export definitions made with defineTool() instead`,
+        { file, details: { export: exportName } },
+      );
+    }
+    const timeoutMs = this.settings.captureTimeoutMs ?? DEFAULT_CAPTURE_TIMEOUT_MS;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new HotMcpError(
+            'HOTMCP_ERR_IMPORT_TIMEOUT',
+            `${file}: its ${label} did not settle within ${timeoutMs} ms; nothing it registered was applied`,
+            { file, details: { export: exportName, timeoutMs } },
+          ),
+        ),
+      timeoutMs,
+    );
+    let captured: AnyDefinition[];
+    try {
+      ({ definitions: captured } = await this.adapter.capture(register, {
+        file,
+        root: this.settings.root,
+        signal: controller.signal,
+      }));
+    } catch (error) {
+      if (isHotMcpError(error)) throw error;
+      const where = locate(error, this.settings.root);
+      throw new HotMcpError('HOTMCP_ERR_IMPORT_THREW', `${file}: its ${label} threw: ${describe(error)}`, {
+        file: where?.file ?? file,
+        ...(where && { line: where.line }),
+        ...(where?.column !== undefined && { column: where.column }),
+        cause: error,
+        details: { module: file, export: exportName },
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const exported = new Set(definitions.map(keyOf));
+    for (const definition of captured) {
+      if (!exported.has(keyOf(definition))) continue;
+      const line = definitionLine(definition, file);
+      throw new HotMcpError(
+        'HOTMCP_ERR_DUPLICATE_NAME',
+        `${file}: ${definition.kind} '${registryName(definition)}' is both exported and registered by its ${label}`,
+        {
+          file,
+          ...(line !== undefined && { line }),
+          details: { kind: definition.kind, name: registryName(definition) },
+        },
+      );
+    }
+    return [...definitions, ...captured];
+  }
+
   /** Work out who owns each name, check the change with the adapter, and commit it. */
   private async prepareAndCommit(): Promise<Pick<BatchReport, 'upserted' | 'removedEntries' | 'notified'> | undefined> {
     const snapshot = this.adapter.list();
@@ -354,7 +440,7 @@ export class ReloadEngine {
       ['resourceTemplate', snapshot.resourceTemplates],
     ] as const) {
       for (const name of names) {
-        const key = definitionKey({ kind, name });
+        const key = keyOf({ kind, name });
         if (!this.active.has(key)) foreign.add(key);
       }
     }
@@ -368,7 +454,7 @@ export class ReloadEngine {
         this.active = next;
         return {
           upserted: change.upsert.map(keyOf),
-          removedEntries: change.remove.map(definitionKey),
+          removedEntries: change.remove.map(keyOf),
           notified,
         };
       } catch (error) {

@@ -43,6 +43,29 @@ export interface CommitResult {
   notified: ListKind[];
 }
 
+/**
+ * A module's function that registers on a server the way SDK code does
+ * (`export function register(server)` or a default-exported function,
+ * whatever its parameter is named). It may return a promise.
+ */
+export type RegisterFunction = (server: any) => unknown;
+
+/** What {@link ToolRegistryAdapter.capture} is told about one register function. */
+export interface CaptureOptions {
+  /** The module that exports the function (absolute path). */
+  file: string;
+  /** The watched root: each registration is attributed to the first call site in a file under it. */
+  root: string;
+  /** Aborted when the time limit passes: the capture stops recording and rejects with the signal's reason. */
+  signal: AbortSignal;
+}
+
+/** What a capture recorded. */
+export interface CaptureResult {
+  /** One definition per registration left enabled, in registration order; each carries the stack of its call. */
+  definitions: AnyDefinition[];
+}
+
 /** A log message for the server's clients: an MCP `notifications/message`. */
 export interface ClientLogMessage {
   level: 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
@@ -93,4 +116,40 @@ export interface ToolRegistryAdapter {
    * is not retried.
    */
   sendLog?(message: ClientLogMessage): void;
+  /**
+   * Optional capability, shared plans: whether {@link commit} takes
+   * `prepared`, a change prepared by another adapter (on another server of
+   * the same kind). The fan-out adapter then prepares each batch once, on its
+   * catalog, and commits that one prepared change to every session that says
+   * yes; the others prepare their own. Each commit still checks its own
+   * server's entries and rolls back on its own.
+   */
+  canCommit?(prepared: PreparedChange): boolean;
+  /**
+   * Optional capability, deferred list_changed: {@link commit} without
+   * sending the notifications. The registry changes at once; the caller sends
+   * `result.notified` later with {@link sendListChanged}. Implement both or
+   * neither: the fan-out adapter then changes every session's registry in one
+   * step and spreads the sends over event-loop turns.
+   *
+   * @returns The lists whose list_changed is due (none for a body-only change).
+   * @throws `HotMcpError` (`HOTMCP_ERR_COMMIT_FAILED`) after restoring the registry exactly.
+   */
+  commitQuietly?(prepared: PreparedChange): CommitResult;
+  /**
+   * Optional capability, the other half of {@link commitQuietly}: send one
+   * list_changed per kind to the connected clients. Never throws.
+   */
+  sendListChanged?(kinds: readonly ListKind[]): void;
+  /**
+   * Optional: run a module's register function against a recording server
+   * shaped like this adapter's, and return what it registered as
+   * definitions, without touching the live server. The engine then owns them
+   * like exported definitions (same transaction, last good version,
+   * conflicts). Rejects with what the function threw, or with a
+   * `HotMcpError` `HOTMCP_ERR_CAPTURE_UNSUPPORTED` naming the call, file and
+   * line of anything the recorder cannot honour. Without it, a module that
+   * exports a register function fails with that code.
+   */
+  capture?(register: RegisterFunction, options: CaptureOptions): Promise<CaptureResult>;
 }

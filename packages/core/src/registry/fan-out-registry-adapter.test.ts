@@ -316,6 +316,14 @@ describe('FanOutRegistryAdapter', () => {
     const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
     expect(() => fanOut.commit({ change: { upsert: [], remove: [] } })).toThrow(/own prepare/);
   });
+
+  it('refuses a change another fan-out prepared: a prepared change carries its own sessions’ plans', async () => {
+    const fanOut = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
+    const other = createFanOutAdapter({ catalog: new SharingFakeAdapter() });
+    const prepared = await other.prepare({ upsert: [tool('a')], remove: [] });
+    expect(() => fanOut.commit(prepared)).toThrow(/own prepare/);
+    expect(other.commit(prepared)).toEqual({ notified: ['tool'] });
+  });
 });
 
 describe('FanOutRegistryAdapter memory', () => {
@@ -341,5 +349,26 @@ describe('FanOutRegistryAdapter memory', () => {
     }
     expect(refs.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
     expect(fanOut.size).toBe(0);
+  });
+});
+
+describe('FanOutRegistryAdapter: capture', () => {
+  it('forwards capture() to the catalog adapter, and offers none when the catalog has none', async () => {
+    const plain = createFanOutAdapter({ catalog: new FakeRegistryAdapter() });
+    expect(plain.capture).toBeUndefined();
+    const catalog = new FakeRegistryAdapter();
+    const calls: unknown[] = [];
+    const definitions = [defineTool({ name: 'captured', handler: () => ({ content: [] }) })];
+    Object.assign(catalog, {
+      capture: async (register: unknown, options: unknown) => {
+        calls.push([register, options]);
+        return { definitions };
+      },
+    });
+    const fanOut = createFanOutAdapter({ catalog });
+    const register = () => {};
+    const options = { file: '/root/a.ts', root: '/root', signal: new AbortController().signal };
+    expect(await fanOut.capture?.(register, options)).toEqual({ definitions });
+    expect(calls).toEqual([[register, options]]);
   });
 });

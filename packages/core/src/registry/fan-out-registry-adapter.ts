@@ -1,12 +1,15 @@
 import { assertAdapter } from '../adapter-contract.js';
-import { type AnyDefinition, definitionKey, keyOf } from '../define.js';
+import { type AnyDefinition, keyOf } from '../define.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type {
+  CaptureOptions,
+  CaptureResult,
   ClientLogMessage,
   CommitResult,
   ListKind,
   PreparedChange,
+  RegisterFunction,
   RegistryChange,
   RegistryEntryRef,
   RegistrySnapshot,
@@ -14,29 +17,17 @@ import type {
 } from '../ports/tool-registry-adapter.js';
 import { PacedQueue } from './paced-queue.js';
 
-/**
- * An adapter that can commit a change prepared by another adapter of its kind
- * (`McpServerRegistryAdapter` and so both SDK adapters): the fan-out then
- * prepares each batch once and commits it to every session.
- */
-interface SharedPlanAdapter extends ToolRegistryAdapter {
-  canCommit(prepared: PreparedChange): boolean;
-}
-
-/**
- * An adapter that can commit without notifying and notify later
- * (`McpServerRegistryAdapter`): the fan-out changes every session's registry
- * in one step, then sends the list_changed notifications a slice of sessions
- * per event-loop turn.
- */
-interface DeferredNotifyAdapter extends ToolRegistryAdapter {
-  commitQuietly(prepared: PreparedChange): CommitResult;
-  sendListChanged(kinds: readonly ListKind[]): void;
-}
+/** An adapter with the port's optional deferred-list_changed capability. */
+type DeferredNotifyAdapter = ToolRegistryAdapter &
+  Required<Pick<ToolRegistryAdapter, 'commitQuietly' | 'sendListChanged'>>;
 
 function defersNotify(adapter: ToolRegistryAdapter): adapter is DeferredNotifyAdapter {
-  const candidate = adapter as Partial<DeferredNotifyAdapter>;
-  return typeof candidate.commitQuietly === 'function' && typeof candidate.sendListChanged === 'function';
+  return adapter.commitQuietly !== undefined && adapter.sendListChanged !== undefined;
+}
+
+/** Whether `adapter` takes the change another adapter prepared (the port's optional shared-plan capability). */
+function sharesPlans(adapter: ToolRegistryAdapter, prepared: PreparedChange): boolean {
+  return adapter.canCommit?.(prepared) === true;
 }
 
 /** Options of {@link createFanOutAdapter}. */
@@ -78,17 +69,15 @@ interface Session {
   held: Set<string>;
 }
 
-/** One batch: the catalog's prepared change, and one per session that cannot share it. */
-interface FanOutPlan {
-  catalog: PreparedChange;
-  perSession: Map<Session, { prepared: PreparedChange } | { refused: HotMcpError }>;
-}
-
-const PLANS = new WeakMap<PreparedChange, FanOutPlan>();
-
-function sharesPlans(adapter: ToolRegistryAdapter, prepared: PreparedChange): boolean {
-  const candidate = adapter as Partial<SharedPlanAdapter>;
-  return typeof candidate.canCommit === 'function' && candidate.canCommit(prepared);
+/** One batch as the fan-out prepared it: the catalog's prepared change, and one per session that cannot share it. */
+class FanOutPreparedChange implements PreparedChange {
+  constructor(
+    readonly change: RegistryChange,
+    /** The fan-out adapter that prepared it: only it can commit it. */
+    readonly preparedBy: FanOutRegistryAdapter,
+    readonly catalog: PreparedChange,
+    readonly perSession: Map<Session, { prepared: PreparedChange } | { refused: HotMcpError }>,
+  ) {}
 }
 
 function commitError(adapter: ToolRegistryAdapter, error: unknown): HotMcpError {
@@ -157,7 +146,18 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
     this.#options = options;
     this.adapterName = `hotmcp fan-out (${options.catalog.adapterName})`;
     if (options.catalog.sdk !== undefined) this.sdk = options.catalog.sdk;
+    const catalog = options.catalog;
+    if (typeof catalog.capture === 'function')
+      this.capture = (register, capture) => catalog.capture!(register, capture);
   }
+
+  /**
+   * Capture a module's register function on the catalog adapter, when it can
+   * (both SDK adapters can): the definitions then fan out like any other. What
+   * a handler does at run time through the server it registered on goes to
+   * the catalog server, which is never connected.
+   */
+  readonly capture?: (register: RegisterFunction, options: CaptureOptions) => Promise<CaptureResult>;
 
   /** How many sessions are attached (synchronised or being synchronised). */
   get size(): number {
@@ -172,7 +172,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
   /** Check the change once on the catalog, and separately for each session that cannot share that check. */
   async prepare(change: RegistryChange): Promise<PreparedChange> {
     const catalog = await this.#serially(() => this.#catalog.prepare(change));
-    const perSession: FanOutPlan['perSession'] = new Map();
+    const perSession: FanOutPreparedChange['perSession'] = new Map();
     for (const session of [...this.#sessions.values()]) {
       if (!session.synced || sharesPlans(session.adapter, catalog)) continue;
       try {
@@ -181,9 +181,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
         perSession.set(session, { refused: commitError(session.adapter, error) });
       }
     }
-    const prepared: PreparedChange = { change };
-    PLANS.set(prepared, { catalog, perSession });
-    return prepared;
+    return new FanOutPreparedChange(change, this, catalog, perSession);
   }
 
   /**
@@ -191,7 +189,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
    * Throws (touching no session) when the catalog commit fails.
    */
   commit(prepared: PreparedChange): CommitResult {
-    const plan = PLANS.get(prepared);
+    const plan = prepared instanceof FanOutPreparedChange && prepared.preparedBy === this ? prepared : undefined;
     if (plan === undefined) {
       throw new HotMcpError(
         'HOTMCP_ERR_COMMIT_FAILED',
@@ -200,7 +198,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
     }
     const result = this.#catalog.commit(plan.catalog);
     const { change } = prepared;
-    for (const ref of change.remove) this.#definitions.delete(definitionKey(ref));
+    for (const ref of change.remove) this.#definitions.delete(keyOf(ref));
     for (const definition of change.upsert) this.#definitions.set(keyOf(definition), definition);
     this.#version++;
 
@@ -218,7 +216,7 @@ export class FanOutRegistryAdapter implements ToolRegistryAdapter {
       const { adapter } = session;
       if (defersNotify(adapter)) this.#notifyLater(session, adapter, adapter.commitQuietly(own.prepared).notified);
       else adapter.commit(own.prepared);
-      for (const ref of change.remove) session.held.delete(definitionKey(ref));
+      for (const ref of change.remove) session.held.delete(keyOf(ref));
       for (const definition of change.upsert) session.held.add(keyOf(definition));
     });
     try {

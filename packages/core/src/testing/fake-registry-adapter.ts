@@ -1,4 +1,4 @@
-import { type AnyDefinition, definitionKey, keyOf, listOf, type ToolDefinition } from '../define.js';
+import { type AnyDefinition, keyOf, listOf, type ToolDefinition } from '../define.js';
 import { HotMcpError } from '../errors.js';
 import type {
   CommitResult,
@@ -67,7 +67,7 @@ export class FakeRegistryAdapter implements ToolRegistryAdapter {
       throw new HotMcpError('HOTMCP_ERR_COMMIT_FAILED', 'commit failed on purpose');
     }
     const { change } = prepared;
-    for (const ref of change.remove) this.entries.delete(definitionKey(ref));
+    for (const ref of change.remove) this.entries.delete(keyOf(ref));
     for (const definition of change.upsert) this.entries.set(keyOf(definition), definition);
     this.commits.push(change);
     const notified = [...new Set([...change.upsert, ...change.remove].map((entry) => listOf(entry.kind)))];

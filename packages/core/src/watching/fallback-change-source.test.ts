@@ -163,6 +163,40 @@ describe('FallbackChangeSource', () => {
     expect([primary.started, primary.stopped, source.current]).toEqual([1, 1, undefined]);
   });
 
+  it('names the watching source: the primary, then the fallback that replaced it', async () => {
+    const primary = new ScriptedSource(['/r/a.ts']);
+    const fallback = new ScriptedSource(['/r/a.ts']);
+    const seen = collect();
+    const names = { primary: 'native', fallback: 'poll' };
+    const source = createFallbackChangeSource({ primary, fallback: () => fallback, names, ...seen });
+    expect(source.watcher).toBeUndefined();
+    await source.start(seen.onBatch, seen.onError);
+    expect(source.watcher).toBe('native');
+    primary.onError?.(watcherDied('inotify read failed'));
+    await untilTrue(() => seen.started.length === 2);
+    expect(source.watcher).toBe('poll');
+    await source.stop();
+    expect(source.watcher).toBe('poll');
+  });
+
+  it('names the fallback when the primary cannot start, and none once a primary died unreplaced', async () => {
+    const names = { primary: 'native', fallback: 'poll' };
+    const refused = createFallbackChangeSource({
+      primary: new ScriptedSource([], new Error('no binary')),
+      fallback: () => new ScriptedSource([]),
+      names,
+    });
+    await refused.start(() => {});
+    expect(refused.watcher).toBe('poll');
+    const primary = new ScriptedSource([]);
+    const seen = collect();
+    const alone = createFallbackChangeSource({ primary, names, ...seen });
+    await alone.start(seen.onBatch, seen.onError);
+    primary.onError?.(watcherDied('gone'));
+    await untilTrue(() => seen.events.length === 1);
+    expect(alone.watcher).toBe('none');
+  });
+
   it('recognises fatal watcher errors by code and details, not by class', () => {
     expect(isFatalWatcherError(watcherDied('x'))).toBe(true);
     expect(isFatalWatcherError(new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', 'x'))).toBe(false);

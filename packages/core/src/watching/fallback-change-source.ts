@@ -35,6 +35,11 @@ export interface FallbackChangeSourceOptions {
   onFallback?: (event: FallbackEvent) => void;
   /** Told when watching has started, and by which source. */
   onStarted?: (which: 'primary' | 'fallback') => void;
+  /**
+   * What {@link FallbackChangeSource.watcher} calls each source (`native`,
+   * `poll`...). Default `primary` and `fallback`.
+   */
+  names?: { primary: string; fallback?: string };
 }
 
 /**
@@ -58,8 +63,11 @@ export class FallbackChangeSource implements ChangeSource {
   #switching: Promise<void> | undefined;
   #onBatch: ((batch: ChangeBatch) => void) | undefined;
   #onError: ((error: Error) => void) | undefined;
+  readonly #names: { primary: string; fallback: string };
+  #watcher: string | undefined;
 
   constructor(options: FallbackChangeSourceOptions) {
+    this.#names = { primary: 'primary', fallback: 'fallback', ...options.names };
     this.#primary = options.primary;
     this.#fallback = options.fallback;
     this.#onFallback = options.onFallback;
@@ -70,6 +78,16 @@ export class FallbackChangeSource implements ChangeSource {
   get current(): 'primary' | 'fallback' | undefined {
     if (this.#active === undefined) return undefined;
     return this.#active === this.#primary ? 'primary' : 'fallback';
+  }
+
+  /**
+   * The name of the source that watches (see
+   * {@link FallbackChangeSourceOptions.names}), `none` once the primary died
+   * with nothing to take over, undefined before the first start. Kept after
+   * `stop()`: it says which source watched last.
+   */
+  get watcher(): string | undefined {
+    return this.#watcher;
   }
 
   async start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]> {
@@ -98,6 +116,7 @@ export class FallbackChangeSource implements ChangeSource {
       return files;
     }
     this.#known = new Set(files);
+    this.#watcher = this.#names[this.current as 'primary' | 'fallback'];
     this.#onStarted?.(this.current as 'primary' | 'fallback');
     return files;
   }
@@ -156,6 +175,7 @@ export class FallbackChangeSource implements ChangeSource {
     this.#active = undefined;
     await primary.stop().catch(() => {});
     if (!this.#fallback) {
+      this.#watcher = 'none';
       this.#tell({ reason, phase: 'runtime', replaced: false });
       return;
     }
@@ -167,6 +187,7 @@ export class FallbackChangeSource implements ChangeSource {
       files = await this.#startSource(generation, fallback);
     } catch (error) {
       this.#active = undefined;
+      this.#watcher = 'none';
       this.#tell({ reason, phase: 'runtime', replaced: false });
       this.#onError?.(asError(error));
       return;
@@ -175,6 +196,7 @@ export class FallbackChangeSource implements ChangeSource {
       await fallback.stop();
       return;
     }
+    this.#watcher = this.#names.fallback;
     this.#tell({ reason, phase: 'runtime', replaced: true });
     this.#onStarted?.('fallback');
     const now = new Set(files);

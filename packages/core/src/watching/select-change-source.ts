@@ -67,9 +67,10 @@ function missing(what: string, packages: string): HotMcpError {
  *   over; that is said once on stderr and audited as `watcher.fallback`.
  *   Without `@hotmcp/watcher-native`, polling.
  *
- * Every choice is audited as `watcher.started` with `watcher: 'native' | 'poll'`.
+ * Every choice is audited as `watcher.started` with `watcher: 'native' | 'poll'`;
+ * the returned source's `watcher` says which one is watching.
  */
-export async function selectChangeSource(selection: ChangeSourceSelection): Promise<ChangeSource> {
+export async function selectChangeSource(selection: ChangeSourceSelection): Promise<FallbackChangeSource> {
   const { watcher, settings, audit } = selection;
   const warn = selection.warn ?? ((line: string) => process.stderr.write(line));
   const options: ChangeSourceOptions = { root: settings.root, include: settings.include, exclude: settings.exclude };
@@ -88,11 +89,13 @@ export async function selectChangeSource(selection: ChangeSourceSelection): Prom
   if (!native) {
     return new FallbackChangeSource({
       primary: (poll as PollWatcherModule).createPollChangeSource(pollOptions),
+      names: { primary: 'poll' },
       onStarted: () => started('poll'),
     });
   }
   return new FallbackChangeSource({
     primary: native.createNativeChangeSource(options),
+    names: { primary: 'native', fallback: 'poll' },
     ...(poll && { fallback: () => poll.createPollChangeSource(pollOptions) }),
     onStarted: (which) => started(which === 'primary' ? 'native' : 'poll'),
     onFallback: (event: FallbackEvent) => {
