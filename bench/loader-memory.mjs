@@ -154,9 +154,7 @@ async function child(scenario, loaderName, reloads) {
       globalThis.gc();
     }
     const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage();
-    const spaces = Object.fromEntries(
-      getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]),
-    );
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]));
     return { heapUsed, heapTotal, rss, external, arrayBuffers, rawRss: raw, ...(process.env.MEMORY_SPACES && spaces) };
   };
   const minus = (a, b) => Object.fromEntries(Object.keys(a).map((key) => [key, a[key] - b[key]]));
