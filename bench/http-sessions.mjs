@@ -15,7 +15,8 @@ import { fork } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { connectV1, connectV2, createSandbox, startServer, until } from '../examples/http-sessions/dist/harness.js';
+import { connectV1, connectV2, createSandbox, startServer } from '../examples/http-sessions/dist/harness.js';
+import { waitUntil } from '../packages/core/dist/testing/index.js';
 
 const self = fileURLToPath(import.meta.url);
 /** A wall-clock timestamp in ms with sub-ms precision, comparable across processes on one machine. */
@@ -155,13 +156,12 @@ async function runPhase(kind, sdk, sessions, edits, clientProcesses) {
   try {
     const connectStart = now();
     await Promise.all(processes.map((child) => waitFor(child, 'ready')));
-    await until(
+    await waitUntil(
       async () => {
         const counts = await server.sessions();
         return sdk === 'v1' ? counts.v1Streaming >= sessions : counts.v2 >= sessions;
       },
-      120_000,
-      `${sessions} ${sdk} sessions listening`,
+      { timeoutMs: 120_000, what: `${sessions} ${sdk} sessions listening` },
     );
     const connectMs = now() - connectStart;
     const counts = await server.sessions();

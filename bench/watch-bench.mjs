@@ -32,13 +32,8 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createCoalescingChangeSource,
-  createPathFilter,
-  fileStamp,
-  isInside,
-  scanFiles,
-} from '../packages/core/dist/index.js';
+import { createCoalescingChangeSource } from '../packages/core/dist/index.js';
+import { createPathFilter, fileStamp, isInside, scanFiles } from '../packages/core/dist/watching/index.js';
 import { createNativeChangeSource } from '../packages/watcher-native/dist/index.js';
 import { createPollChangeSource } from '../packages/watcher-poll/dist/index.js';
 

@@ -18,7 +18,48 @@ export const SLOTS = 8;
 /** The helper module, relative to the tools root. */
 export const HELPER = 'lib/helper.ts';
 
-export type Breakage = 'syntax' | 'throw';
+/**
+ * How a write breaks a module: a syntax error; a thrown Error; a thrown value
+ * that is no Error (an object with no prototype, a throwing `toString`, a
+ * Proxy whose traps throw); an Error thrown on the main thread only (the
+ * preflight worker evaluates it fine).
+ */
+export type Breakage = 'syntax' | 'throw' | 'throwValue' | 'mainThread';
+const BREAKAGES: Breakage[] = ['syntax', 'throw', 'throwValue', 'mainThread'];
+
+/** Hostile thrown values, picked by a break's id. */
+const THROWN_VALUES = [
+  'Object.create(null)',
+  "{ toString() { throw new Error('no string'); } }",
+  "new Proxy({}, new Proxy({}, { get: () => () => { throw new Error('trap'); } }))",
+];
+
+/** The statement that breaks a module at import, or undefined for a syntax error (written elsewhere). */
+function breakStatement(how: Breakage, label: string, id: number): string | undefined {
+  if (how === 'throw') return `throw new Error('fuzz: ${label} refuses to load (${id})');`;
+  if (how === 'throwValue') return `throw ${THROWN_VALUES[id % THROWN_VALUES.length]};`;
+  if (how === 'mainThread')
+    return `if (isMainThread) throw new Error('fuzz: ${label} refuses the main thread (${id})');`;
+  return undefined;
+}
+
+/**
+ * The dispose hook a good tool version exports, by version: none, slow
+ * (300 ms), throwing, or never settling. None changes what clients see: the
+ * reloader must go on whatever the hook does.
+ */
+function disposeHook(version: number): string {
+  switch (version % 4) {
+    case 1:
+      return 'export const dispose = () => new Promise((resolve) => setTimeout(resolve, 300));';
+    case 2:
+      return "export function dispose() { throw new Error('fuzz: dispose refuses'); }";
+    case 3:
+      return 'export const dispose = () => new Promise(() => {});';
+    default:
+      return '';
+  }
+}
 
 /**
  * One step. Slot numbers are hints: each step picks among the files it can
@@ -56,7 +97,7 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('break' as const),
       pick: fc.nat(SLOTS - 1),
-      how: fc.constantFrom<Breakage>('syntax', 'throw'),
+      how: fc.constantFrom<Breakage>(...BREAKAGES),
     }),
   },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('fix' as const), pick: fc.nat(SLOTS - 1) }) },
@@ -70,7 +111,7 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       op: fc.constant('helperBreak' as const),
-      how: fc.constantFrom<Breakage>('syntax', 'throw'),
+      how: fc.constantFrom<Breakage>(...BREAKAGES),
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('helperDelete' as const) }) },
@@ -124,11 +165,11 @@ export const slotPath = (slot: number): string => `t${slot}.ts`;
 
 /** The source of a tool module. */
 export function toolModule(source: ToolSource): string {
-  const lines = ["import { defineTool } from '@hotmcp/core';"];
+  const lines = ["import { isMainThread } from 'node:worker_threads';", "import { defineTool } from '@hotmcp/core';"];
   if (source.helper) lines.push("import { tag } from './lib/helper.js';");
   lines.push('');
-  if (source.broken === 'throw')
-    lines.push(`throw new Error('fuzz: ${source.name} refuses to load (${source.breakId})');`);
+  const statement = source.broken && breakStatement(source.broken, source.name, source.breakId ?? 0);
+  if (statement) lines.push(statement);
   const answer = `'${source.name} v${source.version}'${source.helper ? " + ' ' + tag()" : ''}`;
   lines.push(
     'export default defineTool({',
@@ -138,14 +179,15 @@ export function toolModule(source: ToolSource): string {
     '});',
   );
   if (source.broken === 'syntax') lines.push(`export const broken${source.breakId} = ;`);
+  lines.push(`export const uses = isMainThread;`, disposeHook(source.version));
   return `${lines.join('\n')}\n`;
 }
 
 /** The source of the helper module. */
 export function helperModule(source: HelperSource): string {
-  const body = `export const tag = (): string => 'h${source.version}';`;
-  if (source.broken === 'throw')
-    return `throw new Error('fuzz: helper refuses to load (h${source.version})');\n${body}\n`;
+  const body = `import { isMainThread } from 'node:worker_threads';\nexport const tag = (): string => 'h${source.version}';\nexport const uses = isMainThread;`;
+  const statement = source.broken && breakStatement(source.broken, 'helper', source.version);
+  if (statement) return `${body}\n${statement}\n`;
   if (source.broken === 'syntax') return `export const tag = (: string => 'h${source.version}';\n`;
   return `${body}\n`;
 }

@@ -8,8 +8,10 @@
  * the SDK 2.x endpoint. Every client must see what the model says after every
  * step, and hear of every change to what is listed.
  */
+
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import {
   type ClientSession,
   connectV1,
@@ -18,7 +20,6 @@ import {
   type RunningServer,
   type Sandbox,
   startServer,
-  until,
 } from '@hotmcp/example-http-sessions/dist/harness.js';
 import {
   answerOf,
@@ -86,15 +87,14 @@ export class HttpStressServer extends FuzzTarget {
         session: await connectV1(server.origin, undefined, '/v2/mcp'),
       });
       // A change is only heard on an open GET stream (1.x) or subscription (2.x).
-      await until(
+      await waitUntil(
         async () => {
           const counts = await server.sessions();
           return (
             counts.v1Streaming === CLIENTS_PER_SDK && counts.v2 === CLIENTS_PER_SDK && counts.v2LegacyStreaming === 1
           );
         },
-        15_000,
-        'every client listening',
+        { timeoutMs: 15_000, what: 'every client listening' },
       );
       const pid = pidOf(await (clients[0] as { session: ClientSession }).session.callText(STATIC_TOOL));
       const target = new HttpStressServer(sandbox, server, clients, pid);

@@ -2,6 +2,7 @@ import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from '@hotmcp/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -24,14 +25,6 @@ export default defineTool({
   handler: async ({ who }) => ({ content: [{ type: 'text', text: '${reply} ' + who }] }),
 });
 `;
-
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function audit(event: string): Promise<Record<string, unknown> | undefined> {
   const text = await readFile(auditLog, 'utf8').catch(() => '');
@@ -84,29 +77,29 @@ describe('a low-level Server with its own tool table, hot-reloaded through a cus
 
   it('adds, edits and removes a tool module over stdio', async () => {
     await writeFile(join(toolsDir, 'greet.ts'), tool('greet', 'Hello'));
-    await until(() => listChanged === 1, 'the list_changed of the new tool');
+    await waitUntil(() => listChanged === 1, { what: 'the list_changed of the new tool' });
     expect(await call('greet', { who: 'Ada' })).toBe('Hello Ada');
 
     await writeFile(join(toolsDir, 'greet.ts'), tool('greet', 'Goodbye'));
-    await until(() => listChanged === 2, 'the list_changed of the edit');
+    await waitUntil(() => listChanged === 2, { what: 'the list_changed of the edit' });
     expect(await call('greet', { who: 'Ada' })).toBe('Goodbye Ada');
 
     await unlink(join(toolsDir, 'greet.ts'));
-    await until(() => listChanged === 3, 'the list_changed of the removal');
+    await waitUntil(() => listChanged === 3, { what: 'the list_changed of the removal' });
     expect(await toolNames()).toEqual(['server_info', 'shout']);
   });
 
   it('swaps a handler body without a list_changed', async () => {
     await writeFile(join(toolsDir, 'greet.ts'), tool('greet', 'Hello', 'Greets'));
-    await until(() => listChanged === 1, 'the list_changed of the new tool');
+    await waitUntil(() => listChanged === 1, { what: 'the list_changed of the new tool' });
     await writeFile(join(toolsDir, 'greet.ts'), tool('greet', 'Hi', 'Greets'));
-    await until(async () => (await call('greet', { who: 'Ada' })) === 'Hi Ada', 'the new body');
+    await waitUntil(async () => (await call('greet', { who: 'Ada' })) === 'Hi Ada', { what: 'the new body' });
     expect(listChanged).toBe(1);
   });
 
   it("refuses a module that takes the application tool's name", async () => {
     await writeFile(join(toolsDir, 'impostor.ts'), tool('server_info', 'Fake'));
-    await until(async () => (await audit('definition.rejected')) !== undefined, 'the rejection');
+    await waitUntil(async () => (await audit('definition.rejected')) !== undefined, { what: 'the rejection' });
     expect(await audit('definition.rejected')).toMatchObject({ code: 'HOTMCP_ERR_NAME_CONFLICT', name: 'server_info' });
     expect(JSON.parse(await call('server_info'))).toHaveProperty('pid');
   });

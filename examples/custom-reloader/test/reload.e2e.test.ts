@@ -2,6 +2,7 @@ import { cp, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from '@hotmcp/core/testing';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,14 +23,6 @@ export default defineTool({
   handler: async () => ({ content: [{ type: 'text', text: '${reply}' }] }),
 });
 `;
-
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /**
  * Write a file under the tools folder the way editors save: a temp file renamed into place. This reloader
@@ -95,21 +88,23 @@ describe('a reloader composed by hand through the container', () => {
 
   it('reloads: a new tool appears with one list_changed, an edit answers with the new code', async () => {
     await save('ping.ts', tool('ping', 'pong'));
-    await until(() => listChanged === 1, 'the list_changed of the new tool');
+    await waitUntil(() => listChanged === 1, { what: 'the list_changed of the new tool' });
     expect(await call('ping')).toBe('pong');
     await save('ping.ts', tool('ping', 'PONG'));
-    await until(() => listChanged === 2, 'the list_changed of the edit');
+    await waitUntil(() => listChanged === 2, { what: 'the list_changed of the edit' });
     expect(await call('ping')).toBe('PONG');
   });
 
   it('records every event through the custom audit sink, stamped with the root', async () => {
     await save('ping.ts', tool('ping', 'pong'));
-    await until(() => listChanged === 1, 'the list_changed of the new tool');
-    await until(async () => (await auditEvents()).some((e) => e.event === 'batch.applied' && e.added === 1), 'audit');
+    await waitUntil(() => listChanged === 1, { what: 'the list_changed of the new tool' });
+    await waitUntil(async () => (await auditEvents()).some((e) => e.event === 'batch.applied' && e.added === 1), {
+      what: 'audit',
+    });
     const events = await auditEvents();
     expect(events[0]).toMatchObject({ event: 'reloader.started', root: toolsDir });
     expect(events.every((e) => e.root === toolsDir)).toBe(true);
-    await until(() => stderr.includes('audit: batch applied'), 'the summary on stderr');
+    await waitUntil(() => stderr.includes('audit: batch applied'), { what: 'the summary on stderr' });
     expect(stderr).toMatch(/audit: batch applied in [\d.]+ ms, notified tool/);
   });
 
@@ -119,7 +114,7 @@ describe('a reloader composed by hand through the container', () => {
     // A file may be seen twice (created, then written), so wait for both files, not for two events.
     const denied = async () =>
       [...new Set((await auditEvents()).filter((e) => e.event === 'file.denied').map((e) => String(e.file)))].sort();
-    await until(async () => (await denied()).length === 2, 'both files denied');
+    await waitUntil(async () => (await denied()).length === 2, { what: 'both files denied' });
     expect(await denied()).toEqual([join(toolsDir, 'drafts', 'idea.ts'), join(toolsDir, 'half.wip.ts')]);
     expect(await toolNames()).toEqual(['hello']);
     expect(listChanged).toBe(0);

@@ -263,16 +263,3 @@ export async function connectV2(origin: string, onListChanged?: () => void): Pro
     close: () => client.close(),
   };
 }
-
-/** Poll `probe` until it returns true; rejects after `timeoutMs`. For states with no event to wait on. */
-export async function until(
-  probe: () => Promise<boolean> | boolean,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -5,7 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSdkV1Adapter } from '@hotmcp/adapter-sdk-v1';
-import { type AuditSink, createFanOutAdapter, createReloader, type Reloader } from '@hotmcp/core';
+import {
+  type AuditSink,
+  type ChangeSource,
+  createFanOutAdapter,
+  createReloader,
+  type PreflightOption,
+  type Reloader,
+} from '@hotmcp/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -22,6 +29,14 @@ export interface V1SessionsOptions {
    * closed: a client that went away without a DELETE, or never listened.
    */
   graceMs: number;
+  /**
+   * Where changes come from instead of watching the folder (the fleet's Redis
+   * source): batches are applied as they come, not coalesced; one with
+   * `observe` is given the reloader, to report each batch's outcome.
+   */
+  changeSource?: ChangeSource & { observe?(reloader: Reloader): void };
+  /** The reloader's preflight (default: the reloader's own). */
+  preflight?: PreflightOption;
 }
 
 /** The SDK 1.x endpoint: a request handler and what it holds. */
@@ -69,7 +84,15 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
     // A session that could not take a batch still serves the old catalog: close it, its client reconnects.
     onSessionFailed: (adapter) => sessions.closeFor(adapter),
   });
-  const reloader = await createReloader({ root: options.toolsDir, adapter: fanOut, audit: options.audit });
+  const { changeSource } = options;
+  const reloader = await createReloader({
+    root: options.toolsDir,
+    adapter: fanOut,
+    audit: options.audit,
+    ...(changeSource && { changeSource, coalesce: false }),
+    ...(options.preflight !== undefined && { preflight: options.preflight }),
+  });
+  changeSource?.observe?.(reloader);
   await reloader.start();
 
   async function open(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {

@@ -9,6 +9,7 @@
  * Bound to 127.0.0.1; requests whose Host header is not localhost are refused
  * (DNS rebinding protection, by each SDK's own check). Logs go to stderr.
  */
+import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { type AuditSink, createWinstonAuditSink } from '@hotmcp/core';
@@ -29,7 +30,30 @@ const log = (message: string) => process.stderr.write(`hotmcp http-sessions: ${m
 const sink = createWinstonAuditSink(process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : {});
 const audit: AuditSink = { record: (event, fields) => sink.record(event, fields), close: async () => {} };
 
-const v1 = sdks.has('v1') ? await createV1Sessions({ toolsDir, audit, graceMs }) : undefined;
+// Opt-in fleet mode: the SDK 1.x endpoint's tools come from a Redis Stream (written into toolsDir, which the
+// SDK 2.x endpoint keeps watching); without HOTMCP_REDIS_URL nothing of it is loaded.
+const redisUrl = process.env.HOTMCP_REDIS_URL;
+const changeSource = redisUrl
+  ? (await import('@hotmcp/source-redis')).createRedisChangeSource({
+      root: realpathSync(toolsDir),
+      redis: redisUrl,
+      ...(process.env.HOTMCP_REDIS_STREAM && { stream: process.env.HOTMCP_REDIS_STREAM }),
+      ...(process.env.HOTMCP_REPLICA && { replica: process.env.HOTMCP_REPLICA }),
+      audit,
+    })
+  : undefined;
+if (changeSource && !sdks.has('v1')) throw new Error('HOTMCP_REDIS_URL needs the v1 endpoint (HOTMCP_SDKS=v1,...)');
+
+const preflightMs = process.env.HOTMCP_PREFLIGHT_TIMEOUT_MS;
+const v1 = sdks.has('v1')
+  ? await createV1Sessions({
+      toolsDir,
+      audit,
+      graceMs,
+      ...(changeSource && { changeSource }),
+      ...(preflightMs && { preflight: { timeoutMs: Number(preflightMs) } }),
+    })
+  : undefined;
 const v2 = sdks.has('v2')
   ? await createV2Handler({ toolsDir, audit, maxSubscriptions, graceMs, onerror: (error) => log(error.message) })
   : undefined;
@@ -51,7 +75,10 @@ app.get('/hotmcp/sessions', (_req, res) => {
 const server: Server = app.listen(port, HOST, () => {
   const address = server.address();
   const bound = typeof address === 'object' && address !== null ? address.port : port;
-  log(`listening on http://${HOST}:${bound} (${[...sdks].join(', ')}), hot-reloading ${toolsDir}`);
+  const from = changeSource
+    ? ` from Redis stream ${process.env.HOTMCP_REDIS_STREAM ?? 'hotmcp:fleet'} as replica ${changeSource.replica}`
+    : '';
+  log(`listening on http://${HOST}:${bound} (${[...sdks].join(', ')}), hot-reloading ${toolsDir}${from}`);
 });
 server.on('error', (error) => {
   log(error.message);

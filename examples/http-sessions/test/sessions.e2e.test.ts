@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ClientSession,
@@ -8,7 +9,6 @@ import {
   type RunningServer,
   type Sandbox,
   startServer,
-  until,
 } from '../src/harness.js';
 
 const echo = (prefix: string, description = 'Echo the text back') => `import { defineTool } from '@hotmcp/core';
@@ -59,13 +59,12 @@ async function v2Legacy(): Promise<ClientSession> {
 
 /** Wait until every session (SDK 1.x, and 2025-era on SDK 2.x) has its GET stream open, so a list_changed cannot pass it by. */
 async function streamsOpen(): Promise<void> {
-  await until(
+  await waitUntil(
     async () => {
       const counts = await server.sessions();
       return counts.v1Streaming === counts.v1 && counts.v2LegacyStreaming === counts.v2Legacy;
     },
-    15_000,
-    'every session to open its GET stream',
+    { timeoutMs: 15_000, what: 'every session to open its GET stream' },
   );
 }
 
@@ -168,7 +167,7 @@ describe('examples/http-sessions', () => {
   });
 
   it('detaches closed sessions: the counts return to their baseline', async () => {
-    await until(idle, 15_000, 'the sessions of earlier tests to be gone');
+    await waitUntil(idle, { timeoutMs: 15_000, what: 'the sessions of earlier tests to be gone' });
     const terminated = await connectV1(server.origin);
     const dropped = await connectV1(server.origin);
     const listeners = [await connectV2(server.origin), await connectV2(server.origin)];
@@ -180,15 +179,18 @@ describe('examples/http-sessions', () => {
     await terminated.close({ terminate: true }); // DELETE: the session ends at once
     await dropped.close(); // no DELETE: reaped once its GET stream stays closed past the grace time
     await legacyTerminated.close({ terminate: true });
-    await until(async () => (await server.sessions()).v2Legacy === 1, 15_000, 'the DELETE to end the session');
+    await waitUntil(async () => (await server.sessions()).v2Legacy === 1, {
+      timeoutMs: 15_000,
+      what: 'the DELETE to end the session',
+    });
     await legacyDropped.close();
     for (const listener of listeners) await listener.close();
 
-    await until(idle, 15_000, 'the session counts to return to 0');
+    await waitUntil(idle, { timeoutMs: 15_000, what: 'the session counts to return to 0' });
   });
 
   it('keeps a session that never listens while it keeps asking, and closes it once idle past the grace time', async () => {
-    await until(idle, 15_000, 'the sessions of earlier tests to be gone');
+    await waitUntil(idle, { timeoutMs: 15_000, what: 'the sessions of earlier tests to be gone' });
     const { sessionId } = await post({
       id: 1,
       method: 'initialize',
@@ -202,7 +204,7 @@ describe('examples/http-sessions', () => {
       expect((await post({ id, method: 'tools/list' }, sessionId)).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, GRACE_MS / 4));
     }
-    await until(idle, 15_000, 'the idle session to be closed');
+    await waitUntil(idle, { timeoutMs: 15_000, what: 'the idle session to be closed' });
     expect((await post({ id: 10, method: 'tools/list' }, sessionId)).status).toBe(404);
   });
 
@@ -220,7 +222,7 @@ describe('examples/http-sessions', () => {
   });
 
   it('refuses a request whose Host header is not localhost (DNS rebinding), on both endpoints', async () => {
-    await until(idle, 15_000, 'the sessions of earlier tests to be gone');
+    await waitUntil(idle, { timeoutMs: 15_000, what: 'the sessions of earlier tests to be gone' });
     expect(await statusWithHost('/mcp', 'attacker.example')).toBe(403);
     expect(await statusWithHost('/v2/mcp', 'attacker.example')).toBe(403);
     expect(await statusWithHost('/mcp', 'localhost.attacker.example:80')).toBe(403);

@@ -2,8 +2,10 @@
  * `pnpm demo`: the example server in a temp copy, driven by the official SDK
  * Client over stdio. Each step is narrated with its latency.
  */
+
 import { readFile } from 'node:fs/promises';
-import { callText, connect, createSandbox, type Sandbox, until } from './harness.js';
+import { waitUntil } from '@hotmcp/core/testing';
+import { callText, connect, createSandbox, type Sandbox } from './harness.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (start: number) => `${(performance.now() - start).toFixed(1)} ms`;
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
     const notifiedBeforeEdit = session.listChanged();
     await sandbox.write('greet.ts', tool('Good morning, '));
     let reply = '';
-    await until(async () => {
+    await waitUntil(async () => {
       reply = await callText(client, 'greet', { name: 'Ada' });
       return reply.startsWith('Good morning');
     });
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
     const before = (await auditEvents(sandbox)).length;
     await sandbox.write('greet.ts', `${tool('Broken ')}\nexport const oops = ;\n`);
     let failure: Record<string, unknown> | undefined;
-    await until(async () => {
+    await waitUntil(async () => {
       // writeFile truncates first: a look in between sees the file empty, which is not the failure shown here.
       failure = (await auditEvents(sandbox))
         .slice(before)
@@ -73,7 +75,9 @@ async function main(): Promise<void> {
       return failure !== undefined;
     });
     say(`6. broke greet.ts with a syntax error → rejected (${ms(start)}):`);
-    say(`   ${failure?.code} at ${String(failure?.file).replace(`${sandbox.dir}/`, '')}:${failure?.line}`);
+    // The loader's message starts "Failed to load <file> (<file>:<line>): ": the place is said already.
+    const message = String(failure?.message).replace(/^Failed to load .*?(?: \([^)]*\))?: /, '');
+    say(`   ${failure?.code} at ${String(failure?.file).replace(`${sandbox.dir}/`, '')}:${failure?.line}: ${message}`);
     say(`   greet still answers with the last good version: "${await callText(client, 'greet', { name: 'Ada' })}"`);
 
     start = performance.now();

@@ -1,10 +1,12 @@
 // Fault catalogue, part 2: faults between files — names two owners want,
 // imports that go nowhere or round in circles, helpers and folders that break
 // or vanish, renames, and writers that race.
+
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { describe, expect, it } from 'vitest';
-import { callText, until } from '../src/harness.js';
+import { callText } from '../src/harness.js';
 import {
   auditEvents,
   auditMark,
@@ -156,11 +158,10 @@ describe('faults between files', () => {
     await untilAnswers(server.session, 'two', { name: 'x' }, 'Two x');
     await rm(server.path('pack'), { recursive: true });
     // A folder's removals may come as two batches (the coalescer's lead, then the rest): wait for both tools.
-    await until(
-      async () => !(await toolNames(server.session)).some((name) => name === 'one' || name === 'two'),
-      10_000,
-      'the tools to go',
-    );
+    await waitUntil(async () => !(await toolNames(server.session)).some((name) => name === 'one' || name === 'two'), {
+      timeoutMs: 10_000,
+      what: 'the tools to go',
+    });
     expect(await toolNames(server.session)).toEqual(['echo', 'server_info', 'word_count']);
     await mkdir(server.path('pack'));
     await server.sandbox.write('pack/one.ts', greetTool('one', 'Uno'));

@@ -2,10 +2,12 @@
 // Each case: the server keeps answering (same pid), the last good version stays,
 // a coded error is audited with file (and line where there is one), and the
 // next good save is picked up.
+
 import { open, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { describe, expect, it } from 'vitest';
-import { callText, until } from '../src/harness.js';
+import { callText } from '../src/harness.js';
 import {
   auditMark,
   expectEchoKept,
@@ -96,7 +98,7 @@ describe('a tool module that does not load', () => {
     } finally {
       await handle.close();
     }
-    await until(async () => (await callText(server.session.client, 'echo', { text: 'x' })) === 'whole x');
+    await waitUntil(async () => (await callText(server.session.client, 'echo', { text: 'x' })) === 'whole x');
     expect(await callText(server.session.client, 'word_count', { text: 'a b' })).toBe('« 2 words »');
   });
 

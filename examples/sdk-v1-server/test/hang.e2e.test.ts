@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
+import { callText, connect, createSandbox, type Sandbox, type Session } from '../src/harness.js';
 import { type AuditEvent, auditEvents, greetTool, loadFailed } from './support.js';
 
 let sandbox: Sandbox | undefined;
@@ -29,15 +30,14 @@ const timedOut = (event: AuditEvent) => event.event === 'module.failed' && event
  */
 async function keepCallingUntilAudited(sandbox: Sandbox, session: Session): Promise<AuditEvent> {
   let calls = 0;
-  await until(
+  await waitUntil(
     async () => {
       expect(JSON.parse(await callText(session.client, 'server_info')).pid).toBeGreaterThan(0);
       expect(await callText(session.client, 'echo', { text: 'still' })).toBe('« still »');
       calls++;
       return (await auditEvents(sandbox)).some(timedOut);
     },
-    20_000,
-    'the import timeout to be audited',
+    { timeoutMs: 20_000, what: 'the import timeout to be audited' },
   );
   expect(calls).toBeGreaterThan(1);
   return (await auditEvents(sandbox)).find(timedOut) as AuditEvent;
@@ -81,7 +81,10 @@ describe('a tool module whose top-level code never finishes', () => {
     await keepCallingUntilAudited(sandbox, session);
     // Both importers are refused with the helper as the cause, and keep the helper they had.
     const refused = async () => (await auditEvents(sandbox)).filter(timedOut);
-    await until(async () => (await refused()).length >= 3, 10_000, 'the helper and both importers to be refused');
+    await waitUntil(async () => (await refused()).length >= 3, {
+      timeoutMs: 10_000,
+      what: 'the helper and both importers to be refused',
+    });
     const byModule = new Map((await refused()).map((event) => [event.module, event.file]));
     expect(byModule).toEqual(
       new Map([

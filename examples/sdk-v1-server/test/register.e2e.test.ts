@@ -1,5 +1,6 @@
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
+import { callText, connect, createSandbox, type Sandbox, type Session } from '../src/harness.js';
 import { auditMark, serverPid, toolNames, waitForAuditAfter } from './support.js';
 
 let sandbox: Sandbox;
@@ -44,11 +45,10 @@ describe('register(server) modules in the SDK v1 example', () => {
 
     // An edit of one registration: the next call runs the new code.
     await sandbox.write('registered.ts', registerModule({ greeting: 'Hi' }));
-    await until(
-      async () => (await callText(session.client, 'greet', { name: 'Ada' })) === 'Hi, Ada',
-      10_000,
-      'new greeting',
-    );
+    await waitUntil(async () => (await callText(session.client, 'greet', { name: 'Ada' })) === 'Hi, Ada', {
+      timeoutMs: 10_000,
+      what: 'new greeting',
+    });
 
     // A third registration: one list_changed, and it is listed.
     const before = session.listChanged();
@@ -89,13 +89,12 @@ export function register(server) {
 `,
     );
     let answer = '';
-    await until(
+    await waitUntil(
       async () => {
         answer = await callText(session.client, 'hotmcp_call', { name: 'late', arguments: { n: 7 } });
         return answer === 'late 7';
       },
-      10_000,
-      'hotmcp_call to reach the new tool',
+      { timeoutMs: 10_000, what: 'hotmcp_call to reach the new tool' },
     );
     const invalid = await session.client.callTool({
       name: 'hotmcp_call',

@@ -1,7 +1,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
+import { callText, connect, createSandbox, type Sandbox, type Session } from '../src/harness.js';
 import { auditEvents, greetTool, waitForAudit } from './support.js';
 
 let sandbox: Sandbox;
@@ -42,18 +43,17 @@ describe('the SDK v1 example under a real stdio client', () => {
 
   it('reaches both importing tools when the shared helper is edited, without a list_changed', async () => {
     await sandbox.write('lib/format.ts', "export const decorate = (text: string): string => '<' + text + '>';\n");
-    await until(
-      async () => (await callText(session.client, 'echo', { text: 'hi' })) === '<hi>',
-      10_000,
-      'echo to use the edited helper',
-    );
+    await waitUntil(async () => (await callText(session.client, 'echo', { text: 'hi' })) === '<hi>', {
+      timeoutMs: 10_000,
+      what: 'echo to use the edited helper',
+    });
     expect(await callText(session.client, 'word_count', { text: 'a b c' })).toBe('<3 words>');
     // Only behaviour changed, nothing a client lists: the new code is live and no list_changed was
     // sent (one would have arrived before the answer above). A later visible change is the fence.
     expect(session.listChanged()).toBe(0);
     await sandbox.write('marker.ts', greetTool('marker', 'm'));
     await session.waitForListChanged(1);
-    await until(async () => (await toolNames()).includes('marker'));
+    await waitUntil(async () => (await toolNames()).includes('marker'));
     expect(session.listChanged()).toBe(1);
   });
 
@@ -88,7 +88,7 @@ describe('the SDK v1 example under a real stdio client', () => {
     // A later, separate change is the fence: had the batch sent two, this would read 3.
     await sandbox.write('marker.ts', greetTool('marker', 'm'));
     await session.waitForListChanged(2);
-    await until(async () => (await toolNames()).includes('marker'));
+    await waitUntil(async () => (await toolNames()).includes('marker'));
     expect(session.listChanged()).toBe(2);
   });
 

@@ -1,25 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
+import { type AuditEvent, auditEvents, loadFailed } from '@hotmcp/example-e2e-suites';
 import { afterEach, beforeEach, expect } from 'vitest';
-import {
-  type ConnectOptions,
-  callText,
-  connect,
-  createSandbox,
-  type Sandbox,
-  type Session,
-  until,
-} from '../src/harness.js';
+import { type ConnectOptions, callText, connect, createSandbox, type Sandbox, type Session } from '../src/harness.js';
 
-export type AuditEvent = Record<string, unknown> & { event: string };
-
-/**
- * A module that failed to load, for another reason than being caught empty:
- * writeFile truncates before it writes, and a server that looks in between
- * rightly reports HOTMCP_ERR_EMPTY_MODULE first.
- */
-export const loadFailed = (event: AuditEvent): boolean =>
-  event.event === 'module.failed' && event.code !== 'HOTMCP_ERR_EMPTY_MODULE';
+export { type AuditEvent, auditEvents, loadFailed, waitForAudit } from '@hotmcp/example-e2e-suites';
 
 /** A tool module that answers `${greeting} ${name}`. */
 export function greetTool(name: string, greeting: string): string {
@@ -35,28 +20,6 @@ export default defineTool({
 `;
 }
 
-export async function auditEvents(sandbox: Sandbox): Promise<AuditEvent[]> {
-  const text = await readFile(sandbox.auditLog, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as AuditEvent);
-}
-
-/** Wait (bounded) for an audit event matching `match`. */
-export async function waitForAudit(sandbox: Sandbox, match: (event: AuditEvent) => boolean): Promise<AuditEvent> {
-  let found: AuditEvent | undefined;
-  await until(
-    async () => {
-      found = (await auditEvents(sandbox)).find(match);
-      return found !== undefined;
-    },
-    10_000,
-    'an audit event',
-  );
-  return found as AuditEvent;
-}
-
 /** How many audit events there are so far: pass it as `after` to wait only for later ones. */
 export async function auditMark(sandbox: Sandbox): Promise<number> {
   return (await auditEvents(sandbox)).length;
@@ -70,13 +33,12 @@ export async function waitForAuditAfter(
   timeoutMs = 10_000,
 ): Promise<AuditEvent> {
   let found: AuditEvent | undefined;
-  await until(
+  await waitUntil(
     async () => {
       found = (await auditEvents(sandbox)).slice(after).find(match);
       return found !== undefined;
     },
-    timeoutMs,
-    'an audit event',
+    { timeoutMs, what: 'an audit event' },
   );
   return found as AuditEvent;
 }
@@ -120,13 +82,12 @@ export async function untilAnswers(
 ): Promise<void> {
   let last = '';
   try {
-    await until(
+    await waitUntil(
       async () => {
         last = await callText(session.client, name, args).catch((error: Error) => error.message);
         return last === text;
       },
-      timeoutMs,
-      `${name} to answer ${JSON.stringify(text)}`,
+      { timeoutMs, what: `${name} to answer ${JSON.stringify(text)}` },
     );
   } catch (error) {
     throw new Error(`${(error as Error).message}; last answer: ${JSON.stringify(last)}`);

@@ -7,6 +7,7 @@ import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Sandbox } from '@hotmcp/example-e2e-suites';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
@@ -14,16 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const exampleDir = join(here, '..');
 export const serverEntry = join(exampleDir, 'dist', 'server.js');
 
-export interface Sandbox {
-  dir: string;
-  toolsDir: string;
-  auditLog: string;
-  /** Write a file under the tools folder (path relative to it). */
-  write(relative: string, content: string | Uint8Array): Promise<void>;
-  remove(relative: string): Promise<void>;
-  read(relative: string): Promise<string>;
-  cleanup(): Promise<void>;
-}
+export type { Sandbox } from '@hotmcp/example-e2e-suites';
 
 /** A temp folder holding a copy of the example's tools, resolving packages from the example. */
 export async function createSandbox(): Promise<Sandbox> {
@@ -133,18 +125,5 @@ export async function callText(client: Client, name: string, args: Record<string
     return first?.text ?? '';
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
-  }
-}
-
-/** Poll `probe` until it returns true; rejects after `timeoutMs`. For states with no event to wait on. */
-export async function until(
-  probe: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

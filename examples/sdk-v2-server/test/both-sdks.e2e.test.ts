@@ -4,7 +4,9 @@
  * @hotmcp/adapter-sdk-v2 for the 2.x one, and both serve the same modules
  * (zod 4 schemas) to a real client of their own SDK.
  */
+
 import { createReloader, type Reloader, resolveToken, TOKENS } from '@hotmcp/core';
+import { waitUntil } from '@hotmcp/core/testing';
 import { Client } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport as InMemoryTransportV1 } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -12,7 +14,7 @@ import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.j
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { InMemoryTransport, McpServer } from '@modelcontextprotocol/server';
 import { afterEach, expect, it } from 'vitest';
-import { createSandbox, type Sandbox, until } from '../src/harness.js';
+import { createSandbox, type Sandbox } from '../src/harness.js';
 
 const INFO = { name: 'both', version: '1.0.0' };
 const CAPABILITIES = {
@@ -122,7 +124,7 @@ it('loads the same tool, prompt and resource modules unchanged under both SDK ad
   // One edit to the shared file reaches both servers.
   await sandbox.write('echo.ts', (await sandbox.read('echo.ts')).replace('Echo the text back', 'Echo it back'));
   for (const side of [v1, v2]) {
-    await until(() => side.listChanged() === 1, 10_000, 'the list_changed of the edit');
+    await waitUntil(() => side.listChanged() === 1, { timeoutMs: 10_000, what: 'the list_changed of the edit' });
     const echo = (await side.tools()).find((tool) => tool.name === 'echo') as { description?: string } | undefined;
     expect(echo?.description).toBe('Echo it back');
   }

@@ -1,7 +1,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callText, connect, createSandbox, type Sandbox, type Session, until } from '../src/harness.js';
+import { callText, connect, createSandbox, type Sandbox, type Session } from '../src/harness.js';
 import { auditEvents, greetTool, loadFailed, waitForAudit } from './support.js';
 
 let sandbox: Sandbox;
@@ -49,18 +50,17 @@ describe('the SDK v2 example under a real stdio client', () => {
 
   it('reaches both importing tools when the shared helper is edited, without a list_changed', async () => {
     await sandbox.write('lib/format.ts', "export const decorate = (text: string): string => '<' + text + '>';\n");
-    await until(
-      async () => (await callText(session.client, 'echo', { text: 'hi' })) === '<hi>',
-      10_000,
-      'echo to use the edited helper',
-    );
+    await waitUntil(async () => (await callText(session.client, 'echo', { text: 'hi' })) === '<hi>', {
+      timeoutMs: 10_000,
+      what: 'echo to use the edited helper',
+    });
     expect(await callText(session.client, 'word_count', { text: 'a b c' })).toBe('<3 words>');
     // Nothing a client lists changed: no list_changed (it would have arrived before the answer
     // above). A later visible change is the fence.
     expect(session.listChanged()).toBe(0);
     await sandbox.write('marker.ts', greetTool('marker', 'm'));
     await session.waitForListChanged(1);
-    await until(async () => (await toolNames()).includes('marker'));
+    await waitUntil(async () => (await toolNames()).includes('marker'));
     expect(session.listChanged()).toBe(1);
   });
 
@@ -91,7 +91,7 @@ describe('the SDK v2 example under a real stdio client', () => {
     // A later, separate change is the fence: had the batch sent two, this would read 3.
     await sandbox.write('marker.ts', greetTool('marker', 'm'));
     await session.waitForListChanged(2);
-    await until(async () => (await toolNames()).includes('marker'));
+    await waitUntil(async () => (await toolNames()).includes('marker'));
     expect(session.listChanged()).toBe(2);
   });
 
@@ -173,7 +173,10 @@ export const memo = defineResource({
 `,
     );
     const rejected = async () => (await auditEvents(sandbox)).filter((e) => e.event === 'definition.rejected');
-    await until(async () => (await rejected()).length >= 2, 10_000, 'both definitions refused');
+    await waitUntil(async () => (await rejected()).length >= 2, {
+      timeoutMs: 10_000,
+      what: 'both definitions refused',
+    });
     expect(await rejected()).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ code: 'HOTMCP_ERR_NAME_CONFLICT', kind: 'prompt', name: 'greeting' }),
@@ -226,7 +229,7 @@ describe('the SDK v2 example on protocol 2026-07-28 (subscriptions/listen)', () 
     expect(await callText(modern.client, 'greet', { name: 'Ada' })).toBe('Hello Ada');
 
     await sandbox.write('greet.ts', greetTool('greet', 'Hello').replace("'Hello ' + name", "'Hello, ' + name"));
-    await until(async () => (await callText(modern.client, 'greet', { name: 'Ada' })) === 'Hello, Ada');
+    await waitUntil(async () => (await callText(modern.client, 'greet', { name: 'Ada' })) === 'Hello, Ada');
     expect(modern.listChanged()).toBe(1);
 
     await sandbox.write(

@@ -1,5 +1,6 @@
 import type { AnyDefinition, RegistryChange } from '@hotmcp/core';
 import { assertAdapter, definePrompt, defineTool, isHotMcpError } from '@hotmcp/core';
+import { waitUntil } from '@hotmcp/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -43,18 +44,9 @@ function session(): Promise<Session> {
   return connect(new McpServer({ name: 'test-server', version: '1.0.0' }, TOOLS_CAPABILITY));
 }
 
-/** Resolve once `condition` holds, or fail after `timeoutMs`. */
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 /** Wait for `expected` list_changed notifications, then prove no more arrive behind them. */
 async function expectToolListChanged(s: Session, expected: number): Promise<void> {
-  if (expected > 0) await waitFor(() => s.toolListChanged() >= expected);
+  if (expected > 0) await waitUntil(() => s.toolListChanged() >= expected);
   await s.client.ping();
   expect(s.toolListChanged()).toBe(expected);
 }

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { inject, injectable } from 'tsyringe';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createContainer, registerClass, resolveToken } from './container.js';
 import { createReloader } from './create-reloader.js';
-import { isHotMcpError } from './errors.js';
+import { HotMcpError, isHotMcpError } from './errors.js';
 import { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
 import { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 import { RunnerModuleLoader } from './loader/runner-module-loader.js';
@@ -82,7 +83,7 @@ describe('createReloader', () => {
       isHotMcpError(error) && error.code,
     );
     expect((error as Error).message).toContain("pass an 'adapter'");
-  });
+  }, 20_000); // imports both adapter packages and their SDKs
 
   it('registers every port in its own child container', async () => {
     const given = parts();
@@ -93,6 +94,64 @@ describe('createReloader', () => {
     expect(resolveToken(reloader.container, TOKENS.settings).root).toBe(dir);
     const other = await createReloader({ ...parts(), root: dir });
     expect(other.container.resolve(TOKENS.registryAdapter)).not.toBe(given.adapter);
+  });
+});
+
+describe("createReloader's root", () => {
+  it('takes a file: URL, and a path with a space in it', async () => {
+    const tools = join(dir, 'my server', 'tools');
+    await mkdir(tools, { recursive: true });
+    const url = new URL('./tools', pathToFileURL(join(dir, 'my server', 'server.js')));
+    expect(url.pathname).toContain('my%20server'); // what `.pathname` would have passed, and failed on
+    const reloader = await createReloader({ ...parts(), root: url });
+    expect(resolveToken(reloader.container, TOKENS.settings).root).toBe(await realpath(tools));
+    const started = await startHotReload({ ...parts(), server: 'S', root: url });
+    expect(await startHotReload({ ...parts(), server: 'S', root: tools })).toBe(started);
+  });
+});
+
+describe('what createReloader says on stderr', () => {
+  async function stderrOf(options: Partial<Parameters<typeof createReloader>[0]>, file: string): Promise<string> {
+    const loader = new FakeModuleLoader().set(
+      file,
+      new HotMcpError('HOTMCP_ERR_SYNTAX', 'Expected ";" but found "x"\n  8 | const x x', { file, line: 8 }),
+    );
+    await writeFile(file, 'const x x');
+    const writes: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      const reloader = await createReloader({
+        ...parts(),
+        loader,
+        changeSource: new FakeChangeSource([file]),
+        root: dir,
+        ...options,
+      });
+      await reloader.start();
+      await reloader.stop();
+    } finally {
+      spy.mockRestore();
+    }
+    return writes.join('');
+  }
+
+  it('prints one line per module that fails to load: file, line, message, code', async () => {
+    const file = join(dir, 'broken.ts');
+    expect(await stderrOf({}, file)).toBe(`hotmcp: ${file}:8: Expected ";" but found "x" (HOTMCP_ERR_SYNTAX)\n`);
+  });
+
+  it('names the audit log once started', async () => {
+    const path = join(dir, 'logs', 'audit.log');
+    const out = await stderrOf({ audit: { path } }, join(dir, 'broken.ts'));
+    expect(out.split('\n').at(-2)).toBe(`hotmcp: hot-reloading ${await realpath(dir)}; audit log: ${path}`);
+    expect(await readFile(path, 'utf8')).toContain('module.failed');
+  });
+
+  it('says nothing when quiet', async () => {
+    expect(await stderrOf({ quiet: true, audit: { path: join(dir, 'audit.log') } }, join(dir, 'broken.ts'))).toBe('');
   });
 });
 

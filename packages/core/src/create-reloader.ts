@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { isAbsolute, relative } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
 import { WinstonAuditSink } from './audit/winston-audit-sink.js';
@@ -8,8 +9,9 @@ import { createControlTools } from './control/control-tools.js';
 import { createDispatcherTool, inputJsonSchema, type ZodLike } from './control/dispatcher.js';
 import type { ToolDefinition } from './define.js';
 import { ReloadEngine } from './engine/reload-engine.js';
-import type { ReloaderStatus, RescanReport } from './engine/status.js';
-import { HotMcpError } from './errors.js';
+import type { ReloaderStatus, ReloadFailure, RescanReport } from './engine/status.js';
+import { HotMcpError, isHotMcpError } from './errors.js';
+import { installCommand } from './install-command.js';
 import { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 import { RunnerModuleLoader } from './loader/runner-module-loader.js';
 import { discoverAdapter, discoverChangeSource, importOptional } from './package-discovery.js';
@@ -28,6 +30,8 @@ export interface ReloaderFromContainerOptions {
   dispatcher?: boolean;
   /** What the status tool reports as the watcher, loader and adapter in use. */
   info?: ControlInfo;
+  /** Print one line on stderr per failed module (`hotmcp: tools/x.ts:8: message`). Default `false`. */
+  printFailures?: boolean;
 }
 
 /** A running (or ready) reloader. */
@@ -84,7 +88,7 @@ const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
  * checked before anything starts.
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
-  const { settings, loader, watcher, coalesce, controlTools, dispatcher } = checkOptions(options);
+  const { settings, loader, watcher, coalesce, controlTools, dispatcher, quiet } = checkOptions(options);
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -105,7 +109,15 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const custom =
     options.changeSource ??
     (container.isRegistered(TOKENS.changeSource, true) ? resolveToken(container, TOKENS.changeSource) : undefined);
-  const changeSource = custom ?? (await discoverChangeSource(settings, watcher, audit, options.pollIntervalMs));
+  // Both looked up before either fails, so one error names every missing package.
+  const [watched, adapted] = await Promise.allSettled([
+    custom ?? discoverChangeSource(settings, watcher, audit, options.pollIntervalMs),
+    options.adapter ?? Promise.resolve().then(() => defaultAdapter(options.server)),
+  ]);
+  if (watched.status === 'rejected' || adapted.status === 'rejected') {
+    throw missingPackages(watched.status === 'rejected' ? watched.reason : undefined, adapted);
+  }
+  const changeSource = watched.value;
   registerValue(
     container,
     TOKENS.changeSource,
@@ -113,18 +125,61 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
       ? changeSource
       : createCoalescingChangeSource(changeSource, { ...coalesce, root: settings.root }),
   );
-  const adapter = options.adapter ?? (await defaultAdapter(options.server));
+  const adapter = adapted.value;
   assertAdapter(adapter);
   registerValue(container, TOKENS.registryAdapter, adapter);
-  return createReloaderFromContainer(container, {
+  const reloader = createReloaderFromContainer(container, {
     controlTools,
     dispatcher,
+    printFailures: !quiet,
     info: {
       watcher: custom !== undefined ? () => 'custom' : () => (changeSource as FallbackChangeSource).watcher,
       loader: loaderName,
       adapter: adapter.adapterName,
     },
   });
+  if (quiet || !(audit instanceof WinstonAuditSink)) return reloader;
+  return {
+    ...reloader,
+    async start() {
+      await reloader.start();
+      process.stderr.write(`hotmcp: hot-reloading ${settings.root}; audit log: ${audit.path}\n`);
+    },
+  };
+}
+
+/**
+ * The error for a failed lookup of the watcher and the adapter: when both
+ * packages are missing, one error naming all of them, with install commands.
+ */
+function missingPackages(watcherError: unknown, adapted: PromiseSettledResult<unknown>): unknown {
+  const adapterError = adapted.status === 'rejected' ? adapted.reason : undefined;
+  const missing = (error: unknown, code: string) =>
+    isHotMcpError(error) && error.code === code ? ((error.details?.missing as string[] | undefined) ?? []) : [];
+  const watchers = missing(watcherError, 'HOTMCP_ERR_WATCHER_MISSING');
+  const adapters = missing(adapterError, 'HOTMCP_ERR_ADAPTER_MISSING');
+  if (watchers.length === 0 || adapters.length === 0) return watcherError ?? adapterError;
+  const commands = adapters.map((name) => installCommand([...watchers, name])).join(', or ');
+  return new HotMcpError(
+    'HOTMCP_ERR_WATCHER_MISSING',
+    `createReloader: packages missing next to @hotmcp/core: ${watchers.join(' or ')} to watch files, and the adapter package for the server's SDK (${adapters.join(' or ')}); install them: ${commands}`,
+    { details: { missing: [...watchers, ...adapters] } },
+  );
+}
+
+/** `hotmcp: tools/x.ts:8: message (HOTMCP_ERR_SYNTAX)`: the path relative to the working directory when under it. */
+function failureLine({ module, error }: ReloadFailure): string {
+  const file = error.file ?? module;
+  const shown = file === undefined ? undefined : relative(process.cwd(), file);
+  const where = shown === undefined ? '' : `${shown.startsWith('..') || isAbsolute(shown) ? file : shown}`;
+  const at = where === '' ? '' : `${where}${error.line !== undefined ? `:${error.line}` : ''}: `;
+  let message = error.message.split('\n').find((line) => line.trim() !== '') ?? '';
+  // The loaders' "Failed to load <module> (<file>:<line>): reason": the place is already said.
+  const loading = module === undefined ? undefined : `Failed to load ${module}`;
+  const reason =
+    loading && message.startsWith(loading) ? /^(?: \([^)]*\))?: /.exec(message.slice(loading.length)) : null;
+  if (loading && reason) message = message.slice(loading.length + reason[0].length);
+  return `hotmcp: ${at}${message.length > 500 ? `${message.slice(0, 500)}…` : message} (${error.code})\n`;
 }
 
 /**
@@ -144,6 +199,7 @@ export function createReloaderFromContainer(
   engine.onFailure((failure) =>
     adapter.sendLog?.({ level: 'error', logger: 'hotmcp', data: clientFailure(root, failure) }),
   );
+  if (options.printFailures === true) engine.onFailure((failure) => process.stderr.write(failureLine(failure)));
   const info = { adapter: adapter.adapterName, ...options.info };
   // zod, for the dispatcher's own schema and the status tool's JSON Schemas: imported at start, when wanted.
   let zod: ZodLike | undefined;

@@ -1,7 +1,14 @@
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { asError } from './errors.js';
 import { isInside } from './inside-root.js';
 
-const LOCATION = /(file:\/\/[^\s)'"]+?|\/[^\s:)'"]+?):(\d+)(?::(\d+))?/g;
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `file:line[:column]` in root, as a path (which may hold spaces) or a `file:` URL. */
+function locationPattern(root: string): RegExp {
+  const url = escapeRegExp(pathToFileURL(root).href);
+  return new RegExp(`(${url}[^\\s:)'"]*|${escapeRegExp(root)}[^:)'"\\n]*?):(\\d+)(?::(\\d+))?`, 'g');
+}
 
 /** A path or file URL from a stack trace, without its query (a module version). */
 export function toPath(raw: string): string {
@@ -11,8 +18,14 @@ export function toPath(raw: string): string {
 
 /** The first place in `root` (a folder, or one file) that an error's message or stack points at. */
 export function locate(error: unknown, root: string): { file: string; line: number; column?: number } | undefined {
-  const text = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
-  for (const match of text.matchAll(LOCATION)) {
+  const known = asError(error);
+  let text = known.message;
+  try {
+    text = `${known.message}\n${known.stack ?? ''}`;
+  } catch {
+    // a `stack` getter that throws: the message alone
+  }
+  for (const match of text.matchAll(locationPattern(root))) {
     const file = toPath(match[1] as string);
     if (file !== root && !isInside(root, file)) continue;
     const column = match[3] === undefined ? undefined : Number(match[3]);

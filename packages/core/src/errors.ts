@@ -17,9 +17,17 @@ export type HotMcpErrorCode =
   | 'HOTMCP_ERR_ADAPTER_INCOMPATIBLE'
   | 'HOTMCP_ERR_COMMIT_FAILED'
   | 'HOTMCP_ERR_WATCHER_FAILED'
+  | 'HOTMCP_ERR_WATCHER_MISSING'
   | 'HOTMCP_ERR_DISPOSE_FAILED'
+  | 'HOTMCP_ERR_DISPOSE_TIMEOUT'
+  | 'HOTMCP_ERR_UNCAUGHT'
   | 'HOTMCP_ERR_INJECTION'
-  | 'HOTMCP_ERR_CAPTURE_UNSUPPORTED';
+  | 'HOTMCP_ERR_CAPTURE_UNSUPPORTED'
+  | 'HOTMCP_ERR_FLEET_ENTRY'
+  | 'HOTMCP_ERR_FLEET_UNAVAILABLE'
+  | 'HOTMCP_ERR_ENTRY_NOT_FOUND'
+  | 'HOTMCP_ERR_NO_SERVER'
+  | 'HOTMCP_ERR_RESTART_NEEDED';
 
 const MARKER = Symbol.for('hotmcp.error');
 
@@ -82,7 +90,59 @@ export class HotMcpError extends Error {
 
 /** True for any {@link HotMcpError}, including one from another copy of this package. */
 export function isHotMcpError(value: unknown): value is HotMcpError {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+  try {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+  } catch {
+    return false; // a Proxy whose `get` trap throws
+  }
+}
+
+/** True when `value` is an `Error`; never throws (a Proxy's `getPrototypeOf` trap may). */
+export function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A one-line text for whatever was thrown: an Error's message, or a
+ * description of any other value. Never throws, whatever the value is (an
+ * object with no prototype, a `toString` that throws, a Proxy whose traps throw).
+ */
+export function describeThrown(value: unknown): string {
+  try {
+    if (value instanceof Error) {
+      const message: unknown = value.message;
+      if (typeof message === 'string') return message;
+    }
+  } catch {
+    // fall through: described as a value
+  }
+  try {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'object' && value !== null) return `a non-Error value was thrown (${String(value)})`;
+    if (typeof value === 'function') return 'a non-Error value was thrown (a function)';
+    return `a non-Error value was thrown (${String(value)})`;
+  } catch {
+    return 'a non-Error value was thrown (an object that cannot be turned into text)';
+  }
+}
+
+/**
+ * `value` when it is an Error, else an Error whose message describes it:
+ * what code that reads `.message` and `.stack` can take. Never throws.
+ */
+export function asError(value: unknown): Error {
+  if (isError(value)) {
+    try {
+      if (typeof value.message === 'string') return value;
+    } catch {
+      // an Error subclass whose `message` getter throws
+    }
+  }
+  return new Error(describeThrown(value));
 }
 
 /** The longest piece of foreign text (an error message, a token) an error message quotes. */

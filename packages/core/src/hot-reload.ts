@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { createReloader, type Reloader } from './create-reloader.js';
 import type { ReloaderStatus } from './engine/status.js';
 import { HotMcpError } from './errors.js';
@@ -17,8 +18,9 @@ let current: Current | undefined;
  * same reloader; calling it for another server or root is an error.
  */
 export async function startHotReload(options: CreateReloaderOptions): Promise<Reloader> {
+  const root = options.root instanceof URL ? fileURLToPath(options.root) : options.root;
   if (current) {
-    if (current.server !== options.server || current.root !== options.root) {
+    if (current.server !== options.server || current.root !== root) {
       throw new HotMcpError(
         'HOTMCP_ERR_BAD_OPTION',
         `hot reload already runs for ${current.root}; call stopHotReload() before starting it for another server or root`,
@@ -33,7 +35,7 @@ export async function startHotReload(options: CreateReloaderOptions): Promise<Re
       return created;
     }),
     server: options.server,
-    root: options.root,
+    root,
   };
   current = entry;
   const { reloader } = entry;

@@ -1,14 +1,11 @@
 import 'reflect-metadata';
 
 export { assertAdapter, SUPPORTED_CONTRACT_VERSIONS } from './adapter-contract.js';
-export { MemoryAuditSink } from './audit/memory-audit-sink.js';
 export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
-export type { ClientError, ControlInfo } from './control/client-view.js';
+export type { ControlInfo } from './control/client-view.js';
 export { clientMessage, clientPath } from './control/client-view.js';
-export type { ControlTarget, ControlToolsOptions } from './control/control-tools.js';
-export { CONTROL_TOOL_NAMES, createControlTools } from './control/control-tools.js';
 export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {
@@ -39,7 +36,7 @@ export {
   registryName,
 } from './define.js';
 export { definitionProblem } from './engine/definitions.js';
-export { ReloadEngine } from './engine/reload-engine.js';
+export type { ReloadEngine } from './engine/reload-engine.js';
 export type {
   BatchReport,
   ModuleErrorReport,
@@ -50,13 +47,10 @@ export type {
 } from './engine/status.js';
 export type { ErrorLocation, HotMcpErrorCode, HotMcpErrorOptions } from './errors.js';
 export { HotMcpError, isHotMcpError } from './errors.js';
-export { FRESH_MS, fileStamp, sameMetadata, sameStamp } from './file-stamp.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
-export { isInside } from './inside-root.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
 export type { PreflightOption } from './loader/preflight.js';
-export { DEFAULT_PREFLIGHT_TIMEOUT_MS } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
@@ -87,36 +81,8 @@ export type { ReloaderSettings, Token } from './tokens.js';
 export { TOKENS } from './tokens.js';
 export { isToolName, TOOL_NAME_PATTERN, TOOL_NAME_RULE } from './tool-name.js';
 export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/coalescing-change-source.js';
-export {
-  CoalescingChangeSource,
-  createCoalescingChangeSource,
-  resolveCoalesceTimings,
-} from './watching/coalescing-change-source.js';
+export { CoalescingChangeSource, createCoalescingChangeSource } from './watching/coalescing-change-source.js';
 export type { FallbackChangeSourceOptions, FallbackEvent } from './watching/fallback-change-source.js';
-export {
-  createFallbackChangeSource,
-  FallbackChangeSource,
-  isFatalWatcherError,
-  watcherDied,
-} from './watching/fallback-change-source.js';
-export type { PathFilter } from './watching/path-filter.js';
-export { ALWAYS_EXCLUDED, createPathFilter } from './watching/path-filter.js';
-export type { FileScan, FileWalk } from './watching/scan-files.js';
-export {
-  currentStamp,
-  isGone,
-  listFiles,
-  outsideRootLink,
-  scanFiles,
-  stampOf,
-  unreadable,
-  walkFiles,
-} from './watching/scan-files.js';
-export type {
-  ChangeSourceSelection,
-  NativeWatcherModule,
-  PollWatcherModule,
-  WatcherKind,
-  WatcherModules,
-} from './watching/select-change-source.js';
+export { createFallbackChangeSource, FallbackChangeSource } from './watching/fallback-change-source.js';
+export type { ChangeSourceSelection, WatcherKind, WatcherModules } from './watching/select-change-source.js';
 export { selectChangeSource } from './watching/select-change-source.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isHotMcpError } from './errors.js';
+import { installCommand } from './install-command.js';
 import { type AdapterPackage, discoverAdapter } from './package-discovery.js';
 import { FakeRegistryAdapter } from './testing/index.js';
 
@@ -52,9 +53,10 @@ describe('discoverAdapter', () => {
       ),
     );
     expect(error.code).toBe('HOTMCP_ERR_ADAPTER_MISSING');
-    expect(error.message).toContain('pnpm add @x/two, or pnpm add @x/three');
-    expect(error.message).not.toContain('pnpm add @x/one');
-    expect(error.details).toEqual({ packages: ['@x/two', '@x/three'] });
+    // The install command of the package manager running the tests (npm_config_user_agent, else the lockfile).
+    expect(error.message).toContain(`${installCommand(['@x/two'])}, or ${installCommand(['@x/three'])}`);
+    expect(error.message).not.toContain('@x/one');
+    expect(error.details).toEqual({ packages: ['@x/two', '@x/three'], missing: ['@x/two', '@x/three'] });
   });
 
   it('counts a package whose import throws as not installed', async () => {

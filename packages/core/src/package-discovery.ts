@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HotMcpError } from './errors.js';
+import { installCommand } from './install-command.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
 import type { ReloaderSettings } from './tokens.js';
@@ -54,7 +55,7 @@ function isAdapterPackage(module: unknown): module is AdapterPackage {
 export interface AdapterDiscovery {
   /** Package names to ask, in order. Default {@link ADAPTER_PACKAGES}. */
   candidates?: readonly string[];
-  /** How to import one. Default {@link importOptional}. */
+  /** How to import one. Default `importOptional`: core's location first, then the application's. */
   importPackage?: PackageImporter;
 }
 
@@ -88,8 +89,8 @@ export async function discoverAdapter(server: unknown, discovery: AdapterDiscove
   if (missing.length > 0) {
     throw new HotMcpError(
       'HOTMCP_ERR_ADAPTER_MISSING',
-      `createReloader: no installed adapter package recognises 'server'; install the one for its SDK next to @hotmcp/core (${missing.map((name) => `pnpm add ${name}`).join(', or ')}), or ${custom}`,
-      { details: { packages: missing } },
+      `createReloader: no installed adapter package recognises 'server'; install the one for its SDK next to @hotmcp/core (${missing.map((name) => installCommand([name])).join(', or ')}), or ${custom}`,
+      { details: { packages: missing, missing } },
     );
   }
   throw new HotMcpError(

@@ -1,5 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
 import type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 import { HotMcpError } from './errors.js';
@@ -22,9 +23,12 @@ export interface CreateReloaderOptions {
    * `ADAPTER_PACKAGES`).
    */
   server?: unknown;
-  /** The folder of tool modules to watch. */
-  root: string;
-  /** Globs relative to root that select modules. Default: `**\/*.{ts,mts,js,mjs}`. */
+  /** The folder of tool modules to watch: a path, or a `file:` URL (`new URL('./tools', import.meta.url)`). */
+  root: string | URL;
+  /**
+   * Globs relative to root that select modules, and the JSON files they import
+   * (an edited JSON file reloads the modules importing it). Default: `**\/*.{ts,mts,js,mjs,json}`.
+   */
   include?: string[];
   /** Globs relative to root never watched. Default: declaration files and tests. */
   exclude?: string[];
@@ -96,9 +100,15 @@ export interface CreateReloaderOptions {
    * installed next to the server. Default `false`.
    */
   dispatcher?: boolean;
+  /**
+   * Say nothing on stderr: by default each module that fails to load gets one
+   * line there (`hotmcp: tools/x.ts:8: message`) and start-up names the audit
+   * log. Failures are audited and in `status()` either way. Default `false`.
+   */
+  quiet?: boolean;
 }
 
-const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs}'];
+const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs,json}'];
 const DEFAULT_EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*'];
 
 function badOption(message: string): HotMcpError {
@@ -116,10 +126,11 @@ function checkGlobs(name: string, value: unknown): string[] | undefined {
 /** Check the options and work out the settings every port shares. */
 export function resolveSettings(options: CreateReloaderOptions): ReloaderSettings {
   if (typeof options !== 'object' || options === null) throw badOption('createReloader needs an options object');
-  if (typeof options.root !== 'string' || options.root === '') {
-    throw badOption("createReloader: 'root' is required: the folder of tool modules to watch");
+  const given = options.root instanceof URL ? fileURLToPath(options.root) : options.root;
+  if (typeof given !== 'string' || given === '') {
+    throw badOption("createReloader: 'root' is required: the folder of tool modules to watch (a path or a file: URL)");
   }
-  const absolute = resolve(options.root);
+  const absolute = resolve(given);
   let root: string;
   try {
     root = realpathSync(absolute);
@@ -164,7 +175,7 @@ function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: n
   return { leakBudgetBytes: budget };
 }
 
-function booleanOption(options: CreateReloaderOptions, name: 'controlTools' | 'dispatcher'): boolean {
+function booleanOption(options: CreateReloaderOptions, name: 'controlTools' | 'dispatcher' | 'quiet'): boolean {
   const value = options[name] ?? false;
   if (typeof value !== 'boolean') throw badOption(`createReloader: '${name}' must be true or false`);
   return value;
@@ -214,6 +225,8 @@ export interface CheckedOptions {
   controlTools: boolean;
   /** Whether to register the dispatcher. */
   dispatcher: boolean;
+  /** Whether stderr stays silent. */
+  quiet: boolean;
 }
 
 /**
@@ -236,5 +249,6 @@ export function checkOptions(options: CreateReloaderOptions): CheckedOptions {
     coalesce: coalesceOption(options),
     controlTools: booleanOption(options, 'controlTools'),
     dispatcher: booleanOption(options, 'dispatcher'),
+    quiet: booleanOption(options, 'quiet'),
   };
 }

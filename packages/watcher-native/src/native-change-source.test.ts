@@ -2,14 +2,9 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  type ChangeBatch,
-  type ChangeSource,
-  createFallbackChangeSource,
-  createReloader,
-  isFatalWatcherError,
-} from '@hotmcp/core';
-import { FakeModuleLoader, FakeRegistryAdapter, MemoryAuditSink } from '@hotmcp/core/testing';
+import { type ChangeBatch, type ChangeSource, createFallbackChangeSource, createReloader } from '@hotmcp/core';
+import { FakeModuleLoader, FakeRegistryAdapter, MemoryAuditSink, waitUntil } from '@hotmcp/core/testing';
+import { isFatalWatcherError } from '@hotmcp/core/watching';
 import { createPollChangeSource } from '@hotmcp/watcher-poll';
 import parcel from '@parcel/watcher';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,32 +63,17 @@ function breakableParcel() {
 async function collect(source: ChangeSource) {
   const batches: ChangeBatch[] = [];
   const errors: Error[] = [];
-  let wake = () => {};
   const files = await source.start(
     (batch) => {
       batches.push(batch);
-      wake();
     },
     (error) => {
       errors.push(error);
-      wake();
     },
   );
   cleanups.push(() => source.stop());
-  async function until(condition: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!condition()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify({ batches, errors })}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
+  const until = (condition: () => boolean, what: string) =>
+    waitUntil(condition, { timeoutMs: WAIT_MS, what: () => `${what}; got ${JSON.stringify({ batches, errors })}` });
   return { files, batches, errors, until };
 }
 
@@ -214,12 +194,13 @@ describe('createReloader with @hotmcp/watcher-native installed', () => {
     await reloader.start();
     expect(audit.events.find((event) => event.event === 'watcher.started')).toMatchObject({ watcher: 'native' });
     const file = write('tools/new.ts');
-    const deadline = Date.now() + WAIT_MS;
-    while (!loader.loads.flat().includes(file)) {
-      if (Date.now() > deadline) throw new Error(`not loaded: ${JSON.stringify(loader.loads)}`);
-      await reloader.idle();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await waitUntil(
+      async () => {
+        await reloader.idle();
+        return loader.loads.flat().includes(file);
+      },
+      { timeoutMs: WAIT_MS, what: () => `a load of the new file; loads ${JSON.stringify(loader.loads)}` },
+    );
   });
 
   it("polls with watcher: 'poll'", async () => {

@@ -4,11 +4,13 @@ import {
   type ChangeBatch,
   type ChangeSource,
   type ChangeSourceOptions,
+  type FileListing,
+  HotMcpError,
+} from '@hotmcp/core';
+import {
   createPathFilter,
   currentStamp,
-  type FileListing,
   type FileScan,
-  HotMcpError,
   isInside,
   listFiles,
   type PathFilter,
@@ -18,7 +20,8 @@ import {
   stampOf,
   unreadable,
   watcherDied,
-} from '@hotmcp/core';
+} from '@hotmcp/core/watching';
+import { loadParcelInWorker } from './parcel-in-worker.js';
 
 /** The part of `@parcel/watcher` this source uses. */
 export interface ParcelWatcher {
@@ -68,7 +71,19 @@ const HINT_MAX_PATHS = 8;
 /** A busy period ends after this long without an `fs.watch` event (when `@parcel/watcher` stops holding too). */
 const HINT_QUIET_MS = 500;
 
+/**
+ * `@parcel/watcher` in an unref()'d worker thread, so watching never keeps
+ * the process alive on its own; in this thread where a worker cannot run it.
+ */
 async function loadParcel(): Promise<ParcelWatcher> {
+  try {
+    return await loadParcelInWorker();
+  } catch {
+    return loadParcelHere();
+  }
+}
+
+async function loadParcelHere(): Promise<ParcelWatcher> {
   const module = (await import('@parcel/watcher')) as unknown as Partial<ParcelWatcher> & { default?: ParcelWatcher };
   const watcher = typeof module.subscribe === 'function' ? (module as ParcelWatcher) : module.default;
   if (typeof watcher?.subscribe !== 'function') throw new Error('@parcel/watcher has no subscribe()');
@@ -200,6 +215,7 @@ export class NativeChangeSource implements ChangeSource {
       throw error;
     }
     this.#watchdog = setInterval(() => this.#enqueue(generation, () => this.#checkRoot(generation)), this.#rootCheckMs);
+    this.#watchdog.unref(); // never keeps the process alive on its own
     return [...this.#files.keys()].sort();
   }
 

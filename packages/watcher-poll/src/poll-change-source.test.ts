@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChangeBatch } from '@hotmcp/core';
 import { isHotMcpError } from '@hotmcp/core';
+import { waitUntil } from '@hotmcp/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPollChangeSource, PollChangeSource, type PollChangeSourceOptions } from './poll-change-source.js';
 
@@ -44,54 +45,27 @@ async function watch(options: Partial<PollChangeSourceOptions> = {}) {
   sources.push(source);
   const batches: ChangeBatch[] = [];
   const errors: Error[] = [];
-  let wake: (() => void) | undefined;
   const files = await source.start(
     (batch) => {
       batches.push(batch);
-      wake?.();
     },
     (error) => {
       errors.push(error);
-      wake?.();
     },
   );
 
   /** Wait for a batch matching `predicate`; resolve with every batch up to it, which are consumed. */
   async function until(predicate: (batch: ChangeBatch) => boolean, timeoutMs = WAIT_MS): Promise<ChangeBatch[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = batches.findIndex(predicate);
-      if (index >= 0) return batches.splice(0, index + 1);
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        throw new Error(`no matching batch within ${timeoutMs} ms; got ${JSON.stringify(batches)}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
+    await waitUntil(() => batches.some(predicate), {
+      timeoutMs,
+      what: () => `a matching batch; got ${JSON.stringify(batches)}`,
+    });
+    return batches.splice(0, batches.findIndex(predicate) + 1);
   }
 
   /** Wait for the first error reported through onError. */
   async function untilError(timeoutMs = WAIT_MS): Promise<Error> {
-    const deadline = Date.now() + timeoutMs;
-    while (errors.length === 0) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`no error within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
+    await waitUntil(() => errors.length > 0, { timeoutMs, what: 'an error' });
     return errors[0]!;
   }
 
@@ -104,13 +78,13 @@ async function watch(options: Partial<PollChangeSourceOptions> = {}) {
  */
 async function untilClockPasses(ctimeMs: number): Promise<void> {
   const probe = path.join(dir, 'clock-probe');
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    writeFileSync(probe, '');
-    if (statSync(probe).ctimeMs > ctimeMs) return;
-    if (Date.now() > deadline) throw new Error('the filesystem clock did not move');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  await waitUntil(
+    () => {
+      writeFileSync(probe, '');
+      return statSync(probe).ctimeMs > ctimeMs;
+    },
+    { timeoutMs: WAIT_MS, what: 'the filesystem clock to move' },
+  );
 }
 
 describe('PollChangeSource', () => {

@@ -4,19 +4,21 @@ import {
   type ChangeBatch,
   type ChangeSource,
   type ChangeSourceOptions,
+  type FileListing,
+  HotMcpError,
+  isHotMcpError,
+} from '@hotmcp/core';
+import {
   createPathFilter,
   currentStamp,
-  type FileListing,
   FRESH_MS,
-  HotMcpError,
   isGone,
-  isHotMcpError,
   listFiles,
   outsideRootLink,
   type PathFilter,
   unreadable,
   walkFiles,
-} from '@hotmcp/core';
+} from '@hotmcp/core/watching';
 
 /** Options of {@link PollChangeSource}. */
 export interface PollChangeSourceOptions extends ChangeSourceOptions {
@@ -213,14 +215,14 @@ export class PollChangeSource implements ChangeSource {
 
   #schedule(generation: number): void {
     if (generation !== this.#generation) return;
-    // Deliberately not unref()'d: a server that hot-reloads must keep polling.
+    // unref()'d: polling never keeps a process alive on its own (the server's transport does).
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       const started = performance.now();
       this.#tick(generation);
       this.#adapt(performance.now() - started);
       this.#schedule(generation);
-    }, this.#intervalMs);
+    }, this.#intervalMs).unref();
   }
 
   /**

@@ -91,8 +91,3 @@ export class MemoryAuditSink implements AuditSink {
     waiter.resolve(event);
   }
 }
-
-/** Make a {@link MemoryAuditSink}. */
-export function createMemoryAuditSink(): MemoryAuditSink {
-  return new MemoryAuditSink();
-}

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HotMcpError } from '../errors.js';
-import { createWinstonAuditSink, WinstonAuditSink } from './winston-audit-sink.js';
+import { waitUntil } from '../testing/wait-until.js';
+import { createWinstonAuditSink, defaultAuditPath, WinstonAuditSink } from './winston-audit-sink.js';
 
 let dir: string;
 let sinks: WinstonAuditSink[];
@@ -31,15 +32,6 @@ function lines(file: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-/** Poll, bounded, until `condition` holds. */
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Silence stderr and stdout and record what is written to them. */
@@ -117,7 +109,7 @@ describe('WinstonAuditSink', () => {
     const logs = path.dirname(audit.path);
     for (let index = 0; index < 100; index++) audit.record('tick', { index, padding: 'x'.repeat(80) });
 
-    await until(() => ['audit.log', 'audit1.log', 'audit2.log'].every((name) => existsSync(path.join(logs, name))));
+    await waitUntil(() => ['audit.log', 'audit1.log', 'audit2.log'].every((name) => existsSync(path.join(logs, name))));
     await audit.close();
 
     const files = readdirSync(logs);
@@ -184,7 +176,9 @@ describe('WinstonAuditSink', () => {
   it('reports a file it cannot open once and drops later records', async () => {
     const { stderr } = captureOutput();
     // The path is a folder: the folder exists but the file cannot be opened for appending.
-    const audit = sink({ path: dir });
+    const folder = path.join(dir, 'a-folder');
+    await mkdir(folder);
+    const audit = sink({ path: folder });
     for (let index = 0; index < 5; index++) audit.record('tick', { index });
     await audit.close();
 
@@ -192,16 +186,55 @@ describe('WinstonAuditSink', () => {
     expect(String(stderr.mock.calls[0]![0])).toMatch(/^hotmcp: audit sink failed: .*EISDIR/);
   });
 
+  it('refuses a log file that is a symlink, and never writes to its target', async () => {
+    const { stderr } = captureOutput();
+    const target = path.join(dir, 'victim.txt');
+    writeFileSync(target, '');
+    const folder = path.join(dir, 'logs');
+    await mkdir(folder, { mode: 0o700 });
+    symlinkSync(target, path.join(folder, 'audit.log'));
+    const audit = sink({ path: path.join(folder, 'audit.log') });
+    audit.record('tick');
+    await audit.close();
+    expect(readFileSync(target, 'utf8')).toBe('');
+    expect(String(stderr.mock.calls[0]?.[0])).toMatch(/^hotmcp: audit sink failed: .*is a symlink; refused/);
+  });
+
+  it('refuses a folder others may write to', async () => {
+    const { stderr } = captureOutput();
+    const folder = path.join(dir, 'shared');
+    await mkdir(folder);
+    chmodSync(folder, 0o777);
+    const audit = sink({ path: path.join(folder, 'audit.log') });
+    audit.record('tick');
+    await audit.close();
+    expect(existsSync(path.join(folder, 'audit.log'))).toBe(false);
+    expect(String(stderr.mock.calls[0]?.[0])).toMatch(/writable by group or others \(mode 777\)/);
+  });
+
+  it('goes by default to the user’s own state folder', () => {
+    const before = process.env.XDG_STATE_HOME;
+    try {
+      process.env.XDG_STATE_HOME = '/state';
+      expect(defaultAuditPath()).toBe('/state/hotmcp/audit.log');
+      delete process.env.XDG_STATE_HOME;
+      expect(defaultAuditPath()).toBe(path.join(os.homedir(), '.local', 'state', 'hotmcp', 'audit.log'));
+    } finally {
+      if (before === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = before;
+    }
+  });
+
   it('reports once when its folder is removed while it runs', async () => {
     const { stderr } = captureOutput();
     const audit = sink({ maxSize: 500 });
     audit.record('first');
-    await until(() => existsSync(audit.path) && statSync(audit.path).size > 0);
+    await waitUntil(() => existsSync(audit.path) && statSync(audit.path).size > 0);
     await rm(path.dirname(audit.path), { recursive: true });
     // Enough to rotate, which reopens the file in the missing folder.
     for (let index = 0; index < 20; index++) audit.record('tick', { index, padding: 'x'.repeat(80) });
 
-    await until(() => stderr.mock.calls.length > 0);
+    await waitUntil(() => stderr.mock.calls.length > 0);
     audit.record('dropped');
     await audit.close();
     expect(stderr).toHaveBeenCalledTimes(1);

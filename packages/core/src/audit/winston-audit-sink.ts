@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,11 @@ function loadWinston(): typeof winston {
 
 /** Options of {@link WinstonAuditSink}. */
 export interface WinstonAuditSinkOptions {
-  /** The log file. Default `<os.tmpdir()>/hotmcp/audit.log`. */
+  /**
+   * The log file. Default `$XDG_STATE_HOME/hotmcp/audit.log` (`~/.local/state/hotmcp/audit.log`
+   * when XDG_STATE_HOME is unset). The file may not be a symlink, and its folder may not be
+   * writable by group or others.
+   */
   path?: string;
   /** Rotate once the file reaches this many bytes (it may exceed it by one line). Default 5 MiB. */
   maxSize?: number;
@@ -93,7 +97,7 @@ export class WinstonAuditSink implements AuditSink {
       throw new HotMcpError('HOTMCP_ERR_BAD_OPTION', `maxFiles must be an integer >= 2, got ${maxFiles}`);
     }
     this.#isDefaultPath = options.path === undefined;
-    this.path = path.resolve(options.path ?? path.join(os.tmpdir(), 'hotmcp', 'audit.log'));
+    this.path = path.resolve(options.path ?? defaultAuditPath());
     this.#maxSize = maxSize;
     this.#maxFiles = maxFiles;
   }
@@ -158,9 +162,16 @@ export class WinstonAuditSink implements AuditSink {
   #open(): void {
     const directory = path.dirname(this.path);
     mkdirSync(directory, { recursive: true, mode: 0o700 });
-    if (this.#isDefaultPath) checkOwnDirectory(directory);
-    // Creates the file owner-only and proves it is writable now: winston would only log a failed open to its debug stream.
-    closeSync(openSync(this.path, 'a', 0o600));
+    checkDirectory(directory, this.#isDefaultPath);
+    // Creates the file owner-only and proves it is writable now: winston would only log a failed open to its
+    // debug stream. O_NOFOLLOW: a symlink planted where the log goes is refused, never followed.
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
+    try {
+      closeSync(openSync(this.path, flags, 0o600));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${this.path} is a symlink; refused`);
+      throw error;
+    }
 
     const fail = (error: unknown): void => this.#fail(error);
     const winston = loadWinston();
@@ -253,16 +264,28 @@ export function createWinstonAuditSink(options: WinstonAuditSinkOptions = {}): W
   return new WinstonAuditSink(options);
 }
 
+/** Where the audit log goes by default: the user's own state folder, never a shared one. */
+export function defaultAuditPath(): string {
+  const state = process.env.XDG_STATE_HOME;
+  const base = state && path.isAbsolute(state) ? state : path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'hotmcp', 'audit.log');
+}
+
 /**
- * The default folder sits in the shared temporary directory: refuse one that
- * is a symlink or belongs to another user, who could read the trail or point
- * it at another file.
+ * Refuse a folder others may write to (group- or world-writable): anyone who
+ * can write there could swap the log for a link to another file. The default
+ * folder must also be the user's own, and no symlink.
  */
-function checkOwnDirectory(directory: string): void {
-  const stats = lstatSync(directory);
+function checkDirectory(directory: string, own: boolean): void {
+  const stats = own ? lstatSync(directory) : statSync(directory);
   if (!stats.isDirectory()) throw new Error(`${directory} is not a directory`);
   const uid = process.getuid?.();
-  if (uid !== undefined && stats.uid !== uid) throw new Error(`${directory} belongs to another user`);
+  if (own && uid !== undefined && stats.uid !== uid) throw new Error(`${directory} belongs to another user`);
+  if (process.platform !== 'win32' && (stats.mode & 0o022) !== 0) {
+    throw new Error(
+      `${directory} is writable by group or others (mode ${(stats.mode & 0o777).toString(8)}); refused: make it 0700 or choose another folder`,
+    );
+  }
 }
 
 /**

@@ -91,6 +91,8 @@ export function clientStatus(status: ReloaderStatus, info: ControlInfo = {}): Re
     ...(info.adapter !== undefined && { adapter: info.adapter }),
     modules: status.modules.map((module) => ({ ...module, file: clientPath(root, module.file) })),
     errors: status.errors.map((error) => clientError(root, error)),
+    ...(status.warnings &&
+      status.warnings.length > 0 && { warnings: status.warnings.map((w) => clientError(root, w)) }),
     ...(status.lastBatch && { lastBatch: status.lastBatch }),
     counts: status.counts,
   };

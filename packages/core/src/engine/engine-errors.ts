@@ -1,5 +1,5 @@
 import { type DefinitionKind, keyOf } from '../define.js';
-import { clip, HotMcpError, isHotMcpError } from '../errors.js';
+import { clip, describeThrown, HotMcpError, isHotMcpError } from '../errors.js';
 
 /** The registry key of the definition an adapter refused, when its error names one. */
 export function rejectedKey(error: unknown): string | undefined {
@@ -24,5 +24,5 @@ export function asHotMcpError(error: unknown): HotMcpError {
 
 /** An error's message for another error's: clipped, so a huge thrown message never fills the audit log. */
 export function describe(error: unknown): string {
-  return clip(error instanceof Error ? error.message : String(error));
+  return clip(describeThrown(error));
 }

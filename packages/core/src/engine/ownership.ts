@@ -2,6 +2,7 @@ import { type AnyDefinition, type DefinitionKind, keyOf, registryName } from '..
 import { HotMcpError } from '../errors.js';
 import type { RegistryChange } from '../ports/tool-registry-adapter.js';
 import { withDefinitionLine } from './definitions.js';
+import type { CallsInFlight } from './disposal.js';
 
 /** What the engine keeps of one module file. */
 export interface ModuleRecord {
@@ -15,6 +16,8 @@ export interface ModuleRecord {
   conflicts: HotMcpError[];
   /** Definitions the adapter refused, by key, until the module loads again. */
   rejected: Map<string, HotMcpError>;
+  /** The calls in flight into the handlers of the version in use. */
+  calls?: CallsInFlight;
 }
 
 /** Who holds one registry key, and with which definition. */

@@ -6,12 +6,15 @@ import { sameStamp } from '../file-stamp.js';
 import { isInside } from '../inside-root.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
-import type { ModuleLoader } from '../ports/module-loader.js';
+import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
+import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ChangeQueue } from './change-queue.js';
+import { guardModuleCrashes } from './crash-guard.js';
 import { definitionLine, extractDefinitions, withDefinitionLine } from './definitions.js';
 import { DenyList } from './deny-list.js';
+import { CallsInFlight, countCalls, IN_FLIGHT_LIMIT_MS, runDispose } from './disposal.js';
 import { asHotMcpError, describe, rejectedKey, toHotMcpError } from './engine-errors.js';
 import { BUILTIN, diffOwnership, type ModuleRecord, type Owned, refOf, resolveOwnership } from './ownership.js';
 import type {
@@ -38,6 +41,9 @@ function registerFunctionOf(
   return undefined;
 }
 
+/** A file the modules import as data (`import data from './data.json' with { type: 'json' }`), not a module. */
+const isAsset = (file: string): boolean => file.endsWith('.json');
+
 /**
  * The kernel: turns change batches into one registry commit each, keeping
  * every module's last good version and never letting one module take a name
@@ -61,6 +67,15 @@ export class ReloadEngine {
   private readonly refusedLinks = new Set<string>();
   private builtins: AnyDefinition[] = [];
   private readonly failureListeners = new Set<(failure: ReloadFailure) => void>();
+  /** Replaced versions waiting for their calls to finish, or in their `dispose()`. */
+  private readonly disposals = new Set<Promise<void>>();
+  /** The last `dispose()` of each file that threw or overran, until one of that file's finishes in time. */
+  private readonly disposeErrors = new Map<string, HotMcpError>();
+  /** What each module threw after its import (a timer, an unawaited promise), until it loads again. */
+  private readonly uncaught = new Map<string, HotMcpError>();
+  private unguard: (() => void) | undefined;
+  /** Modules warned about the timers they leave running with no `dispose`: said once per module. */
+  private readonly timerWarnings = new Map<string, ModuleErrorReport>();
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -76,6 +91,13 @@ export class ReloadEngine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.unguard = guardModuleCrashes({
+      attribute: (error) => {
+        const file = locate(error, this.settings.root)?.file;
+        return file !== undefined && this.records.has(file) ? file : undefined;
+      },
+      report: (module, error, kind) => this.moduleThrew(module, error, kind),
+    });
     try {
       this.loader.warmUp?.();
     } catch (error) {
@@ -108,9 +130,12 @@ export class ReloadEngine {
     } catch (error) {
       this.audit.record('batch.failed', { error: describe(error) });
     }
-    for (const [file, record] of this.records) if (record.exports) await this.dispose(file, record.exports);
+    for (const [file, record] of this.records) if (record.exports) this.retire(file, record.exports, record.calls);
+    await Promise.all(this.disposals);
     this.records.clear();
     await this.loader.close?.();
+    this.unguard?.();
+    this.unguard = undefined;
     this.audit.record('reloader.stopped', { root: this.settings.root });
   }
 
@@ -159,7 +184,7 @@ export class ReloadEngine {
     });
     const before = this.batches;
     this.enqueue(found);
-    await this.idle();
+    await this.settled();
     return { found, ...(this.batches > before && this.lastBatch && { batch: this.lastBatch }) };
   }
 
@@ -174,6 +199,14 @@ export class ReloadEngine {
 
   /** Resolves when every queued batch has been applied. */
   async idle(): Promise<void> {
+    while (this.draining || this.disposals.size > 0) {
+      await this.settled();
+      await Promise.all(this.disposals);
+    }
+  }
+
+  /** Resolves when every queued batch has been applied (replaced versions may still be disposing). */
+  private async settled(): Promise<void> {
     while (this.draining) await this.draining;
   }
 
@@ -192,6 +225,15 @@ export class ReloadEngine {
         });
       }
     }
+    for (const [module, error] of [...this.disposeErrors, ...this.uncaught]) {
+      errors.push({
+        module,
+        code: error.code,
+        message: error.message,
+        ...(error.file !== undefined && { file: error.file }),
+        ...(error.line !== undefined && { line: error.line }),
+      });
+    }
     return {
       running: this.running,
       root: this.settings.root,
@@ -199,6 +241,7 @@ export class ReloadEngine {
       modules: this.moduleReports(),
       ...(this.lastBatch && { lastBatch: this.lastBatch }),
       errors,
+      ...(this.timerWarnings.size > 0 && { warnings: [...this.timerWarnings.values()] }),
       counts: {
         modules: this.records.size,
         tools: this.count('tool'),
@@ -304,16 +347,20 @@ export class ReloadEngine {
 
     // Affected: what changed, everything that imports it, and (when files
     // appeared) failed modules, whose missing import may now exist.
-    const affected = new Set(touched);
+    // Data files (JSON) are no modules of their own: the modules that import them are reloaded, and
+    // the loader forgets its copy so they read the new text.
+    const assets = [...touched, ...removed].filter(isAsset);
+    const affected = new Set(touched.filter((file) => !isAsset(file)));
     for (const file of this.loader.importersOf([...touched, ...removed])) affected.add(file);
+    this.loader.forget(assets);
     if (batch.added.length > 0) {
       for (const [file, record] of this.records) if (record.error) affected.add(file);
     }
     const toLoad = [...affected].filter((file) => this.tracked.has(file) && this.deny.reason(file) === undefined);
 
-    const replaced: Array<{ file: string; exports: Record<string, unknown> }> = [];
+    const replaced: Array<{ file: string; exports: Record<string, unknown>; calls: CallsInFlight | undefined }> = [];
     let failed = 0;
-    for (const result of toLoad.length > 0 ? await this.loader.load(toLoad.sort()) : []) {
+    for (const result of await this.loadEach(toLoad.sort())) {
       const record: ModuleRecord = this.records.get(result.file) ?? {
         definitions: [],
         conflicts: [],
@@ -322,10 +369,14 @@ export class ReloadEngine {
       this.records.set(result.file, record);
       try {
         if (!result.ok) throw result.error;
-        const definitions = await this.definitionsOf(result.file, result.exports);
-        if (record.exports) replaced.push({ file: result.file, exports: record.exports });
+        const calls = new CallsInFlight();
+        const definitions = countCalls(await this.definitionsOf(result.file, result.exports), calls);
+        if (record.exports) replaced.push({ file: result.file, exports: record.exports, calls: record.calls });
         record.exports = result.exports;
         record.definitions = definitions;
+        record.calls = calls;
+        this.uncaught.delete(result.file);
+        this.checkTimers(result.file, result.exports, result.timersLeft ?? 0);
         record.rejected.clear();
         delete record.error;
       } catch (error) {
@@ -338,7 +389,9 @@ export class ReloadEngine {
     this.failedLoads += failed;
     for (const file of removed) {
       const record = this.records.get(file);
-      if (record?.exports) replaced.push({ file, exports: record.exports });
+      if (record?.exports) replaced.push({ file, exports: record.exports, calls: record.calls });
+      this.uncaught.delete(file);
+      this.timerWarnings.delete(file);
       this.records.delete(file);
     }
     this.loader.forget(removed);
@@ -346,7 +399,7 @@ export class ReloadEngine {
     const next = await this.prepareAndCommit();
     if (!next) return;
 
-    for (const { file, exports } of replaced) await this.dispose(file, exports);
+    for (const { file, exports, calls } of replaced) this.retire(file, exports, calls);
     this.batches++;
     this.lastBatch = {
       at: new Date().toISOString(),
@@ -359,6 +412,26 @@ export class ReloadEngine {
       ...next,
     };
     this.audit.record('batch.applied', { ...this.lastBatch });
+  }
+
+  /**
+   * Load `files` as one batch. Should the loader throw for the batch as a
+   * whole (a fault it did not contain), each file is loaded on its own, so
+   * one module's fault never costs another module its change.
+   */
+  private async loadEach(files: string[]): Promise<LoadResult[]> {
+    if (files.length === 0) return [];
+    try {
+      return await this.loader.load(files);
+    } catch (error) {
+      const [only] = files;
+      if (files.length === 1 && only !== undefined)
+        return [{ file: only, ok: false, error: toHotMcpError(error, only) }];
+      this.audit.record('loader.batch_failed', { error: describe(error), files: files.length });
+      const results: LoadResult[] = [];
+      for (const file of files) results.push(...(await this.loadEach([file])));
+      return results;
+    }
   }
 
   /**
@@ -488,21 +561,76 @@ export class ReloadEngine {
     });
   }
 
-  private async dispose(file: string, exports: Record<string, unknown>): Promise<void> {
+  /**
+   * A module that leaves timers running at import and exports no `dispose`
+   * adds more with every reload: said once per module (stderr, audit, status)
+   * with the fix; forgotten once a version cleans up after itself.
+   */
+  private checkTimers(file: string, exports: Record<string, unknown>, timers: number): void {
+    if (timers === 0 || typeof exports[DISPOSE] === 'function') {
+      this.timerWarnings.delete(file);
+      return;
+    }
+    if (this.timerWarnings.has(file)) return;
+    const message = `${file} leaves ${timers} timer${timers === 1 ? '' : 's'} running at import and exports no dispose(): every reload adds more. Export a dispose() that clears them (clearInterval/clearTimeout).`;
+    this.timerWarnings.set(file, { module: file, code: 'HOTMCP_WARN_TIMERS_LEFT', message, file });
+    this.audit.record('module.timers_left', { module: file, timers, message });
+    process.stderr.write(`hotmcp: ${message}\n`);
+  }
+
+  /** A module's code threw after its import, where nothing caught it: audited and shown, the server goes on. */
+  private moduleThrew(module: string, thrown: unknown, kind: 'uncaughtException' | 'unhandledRejection'): void {
+    const where = locate(thrown, this.settings.root);
+    const what = kind === 'uncaughtException' ? 'an uncaught exception' : 'an unhandled rejection';
+    const error = new HotMcpError(
+      'HOTMCP_ERR_UNCAUGHT',
+      `${module} raised ${what} after its import: ${describe(thrown)}`,
+      {
+        file: where?.file ?? module,
+        ...(where && { line: where.line }),
+        cause: thrown,
+        details: { module, kind },
+      },
+    );
+    this.uncaught.set(module, error);
+    this.audit.record('module.uncaught', { module, ...error.toJSON() });
+    this.failed({ event: 'module.uncaught', module, error });
+  }
+
+  /**
+   * Dispose of a replaced (or removed) version in the background, so the
+   * next batch never waits for it: once the calls it started have finished
+   * (or {@link IN_FLIGHT_LIMIT_MS} passed), its `dispose` hook runs under a
+   * time limit. A hook that throws or overruns is audited and shown in status.
+   */
+  private retire(file: string, exports: Record<string, unknown>, calls: CallsInFlight | undefined): void {
     const dispose = exports[DISPOSE];
     if (typeof dispose !== 'function') return;
-    try {
-      await dispose();
-    } catch (error) {
-      // The line that threw, when it is in this module (not in a helper it calls).
-      const where = locate(error, this.settings.root);
-      const line = where?.file === file ? where.line : undefined;
-      const failure = new HotMcpError('HOTMCP_ERR_DISPOSE_FAILED', `dispose() of ${file} threw: ${describe(error)}`, {
+    const task = (async () => {
+      if (calls && calls.size > 0 && (await withinLimit(calls.idle(), IN_FLIGHT_LIMIT_MS)) === 'timeout') {
+        this.audit.record('module.calls_overran', {
+          module: file,
+          inFlight: calls.size,
+          timeoutMs: IN_FLIGHT_LIMIT_MS,
+        });
+      }
+      const failure = await runDispose(
         file,
-        ...(line !== undefined && { line }),
-        cause: error,
-      });
+        () => dispose(),
+        this.settings.root,
+        () => {
+          this.audit.record('module.dispose_settled', { module: file });
+          if (this.disposeErrors.get(file) === failure) this.disposeErrors.delete(file);
+        },
+      );
+      if (!failure) {
+        this.disposeErrors.delete(file);
+        return;
+      }
+      this.disposeErrors.set(file, failure);
       this.audit.record('module.dispose_failed', failure.toJSON());
-    }
+    })();
+    this.disposals.add(task);
+    void task.finally(() => this.disposals.delete(task));
   }
 }

@@ -68,6 +68,8 @@ export interface ReloaderStatus {
   lastBatch?: BatchReport;
   /** Current problems: failed loads, name conflicts and refused definitions, per module. */
   errors: ModuleErrorReport[];
+  /** What works but will cost later (timers a module leaves running with no `dispose`), one per module. */
+  warnings?: ModuleErrorReport[];
   /** Totals. */
   counts: {
     /** Modules loaded. */
@@ -85,7 +87,7 @@ export interface ReloaderStatus {
   };
 }
 
-/** What {@link ReloadEngine.rescan} found and did. */
+/** What `reloader.rescan()` found and did. */
 export interface RescanReport {
   /** Files that differed from what the reloader last loaded, as absolute paths. */
   found: ChangeBatch;
@@ -96,7 +98,7 @@ export interface RescanReport {
 /** A reload problem, as failure listeners receive it (the same error is audited). */
 export interface ReloadFailure {
   /** The audit event it was recorded as. */
-  event: 'module.failed' | 'definition.rejected' | 'batch.failed';
+  event: 'module.failed' | 'module.uncaught' | 'definition.rejected' | 'batch.failed';
   /** The module concerned, when there is one (absolute path). */
   module?: string;
   error: HotMcpError;

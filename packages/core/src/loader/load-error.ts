@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { locate, toPath } from '../error-location.js';
-import { clip, HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
+import { asError, clip, HotMcpError, type HotMcpErrorCode, isHotMcpError } from '../errors.js';
 import { OUTSIDE_ROOT_CODE } from './esm-hooks.js';
 
 /** Node names the importer but not the line of a missing import: find the line in the importer's source. */
@@ -36,8 +36,10 @@ function classify(error: unknown): HotMcpErrorCode {
 }
 
 /** Turn whatever importing `file` threw into a coded error naming the file and line. */
-export function toLoadError(error: unknown, file: string, root: string): HotMcpError {
-  if (isHotMcpError(error)) return error;
+export function toLoadError(thrown: unknown, file: string, root: string): HotMcpError {
+  if (isHotMcpError(thrown)) return thrown;
+  // Whatever was thrown (a string, an object with no prototype, a Proxy) is read as an Error from here on.
+  const error = asError(thrown);
   const code = classify(error);
   const where = locate(error, root) ?? locateMissingImport(error);
   const lines = error instanceof Error ? error.message.split('\n').filter((line) => line.trim()) : [String(error)];

@@ -36,7 +36,26 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
     return super.transform(file, source);
   }
 
+  /** Per module being evaluated: what was active when it started, and how much was claimed by then. */
+  readonly starts = new Map<string, { active: string[]; claimed: number }>();
+  /** Timers each module of the batch started at import (those of its imports not counted). */
+  readonly timers = new Map<string, number>();
+  private claimed = 0;
+
   protected override traceEvaluation(file: string, done: boolean): void {
+    if (!done) {
+      this.starts.set(file, { active: process.getActiveResourcesInfo(), claimed: this.claimed });
+    } else {
+      const start = this.starts.get(file);
+      if (start) {
+        const opened = leftOpen(start.active, process.getActiveResourcesInfo()).filter((type) => type === 'Timeout');
+        const own = opened.length - (this.claimed - start.claimed);
+        if (own > 0) {
+          this.timers.set(file, own);
+          this.claimed += own;
+        }
+      }
+    }
     post({ type: 'trace', file, done });
   }
 }
@@ -86,6 +105,22 @@ function leftOpen(before: string[], after: string[]): string[] {
 // What modules write on stdout here must not reach the MCP channel: the worker's stdout goes to stderr.
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
+// What would end the whole process from here (a signal to it; abort, which workers refuse with an error
+// the main thread would not raise) ends this thread instead, after saying which call it was: the
+// module that made it is refused, never run on the main thread.
+const endsProcess = (call: string): never => {
+  post({ type: 'ends', call });
+  process.exit(1);
+};
+const kill = process.kill.bind(process);
+process.kill = (pid: number, signal?: string | number) => {
+  if (Number(pid) === process.pid || Number(pid) === 0 || Number(pid) === -process.pid) {
+    return endsProcess(`process.kill(${pid}${signal === undefined ? '' : `, ${String(signal)}`})`);
+  }
+  return kill(pid, signal);
+};
+process.abort = () => endsProcess('process.abort()');
+
 const { warm } = workerData as { warm: Array<[string, string, boolean]> };
 await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifier, json).catch(() => {})));
 
@@ -98,8 +133,19 @@ port.on('message', async (job: PreflightJob) => {
   const idle = process.getActiveResourcesInfo();
   loader ??= new PreflightRunnerLoader(job.root);
   loader.sources.clear();
+  loader.starts.clear();
+  loader.timers.clear();
   for (const source of job.sources) loader.sources.set(source.file, source);
   await loader.load(job.files);
-  post({ type: 'done', leftOpen: await leftOpenAfter(idle) });
+  const open = await leftOpenAfter(idle);
+  // Timers still running once the batch is done, handed to the modules that started them.
+  let running = open.filter((type) => type === 'Timeout').length;
+  const timersLeft: Array<[string, number]> = [];
+  for (const [file, count] of loader.timers) {
+    const left = Math.min(count, running);
+    running -= left;
+    if (left > 0) timersLeft.push([file, left]);
+  }
+  post({ type: 'done', leftOpen: open, timersLeft });
 });
 post({ type: 'ready' });

@@ -13,7 +13,7 @@
  * two saves), up to 100 batches.
  */
 import { Worker } from 'node:worker_threads';
-import { HotMcpError } from '../errors.js';
+import { describeThrown, HotMcpError } from '../errors.js';
 
 /**
  * Default time limit: 2 s without progress (no module of the batch started or
@@ -75,14 +75,22 @@ export interface PreflightJob {
 export type PreflightMessage =
   | { type: 'ready' }
   | { type: 'trace'; file: string; done: boolean }
+  /** A module called what would end the whole process (`process.abort()`, `process.kill(process.pid)`); the thread ends next. */
+  | { type: 'ends'; call: string }
   /** `leftOpen`: what the modules opened at import and left active (ports, timers), by type. */
-  | { type: 'done'; leftOpen: string[] };
+  | { type: 'done'; leftOpen: string[]; timersLeft: Array<[string, number]> };
 
 export type PreflightOutcome =
   /** Every module finished (well or not): the main thread evaluates them. */
-  | { kind: 'finished'; leftOpen: string[] }
+  | { kind: 'finished'; leftOpen: string[]; timersLeft: Array<[string, number]> }
   /** Nothing progressed within the limit: `running` were evaluating, innermost last; `finished` got done first. */
   | { kind: 'timeout'; running: string[]; finished: string[] }
+  /**
+   * The worker ended (exited, ran out of memory, an unhandled error) while
+   * `running` were evaluating, innermost last: their failure, never run on the
+   * main thread. `finished` got done first.
+   */
+  | { kind: 'died'; running: string[]; finished: string[]; reason: string }
   /** No worker could run the batch: the main thread evaluates it without a limit. */
   | { kind: 'unavailable'; reason: string };
 
@@ -91,6 +99,8 @@ interface Spare {
   ready: Promise<void>;
   /** Batches it evaluated. */
   jobs: number;
+  /** Set once the thread has ended: a spare that ended while idle is replaced, not sent a job. */
+  ended: boolean;
 }
 
 /**
@@ -140,7 +150,7 @@ export class ImportPreflight {
       if (this.warm.size >= MAX_WARM) break;
       this.warm.set(`${external[0]}\0${external[1]}`, external);
     }
-    const spare = this.spare ?? this.trySpawn();
+    const spare = this.spare && !this.spare.ended ? this.spare : this.trySpawn();
     this.spare = undefined;
     if (spare === undefined) return this.unavailable(this.impossible as string);
     let outcome: PreflightOutcome;
@@ -202,6 +212,10 @@ export class ImportPreflight {
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
     worker.on('error', () => {}); // reported through `ready` or the running job
+    const spare: Spare = { worker, ready: Promise.resolve(), jobs: 0, ended: false };
+    worker.once('exit', () => {
+      spare.ended = true;
+    });
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: PreflightMessage) => {
         if (message.type === 'ready') resolve();
@@ -211,7 +225,8 @@ export class ImportPreflight {
     });
     ready.catch(() => {});
     worker.unref(); // after the listeners, which take a reference
-    return { worker, ready, jobs: 0 };
+    spare.ready = ready;
+    return spare;
   }
 
   private evaluate(worker: Worker, job: PreflightJob): Promise<PreflightOutcome> {
@@ -219,6 +234,7 @@ export class ImportPreflight {
       const running: string[] = [];
       const finished: string[] = [];
       const batch = new Set(job.files);
+      let ends: string | undefined;
       let timer: NodeJS.Timeout | undefined;
       const settle = (outcome: PreflightOutcome) => {
         clearTimeout(timer);
@@ -235,7 +251,10 @@ export class ImportPreflight {
         );
       };
       const onMessage = (message: PreflightMessage) => {
-        if (message.type === 'done') return settle({ kind: 'finished', leftOpen: message.leftOpen });
+        if (message.type === 'done') {
+          return settle({ kind: 'finished', leftOpen: message.leftOpen, timersLeft: message.timersLeft });
+        }
+        if (message.type === 'ends') ends = message.call;
         if (message.type !== 'trace') return;
         if (!message.done) running.push(message.file);
         else {
@@ -245,8 +264,15 @@ export class ImportPreflight {
         }
         arm();
       };
-      const onError = (error: Error) => settle({ kind: 'unavailable', reason: error.message });
-      const onExit = (code: number) => settle({ kind: 'unavailable', reason: `the worker exited with code ${code}` });
+      // Ended while a module was evaluating: that module ended it.
+      const ended = (reason: string) =>
+        settle(
+          running.length > 0
+            ? { kind: 'died', running: [...running], finished: [...finished], reason: ends ?? reason }
+            : { kind: 'unavailable', reason },
+        );
+      const onError = (error: Error) => ended(describeThrown(error));
+      const onExit = (code: number) => ended(`the worker exited with code ${code}`);
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);

@@ -1,4 +1,4 @@
-import { HotMcpError, isHotMcpError } from '../errors.js';
+import { asError, clip, HotMcpError, isHotMcpError } from '../errors.js';
 import { toLoadError } from './load-error.js';
 import type { RunnerModule } from './runner-module.js';
 
@@ -32,9 +32,10 @@ function withoutGetterFrame(error: unknown): unknown {
 /** What evaluating (or linking) `file` threw, as a coded error naming the file and line. */
 export function moduleError(error: unknown, file: string, root: string): HotMcpError {
   if (isHotMcpError(error)) return error;
-  const view = withoutGetterFrame(error);
+  const thrown = asError(error); // whatever was thrown, as an Error: reading it never throws
+  const view = withoutGetterFrame(thrown);
   const located = toLoadError(view, file, root);
-  return view === error
+  return view === thrown
     ? located
     : new HotMcpError(located.code, located.message, {
         ...(located.file !== undefined && { file: located.file }),
@@ -52,6 +53,16 @@ export function importTimeout(file: string, culprit: string, timeoutMs: number):
     'HOTMCP_ERR_IMPORT_TIMEOUT',
     `Failed to load ${file}: its top-level code did not finish within ${timeoutMs} ms${where}; it was stopped in a worker thread before it could run here`,
     { file: culprit, details: { module: file, timeoutMs } },
+  );
+}
+
+/** A module whose top-level code (or an import's, `culprit`) did not finish on the main thread. */
+export function mainThreadTimeout(file: string, culprit: string, timeoutMs: number): HotMcpError {
+  const where = culprit === file ? '' : ` (its import ${culprit} did not finish)`;
+  return new HotMcpError(
+    'HOTMCP_ERR_IMPORT_TIMEOUT',
+    `Failed to load ${file}: its top-level code did not finish on the main thread within ${timeoutMs} ms${where}; it was left waiting there and not used (if it finished in the preflight worker, it waits for something only the main thread has, or that never comes there)`,
+    { file: culprit, details: { module: file, timeoutMs, thread: 'main' } },
   );
 }
 
@@ -81,4 +92,14 @@ export function dependencyFailed(module: RunnerModule, dependency: RunnerModule)
 /** A module that neither finished nor failed. */
 export function unfinished(file: string): HotMcpError {
   return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `Failed to load ${file}: it did not finish evaluating`, { file });
+}
+
+/** A module (or an import of it, `culprit`) that ended the preflight worker evaluating it. */
+export function threadEnded(file: string, culprit: string, reason: string): HotMcpError {
+  const where = culprit === file ? '' : ` (its import ${culprit} did)`;
+  return new HotMcpError(
+    'HOTMCP_ERR_IMPORT_THREW',
+    `Failed to load ${file}: its top-level code ended the worker thread evaluating it${where} (${clip(reason)}); it was not run here, where it would have ended the server`,
+    { file: culprit, details: { module: file, reason: clip(reason) } },
+  );
 }

@@ -4,13 +4,21 @@ import { pathToFileURL } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import { HotMcpError } from '../errors.js';
 import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
+import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { outsideRoot, readModuleSource } from './module-source.js';
 import type { PreflightOption } from './preflight.js';
 import { compileCommonJs, compileVersion, enableSourceMaps } from './runner-compile.js';
-import { dependencyFailed, lineOf, missingImport, moduleError, unfinished } from './runner-errors.js';
+import {
+  dependencyFailed,
+  lineOf,
+  mainThreadTimeout,
+  missingImport,
+  moduleError,
+  unfinished,
+} from './runner-errors.js';
 import { type Body, createNamespace, type Namespace, type RunnerModule } from './runner-module.js';
 import { type CompiledSource, RunnerPreflight } from './runner-preflight.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
@@ -34,6 +42,13 @@ type ModuleFunction = (
 type Importer = (specifier: string, options?: unknown) => Promise<Namespace>;
 
 const NO_FILES: ReadonlySet<string> = new Set();
+/**
+ * How long a module's top-level code may take on the main thread. It already
+ * finished in the preflight worker; what still takes this long here waits for
+ * something only the main thread has (or that never comes), and would hold up
+ * every later reload.
+ */
+const MAIN_THREAD_LIMIT_MS = 5_000;
 
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
 const JSON_IMPORT = { with: { type: 'json' } };
@@ -76,8 +91,9 @@ export class RunnerModuleLoader implements ModuleLoader {
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
+      let timersLeft = new Map<string, number>();
       if (this.settings.preflight !== false) {
-        await this.preflight.check(
+        timersLeft = await this.preflight.check(
           modules,
           this.generations.get(generation) ?? [],
           (file) => this.compiled.get(file),
@@ -85,10 +101,19 @@ export class RunnerModuleLoader implements ModuleLoader {
         );
       }
       for (const module of modules) {
-        await this.settle(undefined, module);
+        // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
+        const settled = this.settle(undefined, module);
+        while ((await withinLimit(settled, MAIN_THREAD_LIMIT_MS)) === 'timeout') {
+          if (this.stalled(module)) break;
+        }
         results.push(
           module.status === 'evaluated'
-            ? { file: module.file, ok: true, exports: module.namespace }
+            ? {
+                file: module.file,
+                ok: true,
+                exports: module.namespace,
+                ...(timersLeft.has(module.file) && { timersLeft: timersLeft.get(module.file) }),
+              }
             : { file: module.file, ok: false, error: module.error ?? unfinished(module.file) },
         );
       }
@@ -267,21 +292,43 @@ export class RunnerModuleLoader implements ModuleLoader {
     try {
       for (const edge of module.imports) {
         if (edge.target.kind === 'external') {
-          module.linked.set(edge.specifier, await this.importExternal(module, edge.specifier, edge.target));
+          const namespace = await this.importExternal(module, edge.specifier, edge.target);
+          module.linked.set(edge.specifier, this.external(module.file, edge.target.specifier, namespace));
         } else if (edge.module) {
           await this.settle(module, edge.module);
           if (edge.module.status === 'failed') throw dependencyFailed(module, edge.module);
           module.linked.set(edge.specifier, edge.module.namespace);
         }
       }
+      module.bodyAt = performance.now();
       await module.body?.next();
-      module.status = 'evaluated';
+      if (module.status === 'evaluating') module.status = 'evaluated'; // not when it was given up on meanwhile
     } catch (error) {
-      this.fail(module, error);
+      if (module.status === 'evaluating') this.fail(module, error);
     } finally {
       module.body = undefined;
       this.traceEvaluation(module.file, true);
     }
+  }
+
+  /**
+   * `module` has not finished evaluating: when the innermost module it waits
+   * for has run its own top-level code (its imports done) for the whole limit,
+   * they fail, innermost named, and this returns true. Imports of packages
+   * still loading (a cold import on a busy machine) are waited for.
+   */
+  private stalled(module: RunnerModule): boolean {
+    const chain: RunnerModule[] = [];
+    for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
+    const innermost = chain.at(-1) as RunnerModule;
+    if (innermost.bodyAt === undefined || performance.now() - innermost.bodyAt < MAIN_THREAD_LIMIT_MS) return false;
+    const culprit = innermost.file;
+    for (const waiting of chain) {
+      if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
+        this.fail(waiting, mainThreadTimeout(waiting.file, culprit, MAIN_THREAD_LIMIT_MS));
+      }
+    }
+    return true;
   }
 
   private fail(module: RunnerModule, error: unknown): void {
@@ -295,7 +342,11 @@ export class RunnerModuleLoader implements ModuleLoader {
     throw new ReferenceError('require is not defined in ES module scope, you can use import instead');
   }
 
-  private meta(file: string): object {
+  /**
+   * What a module of `file` sees as `import.meta` (a seam: a subclass may add
+   * to it, as `hotmcp dev` adds `import.meta.hot`). Called once per version.
+   */
+  protected meta(file: string): object {
     let require: NodeJS.Require | undefined;
     return {
       __proto__: null,
@@ -307,6 +358,14 @@ export class RunnerModuleLoader implements ModuleLoader {
         return resolveUrl(specifier, file, this.root, require);
       },
     };
+  }
+
+  /**
+   * What `file` sees of a package it imports (a seam: a subclass may hand a
+   * module a view of a package, as `hotmcp dev` does for the SDK's McpServer).
+   */
+  protected external(_file: string, _specifier: string, namespace: Record<string, unknown>): Record<string, unknown> {
+    return namespace;
   }
 
   /** Node's `import()` as seen from `file`: resolved from there, shared with the server. */
@@ -353,7 +412,11 @@ export class RunnerModuleLoader implements ModuleLoader {
       throw outsideRoot(caller.file, target.resolved, this.settings.root, { specifier, importer: caller.file });
     }
     if (target.kind === 'external') {
-      return this.importerFor(caller.file)(target.specifier, options ?? (target.json ? JSON_IMPORT : undefined));
+      const namespace = await this.importerFor(caller.file)(
+        target.specifier,
+        options ?? (target.json ? JSON_IMPORT : undefined),
+      );
+      return this.external(caller.file, target.specifier, namespace);
     }
     const generation = this.begin();
     const module = this.link(target.file, generation, NO_FILES);

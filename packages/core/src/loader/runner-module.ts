@@ -31,6 +31,8 @@ export interface RunnerModule {
   evaluation?: Promise<void>;
   /** The module this one's evaluation is waiting for: walked to never wait in a circle. */
   waitingFor?: RunnerModule;
+  /** When its body (its own top-level code, after its imports) started running. */
+  bodyAt?: number;
   error?: HotMcpError;
   /** Kept while loading, to point a failed import at its line. */
   source?: string;

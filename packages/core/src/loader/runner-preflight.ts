@@ -1,5 +1,5 @@
 import { ImportPreflight, type PreflightOption, type PreflightSource, preflightTimeout } from './preflight.js';
-import { importTimeout } from './runner-errors.js';
+import { importTimeout, threadEnded } from './runner-errors.js';
 import { type RunnerModule, reachesFailed } from './runner-module.js';
 import type { TransformedModule } from './runner-transform.js';
 
@@ -63,7 +63,8 @@ export class RunnerPreflight {
     fresh: readonly RunnerModule[],
     compiled: (file: string) => CompiledSource | undefined,
     fail: (module: RunnerModule, error: unknown) => void,
-  ): Promise<void> {
+  ): Promise<Map<string, number>> {
+    const timersLeft = new Map<string, number>();
     const timeoutMs = preflightTimeout(this.option);
     const closure = await closureOf(batch);
     let pending = batch.filter((module) => module.status !== 'failed');
@@ -75,20 +76,27 @@ export class RunnerPreflight {
         sources: await sourcesOf(closure, compiled),
         externals: externalsOf(closure),
       });
-      if (outcome.kind !== 'timeout') return;
+      if (outcome.kind === 'finished') for (const [file, count] of outcome.timersLeft) timersLeft.set(file, count);
+      if (outcome.kind !== 'timeout' && outcome.kind !== 'died') return timersLeft;
       const hung = new Set(outcome.running);
       const culprit = outcome.running.at(-1) as string;
       for (const module of fresh) {
         if (module.status !== 'failed' && hung.has(module.file)) {
-          fail(module, importTimeout(module.file, culprit, timeoutMs));
+          fail(
+            module,
+            outcome.kind === 'timeout'
+              ? importTimeout(module.file, culprit, timeoutMs)
+              : threadEnded(module.file, culprit, outcome.reason),
+          );
         }
       }
       // Left: what the worker never reached. One that imports a module that timed out fails here on its own.
       const finished = new Set(outcome.finished);
       const next = pending.filter((module) => module.status !== 'failed' && !finished.has(module.file));
-      if (next.length === pending.length || hung.size === 0) return; // no progress: let this thread decide
+      if (next.length === pending.length || hung.size === 0) return timersLeft; // no progress: let this thread decide
       pending = next.filter((module) => !reachesFailed(module));
     }
+    return timersLeft;
   }
 
   /** Stop the worker. */

@@ -19,7 +19,9 @@ const META = '__hm$meta';
 const DYNAMIC_IMPORT = '__hm$i';
 
 /** esbuild refuses top-level await in CommonJS output; these same-length stand-ins get it through. */
-const AWAIT_MARK = '~-~-~'; // a unary operator chain, like `await`; `~` has no binary form, so ASI is unchanged
+// Unary operator chains, like `await`; `~` has no binary form, so ASI is unchanged. The first the
+// module's text does not hold is used, so a string holding one is never taken for an `await`.
+const AWAIT_MARKS = ['~-~-~', '~+~+~', '~~-~~', '~~+~~', '~-~+~', '~+~-~', '~~~-~', '~~~+~'];
 const FOR_AWAIT_LABEL = '$fa$';
 const FOR_AWAIT_RESTORE = /\$fa\$:\s*for\s*\(/g;
 const TLA_ERROR = 'Top-level await is currently not supported';
@@ -46,10 +48,10 @@ const lexerReady = init;
  * esbuild's error (its message names `file:line:column`) on a syntax error.
  */
 export async function transformModule(file: string, source: string): Promise<TransformedModule> {
-  const cjs = await toCommonJs(file, source);
+  const [cjs, esm] = await Promise.all([toCommonJs(file, source), toEsmImports(file, source)]);
   await lexerReady;
   let code = rewriteDynamicImports(cjs);
-  const imports = staticImports(code);
+  const imports = staticImports(code, esm);
   code = patchHelpers(code);
   // On the first line, so every later line keeps its number and the source map holds.
   code = `module.exports = async function* (${WRAPPER_PARAMS.join(', ')}) {"use strict";${code}\n};`;
@@ -69,13 +71,31 @@ function options(file: string) {
   } as const;
 }
 
+/**
+ * The static import specifiers of `source`, parsed (by es-module-lexer) from
+ * esbuild's ES module output, which drops the same type-only and unused
+ * imports as its CommonJS output: what tells a real `require()` line of the
+ * CommonJS output from text that only looks like one (in a template literal).
+ */
+async function toEsmImports(file: string, source: string): Promise<Set<string> | undefined> {
+  try {
+    const { code } = await transform(source, { ...options(file), format: 'esm', sourcemap: false });
+    await lexerReady;
+    const [imports] = parse(code);
+    return new Set(imports.flatMap((entry) => (entry.d === -1 && entry.n !== undefined ? [entry.n] : [])));
+  } catch {
+    return undefined; // the CommonJS compilation reports the syntax error
+  }
+}
+
 async function toCommonJs(file: string, source: string): Promise<string> {
   try {
     return (await transform(source, options(file))).code;
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors ?? [];
     if (errors.length === 0 || !errors.every((message) => message.text.startsWith(TLA_ERROR))) throw error;
-    const marked = markTopLevelAwaits(source, errors);
+    const mark = AWAIT_MARKS.find((candidate) => !source.includes(candidate));
+    const marked = mark === undefined ? undefined : markTopLevelAwaits(source, errors, mark);
     if (marked === undefined) throw error;
     const code = (await transform(marked.source, options(file))).code;
     return unmarkTopLevelAwaits(code, marked);
@@ -84,12 +104,13 @@ async function toCommonJs(file: string, source: string): Promise<string> {
 
 interface Marked {
   source: string;
+  mark: string;
   awaits: number;
   forAwaits: number;
 }
 
 /** Replace each top-level `await` esbuild reported with a same-length stand-in it accepts in CommonJS. */
-function markTopLevelAwaits(source: string, errors: Message[]): Marked | undefined {
+function markTopLevelAwaits(source: string, errors: Message[], mark: string): Marked | undefined {
   const lineStarts = [0];
   for (let i = source.indexOf('\n'); i !== -1; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1);
   let text = source;
@@ -111,18 +132,18 @@ function markTopLevelAwaits(source: string, errors: Message[]): Marked | undefin
       text = text.slice(0, start) + replacement + text.slice(at + 5);
       forAwaits++;
     } else {
-      text = text.slice(0, at) + AWAIT_MARK + text.slice(at + 5);
+      text = text.slice(0, at) + mark + text.slice(at + 5);
       awaits++;
     }
   }
-  return { source: text, awaits, forAwaits };
+  return { source: text, mark, awaits, forAwaits };
 }
 
 function unmarkTopLevelAwaits(code: string, marked: Marked): string {
   let awaits = 0;
   let forAwaits = 0;
   const restored = code
-    .replaceAll(AWAIT_MARK, () => {
+    .replaceAll(marked.mark, () => {
       awaits++;
       return 'await ';
     })
@@ -151,9 +172,12 @@ function rewriteDynamicImports(code: string): string {
 // `require("s");` and `__reExport(x_exports, require("s"), module.exports);`, each on its own line.
 const REQUIRE_LINE = /^(?:var [\w$]+ = )?(?:__reExport\([\w$]+, )?(?:__toESM\()?require\(("(?:[^"\\\n]|\\.)*")/gm;
 
-function staticImports(code: string): string[] {
+function staticImports(code: string, parsed: ReadonlySet<string> | undefined): string[] {
   const found = new Set<string>();
-  for (const match of code.matchAll(REQUIRE_LINE)) found.add(JSON.parse(match[1] as string) as string);
+  for (const match of code.matchAll(REQUIRE_LINE)) {
+    const specifier = JSON.parse(match[1] as string) as string;
+    if (parsed === undefined || parsed.has(specifier)) found.add(specifier);
+  }
   return [...found];
 }
 

@@ -2,7 +2,13 @@ import type { HotMcpError } from '../errors.js';
 
 /** The outcome of loading one file. */
 export type LoadResult =
-  | { file: string; ok: true; exports: Record<string, unknown> }
+  | {
+      file: string;
+      ok: true;
+      exports: Record<string, unknown>;
+      /** Timers the module's top-level code left running, when the loader can tell (the runner's preflight). */
+      timersLeft?: number;
+    }
   | { file: string; ok: false; error: HotMcpError };
 
 /**

@@ -23,6 +23,7 @@ import { isHotMcpError } from '../errors.js';
 import { sameMetadata } from '../file-stamp.js';
 import type { ChangeBatch, ChangeSource, ChangeSourceOptions } from '../ports/change-source.js';
 import { type CoalesceTimings, createCoalescingChangeSource } from '../watching/coalescing-change-source.js';
+import { waitUntil } from './wait-until.js';
 
 type Vitest = typeof import('vitest');
 // Loaded here rather than imported, so the rest of @hotmcp/core/testing works without vitest.
@@ -68,7 +69,7 @@ interface Watch {
   /** Files present according to the batches so far (baseline included). */
   present: Set<string>;
   history(file: string): Mention[];
-  /** Wait, bounded, until `condition` holds; it is checked after every batch or error. */
+  /** Wait, bounded ({@link waitUntil}), until `condition` holds; a timeout shows the last batches and errors. */
   until(condition: () => boolean, what: string): Promise<void>;
   /** Write a new file and wait until it is reported: everything emitted before it has arrived. */
   sentinel(): Promise<string>;
@@ -395,11 +396,10 @@ export function changeSourceConformance(
         const file = env.write('tools/a.ts');
         await watch.until(() => mentioned(watch, file), 'the first file');
         await watch.source.stop();
-        await until(
-          () => fewerOrEqual(resources(), before),
+        await waitUntil(() => fewerOrEqual(resources(), before), {
           timeoutMs,
-          () => `handles to be released: before ${JSON.stringify(before)}, now ${JSON.stringify(resources())}`,
-        );
+          what: () => `handles to be released: before ${JSON.stringify(before)}, now ${JSON.stringify(resources())}`,
+        });
         const emitted = watch.batches.length;
         // A second source on the same root shows that changes were made and seen.
         const witness = await open();
@@ -621,10 +621,6 @@ async function startWatch(source: ChangeSource, timeoutMs: number, writeSentinel
   const errors: Error[] = [];
   const histories = new Map<string, Mention[]>();
   const present = new Set<string>();
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const waiter of waiters) waiter();
-  };
   const baseline = await source.start(
     (batch) => {
       const at = performance.now();
@@ -638,11 +634,9 @@ async function startWatch(source: ChangeSource, timeoutMs: number, writeSentinel
           histories.set(file, history);
         }
       }
-      wake();
     },
     (error) => {
       errors.push(error);
-      wake();
     },
   );
   for (const file of baseline) present.add(file);
@@ -654,26 +648,12 @@ async function startWatch(source: ChangeSource, timeoutMs: number, writeSentinel
     errors,
     present,
     history: (file) => histories.get(file) ?? [],
-    async until(condition, what) {
-      const deadline = Date.now() + timeoutMs;
-      while (!condition()) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
-          const recent = batches.slice(-5).map(strip);
-          throw new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}; last batches ${JSON.stringify(recent).slice(0, 2000)}; errors ${errors.map((e) => e.message).join(' | ')}`,
-          );
-        }
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            waiters.delete(done);
-            resolve();
-          };
-          const timer = setTimeout(done, remaining);
-          waiters.add(done);
-        });
-      }
+    until(condition, what) {
+      return waitUntil(condition, {
+        timeoutMs,
+        what: () =>
+          `${what}; last batches ${JSON.stringify(batches.slice(-5).map(strip)).slice(0, 2000)}; errors ${errors.map((e) => e.message).join(' | ')}`,
+      });
     },
     async sentinel() {
       const file = writeSentinel();
@@ -688,28 +668,18 @@ function strip(batch: ChangeBatch): ChangeBatch {
   return { added: batch.added, changed: batch.changed, removed: batch.removed };
 }
 
-/** Wait, bounded, until `condition` holds, checking every few ms (for states no event announces). */
-async function until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /**
  * Wait until the filesystem clock has moved past `ctimeMs`, so an edit made
  * now gets a different ctime (file times tick every few ms).
  */
 async function untilClockPasses(dir: string, ctimeMs: number, timeoutMs: number): Promise<void> {
   const probe = path.join(dir, 'clock-probe');
-  await until(
+  await waitUntil(
     () => {
       writeFileSync(probe, '');
       return statSync(probe).ctimeMs > ctimeMs;
     },
-    timeoutMs,
-    () => 'the filesystem clock to move',
+    { timeoutMs, what: 'the filesystem clock to move' },
   );
 }
 

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource } from '../testing/fake-change-source.js';
+import { waitUntil } from '../testing/wait-until.js';
 import {
   type CoalesceTimings,
   CoalescingChangeSource,
@@ -54,31 +55,16 @@ async function coalesce(timings: CoalesceTimings = {}, baseline: string[] = []) 
   sources.push(source);
   const batches: Array<ChangeBatch & { at: number }> = [];
   const errors: Error[] = [];
-  let wake = () => {};
   const files = await source.start(
     (batch) => {
       batches.push({ ...batch, at: performance.now() });
-      wake();
     },
     (error) => {
       errors.push(error);
-      wake();
     },
   );
-  async function until(condition: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!condition()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(batches)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
+  const until = (condition: () => boolean, what: string) =>
+    waitUntil(condition, { timeoutMs: WAIT_MS, what: () => `${what}; got ${JSON.stringify(batches)}` });
   /** Emit a sentinel file and wait for it: everything emitted before has been delivered or dropped. */
   async function settled(): Promise<void> {
     const sentinel = write(`zz-${Math.random()}.ts`);

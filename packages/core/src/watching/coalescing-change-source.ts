@@ -223,7 +223,7 @@ export class CoalescingChangeSource implements ChangeSource {
           });
       },
       Math.max(0, due - now),
-    );
+    ).unref(); // a pending batch never keeps the process alive on its own
   }
 
   async #flush(generation: number, files: Set<string>): Promise<void> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HotMcpError } from '../errors.js';
 import type { ChangeBatch, ChangeSource, FileListing } from '../ports/change-source.js';
+import { waitUntil } from '../testing/wait-until.js';
 import {
   createFallbackChangeSource,
   type FallbackEvent,
@@ -58,14 +59,6 @@ function collect() {
   };
 }
 
-async function untilTrue(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 describe('FallbackChangeSource', () => {
   it('uses the primary when it starts', async () => {
     const primary = new ScriptedSource(['/r/a.ts']);
@@ -104,7 +97,7 @@ describe('FallbackChangeSource', () => {
     primary.onBatch?.({ added: ['/r/c.ts'], changed: [], removed: [] });
     const death = watcherDied('inotify read failed');
     primary.onError?.(death);
-    await untilTrue(() => seen.batches.length === 2);
+    await waitUntil(() => seen.batches.length === 2, { timeoutMs: 2000 });
     expect(seen.batches[1]).toEqual({ added: ['/r/d.ts'], changed: ['/r/a.ts', '/r/c.ts'], removed: ['/r/b.ts'] });
     expect(seen.errors).toEqual([death]);
     expect(seen.events).toEqual([{ reason: death, phase: 'runtime', replaced: true }]);
@@ -125,7 +118,7 @@ describe('FallbackChangeSource', () => {
     expect([...source.rescan().files]).toEqual([['/r/a.ts', '/r/a.ts@1']]);
     expect(source.stamp('/r/a.ts')).toBe('/r/a.ts@1');
     primary.onError?.(watcherDied('inotify read failed'));
-    await untilTrue(() => source.current === 'fallback');
+    await waitUntil(() => source.current === 'fallback', { timeoutMs: 2000 });
     expect([...source.rescan().files.keys()]).toEqual(['/r/a.ts', '/r/b.ts']);
     expect(source.stamp('/r/a.ts')).toBe('/r/a.ts@2');
     await source.stop();
@@ -149,7 +142,7 @@ describe('FallbackChangeSource', () => {
     await source.start(seen.onBatch, seen.onError);
     const death = watcherDied('gone');
     primary.onError?.(death);
-    await untilTrue(() => seen.events.length === 1);
+    await waitUntil(() => seen.events.length === 1, { timeoutMs: 2000 });
     expect(seen.events).toEqual([{ reason: death, phase: 'runtime', replaced: false }]);
     expect(source.current).toBeUndefined();
   });
@@ -173,7 +166,7 @@ describe('FallbackChangeSource', () => {
     await source.start(seen.onBatch, seen.onError);
     expect(source.watcher).toBe('native');
     primary.onError?.(watcherDied('inotify read failed'));
-    await untilTrue(() => seen.started.length === 2);
+    await waitUntil(() => seen.started.length === 2, { timeoutMs: 2000 });
     expect(source.watcher).toBe('poll');
     await source.stop();
     expect(source.watcher).toBe('poll');
@@ -193,7 +186,7 @@ describe('FallbackChangeSource', () => {
     const alone = createFallbackChangeSource({ primary, names, ...seen });
     await alone.start(seen.onBatch, seen.onError);
     primary.onError?.(watcherDied('gone'));
-    await untilTrue(() => seen.events.length === 1);
+    await waitUntil(() => seen.events.length === 1, { timeoutMs: 2000 });
     expect(alone.watcher).toBe('none');
   });
 

@@ -45,7 +45,7 @@ export interface FallbackChangeSourceOptions {
 /**
  * A ChangeSource that uses `primary` and, when it cannot start (its native
  * binary does not load, subscribing fails with ENOSPC, …) or reports a
- * {@link isFatalWatcherError fatal error} while watching, replaces it with
+ * fatal error (`isFatalWatcherError`) while watching, replaces it with
  * `fallback()`. On a runtime switch the fallback's first scan is compared
  * with the files known so far: new files are `added`, missing ones `removed`,
  * and every other one `changed` (the fallback cannot tell what changed while

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryAuditSink } from '../audit/memory-audit-sink.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from '../ports/change-source.js';
+import { waitUntil } from '../testing/wait-until.js';
 import { watcherDied } from './fallback-change-source.js';
 import {
   type NativeWatcherModule,
@@ -107,8 +108,7 @@ describe('selectChangeSource', () => {
     const { source, audit, lines } = await select('auto', { native, poll });
     await source.start(() => {});
     native.onError?.(watcherDied('Error reading from inotify: Bad file descriptor'));
-    const deadline = Date.now() + 2000;
-    while (lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await waitUntil(() => lines.length > 0, { timeoutMs: 2000, what: 'a line on stderr' });
     expect(lines).toEqual([
       `hotmcp: native file watching stopped (Error reading from inotify: Bad file descriptor); polling ${settings.root} instead\n`,
     ]);
@@ -140,13 +140,12 @@ describe('selectChangeSource', () => {
     const { source, audit, lines } = await select('native', { native, poll: new Stub('poll') });
     await source.start(() => {});
     native.onError?.(watcherDied('gone'));
-    const deadline = Date.now() + 2000;
-    while (lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await waitUntil(() => lines.length > 0, { timeoutMs: 2000, what: 'a line on stderr' });
     expect(lines).toEqual([`hotmcp: native file watching stopped (gone); ${settings.root} is no longer watched\n`]);
     expect(eventsOf(audit)).toEqual(['watcher.started', 'watcher.died']);
   });
 
-  it('names the missing package', async () => {
+  it('names the missing package with its own code and the install command', async () => {
     const codeAndMessage = async (watcher: WatcherKind, options: { native?: Stub | false; poll?: Stub | false }) => {
       try {
         await select(watcher, options);
@@ -156,9 +155,11 @@ describe('selectChangeSource', () => {
       return 'no error';
     };
     expect(await codeAndMessage('native', { poll: new Stub('poll') })).toMatch(
-      /^HOTMCP_ERR_ADAPTER_MISSING: .*@hotmcp\/watcher-native/,
+      /^HOTMCP_ERR_WATCHER_MISSING: .*@hotmcp\/watcher-native/,
     );
     expect(await codeAndMessage('poll', { native: new Stub('native') })).toMatch(/@hotmcp\/watcher-poll/);
-    expect(await codeAndMessage('auto', {})).toMatch(/@hotmcp\/watcher-native or @hotmcp\/watcher-poll/);
+    expect(await codeAndMessage('auto', {})).toMatch(
+      /@hotmcp\/watcher-native or @hotmcp\/watcher-poll; install them next to @hotmcp\/core: \w+ (add|install) @hotmcp\/watcher-native @hotmcp\/watcher-poll$/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { HotMcpError } from '../errors.js';
+import { installCommand } from '../install-command.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeSource, ChangeSourceOptions } from '../ports/change-source.js';
 import { FallbackChangeSource, type FallbackEvent } from './fallback-change-source.js';
@@ -47,10 +48,12 @@ export interface ChangeSourceSelection {
 const NATIVE = '@hotmcp/watcher-native';
 const POLL = '@hotmcp/watcher-poll';
 
-function missing(what: string, packages: string): HotMcpError {
+/** A watcher package is not installed: `details.missing` lists what to install. */
+function missing(what: string, packages: string[]): HotMcpError {
   return new HotMcpError(
-    'HOTMCP_ERR_ADAPTER_MISSING',
-    `${what} needs ${packages}; install it next to @hotmcp/core (pnpm add ${packages.split(' or ')[0]})`,
+    'HOTMCP_ERR_WATCHER_MISSING',
+    `${what} needs ${packages.join(' or ')}; install ${packages.length > 1 ? 'them' : 'it'} next to @hotmcp/core: ${installCommand(packages)}`,
+    { details: { missing: packages } },
   );
 }
 
@@ -81,9 +84,9 @@ export async function selectChangeSource(selection: ChangeSourceSelection): Prom
 
   const native = watcher === 'poll' ? undefined : await selection.modules.native().catch(() => undefined);
   const poll = watcher === 'native' ? undefined : await selection.modules.poll().catch(() => undefined);
-  if (watcher === 'native' && !native) throw missing("watcher: 'native'", NATIVE);
-  if (watcher === 'poll' && !poll) throw missing("watcher: 'poll'", POLL);
-  if (!native && !poll) throw missing('Watching files', `${NATIVE} or ${POLL}`);
+  if (watcher === 'native' && !native) throw missing("watcher: 'native'", [NATIVE]);
+  if (watcher === 'poll' && !poll) throw missing("watcher: 'poll'", [POLL]);
+  if (!native && !poll) throw missing('Watching files', [NATIVE, POLL]);
 
   const started = (kind: 'native' | 'poll') => audit.record('watcher.started', { watcher: kind, root: settings.root });
   if (!native) {

@@ -1,0 +1,11 @@
+import type { McpServer } from '@modelcontextprotocol/server';
+
+// Module state: under hotmcp dev it lives as long as this module is not edited.
+let count = 0;
+
+export function registerCounterTools(server: McpServer): void {
+  server.registerTool('count', { description: 'Count the calls' }, async () => {
+    count += 1;
+    return { content: [{ type: 'text', text: String(count) }] };
+  });
+}

@@ -1,0 +1,158 @@
+import { statSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { type AnyDefinition, HotMcpError, type LoadResult, RunnerModuleLoader } from '@hotmcp/core';
+import type { DevSession } from './dev-session.js';
+import { HotContexts } from './hot-context.js';
+
+/** The SDK modules whose `McpServer` the entry's modules see intercepted. */
+const SDK_SERVER_MODULES = new Set([
+  '@modelcontextprotocol/sdk/server/mcp.js',
+  '@modelcontextprotocol/sdk/server/mcp',
+  '@modelcontextprotocol/server',
+]);
+
+type Namespace = Record<string, unknown>;
+
+/**
+ * The runner loader as `hotmcp dev` uses it: the whole project's import graph
+ * from the entry is evaluated by it, with `import.meta.hot` in every module
+ * and the SDK's `McpServer` intercepted. To the engine it shows one module
+ * that offers definitions: the entry, whose definitions are what the server
+ * its evaluation built registered. Every other file loads as a module that
+ * offers none.
+ */
+export class DevModuleLoader extends RunnerModuleLoader {
+  readonly hot = new HotContexts();
+  /** Every file read so far, with its stamp when read: the entry's import graph as far as it was followed. */
+  private readonly stamps = new Map<string, string>();
+  private readonly views = new WeakMap<object, Namespace>();
+  /**
+   * Set while the next load of the entry hands the engine the live
+   * recorder's definitions without evaluating anything: at start (the first
+   * evaluation is under way), and when the live recorder changed by itself.
+   */
+  private snapshot: 'initial' | 'refresh' | undefined = 'initial';
+  /** The entry's stamp when it was last evaluated: a refresh never hides an edit of it. */
+  private entryStamp: string;
+  /** Contexts of the versions the last successful evaluation replaced, disposed once it is committed. */
+  private stale: Array<() => Promise<void>> = [];
+
+  constructor(
+    root: string,
+    private readonly entry: string,
+    private readonly session: DevSession,
+  ) {
+    // No preflight: evaluating the entry in a worker thread would connect a second server to stdin.
+    super({ root, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
+    this.entryStamp = stampOf(entry);
+  }
+
+  /** Evaluate the entry the first time: it builds, registers and connects the live server. */
+  evaluateEntry(): Promise<LoadResult | undefined> {
+    return super.load([this.entry]).then((results) => results[0]);
+  }
+
+  /** The next load of the entry alone hands the engine what the live recorder holds now, unless it was edited. */
+  requestSnapshot(): void {
+    this.snapshot ??= 'refresh';
+  }
+
+  /**
+   * Run the `import.meta.hot.dispose` callbacks of the versions the last
+   * applied evaluation replaced. Resolves with what threw.
+   */
+  async disposeReplaced(): Promise<unknown[]> {
+    const stale = this.stale;
+    this.stale = [];
+    const errors: unknown[] = [];
+    for (const dispose of stale) await dispose().catch((error: unknown) => errors.push(error));
+    return errors;
+  }
+
+  override async load(files: readonly string[]): Promise<LoadResult[]> {
+    const inGraph = files.filter((file) => file === this.entry || this.importersOf([file]).has(this.entry));
+    const results: LoadResult[] = files
+      .filter((file) => file !== this.entry)
+      .map((file) => ({ file, ok: true, exports: {} }));
+    if (!inGraph.includes(this.entry)) return results;
+    const snapshot = this.snapshot;
+    this.snapshot = undefined;
+    if (
+      snapshot === 'initial' ||
+      (snapshot === 'refresh' && inGraph.length === 1 && stampOf(this.entry) === this.entryStamp)
+    ) {
+      results.push({ file: this.entry, ok: true, exports: exportsOf(this.session.definitions()) });
+      return results;
+    }
+    results.push(await this.reevaluate(inGraph));
+    return results;
+  }
+
+  private async reevaluate(files: readonly string[]): Promise<LoadResult> {
+    this.entryStamp = stampOf(this.entry);
+    this.session.beginEvaluation();
+    const loaded = (await super.load([...files].sort())).find((result) => result.file === this.entry);
+    await nextTurn(); // a `main().catch(...)` entry connects after its top level ran
+    const outcome = this.session.endEvaluation(this.entry);
+    if (!loaded?.ok) {
+      return (
+        loaded ?? {
+          file: this.entry,
+          ok: false,
+          error: new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `${this.entry}: not loaded`, { file: this.entry }),
+        }
+      );
+    }
+    if (!outcome.ok) return { file: this.entry, ok: false, error: outcome.error };
+    this.session.adopt(outcome.server);
+    this.stale.push(...this.hot.takeReplaced());
+    return { file: this.entry, ok: true, exports: exportsOf(outcome.definitions) };
+  }
+
+  /** The files of the entry's import graph read so far. */
+  files(): Iterable<string> {
+    return this.stamps.keys();
+  }
+
+  /** Files read whose stamp changed since. */
+  editedSinceRead(): string[] {
+    return [...this.stamps].filter(([file, stamp]) => stampOf(file) !== stamp).map(([file]) => file);
+  }
+
+  protected override readSource(file: string): Promise<string> {
+    this.stamps.set(file, stampOf(file));
+    return super.readSource(file);
+  }
+
+  protected override meta(file: string): object {
+    return { ...super.meta(file), hot: this.hot.create(file) };
+  }
+
+  protected override external(file: string, specifier: string, namespace: Namespace): Namespace {
+    if (!SDK_SERVER_MODULES.has(specifier) || typeof namespace.McpServer !== 'function') {
+      return super.external(file, specifier, namespace);
+    }
+    let view = this.views.get(namespace);
+    if (!view) {
+      view = Object.create(null) as Namespace;
+      Object.defineProperty(view, Symbol.toStringTag, { value: 'Module' });
+      Object.assign(view, namespace, { McpServer: this.session.classFor(namespace.McpServer as never) });
+      this.views.set(namespace, view);
+    }
+    return view;
+  }
+}
+
+function stampOf(file: string): string {
+  try {
+    const stats = statSync(file);
+    return `${stats.mtimeMs}:${stats.size}:${stats.ino}`;
+  } catch {
+    return '';
+  }
+}
+
+/** Definitions as the exports the engine reads them from. */
+function exportsOf(definitions: AnyDefinition[]): Record<string, unknown> {
+  return Object.fromEntries(definitions.map((definition, index) => [`${definition.kind}${index}`, definition]));
+}

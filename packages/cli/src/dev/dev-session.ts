@@ -1,0 +1,282 @@
+import { createRecordingServer, type RecordingServer, routeToRecording, stableJson } from '@hotmcp/adapter-mcp-server';
+import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
+import { callSite } from './call-site.js';
+
+type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
+type ServerClass = new (info: unknown, options?: unknown) => AnyServer;
+type Handler = (...args: unknown[]) => unknown;
+
+interface Instance {
+  recording: RecordingServer;
+  /** The server's identity as the entry wrote it (info and options, before the CLI added capabilities). */
+  identity: string;
+  connected: boolean;
+  /** Low-level request handlers it set for methods the live server already handles: applied with it. */
+  lowLevel: Map<unknown, Handler>;
+}
+
+/** What one evaluation of the entry built. */
+export type EvaluationOutcome =
+  | { ok: true; definitions: AnyDefinition[]; server: object }
+  | { ok: false; error: HotMcpError };
+
+/** The McpServer methods that register, and return a handle. */
+const REGISTRATION_METHODS = ['registerTool', 'tool', 'registerPrompt', 'prompt', 'registerResource', 'resource'];
+const HANDLE_METHODS = ['update', 'enable', 'disable', 'remove'];
+const LISTS = ['tools', 'prompts', 'resources'] as const;
+
+/**
+ * The McpServer side of `hotmcp dev`: hands the entry's modules an McpServer
+ * class whose registrations are recorded (by `@hotmcp/adapter-mcp-server`'s
+ * recording server), picks the first server the entry connects as the live
+ * one (its transport stays live for the whole run), and makes every server
+ * built by a later re-evaluation record without serving.
+ */
+export class DevSession {
+  /** The live server, once the entry connected it. */
+  live: AnyServer | undefined;
+  /** The server whose recording is what the live server should hold. */
+  private current: Instance | undefined;
+  private liveIdentity: string | undefined;
+  private readonly instances = new WeakMap<object, Instance>();
+  private readonly classes = new WeakMap<object, ServerClass>();
+  /** Servers built by the evaluation under way (undefined outside one). */
+  private building: AnyServer[] | undefined;
+  private liveConnected: ((server: AnyServer) => Promise<void>) | undefined;
+  /** Request methods the live server's low-level Server was given by the entry itself. */
+  private readonly ownHandlers = new Set<unknown>();
+  /** True while the registry adapter writes to the live server: registrations go through. */
+  passThrough = false;
+  private warnedCapabilities = false;
+
+  constructor(
+    private readonly root: string,
+    private readonly warn: (line: string) => void,
+    /** Called when what the live server should hold changed outside an evaluation (a handle's update()). */
+    private readonly onLiveChange: () => void,
+  ) {}
+
+  /** Called with the live server when the entry connects it; resolves when it may really connect. */
+  onLiveConnect(listener: (server: AnyServer) => Promise<void>): void {
+    this.liveConnected = listener;
+  }
+
+  /** What the live server should hold now. */
+  definitions(): AnyDefinition[] {
+    return this.current?.recording.definitions() ?? [];
+  }
+
+  /** The class handed to the entry's modules in place of the SDK's `McpServer`. */
+  classFor(Base: ServerClass): ServerClass {
+    const known = this.classes.get(Base);
+    if (known) return known;
+    const session = this;
+    const Dev = class extends Base {
+      constructor(info: unknown, options?: unknown) {
+        super(info, session.withCapabilities(options));
+        session.constructed(this as unknown as AnyServer, info, options);
+      }
+    };
+    Object.defineProperty(Dev, 'name', { value: Base.name });
+    for (const method of REGISTRATION_METHODS) {
+      const original = (Base.prototype as Record<string, unknown>)[method];
+      if (typeof original !== 'function') continue;
+      Object.defineProperty(Dev.prototype, method, {
+        configurable: true,
+        writable: true,
+        value(this: AnyServer, ...args: unknown[]) {
+          const instance = session.instances.get(this);
+          if (!instance || session.passThrough) return original.apply(this, args);
+          return session.watched(
+            instance,
+            (instance.recording.server as unknown as Record<string, Handler>)[method]?.(...args),
+          );
+        },
+      });
+    }
+    const connect = (Base.prototype as unknown as { connect: (transport: unknown) => Promise<void> }).connect;
+    Object.defineProperty(Dev.prototype, 'connect', {
+      configurable: true,
+      writable: true,
+      value(this: AnyServer, transport: unknown) {
+        return session.connect(this, transport, (target) => connect.call(this, target));
+      },
+    });
+    this.classes.set(Base, Dev as unknown as ServerClass);
+    return Dev as unknown as ServerClass;
+  }
+
+  /** Start an evaluation of the entry: every McpServer built from now on records. */
+  beginEvaluation(): void {
+    this.building = [];
+  }
+
+  /** End the first evaluation: servers built after it (at run time) are plain servers. */
+  endFirstEvaluation(): void {
+    this.building = undefined;
+  }
+
+  /** End a re-evaluation: the server it built (the one it connected, else the only one), checked against the live one. */
+  endEvaluation(entry: string): EvaluationOutcome {
+    const built = this.building ?? [];
+    this.building = undefined;
+    const chosen =
+      built.find((server) => this.instances.get(server)?.connected) ?? (built.length === 1 ? built[0] : undefined);
+    const instance = chosen && this.instances.get(chosen);
+    if (!chosen || !instance) {
+      const why = built.length === 0 ? 'builds no McpServer' : `builds ${built.length} McpServers and connects none`;
+      return {
+        ok: false,
+        error: new HotMcpError(
+          'HOTMCP_ERR_NO_SERVER',
+          `${entry}: the new version ${why}; the last good version keeps serving`,
+          { file: entry },
+        ),
+      };
+    }
+    const [refusal] = instance.recording.refusals();
+    if (refusal) return { ok: false, error: refusal };
+    if (instance.identity !== this.liveIdentity) {
+      return {
+        ok: false,
+        error: new HotMcpError(
+          'HOTMCP_ERR_RESTART_NEEDED',
+          `${entry}: the server's name, version, capabilities or options changed; that cannot be applied to the running server in place (restart hotmcp dev)`,
+          { file: entry, details: { reason: 'identity' } },
+        ),
+      };
+    }
+    return { ok: true, definitions: instance.recording.definitions(), server: chosen };
+  }
+
+  /** Make the server an applied evaluation built the source of what the live server holds. */
+  adopt(server: object): void {
+    const instance = this.instances.get(server);
+    if (!instance || !this.live) return;
+    this.current = instance;
+    const inner = this.live.server as { setRequestHandler(method: unknown, handler: Handler): void };
+    for (const [method, handler] of instance.lowLevel) inner.setRequestHandler(method, handler);
+    instance.lowLevel.clear();
+  }
+
+  /** A registration's handle, reporting each change made through it once its server is the live one's source. */
+  private watched(instance: Instance, handle: unknown): unknown {
+    if (typeof handle !== 'object' || handle === null) return handle;
+    for (const name of HANDLE_METHODS) {
+      const method = (handle as Record<string, unknown>)[name];
+      if (typeof method !== 'function') continue;
+      Object.defineProperty(handle, name, {
+        configurable: true,
+        value: (...args: unknown[]) => {
+          const result = method.apply(handle, args);
+          if (this.current === instance && this.building === undefined) this.onLiveChange();
+          return result;
+        },
+      });
+    }
+    return handle;
+  }
+
+  private withCapabilities(options: unknown): unknown {
+    const given = (typeof options === 'object' && options !== null ? options : {}) as Record<string, unknown>;
+    const capabilities = { ...(given.capabilities as Record<string, Record<string, unknown> | undefined>) };
+    const missing = LISTS.filter(
+      (list) => capabilities[list] !== undefined && capabilities[list]?.listChanged !== true,
+    );
+    if (missing.length > 0 && !this.warnedCapabilities) {
+      this.warnedCapabilities = true;
+      this.warn(
+        `the server does not advertise listChanged for ${missing.join(', ')}; hotmcp dev advertises it, so clients refresh their lists after an edit`,
+      );
+    }
+    for (const list of LISTS) capabilities[list] = { ...capabilities[list], listChanged: true };
+    capabilities.logging ??= {};
+    return { ...given, capabilities };
+  }
+
+  private constructed(server: AnyServer, info: unknown, options: unknown): void {
+    if (this.building === undefined) return; // built at run time, outside any evaluation: a plain server
+    const live = this.live;
+    const recording = createRecordingServer({ attribute: this.root, ...(live && { forward: live }) });
+    const instance: Instance = {
+      recording,
+      identity: identityOf(info, options),
+      connected: false,
+      lowLevel: new Map(),
+    };
+    this.instances.set(server, instance);
+    this.building.push(server);
+    const inner = server.server as Record<string, unknown>;
+    const setRequestHandler = inner.setRequestHandler as (method: unknown, handler: unknown) => unknown;
+    if (!live) {
+      // A server of the first run: it may become the live one, and what it sets on its low-level Server is real.
+      inner.setRequestHandler = (method: unknown, handler: unknown) => {
+        if (!this.passThrough) this.ownHandlers.add(methodOf(method));
+        return setRequestHandler.call(inner, method, handler);
+      };
+      return;
+    }
+    // A re-evaluation's server records everything and serves nothing.
+    routeToRecording(server, recording);
+    for (const method of REGISTRATION_METHODS) {
+      const recorded = server[method];
+      if (typeof recorded !== 'function') continue;
+      Object.defineProperty(server, method, {
+        configurable: true,
+        writable: true,
+        value: (...args: unknown[]) => this.watched(instance, recorded(...args)),
+      });
+    }
+    Object.defineProperty(server, 'connect', {
+      configurable: true,
+      writable: true,
+      value: async () => {
+        instance.connected = true;
+      },
+    });
+    inner.setRequestHandler = (method: unknown, handler: Handler) => {
+      if (this.ownHandlers.has(methodOf(method))) {
+        instance.lowLevel.set(method, handler); // the live server takes it when this version is applied
+        return;
+      }
+      const site = callSite(new Error().stack, this.root);
+      throw new HotMcpError(
+        'HOTMCP_ERR_RESTART_NEEDED',
+        `server.server.setRequestHandler(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level request handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
+        { ...site, details: { reason: 'setRequestHandler' } },
+      );
+    };
+  }
+
+  private async connect(
+    server: AnyServer,
+    transport: unknown,
+    connect: (transport: unknown) => Promise<void>,
+  ): Promise<void> {
+    const instance = this.instances.get(server);
+    if (!instance || this.live !== undefined || this.liveConnected === undefined) return connect(transport);
+    instance.connected = true;
+    this.live = server;
+    this.liveIdentity = instance.identity;
+    this.current = instance;
+    await this.liveConnected(server);
+    // stdout is guarded (everything written there goes to stderr): the transport gets the real stdout.
+    const stdio = transport as { _stdout?: unknown };
+    if (stdio && stdio._stdout === process.stdout) stdio._stdout = guardStdout();
+    await connect(transport);
+  }
+}
+
+function identityOf(info: unknown, options: unknown): string {
+  try {
+    return stableJson({ info, options });
+  } catch {
+    return String(Math.random()); // not comparable: any change of it asks for a restart
+  }
+}
+
+function methodOf(schemaOrMethod: unknown): unknown {
+  if (typeof schemaOrMethod === 'string') return schemaOrMethod;
+  const shape = (schemaOrMethod as { shape?: { method?: { value?: unknown; _def?: { value?: unknown } } } })?.shape;
+  return shape?.method?.value ?? shape?.method?._def?.value ?? schemaOrMethod;
+}

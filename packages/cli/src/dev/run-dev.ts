@@ -1,0 +1,242 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import {
+  clientMessage,
+  createReloader,
+  HotMcpError,
+  isHotMcpError,
+  type ReloadEngine,
+  type Reloader,
+  resolveSettings,
+  selectChangeSource,
+  type ToolRegistryAdapter,
+  WinstonAuditSink,
+} from '@hotmcp/core';
+import { createPathFilter } from '@hotmcp/core/watching';
+import { DevModuleLoader } from './dev-module-loader.js';
+import { DevRegistryAdapter } from './dev-registry-adapter.js';
+import { DevSession } from './dev-session.js';
+import { GraphChangeSource } from './graph-change-source.js';
+import { type Problem, Reporter } from './reporter.js';
+
+/** Options of {@link runDev}. */
+export interface DevOptions {
+  /** The server's entry module (`.ts` or `.js`), relative to `cwd` or absolute. */
+  entry: string;
+  /** What the entry sees as its arguments (`process.argv.slice(2)`). */
+  args?: string[];
+  /** Register the `hotmcp_call` dispatcher tool, for clients that ignore list_changed. */
+  dispatcher?: boolean;
+  /** Audit log file, or `false` for none. Default: `HOTMCP_AUDIT_LOG`, else hotmcp's default file. */
+  audit?: string | false;
+  /** `'auto'` (default), `'native'` or `'poll'`. */
+  watcher?: 'auto' | 'native' | 'poll';
+  /** How long the entry may take to connect its server, in ms. Default 10 000. */
+  connectTimeoutMs?: number;
+  /** Base of a relative `entry`. Default `process.cwd()`. */
+  cwd?: string;
+}
+
+/** A running `hotmcp dev`. */
+export interface DevRun {
+  /** The folder watched: the project of the entry. */
+  readonly root: string;
+  /** The reloader applying edits to the live server. */
+  readonly reloader: Reloader;
+  /** Stop watching (the server keeps serving what it has). */
+  stop(): Promise<void>;
+}
+
+const ENGINE = 'hotmcp.engine';
+const INCLUDE = ['**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}'];
+const EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*', 'package.json', '**/tsconfig*.json'];
+
+/** The folder watched for `entry`: its package's folder, or the entry's own folder when that one is never watched. */
+export function projectRootOf(entry: string): string {
+  let dir = dirname(entry);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) break;
+    const parent = dirname(dir);
+    if (parent === dir) return dirname(entry);
+    dir = parent;
+  }
+  const inside = relative(dir, dirname(entry)).split(sep);
+  const skipped = inside.findIndex((part) => ['node_modules', 'dist', '.git'].includes(part));
+  return skipped === -1 ? dir : join(dir, ...inside.slice(0, skipped + 1));
+}
+
+function resolveEntry(entry: string, cwd: string): string {
+  const path = resolve(cwd, entry);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new HotMcpError('HOTMCP_ERR_ENTRY_NOT_FOUND', `hotmcp dev: entry ${path} does not exist or is not a file`, {
+      file: path,
+    });
+  }
+  return realpathSync(path);
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+/** The registry adapter for the live server's SDK (1.x has the deprecated `tool()`; 2.x does not). */
+async function adapterFor(server: Record<string, unknown>): Promise<ToolRegistryAdapter> {
+  if (typeof server.tool === 'function') {
+    const { createSdkV1Adapter } = await import('@hotmcp/adapter-sdk-v1');
+    return createSdkV1Adapter(server as never);
+  }
+  const { createSdkV2Adapter } = await import('@hotmcp/adapter-sdk-v2');
+  return createSdkV2Adapter(server as never);
+}
+
+/**
+ * Run an unchanged stdio MCP server entry hot-reloaded in-process: the first
+ * server it connects stays live; each edit re-evaluates the edited modules and
+ * their importers up to the entry and applies what the entry now registers to
+ * the live server in one commit. Resolves once the server is connected and
+ * serving; rejects (with a `HotMcpError`) when the entry is missing, fails, or
+ * connects no server in time.
+ */
+export async function runDev(options: DevOptions): Promise<DevRun> {
+  const entry = resolveEntry(options.entry, options.cwd ?? process.cwd());
+  const root = projectRootOf(entry);
+  const reporter = new Reporter(root);
+  let engine: ReloadEngine | undefined;
+  let loader: DevModuleLoader | undefined;
+  let refreshQueued = false;
+  const session = new DevSession(
+    root,
+    (line) => reporter.say(line),
+    () => {
+      if (refreshQueued || !engine || !loader) return;
+      refreshQueued = true;
+      queueMicrotask(() => {
+        refreshQueued = false;
+        loader?.requestSnapshot();
+        engine?.enqueue({ added: [], changed: [entry], removed: [] });
+      });
+    },
+  );
+  loader = new DevModuleLoader(root, entry, session);
+  const audit = reporter.wrap(
+    options.audit === false
+      ? { record() {}, close: async () => {} }
+      : new WinstonAuditSink({
+          ...((options.audit ?? process.env.HOTMCP_AUDIT_LOG)
+            ? { path: options.audit || process.env.HOTMCP_AUDIT_LOG }
+            : {}),
+        }),
+  );
+
+  const started = deferred<Reloader>();
+  session.onLiveConnect(async (server) => {
+    try {
+      const adapter = new DevRegistryAdapter(await adapterFor(server), session, () => {
+        void loader?.disposeReplaced().then((errors) => {
+          for (const error of errors) reporter.problem(disposeProblem(error, root));
+        });
+      });
+      reporter.adapter = adapter;
+      // The engine never loads the running script (argv[1]): here that would be the entry.
+      const argv1 = process.argv[1];
+      process.argv[1] = bin;
+      let reloader: Reloader;
+      try {
+        const settings = resolveSettings({ root, include: INCLUDE, exclude: EXCLUDE });
+        const changeSource = new GraphChangeSource(
+          () =>
+            selectChangeSource({
+              watcher: options.watcher ?? watcherFromEnv(),
+              settings,
+              audit,
+              modules: {
+                native: () => import('@hotmcp/watcher-native'),
+                poll: () => import('@hotmcp/watcher-poll'),
+              },
+            }),
+          () => loader?.files() ?? [],
+          () => loader?.editedSinceRead() ?? [],
+          createPathFilter(settings),
+        );
+        reloader = await createReloader({
+          server,
+          root,
+          include: INCLUDE,
+          exclude: EXCLUDE,
+          changeSource,
+          loader: loader as DevModuleLoader,
+          adapter,
+          audit,
+          ...(options.dispatcher && { dispatcher: true }),
+        });
+      } finally {
+        process.argv[1] = argv1 as string;
+      }
+      engine = reloader.container.resolve<ReloadEngine>(ENGINE);
+      const start = reloader.start();
+      await Promise.race([adapter.firstCommit, start]);
+      started.resolve(reloader);
+    } catch (error) {
+      started.reject(error);
+      throw error;
+    }
+  });
+
+  const bin = process.argv[1] as string;
+  process.argv = [process.argv[0] as string, entry, ...(options.args ?? [])];
+  reporter.installProcessHandlers();
+  session.beginEvaluation();
+  const evaluation = loader.evaluateEntry();
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((yes) => {
+    timer = setTimeout(() => yes('timeout'), timeoutMs);
+  });
+  const failed = evaluation.then((result) => (result?.ok === false ? result.error : undefined));
+  const first = await Promise.race([
+    started.promise,
+    timeout,
+    failed.then((error) => (error ? error : new Promise<never>(() => {}))),
+  ]).finally(() => clearTimeout(timer));
+  if (first === 'timeout') {
+    throw new HotMcpError(
+      'HOTMCP_ERR_NO_SERVER',
+      `hotmcp dev: ${relative(process.cwd(), entry) || entry} connected no McpServer within ${timeoutMs} ms; the entry must build an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x and call server.connect(transport)`,
+      { file: entry },
+    );
+  }
+  if (isHotMcpError(first) || first instanceof Error) throw first;
+  const reloader = first as Reloader;
+  // Registrations made after connect() (or once the entry's top level finished) reach the live server too.
+  void evaluation.then(() => {
+    session.endFirstEvaluation();
+    loader?.requestSnapshot();
+    engine?.enqueue({ added: [], changed: [entry], removed: [] });
+  });
+  return {
+    root,
+    reloader,
+    stop: () => reloader.stop(),
+  };
+}
+
+function watcherFromEnv(): 'auto' | 'native' | 'poll' {
+  const value = process.env.HOTMCP_WATCHER;
+  return value === 'native' || value === 'poll' ? value : 'auto';
+}
+
+function disposeProblem(error: unknown, root: string): Problem {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    event: 'module.dispose_failed',
+    code: 'HOTMCP_ERR_DISPOSE_FAILED',
+    message: clientMessage(root, `import.meta.hot.dispose callback threw: ${message}`),
+    restart: false,
+  };
+}

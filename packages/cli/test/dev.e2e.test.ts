@@ -1,0 +1,174 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callText, connectDev, createProject, type Project, runCli, type Supervised, superviseDev } from './fixture.js';
+
+const poll = { timeout: 15_000, interval: 20 };
+let project: Project | undefined;
+let supervised: Supervised | undefined;
+const closers: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+  await supervised?.close();
+  supervised = undefined;
+  await project?.cleanup();
+  project = undefined;
+});
+
+/** A server whose capabilities leave listChanged out, with a module that keeps a cache in import.meta.hot.data. */
+const server = (version: string, extra = '') => `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { registerCacheTools } from './cache.js';
+
+const server = new McpServer({ name: 'fixture', version: '${version}' }, { capabilities: { tools: {} } });
+registerCacheTools(server);
+${extra}
+await server.connect(new StdioServerTransport());
+`;
+
+const cache = (label: string) => `import { writeFileSync } from 'node:fs';
+const hits = (import.meta.hot?.data.hits as number[] | undefined) ?? [];
+if (import.meta.hot) import.meta.hot.data.hits = hits;
+import.meta.hot?.dispose(() => writeFileSync('disposed.txt', '${label}'));
+
+export function registerCacheTools(server) {
+  server.registerTool('hit', { description: 'Count hits' }, async () => {
+    hits.push(1);
+    return { content: [{ type: 'text', text: '${label} ' + hits.length }] };
+  });
+}
+`;
+
+describe('hotmcp (the CLI)', () => {
+  it('prints its help on stderr and nothing on stdout', async () => {
+    const { code, stdout, stderr } = await runCli(['dev', '--help'], process.cwd());
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('Usage: hotmcp dev [options] <entry> [-- args...]');
+    expect(stderr).toContain('import.meta.hot');
+  });
+
+  it('fails with a typed error for a missing entry', async () => {
+    project = await createProject({});
+    const { code, stdout, stderr } = await runCli(['dev', 'src/nope.ts'], project.dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/HOTMCP_ERR_ENTRY_NOT_FOUND: .*nope\.ts does not exist/);
+  });
+
+  it('fails with a typed error when the entry connects no server in time', async () => {
+    project = await createProject({ 'src/main.ts': "console.log('no server here');\n" });
+    const { code, stdout, stderr } = await runCli(['dev', '--connect-timeout', '2000', 'src/main.ts'], project.dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe(''); // what the entry printed went to stderr
+    expect(stderr).toContain('no server here');
+    expect(stderr).toMatch(/HOTMCP_ERR_NO_SERVER: .*connected no McpServer within 2000 ms/);
+  });
+});
+
+describe('hotmcp dev', () => {
+  it('advertises listChanged for the server (said once), keeps import.meta.hot.data, runs dispose when replaced', async () => {
+    project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    expect(dev.client.getServerCapabilities()?.tools?.listChanged).toBe(true);
+    expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
+    expect(await callText(dev.client, 'hit')).toBe('v1 1');
+
+    await project.write('src/cache.ts', cache('v2'));
+    await expect.poll(() => callText(dev.client, 'hit'), poll).toMatch(/^v2 \d$/);
+    await expect.poll(() => project?.read('disposed.txt'), poll).toBe('v1');
+    expect(await callText(dev.client, 'hit')).toMatch(/^v2 [3-9]$/);
+    expect(dev.stderr().match(/does not advertise listChanged/g)).toHaveLength(1);
+  });
+
+  it('--dispatcher registers hotmcp_call, which calls the current version of any tool by name', async () => {
+    project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
+    const dev = await connectDev(project, 'src/server.ts', ['--dispatcher']);
+    closers.push(() => dev.client.close());
+    const names = (await dev.client.listTools()).tools.map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(['hit', 'hotmcp_call', 'hotmcp_status']));
+    expect(await callText(dev.client, 'hotmcp_call', { name: 'hit', arguments: {} })).toBe('v1 1');
+    await project.write('src/cache.ts', cache('v2'));
+    await expect
+      .poll(() => callText(dev.client, 'hotmcp_call', { name: 'hit', arguments: {} }), poll)
+      .toMatch(/^v2 \d$/);
+  });
+
+  it('tells a supervisor on its IPC channel when an edit needs a restart, and keeps the last good version', async () => {
+    project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
+    supervised = await superviseDev(project, 'src/server.ts');
+    const { client, messages } = supervised;
+    expect(await callText(client, 'hit')).toBe('v1 1');
+
+    // A new server version cannot be applied to the running server.
+    await project.write('src/server.ts', server('2.0.0'));
+    await expect.poll(() => messages.length, poll).toBe(1);
+    expect(messages[0]).toEqual({
+      type: 'hotmcp:restart-needed',
+      reason: expect.stringContaining("server's name, version, capabilities or options changed"),
+      code: 'HOTMCP_ERR_RESTART_NEEDED',
+      file: expect.stringMatching(/src\/server\.ts$/),
+    });
+    expect(supervised.stderr()).toMatch(/hotmcp: src\/server\.ts: .*restart hotmcp dev/);
+    expect(await callText(client, 'hit')).toBe('v1 2');
+
+    // Nor can a low-level request handler the running server does not have.
+    const handler =
+      "server.server.setRequestHandler(SetLevelRequestSchema, async () => ({}));\nimport { SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';";
+    await project.write('src/server.ts', server('1.0.0', handler));
+    await expect.poll(() => messages.length, poll).toBe(2);
+    expect(messages[1]).toMatchObject({
+      type: 'hotmcp:restart-needed',
+      code: 'HOTMCP_ERR_RESTART_NEEDED',
+      reason: expect.stringContaining('setRequestHandler'),
+      file: expect.stringMatching(/src\/server\.ts$/),
+      line: 7,
+    });
+    expect(await callText(client, 'hit')).toBe('v1 3');
+
+    // Back to what the running server can take: applied, nothing more told.
+    await project.write('src/server.ts', server('1.0.0', '// edited'));
+    await project.write('src/cache.ts', cache('v3'));
+    await expect.poll(() => callText(client, 'hit'), poll).toMatch(/^v3 \d$/);
+    expect(messages).toHaveLength(2);
+  });
+
+  it('tells a supervisor when a re-evaluated module cannot listen on its port, and keeps serving', async () => {
+    const port = await freePort();
+    const entry = (note: string) => `import { createServer } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+
+createServer(() => {}).listen(${port}, '127.0.0.1'); // ${note}
+const server = new McpServer({ name: 'fixture', version: '1.0.0' });
+server.registerTool('ping', { description: 'Ping' }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+await server.connect(new StdioServerTransport());
+`;
+    project = await createProject({ 'src/server.ts': entry('first') });
+    supervised = await superviseDev(project, 'src/server.ts');
+    expect(await callText(supervised.client, 'ping')).toBe('pong');
+    await project.write('src/server.ts', entry('edited'));
+    await expect.poll(() => supervised?.messages.length, poll).toBe(1);
+    expect(supervised.messages[0]).toMatchObject({
+      type: 'hotmcp:restart-needed',
+      code: 'HOTMCP_ERR_RESTART_NEEDED',
+      reason: expect.stringContaining('EADDRINUSE'),
+    });
+    expect(supervised.stderr()).toMatch(/hotmcp: uncaught: .*EADDRINUSE/);
+    expect(await callText(supervised.client, 'ping')).toBe('pong');
+  });
+});
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,11 @@
+export type { CliOutput } from './fleet-cli.js';
+export { runFleetCli, runPublish, runStatus } from './fleet-cli.js';
+export type { FolderSelection } from './fleet-folder.js';
+export type { EntryOutcome, FileChange, ReplicaError, ReplicaReport } from './fleet-protocol.js';
+export { DEFAULT_STREAM } from './fleet-protocol.js';
+export type { FleetStatus, FleetStatusOptions, ReplicaStatus } from './fleet-status.js';
+export { fleetStatus } from './fleet-status.js';
+export type { PublishOptions, PublishResult } from './publish.js';
+export { publish } from './publish.js';
+export type { ObservedReloader, RedisChangeSourceOptions } from './redis-change-source.js';
+export { createRedisChangeSource, RedisChangeSource } from './redis-change-source.js';
