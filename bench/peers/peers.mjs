@@ -18,7 +18,7 @@
 // holds the tool and what it says. Prints a markdown table (with ratios against hotmcp) and
 // writes bench/results/peers.json and bench/results/peers.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, symlink } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,6 +65,19 @@ server.tool(
 export default server;
 `;
 
+/** The same tool as a module of an unchanged SDK server (examples/existing-server's src/tools/greet.ts). */
+const registerGreet = (reply) => `import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+
+export function registerGreetTools(server: McpServer): void {
+  server.registerTool(
+    'greet',
+    { description: 'Greet someone', inputSchema: { name: z.string() } },
+    async ({ name }) => ({ content: [{ type: 'text', text: ${JSON.stringify(reply)} + name }] }),
+  );
+}
+`;
+
 let nextPort = 3400 + (process.pid % 500);
 
 /**
@@ -95,6 +108,24 @@ const TARGETS = [
     },
   },
   {
+    name: 'hotmcp dev (examples/existing-server, stdio)',
+    key: 'hotmcp-dev',
+    async setup(dir) {
+      const example = path.join(repo, 'examples', 'existing-server');
+      for (const part of ['src', 'package.json'])
+        cpSync(path.join(example, part), path.join(dir, part), { recursive: true });
+      await symlink(path.join(example, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+      const file = path.join(dir, 'src', 'tools', 'greet.ts');
+      writeFileSync(file, registerGreet('v0 '));
+      const cli = path.join(repo, 'packages', 'cli', 'dist', 'bin.js');
+      return {
+        file,
+        source: registerGreet,
+        start: () => stdioClient(process.execPath, [cli, 'dev', '--no-audit', 'src/server.ts'], {}, dir),
+      };
+    },
+  },
+  {
     name: 'mcp-use dev (HTTP)',
     key: 'mcp-use',
     async setup(dir) {
@@ -117,12 +148,16 @@ const TARGETS = [
   },
 ];
 
-// A `hotmcp dev <entry>` target (packages/cli) goes here as one more entry once it is on main.
-
 // ---------------------------------------------------------------- clients
 
-async function stdioClient(command, args, env) {
-  const transport = new StdioClientTransport({ command, args, env: { ...process.env, ...env }, stderr: 'ignore' });
+async function stdioClient(command, args, env, cwd) {
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    env: { ...process.env, ...env },
+    stderr: 'ignore',
+    ...(cwd && { cwd }),
+  });
   const client = new Client({ name: 'bench-peers', version: '0' });
   await client.connect(transport);
   return { client, pid: transport.pid, close: () => client.close() };
@@ -310,7 +345,8 @@ function report(result) {
   for (const pace of paces) {
     for (const t of result.targets) {
       const s = t.byPace[pace];
-      const ratio = t === base ? '1.0× (baseline)' : `${(s.p50 / base.byPace[pace].p50).toFixed(1)}× hotmcp's`;
+      const ratio =
+        t === base ? '1.0× (baseline)' : base ? `${(s.p50 / base.byPace[pace].p50).toFixed(1)}× hotmcp's` : '–';
       rows.push([`${pace} ms`, t.name, `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.max)}`, ratio]);
     }
   }
