@@ -153,6 +153,8 @@ export class NativeChangeSource implements ChangeSource {
   /** Paths hinted in this busy period, up to HINT_MAX_PATHS. */
   #hintPaths = new Set<string>();
   #lastHintAt = Number.NEGATIVE_INFINITY;
+  /** Files a hint reported as added, until the next event for them. */
+  #hintAdded = new Set<string>();
 
   constructor(options: NativeChangeSourceOptions) {
     if (typeof options.root !== 'string' || !path.isAbsolute(options.root)) {
@@ -288,6 +290,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#hints.clear();
     this.#hinted.clear();
     this.#hintPaths.clear();
+    this.#hintAdded.clear();
   }
 
   /** An `fs.watch` event: queue its path, once per turn of the event loop (no timer). */
@@ -325,7 +328,7 @@ export class NativeChangeSource implements ChangeSource {
         candidates.push(file);
       }
     }
-    if (candidates.length > 0) this.#judge(generation, candidates);
+    if (candidates.length > 0) this.#judge(generation, candidates, true);
   }
 
   async #unsubscribe(): Promise<void> {
@@ -401,7 +404,7 @@ export class NativeChangeSource implements ChangeSource {
   }
 
   /** Stamp each candidate and emit what changed. */
-  #judge(generation: number, candidates: Iterable<string>): void {
+  #judge(generation: number, candidates: Iterable<string>, hinted = false): void {
     const batch: ChangeBatch = { added: [], changed: [], removed: [] };
     for (const file of candidates) {
       let stamp: string | undefined;
@@ -413,12 +416,18 @@ export class NativeChangeSource implements ChangeSource {
         continue;
       }
       const before = this.#files.get(file);
+      // Added from a hint: another event for the same write (@parcel/watcher's, or a second hint) finding the
+      // same metadata is not a change.
+      const hintAdded = this.#hintAdded.delete(file);
       if (stamp === undefined) {
         if (this.#files.delete(file)) batch.removed.push(file);
         continue;
       }
       this.#files.set(file, stamp);
-      if (before === undefined) batch.added.push(file);
+      if (before === undefined) {
+        batch.added.push(file);
+        if (hinted) this.#hintAdded.add(file);
+      } else if (hintAdded && sameMetadata(before, stamp)) this.#hintAdded.add(file);
       else if (!sameStamp(before, stamp)) batch.changed.push(file);
     }
     this.#emit(batch);
