@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { clientMessage, guardStdout, isHotMcpError } from '@hotmcp/core';
-import { type DevRun, runDev } from './dev/run-dev.js';
+import type { DevRun } from './dev/run-dev.js';
 import { DEFAULT_RESTART_ON } from './supervisor/restart-watch.js';
 import { startSupervisor } from './supervisor/stdio-supervisor.js';
 
@@ -98,8 +97,13 @@ export async function main(argv: string[]): Promise<number> {
       process.once(signal, () => void supervisor.close().then(() => process.exit(0)));
     }
     await supervisor.closed;
-    return 0;
+    return supervisor.exitCode;
   }
+  // Only the process that runs the server loads hotmcp's core, the SDK adapters and the entry.
+  const [{ clientMessage, guardStdout, isHotMcpError }, { runDev }] = await Promise.all([
+    import('@hotmcp/core'),
+    import('./dev/run-dev.js'),
+  ]);
   guardStdout(); // stdout is the MCP channel: anything else written there goes to stderr
   try {
     const run = await runDev({

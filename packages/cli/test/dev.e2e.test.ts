@@ -161,6 +161,44 @@ await server.connect(new StdioServerTransport());
   });
 });
 
+describe('hotmcp dev behind its supervisor (the default)', () => {
+  const portEntry = (port: number, text: string) => `import { createServer } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+
+createServer(() => {}).listen(${port}, '127.0.0.1');
+const server = new McpServer({ name: 'fixture', version: '1.0.0' });
+server.registerTool('ping', { description: 'Ping' }, async () => ({ content: [{ type: 'text', text: '${text} ' + process.pid }] }));
+await server.connect(new StdioServerTransport());
+`;
+
+  it('restarts the server when an entry edit that binds a port cannot be applied in place, and the client never sees it', async () => {
+    const port = await freePort();
+    project = await createProject({ 'src/server.ts': portEntry(port, 'one') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const errors: Error[] = [];
+    dev.client.onerror = (error) => errors.push(error);
+    const first = (await callText(dev.client, 'ping')).split(' ')[1];
+    await project.write('src/server.ts', portEntry(port, 'two'));
+    await expect.poll(() => callText(dev.client, 'ping'), poll).toMatch(new RegExp(`^two (?!${first}$)\\d+$`));
+    expect(dev.stderr()).toMatch(/hotmcp: restarting the server: .*EADDRINUSE/);
+    expect(errors).toEqual([]);
+  });
+
+  it('does not restart for code that is simply broken: the last good version keeps answering', async () => {
+    const port = await freePort();
+    project = await createProject({ 'src/server.ts': portEntry(port, 'one') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const first = await callText(dev.client, 'ping');
+    await project.write('src/server.ts', `${portEntry(port, 'one')}\nconst broken = ;\n`);
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/server\.ts:10: /);
+    expect(await callText(dev.client, 'ping')).toBe(first);
+    expect(dev.stderr()).not.toMatch(/restarting the server/);
+  });
+});
+
 /** A TCP port nothing listens on now. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -67,7 +67,7 @@ export interface Supervised {
 
 /** Start `hotmcp dev` on `entry` in `project` with an IPC channel, and connect the SDK Client to its stdio. */
 export async function superviseDev(project: Project, entry: string): Promise<Supervised> {
-  const child = fork(bin, ['dev', entry], {
+  const child = fork(bin, ['dev', '--no-supervisor', entry], {
     cwd: project.dir,
     stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, HOTMCP_AUDIT_LOG: join(project.dir, 'audit.log') },

@@ -58,6 +58,12 @@ export interface Supervisor {
   restart(reason: string): void;
   /** Stop the server and the supervisor. */
   close(): Promise<void>;
+  /**
+   * 0, or the exit code of a first server process that ended before it
+   * answered anything (a missing entry, say): then there is nothing to keep
+   * alive, and the supervisor ends with it.
+   */
+  readonly exitCode: number;
   /** Settles once the supervisor has stopped (the client closed its side, or `close()`). */
   readonly closed: Promise<void>;
 }
@@ -115,6 +121,8 @@ class StdioSupervisor implements Supervisor {
   #crashes = 0;
   #pendingRestart: string | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  #answered = false;
+  #exitCode = 0;
   #resolveClosed!: () => void;
   readonly closed: Promise<void>;
 
@@ -152,6 +160,10 @@ class StdioSupervisor implements Supervisor {
 
   get generation(): number {
     return this.#generation;
+  }
+
+  get exitCode(): number {
+    return this.#exitCode;
   }
 
   restart(reason: string): void {
@@ -258,6 +270,7 @@ class StdioSupervisor implements Supervisor {
       }
       this.#inFlight.delete(key);
       this.#session.fromServer(message);
+      this.#answered = true;
       writeMessage(this.#output, line);
       return;
     }
@@ -361,6 +374,12 @@ class StdioSupervisor implements Supervisor {
     }
     if (this.#child === child) this.#child = undefined;
     if (this.#state === 'closed' || child.planned) return;
+    if (!this.#answered) {
+      // It never served: nothing to keep alive (its stderr said why).
+      this.#exitCode = code || 1;
+      void this.close();
+      return;
+    }
 
     const lived = Date.now() - child.startedAt;
     const backoff = this.#options.backoff ?? {};

@@ -59,9 +59,9 @@ async function drive(loader: 'native' | 'runner', first: string, steps: Step[]) 
     import { join } from 'node:path';
     import {
       createContainer, createReloaderFromContainer, registerClass, registerValue, TOKENS,
-      MemoryAuditSink, NativeEsmModuleLoader, RunnerModuleLoader,
+      NativeEsmModuleLoader, RunnerModuleLoader,
     } from ${JSON.stringify(coreDist)};
-    import { FakeChangeSource, FakeRegistryAdapter } from ${JSON.stringify(testingDist)};
+    import { FakeChangeSource, FakeRegistryAdapter, MemoryAuditSink } from ${JSON.stringify(testingDist)};
     const root = ${JSON.stringify(root)};
     const file = join(root, 'busy.ts');
     writeFileSync(file, ${JSON.stringify(first)});

@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 30_000 });
 
 const coreDist = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../dist/index.js')).href;
+const testingDist = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../dist/testing/index.js')).href;
 const zodDir = dirname(createRequire(import.meta.url).resolve('zod/package.json'));
 let base: string;
 let root: string;
@@ -63,7 +64,8 @@ async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}):
   const driver = `
     import { writeFileSync } from 'node:fs';
     import { join } from 'node:path';
-    import { NativeEsmModuleLoader, RunnerModuleLoader, MemoryAuditSink } from ${JSON.stringify(coreDist)};
+    import { NativeEsmModuleLoader, RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+    import { MemoryAuditSink } from ${JSON.stringify(testingDist)};
     const root = ${JSON.stringify(root)};
     globalThis.server = {};
     for (const name of ${JSON.stringify(options.serverImports ?? [])}) globalThis.server[name] = await import(name);
