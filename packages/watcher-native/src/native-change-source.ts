@@ -426,7 +426,7 @@ export class NativeChangeSource implements ChangeSource {
       this.#files.set(file, stamp);
       if (before === undefined) {
         batch.added.push(file);
-        if (hinted) this.#hintAdded.add(file);
+        if (this.#hints.size > 0 || hinted) this.#hintAdded.add(file);
       } else if (hintAdded && sameMetadata(before, stamp)) this.#hintAdded.add(file);
       else if (!sameStamp(before, stamp)) batch.changed.push(file);
     }
