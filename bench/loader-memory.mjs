@@ -1,7 +1,8 @@
 // Benchmark: what each module loader costs over a long life of reloads.
 //
 //   pnpm bench:loaders   (= pnpm build && node --expose-gc bench/loader-memory.mjs)
-//   (RELOADS=200,1000 by default; QUICK=1 for 20,100). Prints a markdown table and
+//   (RELOADS=200,1000 by default; QUICK=1 for 20,100; MEMORY_NODES=<node binary>,… runs
+//   the memory scenarios on other Node versions too). Prints a markdown table and
 //   writes bench/results/loader-memory-node<major>.json. `pnpm bench` runs the leaf
 //   edit and per-call scenarios below too (`--child leaf|call <loader> 0`).
 //
@@ -25,6 +26,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const coreUrl = pathToFileURL(join(here, '../packages/core/dist/index.js')).href;
@@ -144,24 +146,29 @@ async function child(scenario, loaderName, reloads) {
     source.emit({ changed: files.map((file) => join(root, file)) });
     await reloader.idle();
   };
-  const heap = async () => {
+  // Memory as it stands (RSS), then after forced full GCs (every field).
+  const memory = async () => {
+    const raw = process.memoryUsage().rss;
     for (let i = 0; i < 6; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       globalThis.gc();
     }
-    return process.memoryUsage().heapUsed;
+    const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage();
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]));
+    return { heapUsed, heapTotal, rss, external, arrayBuffers, rawRss: raw, ...(process.env.MEMORY_SPACES && spaces) };
   };
+  const minus = (a, b) => Object.fromEntries(Object.keys(a).map((key) => [key, a[key] - b[key]]));
   const result = {};
   if (scenario === 'big' || scenario === 'graph') {
     for (let i = 0; i < 10; i++) await reloadAll(); // warm up: JIT, esbuild's service, tsx's cache
-    const baseline = await heap();
+    const baseline = await memory();
     let done = 0;
     for (const target of reloads) {
       while (done < target) {
         await reloadAll();
         done++;
       }
-      result[target] = (await heap()) - baseline;
+      result[target] = minus(await memory(), baseline);
     }
     const check = reloader.status();
     if (check.errors.length > 0 || check.counts.tools !== 1)
@@ -218,9 +225,9 @@ async function child(scenario, loaderName, reloads) {
 
 async function main() {
   const reloads = (process.env.RELOADS ?? (process.env.QUICK ? '20,100' : '200,1000')).split(',').map(Number);
-  const run = async (scenario, loaderName) => {
+  const run = async (scenario, loaderName, node = process.execPath) => {
     const { stdout } = await promisify(execFile)(
-      process.execPath,
+      node,
       ['--expose-gc', fileURLToPath(import.meta.url), '--child', scenario, loaderName, reloads.join(',')],
       { maxBuffer: 1 << 20 },
     );
@@ -233,19 +240,39 @@ async function main() {
     for (const scenario of ['big', 'graph', 'leaf', 'call'])
       results[loaderName][scenario] = await run(scenario, loaderName);
   }
+  // The memory scenarios again on each Node of MEMORY_NODES (paths, comma-separated), e.g. Node 24.
+  const otherNodes = {};
+  for (const node of (process.env.MEMORY_NODES ?? '').split(',').filter(Boolean)) {
+    const version = (await promisify(execFile)(node, ['--version'])).stdout.trim();
+    otherNodes[version] = {};
+    for (const loaderName of LOADERS) {
+      otherNodes[version][loaderName] = {};
+      for (const scenario of ['big', 'graph'])
+        otherNodes[version][loaderName][scenario] = await run(scenario, loaderName, node);
+    }
+  }
 
   const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
   const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
   const ms = (value) => `${value.toFixed(1)} ms`;
   const [few, many] = reloads;
   const rows = [];
-  for (const loaderName of LOADERS) {
-    const r = results[loaderName];
-    rows.push(
-      `| ${loaderName} | 50 KB module | ${mb(r.big[few])} | ${mb(r.big[many])} | ${kb(r.big[many] / many)} |`,
-      `| ${loaderName} | 20-module graph, all edited | ${mb(r.graph[few])} | ${mb(r.graph[many])} | ${kb(r.graph[many] / many)} |`,
-    );
-  }
+  const memoryRows = (node, byLoader) => {
+    for (const loaderName of LOADERS) {
+      const r = byLoader[loaderName];
+      for (const [scenario, name] of [
+        ['big', '50 KB module'],
+        ['graph', '20-module graph, all edited'],
+      ]) {
+        const at = (n) => r[scenario][n];
+        rows.push(
+          `| ${node} | ${loaderName} | ${name} | ${mb(at(few).heapUsed)} | ${mb(at(many).heapUsed)} | ${kb(at(many).heapUsed / many)} | ${mb(at(many).rawRss)} | ${mb(at(many).rss)} | ${mb(at(many).external)} | ${mb(at(many).arrayBuffers)} |`,
+        );
+      }
+    }
+  };
+  memoryRows(process.version, results);
+  for (const [version, byLoader] of Object.entries(otherNodes)) memoryRows(version, byLoader);
   const timing = LOADERS.map((loaderName) => {
     const { leaf, call } = results[loaderName];
     return `| ${loaderName} | ${ms(leaf.p50)} | ${ms(leaf.p95)} | ${call.directNs.toFixed(0)} ns | ${call.loadedNs.toFixed(0)} ns | ${(call.loadedNs - call.directNs).toFixed(0)} ns |`;
@@ -254,8 +281,10 @@ async function main() {
   const table = [
     `Machine: ${machine}.`,
     '',
-    `| loader | module | heap retained after ${few} reloads | after ${many} | per reload |`,
-    '| --- | --- | --- | --- | --- |',
+    `Growth from a warmed-up baseline: heap after forced full GCs; RSS as it stands ("raw") and after the GCs; external and array-buffer memory after the GCs; all after ${many} reloads but the first column.`,
+    '',
+    `| Node | loader | module | heap retained after ${few} reloads | after ${many} | per reload | RSS raw | RSS after GC | external | array buffers |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     '| loader | leaf edit → new version committed, p50 | p95 | handler call, imported by Node | loaded by hotmcp | overhead per call |',
@@ -266,7 +295,7 @@ async function main() {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL(`./results/loader-memory-node${process.versions.node.split('.')[0]}.json`, import.meta.url),
-    `${JSON.stringify({ machine, date: new Date().toISOString(), reloads, results }, null, 2)}\n`,
+    `${JSON.stringify({ machine, date: new Date().toISOString(), reloads, results, otherNodes }, null, 2)}\n`,
   );
 }
 

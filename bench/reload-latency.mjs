@@ -7,8 +7,9 @@
 // copy of its tools, under the official SDK Client over stdio (the example's own
 // harness). Measured, each as p50 / p95 / max:
 //
-// - edit → list_changed, and edit → first call returning the new code, edits spaced
-//   as a person's or an agent's are (GAP_MS, default 600 ms);
+// - edit → list_changed, and edit → first call returning the new code, edits 150, 300,
+//   600 and 1,000 ms apart (PACES), as an editor saving on each pause, an agent or a
+//   person edits;
 // - the same back to back: the next edit as soon as the previous one is seen;
 // - a new tool file → the tool listed; a helper edit → both tools importing it
 //   return the new code;
@@ -24,7 +25,7 @@
 // bench/results/reload-latency.json and bench/results/reload-latency.md.
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -32,11 +33,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 // The example's own stdio harness (temp copy of its tools, real SDK Client).
 import { callText, connect, createSandbox } from '../examples/sdk-v1-server/dist/harness.js';
+import { startupRows } from './startup.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const iterations = Number(process.env.ITERATIONS ?? 20);
-// Spaced edits come 600 ms apart: past @parcel/watcher's own 500 ms quiet threshold
-// (closer events wait for its 50 ms window) and the coalescer's 100 ms settle window.
+// Edits come at each of these paces (ms from one edit to the next): an editor saving on
+// every pause in typing, a coding agent applying edits one after another, a person.
+const paces = (process.env.PACES ?? '150,300,600,1000').split(',').map(Number);
+// The pause before each series of edits, and between the other measures' edits.
 const gapMs = Number(process.env.GAP_MS ?? 600);
 const bulkRounds = Number(process.env.BULK_ROUNDS ?? 5);
 const BULK = 300;
@@ -195,26 +199,25 @@ async function hotReloads(sandbox) {
   const caller = backgroundCaller(session.client, CALL_EVERY_MS);
   const greetSays = async (prefix) => (await callText(session.client, 'greet', { name: 'x' })).startsWith(prefix);
 
-  log('spaced edits…');
-  const toListChanged = [];
-  const toNewResult = [];
-  for (let i = 1; i <= iterations; i++) {
+  log('paced edits…');
+  for (const pace of paces) {
+    const toListChanged = [];
+    const toNewResult = [];
     await pause(gapMs);
-    let seen = session.listChanged();
-    let start = performance.now();
-    await sandbox.write('greet.ts', greetSource(`a${i} `));
-    await session.waitForListChanged(seen + 1);
-    toListChanged.push(performance.now() - start);
-    await pause(gapMs);
-    seen = session.listChanged();
-    start = performance.now();
-    await sandbox.write('greet.ts', greetSource(`b${i} `));
-    while (!(await greetSays(`b${i} `))) {}
-    toNewResult.push(performance.now() - start);
-    await session.waitForListChanged(seen + 1);
+    for (let i = 1; i <= iterations; i++) {
+      const reply = `p${pace}x${i} `;
+      const seen = clock.times.length;
+      const start = performance.now();
+      await sandbox.write('greet.ts', greetSource(reply));
+      while (!(await greetSays(reply))) {}
+      toNewResult.push(performance.now() - start);
+      while (clock.times.length === seen)
+        await session.waitForListChanged(session.listChanged() + 1, 250).catch(() => {});
+      toListChanged.push(clock.times[seen] - start);
+      await pause(start + pace - performance.now());
+    }
+    rows[`pace${pace}`] = { pace, editToListChanged: stats(toListChanged), editToNewResult: stats(toNewResult) };
   }
-  rows.editToListChanged = stats(toListChanged);
-  rows.editToNewResult = stats(toNewResult);
 
   log('back-to-back edits…');
   const backToBackListChanged = [];
@@ -374,14 +377,16 @@ function markdownTable(header, rows) {
 }
 
 function report(result) {
-  const { machine, settings, rows, bulk, calls, watcher, engineResults, ratio, plainRatio } = result;
+  const { machine, settings, rows, bulk, calls, watcher, engineResults, ratio, plainRatio, startup } = result;
   const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '–');
   const row = (name, s) => [name, ms(s.p50), ms(s.p95), ms(s.max)];
   const latency = markdownTable(
     ['measure', 'p50', 'p95', 'max'],
     [
-      row('edit → list_changed', rows.editToListChanged),
-      row('edit → first call returning new code', rows.editToNewResult),
+      ...settings.paces.flatMap((pace) => [
+        row(`edits ${pace} ms apart: edit → list_changed`, rows[`pace${pace}`].editToListChanged),
+        row(`edits ${pace} ms apart: edit → first call returning new code`, rows[`pace${pace}`].editToNewResult),
+      ]),
       row('back-to-back edits: edit → list_changed', rows.backToBackListChanged),
       row('back-to-back edits: edit → first call returning new code', rows.backToBackNewResult),
       row('new tool file → tool listed', rows.addToListed),
@@ -418,15 +423,35 @@ function report(result) {
       `${e.call.overheadNs.toFixed(0)} ns (${e.call.loadedNs.toFixed(0)} ns against ${e.call.directNs.toFixed(0)} ns)`,
     ]),
   );
+  const startupTable = markdownTable(
+    [
+      'tool modules',
+      'this server: spawn → initialize answered, p50',
+      'spawn → every tool listed, p50 / max',
+      'plain SDK server registering them statically, p50 / max',
+      'ratio (p50)',
+    ],
+    startup.map((row) => [
+      String(row.modules),
+      ms(row.hotmcpInitialized.p50),
+      `${ms(row.hotmcp.p50)} / ${ms(row.hotmcp.max)}`,
+      `${ms(row.plain.p50)} / ${ms(row.plain.max)}`,
+      `${row.ratio.toFixed(2)}×`,
+    ]),
+  );
   return [
-    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}. Default settings (watcher: ${watcher}, loader: runner); ${settings.iterations} iterations; spaced edits ${settings.gapMs} ms apart; back-to-back: the next edit as soon as the previous one is seen.`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, load average ${machine.load} at the start. Default settings (watcher: ${watcher}, loader: runner); ${settings.iterations} iterations; back-to-back: the next edit as soon as the previous one is seen.`,
     '',
     latency,
     '',
-    `Edit → first call returning new code (p50) is ${ratio.toFixed(1)}× faster than restarting this server and ${plainRatio.toFixed(1)}× faster than restarting a plain SDK server.`,
+    `Edit → first call returning new code (p50, the slowest pace) is ${ratio.toFixed(1)}× faster than restarting this server and ${plainRatio.toFixed(1)}× faster than restarting a plain SDK server.`,
     `A client calling a reloaded tool every ${calls.everyMs} ms through all the reloads above: ${calls.sent} requests, ${calls.ok} answered, ${calls.errored} errored, ${calls.lost} lost.`,
     '',
     bulkTable,
+    '',
+    `Start-up: a fresh process per start under the SDK Client over stdio, ${startup[0]?.hotmcp.n ?? 0} starts each, the two servers alternately.`,
+    '',
+    startupTable,
     '',
     'Engine alone, in-process (no file watching, no stdio): a leaf helper edited in a 20-module graph, timed from the batch reaching the engine to the commit; a loaded tool handler called directly, against the same modules imported by Node.',
     '',
@@ -436,6 +461,9 @@ function report(result) {
 
 // ---------------------------------------------------------------- main
 
+/** The highest p50 of edit → first new result over the paces. */
+const slowestPace = (rows) => Math.max(...paces.map((pace) => rows[`pace${pace}`].editToNewResult.p50));
+
 async function main() {
   const began = performance.now();
   const machine = {
@@ -443,6 +471,9 @@ async function main() {
     cores: cpus().length,
     node: process.version,
     platform: process.platform,
+    load: loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' '),
   };
   log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
   const sandbox = await createSandbox();
@@ -465,20 +496,26 @@ async function main() {
     await sandbox.cleanup();
   }
   rows.plainRestart = await restarts(plainServer, (client) => callText(client, 'greet', { name: 'x' }));
+  const startup = await startupRows({
+    modules: (process.env.STARTUP_MODULES ?? '1,200,2000').split(',').map(Number),
+    starts: Number(process.env.STARTS ?? 5),
+    log,
+  });
   log('engine…');
   const engineResults = { runner: await engine('runner'), native: await engine('native') };
 
   const result = {
     machine,
     date: new Date().toISOString(),
-    settings: { iterations, gapMs, bulkRounds, callEveryMs: CALL_EVERY_MS },
+    settings: { iterations, paces, gapMs, bulkRounds, callEveryMs: CALL_EVERY_MS },
     watcher: hot.watcher,
     rows,
-    ratio: rows.restart.p50 / rows.editToNewResult.p50,
-    plainRatio: rows.plainRestart.p50 / rows.editToNewResult.p50,
+    ratio: rows.restart.p50 / slowestPace(rows),
+    plainRatio: rows.plainRestart.p50 / slowestPace(rows),
     calls: hot.calls,
     bulk: hot.bulk,
     engineResults,
+    startup,
     runSeconds: (performance.now() - began) / 1000,
   };
   const markdown = report(result);

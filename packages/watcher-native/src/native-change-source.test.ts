@@ -106,6 +106,27 @@ describe('NativeChangeSource', () => {
     });
   });
 
+  it('reports edits, new files and deletions in watched folders from fs.watch hints alone', async () => {
+    // An OS watcher that never delivers: every batch here comes from the fs.watch hints.
+    const silent: ParcelWatcher = { subscribe: async () => ({ unsubscribe: async () => {} }) };
+    const edited = write('tools/a.ts');
+    const gone = write('b.ts');
+    const source = createNativeChangeSource({ ...options(), watcher: silent });
+    const { batches, until } = await collect(source);
+    write('tools/a.ts', 'edited');
+    const created = write('tools/c.ts');
+    write('tools/ignored.js');
+    await rm(gone);
+    const mentioned = (kind: keyof ChangeBatch, file: string) => batches.some((batch) => batch[kind].includes(file));
+    await until(
+      () => mentioned('changed', edited) && mentioned('added', created) && mentioned('removed', gone),
+      'the hinted changes',
+    );
+    expect(batches.flatMap((batch) => [...batch.added, ...batch.changed, ...batch.removed])).not.toContain(
+      path.join(root, 'tools/ignored.js'),
+    );
+  });
+
   it('rejects start when the root does not exist', async () => {
     const source = createNativeChangeSource({ ...options(), root: path.join(dir, 'missing') });
     await expect(source.start(() => {})).rejects.toMatchObject({ code: 'HOTMCP_ERR_WATCHER_FAILED' });

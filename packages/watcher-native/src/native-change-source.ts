@@ -1,4 +1,4 @@
-import { lstatSync, type Stats, statSync } from 'node:fs';
+import { type FSWatcher, lstatSync, type Stats, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import {
   type ChangeBatch,
@@ -61,6 +61,15 @@ type OnError = (error: Error) => void;
 /** Folders the OS watcher never watches (and never reports). */
 const IGNORED = ['**/node_modules', '**/node_modules/**', '**/.git', '**/.git/**', '**/dist', '**/dist/**'];
 const DEFAULT_ROOT_CHECK_MS = 500;
+/** The most folders watched with `fs.watch` for early hints (each costs one inotify watch more). */
+const MAX_HINT_DIRS = 256;
+/**
+ * Hints are followed for this many paths per busy period (an edit, an atomic save with its
+ * temporary file); more is a burst (a checkout), left to `@parcel/watcher`, which batches it.
+ */
+const HINT_MAX_PATHS = 8;
+/** A busy period ends after this long without an `fs.watch` event (when `@parcel/watcher` stops holding too). */
+const HINT_QUIET_MS = 500;
 
 /**
  * `@parcel/watcher` in an unref()'d worker thread, so watching never keeps
@@ -101,6 +110,16 @@ async function loadParcelHere(): Promise<ParcelWatcher> {
  * - The root is checked every `rootCheckMs`: deleted or moved away, that is
  *   reported through `onError` and watching resumes when it is back;
  *   replaced, it is watched afresh.
+ * - The folders holding selected files (up to 256) are also watched with
+ *   Node's non-recursive `fs.watch`, whose events come straight from the OS:
+ *   `@parcel/watcher` holds events 50 ms when its previous delivery was less
+ *   than 500 ms earlier, so edits a few hundred ms apart would each wait.
+ *   Such a hint is checked on disk like any event (files only: folders are
+ *   left to `@parcel/watcher`), and the later event for the same write finds
+ *   the stamp unchanged and emits nothing. Hints are followed for the first
+ *   few paths of a busy period only: a burst (a checkout) is left to
+ *   `@parcel/watcher`, which batches it. When `fs.watch` fails (the inotify
+ *   limit), the folder goes without hints.
  * - When the OS watcher fails while watching, a fatal error (see
  *   `isFatalWatcherError`) is reported and the source stops; `createReloader`
  *   then polls instead.
@@ -127,6 +146,15 @@ export class NativeChangeSource implements ChangeSource {
   #watchdog: NodeJS.Timeout | undefined;
   #onBatch: OnBatch | undefined;
   #onError: OnError | undefined;
+  /** `fs.watch` hint watchers by folder, with the folder's inode when watched. */
+  #hints = new Map<string, { watcher: FSWatcher; ino: number }>();
+  /** Paths hinted since the last hint job was queued. */
+  #hinted = new Set<string>();
+  /** Paths hinted in this busy period, up to HINT_MAX_PATHS. */
+  #hintPaths = new Set<string>();
+  #lastHintAt = Number.NEGATIVE_INFINITY;
+  /** Files a hint reported as added, until the next event for them. */
+  #hintAdded = new Set<string>();
 
   constructor(options: NativeChangeSourceOptions) {
     if (typeof options.root !== 'string' || !path.isAbsolute(options.root)) {
@@ -179,9 +207,11 @@ export class NativeChangeSource implements ChangeSource {
       this.#files = scan.files;
       this.#dirs = scan.dirs;
       this.#rootIno = scan.dirs.get(this.#root) ?? root.ino;
+      this.#watchHints(generation, this.#files.keys());
     } catch (error) {
       if (generation === this.#generation) {
         this.#running = false;
+        this.#closeHints();
         await this.#unsubscribe();
       }
       throw error;
@@ -197,6 +227,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#generation++;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     this.#watchdog = undefined;
+    this.#closeHints();
     await this.#chain;
     await this.#unsubscribe();
   }
@@ -226,6 +257,78 @@ export class NativeChangeSource implements ChangeSource {
     } catch (cause) {
       throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot watch ${this.#root}: ${messageOf(cause)}`, { cause });
     }
+  }
+
+  /** Watch the folder of each file with `fs.watch` (a new folder, or one re-created since it was watched). */
+  #watchHints(generation: number, files: Iterable<string>): void {
+    for (const file of files) {
+      const dir = path.dirname(file);
+      const ino = this.#dirs.get(dir) ?? 0;
+      const known = this.#hints.get(dir);
+      if (known !== undefined) {
+        if (known.ino === ino) continue;
+        known.watcher.close();
+        this.#hints.delete(dir);
+      }
+      if (this.#hints.size >= MAX_HINT_DIRS) continue;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(dir, { persistent: false }, (_type, name) => this.#hint(generation, dir, name));
+      } catch {
+        continue; // gone, or the inotify limit: @parcel/watcher's events still come
+      }
+      watcher.on('error', () => {
+        watcher.close();
+        if (this.#hints.get(dir)?.watcher === watcher) this.#hints.delete(dir);
+      });
+      this.#hints.set(dir, { watcher, ino });
+    }
+  }
+
+  #closeHints(): void {
+    for (const { watcher } of this.#hints.values()) watcher.close();
+    this.#hints.clear();
+    this.#hinted.clear();
+    this.#hintPaths.clear();
+    this.#hintAdded.clear();
+  }
+
+  /** An `fs.watch` event: queue its path, once per turn of the event loop (no timer). */
+  #hint(generation: number, dir: string, name: string | Buffer | null): void {
+    if (generation !== this.#generation || name === null) return;
+    const now = performance.now();
+    if (now - this.#lastHintAt >= HINT_QUIET_MS) this.#hintPaths.clear();
+    this.#lastHintAt = now;
+    const file = path.join(dir, name.toString());
+    if (!this.#hintPaths.has(file)) {
+      if (this.#hintPaths.size >= HINT_MAX_PATHS) return; // a burst: @parcel/watcher's batches carry it
+      this.#hintPaths.add(file);
+    }
+    const first = this.#hinted.size === 0;
+    this.#hinted.add(file);
+    if (!first) return;
+    setImmediate(() => {
+      const paths = this.#hinted;
+      this.#hinted = new Set();
+      this.#enqueue(generation, async () => this.#processHint(generation, paths));
+    });
+  }
+
+  /** Check hinted paths on disk: selected files that are there, and known files that are gone. */
+  async #processHint(generation: number, paths: Set<string>): Promise<void> {
+    const candidates: string[] = [];
+    for (const file of paths) {
+      if (!isInside(this.#root, file)) continue;
+      const stats = lstatSync(file, { throwIfNoEntry: false });
+      if (
+        stats === undefined
+          ? this.#files.has(file)
+          : (stats.isFile() || stats.isSymbolicLink()) && this.#filter.includes(file)
+      ) {
+        candidates.push(file);
+      }
+    }
+    if (candidates.length > 0) this.#judge(generation, candidates, true);
   }
 
   async #unsubscribe(): Promise<void> {
@@ -301,7 +404,7 @@ export class NativeChangeSource implements ChangeSource {
   }
 
   /** Stamp each candidate and emit what changed. */
-  #judge(generation: number, candidates: Iterable<string>): void {
+  #judge(generation: number, candidates: Iterable<string>, hinted = false): void {
     const batch: ChangeBatch = { added: [], changed: [], removed: [] };
     for (const file of candidates) {
       let stamp: string | undefined;
@@ -313,12 +416,18 @@ export class NativeChangeSource implements ChangeSource {
         continue;
       }
       const before = this.#files.get(file);
+      // Added from a hint: another event for the same write (@parcel/watcher's, or a second hint) finding the
+      // same metadata is not a change.
+      const hintAdded = this.#hintAdded.delete(file);
       if (stamp === undefined) {
         if (this.#files.delete(file)) batch.removed.push(file);
         continue;
       }
       this.#files.set(file, stamp);
-      if (before === undefined) batch.added.push(file);
+      if (before === undefined) {
+        batch.added.push(file);
+        if (this.#hints.size > 0 || hinted) this.#hintAdded.add(file);
+      } else if (hintAdded && sameMetadata(before, stamp)) this.#hintAdded.add(file);
       else if (!sameStamp(before, stamp)) batch.changed.push(file);
     }
     this.#emit(batch);
@@ -350,6 +459,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#files = scan.files;
     this.#dirs = scan.dirs;
     this.#rootIno = scan.dirs.get(this.#root) ?? this.#rootIno;
+    this.#watchHints(generation, this.#files.keys());
     this.#emit(batch);
   }
 
@@ -392,6 +502,7 @@ export class NativeChangeSource implements ChangeSource {
   #emit(batch: ChangeBatch): void {
     if (batch.added.length + batch.changed.length + batch.removed.length === 0) return;
     for (const list of [batch.added, batch.changed, batch.removed]) list.sort();
+    this.#watchHints(this.#generation, [...batch.added, ...batch.changed]);
     try {
       this.#onBatch?.(batch);
     } catch (error) {
@@ -406,6 +517,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#running = false;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     this.#watchdog = undefined;
+    this.#closeHints();
     void this.#unsubscribe();
     this.#report(this.#generation, watcherDied(`native watcher of ${this.#root} failed: ${messageOf(cause)}`, cause));
   }

@@ -118,6 +118,8 @@ function workerExecArgv(): string[] {
   return args;
 }
 
+/** The young generation of a worker, in MB: enough for module evaluation, small resident. */
+const WORKER_YOUNG_GENERATION_MB = 4;
 /** The most packages a worker imports ahead. */
 const MAX_WARM = 200;
 /** Batches one worker evaluates before it is replaced, so what modules leave in its globals does not pile up. */
@@ -205,6 +207,9 @@ export class ImportPreflight {
     const worker = new Worker(new URL('./preflight-worker.js', import.meta.url), {
       workerData: { warm: [...this.warm.values()] },
       execArgv: workerExecArgv(),
+      // A worker evaluates a batch or two and waits: a young generation grown to V8's default
+      // maximum (48 MB on Node 24) would stay resident in every worker for nothing.
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
     worker.on('error', () => {}); // reported through `ready` or the running job
     const spare: Spare = { worker, ready: Promise.resolve(), jobs: 0, ended: false };
