@@ -97,7 +97,8 @@ export async function main(argv: string[]): Promise<number> {
       process.once(signal, () => void supervisor.close().then(() => process.exit(0)));
     }
     await supervisor.closed;
-    return supervisor.exitCode;
+    // stdin may still be open (the client stays, but the server could not start): end here.
+    process.exit(supervisor.exitCode);
   }
   // Only the process that runs the server loads hotmcp's core, the SDK adapters and the entry.
   const [{ clientMessage, guardStdout, isHotMcpError }, { runDev }] = await Promise.all([

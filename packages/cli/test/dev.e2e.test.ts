@@ -77,9 +77,9 @@ describe('hotmcp dev', () => {
     expect(await callText(dev.client, 'hit')).toBe('v1 1');
 
     await project.write('src/cache.ts', cache('v2'));
-    await expect.poll(() => callText(dev.client, 'hit'), poll).toMatch(/^v2 \d$/);
+    await expect.poll(() => callText(dev.client, 'hit'), poll).toMatch(/^v2 \d+$/);
     await expect.poll(() => project?.read('disposed.txt'), poll).toBe('v1');
-    expect(await callText(dev.client, 'hit')).toMatch(/^v2 [3-9]$/);
+    expect(await callText(dev.client, 'hit')).toMatch(/^v2 ([3-9]|\d{2,})$/);
     expect(dev.stderr().match(/does not advertise listChanged/g)).toHaveLength(1);
   });
 
@@ -93,7 +93,7 @@ describe('hotmcp dev', () => {
     await project.write('src/cache.ts', cache('v2'));
     await expect
       .poll(() => callText(dev.client, 'hotmcp_call', { name: 'hit', arguments: {} }), poll)
-      .toMatch(/^v2 \d$/);
+      .toMatch(/^v2 \d+$/);
   });
 
   it('tells a supervisor on its IPC channel when an edit needs a restart, and keeps the last good version', async () => {

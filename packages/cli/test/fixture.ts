@@ -51,8 +51,11 @@ export function runCli(args: string[], cwd: string): Promise<{ code: number | nu
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    child.stdin?.end();
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // Like a client that stays connected: the CLI must end on its own (stdin is closed once it has).
+    child.on('exit', (code) => {
+      child.stdin?.destroy();
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

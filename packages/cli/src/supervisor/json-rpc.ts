@@ -74,6 +74,7 @@ export function readMessages(
   return () => {
     input.off('data', onData);
     input.off('end', onEnd);
+    input.pause();
   };
 }
 

@@ -185,7 +185,9 @@ class StdioSupervisor implements Supervisor {
     this.#stopWatch();
     const child = this.#child;
     if (child && !child.gone) {
-      child.planned = true;
+      // The client went away: a server ends on its stdin's end; a signal only if it does not.
+      child.process.stdin?.end();
+      await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       await this.#stop(child);
     }
     this.#event({ event: 'supervisor.closed' });
@@ -373,6 +375,8 @@ class StdioSupervisor implements Supervisor {
       waiting.reject(new Error(`the server process ended (${reason}) during the replayed handshake`));
     }
     if (this.#child === child) this.#child = undefined;
+    // A first process that ended on its own before it answered anything (a missing entry): its code is ours.
+    if (!this.#answered && !child.planned && code) this.#exitCode = code;
     if (this.#state === 'closed' || child.planned) return;
     if (!this.#answered) {
       // It never served: nothing to keep alive (its stderr said why).
