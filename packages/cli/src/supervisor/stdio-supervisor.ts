@@ -38,7 +38,7 @@ export interface SupervisorOptions {
   log?: Writable;
   /** Globs (relative to `cwd`) whose change restarts the server; `false` for none. Default {@link DEFAULT_RESTART_ON}. */
   restartOn?: readonly string[] | false;
-  /** Crash back-off: first delay, cap, and how long a process must live for its crash not to count as a loop. */
+  /** Crash back-off: first delay, cap, and how long a process must have served for its crash not to count as a loop. */
   backoff?: { initialMs?: number; maxMs?: number; stableMs?: number };
   /** How long requests in flight may finish before a planned restart stops the process. Default 5 s. */
   drainMs?: number;
@@ -71,9 +71,10 @@ export interface Supervisor {
 interface Child {
   readonly generation: number;
   readonly process: ChildProcess;
-  readonly startedAt: number;
   readonly stderrTail: string[];
   readonly exited: Promise<void>;
+  /** When it first answered (the client's request, or the replayed handshake). */
+  readyAt: number | undefined;
   planned: boolean;
   gone: boolean;
 }
@@ -273,6 +274,7 @@ class StdioSupervisor implements Supervisor {
       this.#inFlight.delete(key);
       this.#session.fromServer(message);
       this.#answered = true;
+      child.readyAt ??= Date.now();
       writeMessage(this.#output, line);
       return;
     }
@@ -302,11 +304,11 @@ class StdioSupervisor implements Supervisor {
     const child: Child = {
       generation,
       process: proc,
-      startedAt: Date.now(),
       stderrTail: [],
       exited: new Promise((resolve) => {
         resolveExited = resolve;
       }),
+      readyAt: undefined,
       planned: false,
       gone: false,
     };
@@ -385,9 +387,11 @@ class StdioSupervisor implements Supervisor {
       return;
     }
 
-    const lived = Date.now() - child.startedAt;
+    // A process counts as having run well once it served for stableMs; one that never got
+    // that far (however slow its start) is part of a crash loop.
     const backoff = this.#options.backoff ?? {};
-    this.#crashes = lived < (backoff.stableMs ?? 10_000) ? this.#crashes + 1 : 1;
+    const served = child.readyAt !== undefined && Date.now() - child.readyAt >= (backoff.stableMs ?? 10_000);
+    this.#crashes = served ? 1 : this.#crashes + 1;
     const delay =
       this.#crashes <= 1
         ? 0
@@ -439,6 +443,7 @@ class StdioSupervisor implements Supervisor {
       return;
     }
     if (this.#isClosed() || child.gone) return;
+    child.readyAt ??= Date.now();
     this.#state = 'running';
     for (const read of this.#queue.splice(0)) {
       if (isResponse(read.message)) this.#answerServer(read.message);
