@@ -159,6 +159,8 @@ describe('a module whose first line ends the thread that evaluates it', () => {
       await expectEchoKept(server);
       await expectEchoRecovers(server);
     },
+    // Three bounded waits in a row (the failure, the last good, the recovery): more than the default on a loaded machine.
+    60_000,
   );
 });
 
