@@ -84,5 +84,11 @@ export type { CoalesceTimings, CoalescingChangeSourceOptions } from './watching/
 export { CoalescingChangeSource, createCoalescingChangeSource } from './watching/coalescing-change-source.js';
 export type { FallbackChangeSourceOptions, FallbackEvent } from './watching/fallback-change-source.js';
 export { createFallbackChangeSource, FallbackChangeSource } from './watching/fallback-change-source.js';
-export type { ChangeSourceSelection, WatcherKind, WatcherModules } from './watching/select-change-source.js';
+export type {
+  ChangeSourceSelection,
+  NativeWatcherModule,
+  PollWatcherModule,
+  WatcherKind,
+  WatcherModules,
+} from './watching/select-change-source.js';
 export { selectChangeSource } from './watching/select-change-source.js';
