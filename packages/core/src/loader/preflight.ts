@@ -271,8 +271,14 @@ export class ImportPreflight {
             ? { kind: 'died', running: [...running], finished: [...finished], reason: ends ?? reason }
             : { kind: 'unavailable', reason },
         );
-      const onError = (error: Error) => ended(describeThrown(error));
-      const onExit = (code: number) => ended(`the worker exited with code ${code}`);
+      // An uncaught error reaches this thread on the worker's internal port, which may be read before the
+      // trace messages still queued on the public one: what was running is known only once the worker has
+      // exited (Node drains both ports before 'exit'), so the error is kept until then.
+      let thrown: string | undefined;
+      const onError = (error: Error) => {
+        thrown ??= describeThrown(error);
+      };
+      const onExit = (code: number) => ended(thrown ?? `the worker exited with code ${code}`);
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
