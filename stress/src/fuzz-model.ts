@@ -20,8 +20,8 @@ export const HELPER = 'lib/helper.ts';
 
 /**
  * How a write breaks a module: a syntax error; a thrown Error; a thrown value
- * that is no Error (an object with no prototype, a throwing `toString`, a
- * Proxy whose traps throw); an Error thrown on the main thread only (the
+ * that is no Error (a string, a number, a plain object, an object with no
+ * prototype, a throwing `toString`, a Proxy whose traps throw); an Error thrown on the main thread only (the
  * preflight worker evaluates it fine).
  */
 export type Breakage = 'syntax' | 'throw' | 'throwValue' | 'mainThread';
@@ -29,6 +29,9 @@ const BREAKAGES: Breakage[] = ['syntax', 'throw', 'throwValue', 'mainThread'];
 
 /** Hostile thrown values, picked by a break's id. */
 const THROWN_VALUES = [
+  "'fuzz: a thrown string'",
+  '42',
+  '{ code: 1 }',
   'Object.create(null)',
   "{ toString() { throw new Error('no string'); } }",
   "new Proxy({}, new Proxy({}, { get: () => () => { throw new Error('trap'); } }))",

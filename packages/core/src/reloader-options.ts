@@ -27,7 +27,9 @@ export interface CreateReloaderOptions {
   root: string | URL;
   /**
    * Globs relative to root that select modules, and the JSON files they import
-   * (an edited JSON file reloads the modules importing it). Default: `**\/*.{ts,mts,js,mjs,json}`.
+   * (an edited JSON file reloads the modules importing it). Default:
+   * `**\/*.{ts,mts,tsx,js,mjs,jsx,json,cts,cjs}` (`.cts` and `.cjs` files are
+   * CommonJS: not loaded, said once each).
    */
   include?: string[];
   /** Globs relative to root never watched. Default: declaration files and tests. */
@@ -108,8 +110,9 @@ export interface CreateReloaderOptions {
   quiet?: boolean;
 }
 
-const DEFAULT_INCLUDE = ['**/*.{ts,mts,js,mjs,json}'];
-const DEFAULT_EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*'];
+// `.cjs` and `.cts` are watched only to say, once each, that they are not loaded (CommonJS).
+const DEFAULT_INCLUDE = ['**/*.{ts,mts,tsx,js,mjs,jsx,json,cts,cjs}'];
+const DEFAULT_EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.d.cts', '**/*.test.*', '**/*.spec.*'];
 
 function badOption(message: string): HotMcpError {
   return new HotMcpError('HOTMCP_ERR_BAD_OPTION', message);

@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, keyOf, listOf, registryName } from '../define.js';
 import { locate } from '../error-location.js';
@@ -6,7 +7,7 @@ import { sameStamp } from '../file-stamp.js';
 import { isInside } from '../inside-root.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
-import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
+import type { LoadNotice, LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import type { ListKind, ToolRegistryAdapter } from '../ports/tool-registry-adapter.js';
 import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
@@ -76,6 +77,10 @@ export class ReloadEngine {
   private unguard: (() => void) | undefined;
   /** Modules warned about the timers they leave running with no `dispose`: said once per module. */
   private readonly timerWarnings = new Map<string, ModuleErrorReport>();
+  /** The loader's notices already said (once per code and file), with the module that first had each. */
+  private readonly notices = new Map<string, ModuleErrorReport>();
+  /** Files under the root the engine does not load, said once each (`.cjs`, `.cts`). */
+  private readonly skipped = new Set<string>();
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -170,7 +175,7 @@ export class ReloadEngine {
     if (!this.running) return { found };
     const listing = this.source.rescan();
     for (const [file, stamp] of listing.files) {
-      if (this.deny.reason(file) !== undefined) continue;
+      if (this.deny.reason(file) !== undefined || isCommonJs(file)) continue;
       if (!this.tracked.has(file)) found.added.push(file);
       else if (!sameStamp(this.stamps.get(file), stamp)) found.changed.push(file);
     }
@@ -241,7 +246,9 @@ export class ReloadEngine {
       modules: this.moduleReports(),
       ...(this.lastBatch && { lastBatch: this.lastBatch }),
       errors,
-      ...(this.timerWarnings.size > 0 && { warnings: [...this.timerWarnings.values()] }),
+      ...(this.timerWarnings.size + this.notices.size > 0 && {
+        warnings: [...this.timerWarnings.values(), ...this.notices.values()],
+      }),
       counts: {
         modules: this.records.size,
         tools: this.count('tool'),
@@ -333,7 +340,31 @@ export class ReloadEngine {
   private allowed(file: string): boolean {
     const reason = this.deny.reason(file);
     if (reason !== undefined) this.audit.record('file.denied', { file, reason });
-    return reason === undefined;
+    return reason === undefined && !this.notLoaded(file);
+  }
+
+  /**
+   * A CommonJS file (`.cjs`, `.cts`) is no tool module: it is not loaded, and
+   * a module importing it gets Node's own copy, never reloaded. Said once per
+   * file (stderr, audit), so a tool written that way is not missing silently.
+   */
+  private notLoaded(file: string): boolean {
+    if (!isCommonJs(file)) return false;
+    if (this.skipped.has(file)) return true;
+    this.skipped.add(file);
+    const message = `${file} is CommonJS (${extname(file)}): hotmcp does not load it as a tool module, and a module importing it gets Node's own copy, which is never reloaded. Write tool modules and their helpers as ES modules (.ts, .mts, .js, .mjs) to have them hot-reloaded.`;
+    this.audit.record('file.skipped', { file, code: 'HOTMCP_WARN_NOT_LOADED', message });
+    process.stderr.write(`hotmcp: ${message}\n`);
+    return true;
+  }
+
+  /** A loader's notice, said once per code and file (stderr, audit, status). */
+  private notice(module: string, notice: LoadNotice): void {
+    const key = `${notice.code}\0${notice.file}`;
+    if (this.notices.has(key)) return;
+    this.notices.set(key, { module, code: notice.code, message: notice.message, file: notice.file });
+    this.audit.record('module.notice', { module, ...notice });
+    process.stderr.write(`hotmcp: ${notice.message}\n`);
   }
 
   private async apply(batch: ChangeBatch): Promise<void> {
@@ -377,6 +408,7 @@ export class ReloadEngine {
         record.calls = calls;
         this.uncaught.delete(result.file);
         this.checkTimers(result.file, result.exports, result.timersLeft ?? 0);
+        for (const notice of result.notices ?? []) this.notice(result.file, notice);
         record.rejected.clear();
         delete record.error;
       } catch (error) {
@@ -633,4 +665,9 @@ export class ReloadEngine {
     this.disposals.add(task);
     void task.finally(() => this.disposals.delete(task));
   }
+}
+
+/** `.cjs` and `.cts` files: CommonJS, never loaded as tool modules. */
+function isCommonJs(file: string): boolean {
+  return /\.c[jt]s$/.test(file);
 }

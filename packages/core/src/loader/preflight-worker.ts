@@ -8,9 +8,10 @@
  * files only, and shares the unchanged modules they import.
  */
 import 'reflect-metadata';
-import { Module } from 'node:module';
+import { findSourceMap, Module } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PreflightJob, PreflightMessage, PreflightSource } from './preflight.js';
+import type { PreflightJob, PreflightMessage, PreflightSource, ThrowSite } from './preflight.js';
 import { RunnerModuleLoader } from './runner-module-loader.js';
 import type { TransformedModule } from './runner-transform.js';
 
@@ -42,10 +43,16 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
   readonly timers = new Map<string, number>();
   private claimed = 0;
 
+  /** The modules evaluating now, innermost last: a throw is the innermost one's. */
+  readonly evaluating: string[] = [];
+
   protected override traceEvaluation(file: string, done: boolean): void {
     if (!done) {
+      this.evaluating.push(file);
       this.starts.set(file, { active: process.getActiveResourcesInfo(), claimed: this.claimed });
     } else {
+      const at = this.evaluating.lastIndexOf(file);
+      if (at !== -1) this.evaluating.splice(at, 1);
       const start = this.starts.get(file);
       if (start) {
         const opened = leftOpen(start.active, process.getActiveResourcesInfo()).filter((type) => type === 'Timeout');
@@ -57,6 +64,65 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
       }
     }
     post({ type: 'trace', file, done });
+  }
+}
+
+/**
+ * Where module code in the root threw a value that is no Error (a string, a
+ * number, a plain object): such a value carries no stack, so the line is
+ * taken from this thread's own inspector, which pauses on every exception
+ * while a batch evaluates (the main thread is never paused). Keyed by the
+ * module that was evaluating; the main thread adds the line to its failure.
+ */
+class ThrowSites {
+  readonly sites = new Map<string, ThrowSite>();
+  private session: import('node:inspector').Session | undefined;
+  /** Script id → file URL, for scripts compiled from files in the root. */
+  private readonly scripts = new Map<string, string>();
+
+  /** Connect this thread's inspector, if there is one (not in a Node built without it, nor under the permission model). */
+  async start(root: string, evaluating: readonly string[]): Promise<void> {
+    if (this.session) return;
+    try {
+      const { Session } = await import('node:inspector');
+      const session = new Session();
+      session.connect();
+      const prefix = pathToFileURL(root).href;
+      session.on('Debugger.scriptParsed', ({ params }) => {
+        if (params.url.startsWith(prefix)) this.scripts.set(params.scriptId, params.url);
+      });
+      session.on('Debugger.paused', ({ params }) => {
+        try {
+          const module = evaluating.at(-1);
+          if (module !== undefined && (params.data as { subtype?: string } | undefined)?.subtype !== 'error') {
+            const site = this.siteOf(params.callFrames[0]?.location);
+            if (site) this.sites.set(module, site);
+          }
+        } finally {
+          session.post('Debugger.resume');
+        }
+      });
+      session.post('Debugger.enable');
+      this.session = session;
+    } catch {
+      // no inspector here: non-Error throws are reported without a line
+    }
+  }
+
+  /** Pause on exceptions while a batch evaluates, and only then. */
+  watch(on: boolean): void {
+    if (on) this.sites.clear();
+    this.session?.post('Debugger.setPauseOnExceptions', { state: on ? 'all' : 'none' });
+  }
+
+  /** The original file and line of a paused location in a compiled module (through its source map). */
+  private siteOf(location: { scriptId: string; lineNumber: number; columnNumber?: number } | undefined) {
+    const url = location && this.scripts.get(location.scriptId);
+    if (!url) return undefined;
+    const entry = findSourceMap(fileURLToPath(url))?.findEntry(location.lineNumber, location.columnNumber ?? 0);
+    if (!entry || !('originalSource' in entry)) return undefined;
+    const file = fileURLToPath(entry.originalSource);
+    return { file, line: entry.originalLine + 1 };
   }
 }
 
@@ -129,14 +195,21 @@ await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifi
 setInterval(() => {}, 60_000);
 
 let loader: PreflightRunnerLoader | undefined;
+const throwSites = new ThrowSites();
 port.on('message', async (job: PreflightJob) => {
   const idle = process.getActiveResourcesInfo();
   loader ??= new PreflightRunnerLoader(job.root);
+  await throwSites.start(job.root, loader.evaluating);
   loader.sources.clear();
   loader.starts.clear();
   loader.timers.clear();
   for (const source of job.sources) loader.sources.set(source.file, source);
-  await loader.load(job.files);
+  throwSites.watch(true);
+  try {
+    await loader.load(job.files);
+  } finally {
+    throwSites.watch(false);
+  }
   const open = await leftOpenAfter(idle);
   // Timers still running once the batch is done, handed to the modules that started them.
   let running = open.filter((type) => type === 'Timeout').length;
@@ -146,6 +219,6 @@ port.on('message', async (job: PreflightJob) => {
     running -= left;
     if (left > 0) timersLeft.push([file, left]);
   }
-  post({ type: 'done', leftOpen: open, timersLeft });
+  post({ type: 'done', leftOpen: open, timersLeft, thrownAt: [...throwSites.sites] });
 });
 post({ type: 'ready' });

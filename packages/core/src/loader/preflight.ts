@@ -71,18 +71,27 @@ export interface PreflightJob {
   externals: Array<[string, string, boolean]>;
 }
 
+/** Where a module's top-level code threw a value that is no Error (file and line in the root). */
+export interface ThrowSite {
+  file: string;
+  line: number;
+}
+
 /** Messages from the worker. */
 export type PreflightMessage =
   | { type: 'ready' }
   | { type: 'trace'; file: string; done: boolean }
   /** A module called what would end the whole process (`process.abort()`, `process.kill(process.pid)`); the thread ends next. */
   | { type: 'ends'; call: string }
-  /** `leftOpen`: what the modules opened at import and left active (ports, timers), by type. */
-  | { type: 'done'; leftOpen: string[]; timersLeft: Array<[string, number]> };
+  /**
+   * `leftOpen`: what the modules opened at import and left active (ports, timers), by type.
+   * `thrownAt`: per module, where its evaluation last threw a value that is no Error.
+   */
+  | { type: 'done'; leftOpen: string[]; timersLeft: Array<[string, number]>; thrownAt: Array<[string, ThrowSite]> };
 
 export type PreflightOutcome =
   /** Every module finished (well or not): the main thread evaluates them. */
-  | { kind: 'finished'; leftOpen: string[]; timersLeft: Array<[string, number]> }
+  | { kind: 'finished'; leftOpen: string[]; timersLeft: Array<[string, number]>; thrownAt: Array<[string, ThrowSite]> }
   /** Nothing progressed within the limit: `running` were evaluating, innermost last; `finished` got done first. */
   | { kind: 'timeout'; running: string[]; finished: string[] }
   /**
@@ -252,7 +261,8 @@ export class ImportPreflight {
       };
       const onMessage = (message: PreflightMessage) => {
         if (message.type === 'done') {
-          return settle({ kind: 'finished', leftOpen: message.leftOpen, timersLeft: message.timersLeft });
+          const { leftOpen, timersLeft, thrownAt } = message;
+          return settle({ kind: 'finished', leftOpen, timersLeft, thrownAt });
         }
         if (message.type === 'ends') ends = message.call;
         if (message.type !== 'trace') return;

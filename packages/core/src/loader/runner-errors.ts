@@ -1,5 +1,6 @@
 import { asError, clip, HotMcpError, isHotMcpError } from '../errors.js';
 import { toLoadError } from './load-error.js';
+import type { ThrowSite } from './preflight.js';
 import type { RunnerModule } from './runner-module.js';
 
 /** The line of `source` that imports `specifier`, when it can be found. */
@@ -29,12 +30,26 @@ function withoutGetterFrame(error: unknown): unknown {
   return view;
 }
 
-/** What evaluating (or linking) `file` threw, as a coded error naming the file and line. */
-export function moduleError(error: unknown, file: string, root: string): HotMcpError {
+/**
+ * What evaluating (or linking) `file` threw, as a coded error naming the file
+ * and line. A value that is no Error has no stack: `site` is where the
+ * preflight worker saw the module's evaluation throw it.
+ */
+export function moduleError(error: unknown, file: string, root: string, site?: ThrowSite): HotMcpError {
   if (isHotMcpError(error)) return error;
   const thrown = asError(error); // whatever was thrown, as an Error: reading it never throws
   const view = withoutGetterFrame(thrown);
   const located = toLoadError(view, file, root);
+  if (site && located.line === undefined && !(error instanceof Error)) {
+    const prefix = `Failed to load ${file}: `;
+    const reason = located.message.startsWith(prefix) ? located.message.slice(prefix.length) : located.message;
+    return new HotMcpError(located.code, `Failed to load ${file} (${site.file}:${site.line}): ${reason}`, {
+      file: site.file,
+      line: site.line,
+      cause: error,
+      details: { module: file },
+    });
+  }
   return view === thrown
     ? located
     : new HotMcpError(located.code, located.message, {

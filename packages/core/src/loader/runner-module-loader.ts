@@ -9,7 +9,7 @@ import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { outsideRoot, readModuleSource } from './module-source.js';
-import type { PreflightOption } from './preflight.js';
+import type { PreflightOption, ThrowSite } from './preflight.js';
 import { compileCommonJs, compileVersion, enableSourceMaps } from './runner-compile.js';
 import {
   dependencyFailed,
@@ -42,6 +42,7 @@ type ModuleFunction = (
 type Importer = (specifier: string, options?: unknown) => Promise<Namespace>;
 
 const NO_FILES: ReadonlySet<string> = new Set();
+const NO_SITES: ReadonlyMap<string, ThrowSite> = new Map();
 /**
  * How long a module's top-level code may take on the main thread. It already
  * finished in the preflight worker; what still takes this long here waits for
@@ -77,6 +78,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   private readonly compiled = new Map<string, CompiledSource>();
   private readonly importers = new Map<string, Importer>();
   private readonly preflight: RunnerPreflight;
+  /** Where the preflight saw the current batch's modules throw values that are no Error. */
+  private thrownAt: ReadonlyMap<string, ThrowSite> = NO_SITES;
 
   constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
     this.root = settings.root.endsWith(sep) ? settings.root : settings.root + sep;
@@ -93,12 +96,12 @@ export class RunnerModuleLoader implements ModuleLoader {
       const modules = files.map((file) => this.link(file, generation, fresh));
       let timersLeft = new Map<string, number>();
       if (this.settings.preflight !== false) {
-        timersLeft = await this.preflight.check(
+        ({ timersLeft, thrownAt: this.thrownAt } = await this.preflight.check(
           modules,
           this.generations.get(generation) ?? [],
           (file) => this.compiled.get(file),
           (module, error) => this.fail(module, error),
-        );
+        ));
       }
       for (const module of modules) {
         // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
@@ -106,6 +109,10 @@ export class RunnerModuleLoader implements ModuleLoader {
         while ((await withinLimit(settled, MAIN_THREAD_LIMIT_MS)) === 'timeout') {
           if (this.stalled(module)) break;
         }
+        const notice = await this.compiled.get(module.file)?.result.then(
+          (compiled) => compiled.notice,
+          () => undefined,
+        );
         results.push(
           module.status === 'evaluated'
             ? {
@@ -113,12 +120,14 @@ export class RunnerModuleLoader implements ModuleLoader {
                 ok: true,
                 exports: module.namespace,
                 ...(timersLeft.has(module.file) && { timersLeft: timersLeft.get(module.file) }),
+                ...(notice && { notices: [notice] }),
               }
             : { file: module.file, ok: false, error: module.error ?? unfinished(module.file) },
         );
       }
     } finally {
       this.commit(generation);
+      this.thrownAt = NO_SITES;
     }
     return results;
   }
@@ -334,7 +343,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private fail(module: RunnerModule, error: unknown): void {
     module.status = 'failed';
     module.body = undefined;
-    module.error = moduleError(error, module.file, this.settings.root);
+    module.error = moduleError(error, module.file, this.settings.root, this.thrownAt.get(module.file));
   }
 
   private require(module: RunnerModule, specifier: string): unknown {

@@ -1,4 +1,10 @@
-import { ImportPreflight, type PreflightOption, type PreflightSource, preflightTimeout } from './preflight.js';
+import {
+  ImportPreflight,
+  type PreflightOption,
+  type PreflightSource,
+  preflightTimeout,
+  type ThrowSite,
+} from './preflight.js';
 import { importTimeout, threadEnded } from './runner-errors.js';
 import { type RunnerModule, reachesFailed } from './runner-module.js';
 import type { TransformedModule } from './runner-transform.js';
@@ -32,6 +38,14 @@ async function closureOf(batch: RunnerModule[]): Promise<RunnerModule[]> {
   return [...seen];
 }
 
+/** What the worker learnt of a batch's modules, for the main thread. */
+export interface PreflightFindings {
+  /** Timers each module started at import and left running. */
+  timersLeft: Map<string, number>;
+  /** Where each module's evaluation threw a value that is no Error (which carries no line of its own). */
+  thrownAt: Map<string, ThrowSite>;
+}
+
 /**
  * The runner's preflight: the new versions of a batch are evaluated in a
  * worker thread first, with the texts and compilations the main thread read,
@@ -63,8 +77,8 @@ export class RunnerPreflight {
     fresh: readonly RunnerModule[],
     compiled: (file: string) => CompiledSource | undefined,
     fail: (module: RunnerModule, error: unknown) => void,
-  ): Promise<Map<string, number>> {
-    const timersLeft = new Map<string, number>();
+  ): Promise<PreflightFindings> {
+    const findings: PreflightFindings = { timersLeft: new Map(), thrownAt: new Map() };
     const timeoutMs = preflightTimeout(this.option);
     const closure = await closureOf(batch);
     let pending = batch.filter((module) => module.status !== 'failed');
@@ -76,8 +90,11 @@ export class RunnerPreflight {
         sources: await sourcesOf(closure, compiled),
         externals: externalsOf(closure),
       });
-      if (outcome.kind === 'finished') for (const [file, count] of outcome.timersLeft) timersLeft.set(file, count);
-      if (outcome.kind !== 'timeout' && outcome.kind !== 'died') return timersLeft;
+      if (outcome.kind === 'finished') {
+        for (const [file, count] of outcome.timersLeft) findings.timersLeft.set(file, count);
+        for (const [file, site] of outcome.thrownAt) findings.thrownAt.set(file, site);
+      }
+      if (outcome.kind !== 'timeout' && outcome.kind !== 'died') return findings;
       const hung = new Set(outcome.running);
       const culprit = outcome.running.at(-1) as string;
       for (const module of fresh) {
@@ -93,10 +110,10 @@ export class RunnerPreflight {
       // Left: what the worker never reached. One that imports a module that timed out fails here on its own.
       const finished = new Set(outcome.finished);
       const next = pending.filter((module) => module.status !== 'failed' && !finished.has(module.file));
-      if (next.length === pending.length || hung.size === 0) return timersLeft; // no progress: let this thread decide
+      if (next.length === pending.length || hung.size === 0) return findings; // no progress: let this thread decide
       pending = next.filter((module) => !reachesFailed(module));
     }
-    return timersLeft;
+    return findings;
   }
 
   /** Stop the worker. */

@@ -8,9 +8,10 @@
  * their temporal dead zone), the second runs the body, top-level `await`
  * included.
  */
-import { extname } from 'node:path';
+import { dirname, extname } from 'node:path';
 import { init, parse } from 'es-module-lexer';
-import { type Loader, type Message, transform } from 'esbuild';
+import { type Loader, type Message, type TsconfigRaw, transform } from 'esbuild';
+import { getTsconfig } from 'get-tsconfig';
 
 /** The names the wrapper gives the module's view of the runner. None may clash with user code. */
 export const WRAPPER_PARAMS = ['module', 'require', '__hm$meta', '__hm$i'] as const;
@@ -39,6 +40,67 @@ export interface TransformedModule {
   code: string;
   /** The static import specifiers that survived compilation (type-only and unused imports are gone), in order. */
   imports: string[];
+  /** What the compilation could not do as the module's tsconfig.json asks (said once per tsconfig). */
+  notice?: CompileNotice;
+}
+
+/** Something a module's tsconfig.json asks for that the compilation does not do. */
+export interface CompileNotice {
+  code: 'HOTMCP_WARN_DECORATOR_METADATA';
+  /** The tsconfig.json that asks for it. */
+  file: string;
+  message: string;
+}
+
+/**
+ * The compiler options of a tsconfig.json that change what esbuild emits
+ * (legacy decorators, class fields, JSX). The rest (paths, target, module
+ * kind, strictness) is left to the runner, which resolves imports as Node
+ * does and compiles for the running Node.
+ */
+const HONOURED_OPTIONS = ['experimentalDecorators', 'useDefineForClassFields', 'jsxFactory', 'jsxFragmentFactory'];
+/** JSX modes that produce code Node can run (`preserve` and `react-native` leave JSX in place). */
+const JSX_MODES = new Set(['react', 'react-jsx', 'react-jsxdev']);
+
+interface ModuleTsconfig {
+  raw: TsconfigRaw;
+  notice?: CompileNotice;
+}
+
+/**
+ * What the tsconfig.json nearest to `file` (in its folder or one above,
+ * `extends` followed) says about compiling it, as esbuild takes it. Read at
+ * each compilation (a module is compiled again only when its text changed).
+ */
+function tsconfigOf(file: string): ModuleTsconfig | undefined {
+  let found: ReturnType<typeof getTsconfig>;
+  try {
+    found = getTsconfig(dirname(file));
+  } catch {
+    return undefined; // a tsconfig.json that cannot be read: compiled with esbuild's defaults, as without one
+  }
+  const options = found?.config.compilerOptions;
+  if (!found || !options) return undefined;
+  const compilerOptions: Record<string, unknown> = {};
+  for (const name of HONOURED_OPTIONS) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined) compilerOptions[name] = value;
+  }
+  if (typeof options.jsx === 'string' && JSX_MODES.has(options.jsx)) {
+    compilerOptions.jsx = options.jsx;
+    if (options.jsxImportSource !== undefined) compilerOptions.jsxImportSource = options.jsxImportSource;
+  }
+  const metadata = options.emitDecoratorMetadata === true && options.experimentalDecorators === true;
+  return {
+    raw: { compilerOptions } as TsconfigRaw,
+    ...(metadata && {
+      notice: {
+        code: 'HOTMCP_WARN_DECORATOR_METADATA',
+        file: found.path,
+        message: `${found.path} sets emitDecoratorMetadata, which esbuild (what hotmcp compiles tool modules with) does not emit: decorators see no design:type or design:paramtypes metadata there. Pass what a decorator needs explicitly (an injection token, say). experimentalDecorators is honoured.`,
+      },
+    }),
+  };
 }
 
 const lexerReady = init;
@@ -48,18 +110,20 @@ const lexerReady = init;
  * esbuild's error (its message names `file:line:column`) on a syntax error.
  */
 export async function transformModule(file: string, source: string): Promise<TransformedModule> {
-  const [cjs, esm] = await Promise.all([toCommonJs(file, source), toEsmImports(file, source)]);
+  const tsconfig = tsconfigOf(file);
+  const [cjs, esm] = await Promise.all([toCommonJs(file, source, tsconfig), toEsmImports(file, source, tsconfig)]);
   await lexerReady;
   let code = rewriteDynamicImports(cjs);
   const imports = staticImports(code, esm);
   code = patchHelpers(code);
   // On the first line, so every later line keeps its number and the source map holds.
   code = `module.exports = async function* (${WRAPPER_PARAMS.join(', ')}) {"use strict";${code}\n};`;
-  return { code, imports };
+  return { code, imports, ...(tsconfig?.notice && { notice: tsconfig.notice }) };
 }
 
-function options(file: string) {
+function options(file: string, tsconfig: ModuleTsconfig | undefined) {
   return {
+    ...(tsconfig && { tsconfigRaw: tsconfig.raw }),
     loader: LOADERS[extname(file)] ?? 'js',
     format: 'cjs',
     platform: 'node',
@@ -77,9 +141,13 @@ function options(file: string) {
  * imports as its CommonJS output: what tells a real `require()` line of the
  * CommonJS output from text that only looks like one (in a template literal).
  */
-async function toEsmImports(file: string, source: string): Promise<Set<string> | undefined> {
+async function toEsmImports(
+  file: string,
+  source: string,
+  tsconfig: ModuleTsconfig | undefined,
+): Promise<Set<string> | undefined> {
   try {
-    const { code } = await transform(source, { ...options(file), format: 'esm', sourcemap: false });
+    const { code } = await transform(source, { ...options(file, tsconfig), format: 'esm', sourcemap: false });
     await lexerReady;
     const [imports] = parse(code);
     return new Set(imports.flatMap((entry) => (entry.d === -1 && entry.n !== undefined ? [entry.n] : [])));
@@ -88,16 +156,16 @@ async function toEsmImports(file: string, source: string): Promise<Set<string> |
   }
 }
 
-async function toCommonJs(file: string, source: string): Promise<string> {
+async function toCommonJs(file: string, source: string, tsconfig: ModuleTsconfig | undefined): Promise<string> {
   try {
-    return (await transform(source, options(file))).code;
+    return (await transform(source, options(file, tsconfig))).code;
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors ?? [];
     if (errors.length === 0 || !errors.every((message) => message.text.startsWith(TLA_ERROR))) throw error;
     const mark = AWAIT_MARKS.find((candidate) => !source.includes(candidate));
     const marked = mark === undefined ? undefined : markTopLevelAwaits(source, errors, mark);
     if (marked === undefined) throw error;
-    const code = (await transform(marked.source, options(file))).code;
+    const code = (await transform(marked.source, options(file, tsconfig))).code;
     return unmarkTopLevelAwaits(code, marked);
   }
 }

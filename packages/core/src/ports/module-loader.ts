@@ -1,5 +1,18 @@
 import type { HotMcpError } from '../errors.js';
 
+/**
+ * Something about how a module was loaded that works, but not as its author
+ * asked (a tsconfig.json option the loader does not apply, say). The engine
+ * says each one once per `code` and `file` (stderr, audit, status).
+ */
+export interface LoadNotice {
+  /** A `HOTMCP_WARN_*` code. */
+  code: string;
+  /** The file it is about (the module, or a file it is compiled with, such as its tsconfig.json). */
+  file: string;
+  message: string;
+}
+
 /** The outcome of loading one file. */
 export type LoadResult =
   | {
@@ -8,6 +21,8 @@ export type LoadResult =
       exports: Record<string, unknown>;
       /** Timers the module's top-level code left running, when the loader can tell (the runner's preflight). */
       timersLeft?: number;
+      /** What was not done as the module's author asked (see {@link LoadNotice}). */
+      notices?: LoadNotice[];
     }
   | { file: string; ok: false; error: HotMcpError };
 
