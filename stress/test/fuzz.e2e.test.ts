@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type FuzzTargetKind, randomSeed, runFuzz } from '../src/fuzz.js';
 
-// Short, seed-logged runs of `pnpm fuzz` and `pnpm fuzz --target http`. FUZZ_SEED (and FUZZ_PATH) replay a
+// A few short, seed-logged runs (the 1,000-sequence run is `pnpm fuzz`, run by hand) of `pnpm fuzz` and `pnpm fuzz --target http`. FUZZ_SEED (and FUZZ_PATH) replay a
 // logged failure; FUZZ_TARGET runs one target only.
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomSeed();
 const targets: Array<{ target: FuzzTargetKind; runs: number; clients: string }> = [
-  { target: 'stdio', runs: 20, clients: 'an SDK 1.x client of the stdio example' },
-  { target: 'http', runs: 10, clients: 'five clients of both SDKs and protocol eras of the HTTP example' },
+  { target: 'stdio', runs: 5, clients: 'an SDK 1.x client of the stdio example' },
+  { target: 'http', runs: 3, clients: 'five clients of both SDKs and protocol eras of the HTTP example' },
 ];
 
 describe.each(targets.filter(({ target }) => (process.env.FUZZ_TARGET ?? target) === target))(
