@@ -81,7 +81,10 @@ export class RunnerPreflight {
     const findings: PreflightFindings = { timersLeft: new Map(), thrownAt: new Map() };
     const timeoutMs = preflightTimeout(this.option);
     const closure = await closureOf(batch);
-    let pending = batch.filter((module) => module.status !== 'failed');
+    // A module that imports one that already failed (a syntax error, a missing import) fails here, naming
+    // that one: the worker, given no compilation of it, would compile it itself, loading esbuild there,
+    // which on a busy machine takes longer than the limit and passes for a hang of the importer.
+    let pending = batch.filter((module) => module.status !== 'failed' && !reachesFailed(module));
     while (pending.length > 0) {
       this.preflight ??= new ImportPreflight(timeoutMs);
       const outcome = await this.preflight.run({
