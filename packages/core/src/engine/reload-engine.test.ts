@@ -230,6 +230,29 @@ describe('ReloadEngine', () => {
     expect(t.reloader.status().errors).toEqual([]);
   });
 
+  it('loads a module waiting for a missing import again when that file is reported changed, not added (regression: a watcher that saw the re-creation before the removal left the module failed; found by pnpm fuzz)', async () => {
+    const t = await setup({ baseline: [file('a.ts'), file('lib/other.ts')] });
+    const missing = new HotMcpError(
+      'HOTMCP_ERR_MODULE_NOT_FOUND',
+      `Failed to load ${file('a.ts')}: Cannot find module`,
+      {
+        file: file('a.ts'),
+        line: 1,
+        details: { module: file('a.ts'), specifier: './lib/helper.js' },
+      },
+    );
+    t.loader.set(file('a.ts'), missing).set(file('lib/other.ts'), {}).set(file('lib/helper.ts'), {});
+    await t.reloader.start();
+    expect(t.reloader.status().errors).toEqual([expect.objectContaining({ module: file('a.ts') })]);
+    t.loader.set(file('a.ts'), { default: tool('a') });
+    const loads = t.loader.loads.length;
+    await t.change({ changed: [file('lib/other.ts')] }); // not where the import points: a.ts is left alone
+    expect(t.loader.loads.slice(loads).flat()).not.toContain(file('a.ts'));
+    await t.change({ changed: [file('lib/helper.ts')] });
+    expect(t.adapter.list().tools).toEqual(['a']);
+    expect(t.reloader.status().errors).toEqual([]);
+  });
+
   it('rejects a name registered on the server outside the reloader', async () => {
     const t = await setup({ baseline: [file('a.ts')] });
     t.adapter.addForeignTool('static');

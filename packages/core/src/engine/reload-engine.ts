@@ -1,4 +1,4 @@
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { type AnyDefinition, keyOf, listOf, registryName } from '../define.js';
 import { locate } from '../error-location.js';
@@ -384,8 +384,13 @@ export class ReloadEngine {
     const affected = new Set(touched.filter((file) => !isAsset(file)));
     for (const file of this.loader.importersOf([...touched, ...removed])) affected.add(file);
     this.loader.forget(assets);
-    if (batch.added.length > 0) {
-      for (const [file, record] of this.records) if (record.error) affected.add(file);
+    // A watcher may report a file re-created before it saw the removal as changed, not added: a module
+    // waiting for a missing import is loaded again when a file appears where that import points.
+    const stems = new Set(touched.map(stem));
+    for (const [file, record] of this.records) {
+      if (!record.error) continue;
+      const awaited = awaitedImport(file, record.error);
+      if (batch.added.length > 0 || (awaited !== undefined && stems.has(awaited))) affected.add(file);
     }
     const toLoad = [...affected].filter((file) => this.tracked.has(file) && this.deny.reason(file) === undefined);
 
@@ -670,4 +675,18 @@ export class ReloadEngine {
 /** `.cjs` and `.cts` files: CommonJS, never loaded as tool modules. */
 function isCommonJs(file: string): boolean {
   return /\.c[jt]s$/.test(file);
+}
+
+/** A path without its extension: what an import specifier and the file it resolves to share. */
+function stem(file: string): string {
+  return file.slice(0, file.length - extname(file).length);
+}
+
+/** Where the local import a module failed on (HOTMCP_ERR_MODULE_NOT_FOUND) points, without extension. */
+function awaitedImport(file: string, error: HotMcpError): string | undefined {
+  const specifier = error.details?.specifier;
+  if (error.code !== 'HOTMCP_ERR_MODULE_NOT_FOUND' || typeof specifier !== 'string' || !specifier.startsWith('.')) {
+    return undefined;
+  }
+  return stem(resolve(dirname(error.file ?? file), specifier));
 }
