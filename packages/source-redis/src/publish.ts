@@ -66,9 +66,13 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     for (let attempt = 0; sent === undefined; attempt++) {
       if (attempt === 20)
         throw new HotMcpError('HOTMCP_ERR_FLEET_UNAVAILABLE', 'publish: the snapshot kept changing under 20 attempts');
-      await redis.watch(keys.head, keys.hashes);
-      const head = (await redis.get(keys.head)) ?? ZERO_ID;
-      const remote = await redis.hgetall(keys.hashes);
+      // Sent together, answered in one round trip (ioredis writes them before any reply is read).
+      const [, headReply, remote] = await Promise.all([
+        redis.watch(keys.head, keys.hashes),
+        redis.get(keys.head),
+        redis.hgetall(keys.hashes),
+      ]);
+      const head = headReply ?? ZERO_ID;
       const changes: FileChange[] = [];
       for (const [path, { hash, content }] of local) if (remote[path] !== hash) changes.push({ path, hash, content });
       for (const path of Object.keys(remote)) if (!local.has(path)) changes.push({ path, deleted: true });
