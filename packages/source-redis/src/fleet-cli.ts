@@ -95,6 +95,10 @@ export async function runPublish(
     return 0;
   }
   if (!values.wait) return 0;
+  if ((result.replicas ?? []).length === 0) {
+    output.err(`  no live replica: the entry waits in the stream for replicas to start`);
+    return 0;
+  }
   for (const name of result.pending ?? []) output.err(`  ${name} had not applied ${result.id} in time`);
   const failed = (result.replicas ?? []).filter((replica) => replica.outcome !== 'applied');
   return failed.length > 0 || (result.pending ?? []).length > 0 ? 1 : 0;

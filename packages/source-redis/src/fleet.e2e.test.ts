@@ -67,7 +67,6 @@ async function startSource(root: string, name = 'r1', audit?: MemoryAuditSink) {
     redis: redis.url,
     stream,
     replica: name,
-    heartbeatMs: 200,
     ...(audit && { audit }),
   });
   sources.push(source);
@@ -104,6 +103,28 @@ describe('publish', () => {
     expect(await client.hgetall(keys.hashes)).toEqual({ 'a.ts': sha256('a2'), 'c/d.ts': sha256('d1') });
     const entries = await client.xrange(stream, '-', '+');
     expect(entries.map(([, fields]) => fields[1])).toEqual(['0-0', first.id, second.id]);
+  });
+});
+
+describe('the fleet CLI', () => {
+  it('names the Redis it could not reach, and exits 1', async () => {
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const code = await runFleetCli(['fleet', 'status', '--redis', 'redis://127.0.0.1:1'], output);
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^hotmcp: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/),
+    ]);
+  });
+
+  it('exits 2 with its usage on a bad option, naming its own program', async () => {
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const names = { program: 'hotmcp-fleet', status: 'status' };
+    expect(await runFleetCli(['publish', 'tools', '--bogus'], output, names)).toBe(2);
+    expect(lines.join('\n')).toMatch(
+      /^hotmcp-fleet: Unknown option '--bogus'[\s\S]*\n {2}hotmcp-fleet status \[--redis/,
+    );
   });
 });
 
@@ -233,7 +254,7 @@ describe('RedisChangeSource', () => {
   }, async () => {
     const root = replicaRoot('r1');
     await publish({ dir: origin({ 'greet.ts': tool('v1'), 'broken.ts': 'export default {' }), redis: client, stream });
-    const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1', heartbeatMs: 200 });
+    const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1' });
     sources.push(source);
     const adapter = new FakeRegistryAdapter();
     const reloader = await createReloader({
