@@ -117,6 +117,30 @@ describe('the stdio supervisor', () => {
     expect(last).toBeDefined();
   });
 
+  it('delivers requests made while the new process starts beside the draining old one in the order they were sent', async () => {
+    const { client } = await start();
+    const first = await whoami(client);
+    // The old process drains a slow call while the new one starts.
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 300 } });
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    const sent = Array.from({ length: 10 }, (_, i) => i + 1);
+    const answers = await Promise.all(
+      sent.map(
+        async (n) =>
+          JSON.parse(textOf(await client.callTool({ name: 'record', arguments: { n } }))) as {
+            pid: number;
+            recorded: number[];
+          },
+      ),
+    );
+    expect(textOf(await slow)).toBe(`slept 300 in ${first.pid}`);
+    const last = answers.at(-1);
+    expect(last?.pid).not.toBe(first.pid);
+    // Each process got its share in order, the new one the tail: together, every call once, in the order sent.
+    const onOld = answers.filter((a) => a.pid === first.pid).map((a) => a.recorded.at(-1));
+    expect([...onOld, ...(last?.recorded ?? [])]).toEqual(sent);
+  });
+
   it('restarts on a .env change and tells the client its lists may have changed', async () => {
     writeFileSync(join(dir, '.env'), 'VALUE=one\n');
     const running = await start();

@@ -20,14 +20,17 @@ export const DEFAULT_RESTART_ON: readonly string[] = [
  * Watch the files matching `globs` (relative to `cwd`) and call `onChange`
  * with the file when its content really changed (a save of the same bytes,
  * or a touch, restarts nothing). Only the folders the globs name are
- * watched, each without recursion, so a large tree costs nothing.
+ * watched, each without recursion, so a large tree costs nothing. The events
+ * of one save arrive together and are read as one after `settleMs` (default
+ * 0: the next turn of the event loop, no fixed wait); a save that lands in
+ * parts changes the content twice, and the second change restarts again.
  */
 export function watchRestartFiles(
   cwd: string,
   globs: readonly string[],
   onChange: (file: string) => void,
   onError: (error: Error) => void,
-  settleMs = 50,
+  settleMs = 0,
 ): () => void {
   const root = resolve(cwd);
   const matchers = globs.map((glob) => picomatch(glob, { dot: true }));
