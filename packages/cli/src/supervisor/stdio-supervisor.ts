@@ -9,8 +9,11 @@ import {
   isResponse,
   type JsonRpcId,
   type JsonRpcMessage,
+  parseLine,
   type ReadMessage,
+  readLines,
   readMessages,
+  responseIdOf,
   writeMessage,
 } from './json-rpc.js';
 import { DEFAULT_RESTART_ON, watchRestartFiles } from './restart-watch.js';
@@ -268,6 +271,32 @@ class StdioSupervisor implements Supervisor {
 
   // ── the server's side ────────────────────────────────────────────────
 
+  /**
+   * A line from a process. The common case, the answer to one of the client's requests, is
+   * forwarded as it came without being parsed; the rest is parsed and looked at.
+   */
+  #lineFromChild(child: Child, line: Buffer): void {
+    const id = responseIdOf(line);
+    if (id !== undefined) {
+      const key = idKey(id);
+      const session = this.#session;
+      if (!this.#private.has(key) && !session.listens.has(key) && session.initialize?.id !== id) {
+        if (this.#inFlight.delete(key) && this.#drainWaiters.size > 0) for (const check of this.#drainWaiters) check();
+        this.#answered = true;
+        child.readyAt ??= Date.now();
+        writeMessage(this.#output, line);
+        return;
+      }
+    }
+    const read = parseLine(line);
+    if (read === 'empty') return;
+    if (read) this.#fromChild(child, read);
+    else {
+      const text = line.toString('utf8').replace(/\r?\n$/, '');
+      this.#say(`the server wrote a line to stdout that is not JSON-RPC (kept off the wire): ${text}`);
+    }
+  }
+
   #fromChild(child: Child, { message, line }: ReadMessage): void {
     if (isResponse(message)) {
       const key = idKey(message.id);
@@ -320,13 +349,7 @@ class StdioSupervisor implements Supervisor {
     };
     this.#children.set(generation, child);
     proc.stdin?.on('error', () => {});
-    if (proc.stdout) {
-      readMessages(
-        proc.stdout,
-        (read) => this.#fromChild(child, read),
-        (text) => this.#say(`the server wrote a line to stdout that is not JSON-RPC (kept off the wire): ${text}`),
-      );
-    }
+    if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
     let partial = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       this.#log.write(chunk);
