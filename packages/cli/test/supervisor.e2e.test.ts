@@ -165,6 +165,28 @@ describe('the stdio supervisor', () => {
     expect(alive(second.pid)).toBe(true);
   });
 
+  it('starts a new process that needs a port the draining old one still holds again once the old one is gone, and the old one first from then on', async () => {
+    const port = await freePort();
+    writeFileSync(join(dir, 'caps.json'), JSON.stringify({ port }));
+    const running = await start();
+    const { client } = running;
+    const first = await whoami(client);
+    // The old process holds the port for as long as it drains this call; the new one starts meanwhile.
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 3000 } });
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    expect(textOf(await slow)).toBe(`slept 3000 in ${first.pid}`);
+    const second = await waitFor(async () => {
+      const now = await whoami(client);
+      expect(now.pid).not.toBe(first.pid);
+      return now;
+    });
+    expect(running.stderr()).toMatch(/ended while the old one still ran \(.*EADDRINUSE.*\); starting it again/);
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    await waitFor(async () => expect((await whoami(client)).pid).not.toBe(second.pid));
+    expect(running.stderr().match(/ended while the old one still ran/g)).toHaveLength(1);
+    expect(running.errors).toEqual([]);
+  });
+
   it('reports capabilities that differ after a restart as a log message and on stderr', async () => {
     const running = await start();
     await running.client.setLoggingLevel('debug');

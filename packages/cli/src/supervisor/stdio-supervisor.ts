@@ -80,6 +80,8 @@ interface Child {
   readyAt: number | undefined;
   planned: boolean;
   gone: boolean;
+  /** Its stderr while it starts beside the old process: shown once it is the one that serves. */
+  heldStderr: Buffer[] | undefined;
 }
 
 interface InFlight {
@@ -130,6 +132,8 @@ class StdioSupervisor implements Supervisor {
   #state: 'running' | 'starting' | 'waiting' | 'closed' = 'running';
   #crashes = 0;
   #pendingRestart: string | undefined;
+  /** Whether a new process may start beside the old one; off once one could not (it needs what the old one holds). */
+  #overlap = true;
   #retryTimer: NodeJS.Timeout | undefined;
   #answered = false;
   #exitCode = 0;
@@ -346,13 +350,15 @@ class StdioSupervisor implements Supervisor {
       readyAt: undefined,
       planned: false,
       gone: false,
+      heldStderr: undefined,
     };
     this.#children.set(generation, child);
     proc.stdin?.on('error', () => {});
     if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
     let partial = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
-      this.#log.write(chunk);
+      if (child.heldStderr) child.heldStderr.push(chunk);
+      else this.#log.write(chunk);
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       child.stderrTail.push(...lines.filter((l) => l.trim() !== ''));
@@ -459,21 +465,36 @@ class StdioSupervisor implements Supervisor {
     }
     // The old process's end is part of the plan, whether it drains and stops or crashes meanwhile.
     old.planned = true;
+    const drained = () => Promise.race([this.#drained(old.generation, this.#options.drainMs ?? 5000), old.exited]);
+    if (!this.#overlap) {
+      await drained();
+      await this.#stop(old);
+      if (this.#isClosed()) return;
+      await this.#startNext();
+      return;
+    }
     const next = this.#spawn();
-    // Until the old one is gone the new one's end is the restart's to handle (see below).
+    // Until the old one is gone the new one's end is the restart's to handle, and its stderr waits.
     next.planned = true;
+    next.heldStderr = [];
     this.#child = next;
-    await Promise.race([this.#drained(old.generation, this.#options.drainMs ?? 5000), old.exited]);
+    await drained();
     await this.#stop(old);
     if (this.#isClosed()) return;
     if (next.gone) {
-      // It ended while the old one still ran: it may have needed what the old one held (a port,
-      // a lock). Start it again now that the old one is gone; a second failure is a crash.
-      this.#say('the new server process ended while the old one still ran; starting it again');
+      // It ended while the old one still ran: it needs what the old one held (a port, a lock).
+      // From now on the old process goes first; this one starts again now that it is gone.
+      this.#overlap = false;
+      const why = [...next.stderrTail].reverse().find((line) => /error/i.test(line)) ?? next.stderrTail.at(-1);
+      this.#say(
+        `the new server process ended while the old one still ran${why ? ` (${why.trim()})` : ''}; starting it again, and from now on only once the old one has stopped`,
+      );
       await this.#startNext();
       return;
     }
     next.planned = false;
+    for (const chunk of next.heldStderr.splice(0)) this.#log.write(chunk);
+    next.heldStderr = undefined;
     await this.#bringUp(next);
   }
 
