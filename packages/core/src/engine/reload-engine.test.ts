@@ -5,10 +5,10 @@ import { createContainer, registerValue } from '../container.js';
 import { createReloaderFromContainer } from '../create-reloader.js';
 import { definePrompt, defineResource, defineTool } from '../define.js';
 import { HotMcpError } from '../errors.js';
-import { FIRST_BATCH_FILES } from './reload-engine.js';
 import type { ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
+import { FIRST_BATCH_FILES } from './reload-engine.js';
 
 const ROOT = '/work/tools';
 const file = (name: string) => `${ROOT}/${name}`;
