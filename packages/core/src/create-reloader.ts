@@ -117,12 +117,22 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   try {
     moduleLoader.warmUp?.();
   } catch {} // the first load starts what it needs
+  let reloader: Reloader;
   try {
-    return await assemble(options, container, checked, audit, loaderName);
+    reloader = await assemble(options, container, checked, audit, loaderName);
   } catch (error) {
     if (built) await moduleLoader.close?.();
     throw error;
   }
+  if (!built) return reloader;
+  // What the warm-up started goes with stop() even when the reloader was never started (closing twice is harmless).
+  return {
+    ...reloader,
+    async stop() {
+      await reloader.stop();
+      await moduleLoader.close?.();
+    },
+  };
 }
 
 /** The rest of {@link createReloader}: the change source and the adapter, found, and the reloader on top. */
