@@ -448,7 +448,7 @@ describe('a tool folder that is not an ES module', () => {
 });
 
 describe('the import preflight', () => {
-  it('waits for a package that takes longer than the limit to import (regression: a cold import on a busy machine was refused as a hang at start-up)', async () => {
+  it('waits for a package that takes longer than the limit to import, in a worker warmed before the first load', async () => {
     await mkdir(join(base, 'node_modules', 'slow'), { recursive: true });
     await writeFile(
       join(base, 'node_modules', 'slow', 'package.json'),
