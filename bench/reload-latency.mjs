@@ -2,6 +2,7 @@
 // against what a restart-based reloader pays for the same server, in one run.
 //
 //   pnpm bench      (about 3 minutes; ITERATIONS=50, GAP_MS, BULK_ROUNDS to change the run)
+//   node bench/reload-latency.mjs --only startup   (the start-up rows alone; STARTUP_MODULES, STARTS)
 //
 // The example server (examples/sdk-v1-server) runs with default settings on a temp
 // copy of its tools, under the official SDK Client over stdio (the example's own
@@ -423,22 +424,6 @@ function report(result) {
       `${e.call.overheadNs.toFixed(0)} ns (${e.call.loadedNs.toFixed(0)} ns against ${e.call.directNs.toFixed(0)} ns)`,
     ]),
   );
-  const startupTable = markdownTable(
-    [
-      'tool modules',
-      'this server: spawn → initialize answered, p50',
-      'spawn → every tool listed, p50 / max',
-      'plain SDK server registering them statically, p50 / max',
-      'ratio (p50)',
-    ],
-    startup.map((row) => [
-      String(row.modules),
-      ms(row.hotmcpInitialized.p50),
-      `${ms(row.hotmcp.p50)} / ${ms(row.hotmcp.max)}`,
-      `${ms(row.plain.p50)} / ${ms(row.plain.max)}`,
-      `${row.ratio.toFixed(2)}×`,
-    ]),
-  );
   return [
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, load average ${machine.load} at the start. Default settings (watcher: ${watcher}, loader: runner); ${settings.iterations} iterations; back-to-back: the next edit as soon as the previous one is seen.`,
     '',
@@ -451,7 +436,7 @@ function report(result) {
     '',
     `Start-up: a fresh process per start under the SDK Client over stdio, ${startup[0]?.hotmcp.n ?? 0} starts each, the two servers alternately.`,
     '',
-    startupTable,
+    startupTable(startup),
     '',
     'Engine alone, in-process (no file watching, no stdio): a leaf helper edited in a 20-module graph, timed from the batch reaching the engine to the commit; a loaded tool handler called directly, against the same modules imported by Node.',
     '',
@@ -530,6 +515,45 @@ async function main() {
   }
 }
 
+/** The start-up rows as a markdown table. */
+function startupTable(startup) {
+  const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '–');
+  return markdownTable(
+    [
+      'tool modules',
+      'this server: spawn → initialize answered, p50',
+      'spawn → every tool listed, p50 / max',
+      'plain SDK server registering them statically, p50 / max',
+      'ratio (p50)',
+    ],
+    startup.map((row) => [
+      String(row.modules),
+      ms(row.hotmcpInitialized.p50),
+      `${ms(row.hotmcp.p50)} / ${ms(row.hotmcp.max)}`,
+      `${ms(row.plain.p50)} / ${ms(row.plain.max)}`,
+      `${row.ratio.toFixed(2)}×`,
+    ]),
+  );
+}
+
+/** `--only startup`: the start-up rows alone (the same rows as in the full run), printed as their table. */
+async function startupOnly() {
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+  log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, load average ${load}`);
+  const startup = await startupRows({
+    modules: (process.env.STARTUP_MODULES ?? '1,200,2000').split(',').map(Number),
+    starts: Number(process.env.STARTS ?? 5),
+    log,
+  });
+  process.stdout.write(
+    `Load average ${load} at the start; a fresh process per start under the SDK Client over stdio, ${startup[0]?.hotmcp.n ?? 0} starts each, the two servers alternately.\n\n${startupTable(startup)}\n`,
+  );
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (mode === '--bulk') bulkChild(args[0], args[1], args[2] ?? '');
+else if (mode === '--only' && args[0] === 'startup') await startupOnly();
+else if (mode === '--only') throw new Error(`--only: unknown section ${args[0]} (known: startup)`);
 else await main();

@@ -74,6 +74,10 @@ export interface PreflightJob {
 /** Messages from the worker. */
 export type PreflightMessage =
   | { type: 'ready' }
+  /** The batch's packages are imported (or failed to): its evaluation starts, under the time limit. */
+  | { type: 'warmed' }
+  /** `job.externals[index]` is imported (or failed to). */
+  | { type: 'imported'; index: number }
   | { type: 'trace'; file: string; done: boolean }
   /** A module called what would end the whole process (`process.abort()`, `process.kill(process.pid)`); the thread ends next. */
   | { type: 'ends'; call: string }
@@ -243,14 +247,20 @@ export class ImportPreflight {
         worker.off('exit', onExit);
         resolve(outcome);
       };
-      const arm = () => {
+      // While the packages are imported ahead, what hangs is a package: the modules importing it are running.
+      let warming = true;
+      const importing = new Map(job.externals.map(([file], index) => [index, file]));
+      const active = () => (warming ? [...new Set(importing.values())] : [...running]);
+      const arm = (ms: number) => {
         clearTimeout(timer);
-        timer = setTimeout(
-          () => settle({ kind: 'timeout', running: [...running], finished: [...finished] }),
-          this.timeoutMs,
-        );
+        timer = setTimeout(() => settle({ kind: 'timeout', running: active(), finished: [...finished] }), ms);
       };
       const onMessage = (message: PreflightMessage) => {
+        if (message.type === 'imported') return void importing.delete(message.index);
+        if (message.type === 'warmed') {
+          warming = false;
+          return arm(this.timeoutMs);
+        }
         if (message.type === 'done') {
           return settle({ kind: 'finished', leftOpen: message.leftOpen, timersLeft: message.timersLeft });
         }
@@ -262,15 +272,17 @@ export class ImportPreflight {
           if (at !== -1) running.splice(at, 1);
           if (batch.has(message.file)) finished.push(message.file);
         }
-        arm();
+        arm(this.timeoutMs);
       };
-      // Ended while a module was evaluating: that module ended it.
-      const ended = (reason: string) =>
+      // Ended while a module was evaluating (or a package it imports was imported ahead): that module ended it.
+      const ended = (reason: string) => {
+        const hung = active();
         settle(
-          running.length > 0
-            ? { kind: 'died', running: [...running], finished: [...finished], reason: ends ?? reason }
+          hung.length > 0
+            ? { kind: 'died', running: hung, finished: [...finished], reason: ends ?? reason }
             : { kind: 'unavailable', reason },
         );
+      };
       // An uncaught error reaches this thread on the worker's internal port, which may be read before the
       // trace messages still queued on the public one: what was running is known only once the worker has
       // exited (Node drains both ports before 'exit'), so the error is kept until then.
@@ -283,7 +295,9 @@ export class ImportPreflight {
       worker.on('error', onError);
       worker.on('exit', onExit);
       worker.postMessage(job);
-      arm();
+      // The packages the batch imports are imported first, as a fresh worker imports them ahead: a cold
+      // import of a large package on a busy machine is no hang. The limit applies once they are in.
+      arm(READY_LIMIT_MS);
     });
   }
 }

@@ -77,6 +77,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private readonly compiled = new Map<string, CompiledSource>();
   private readonly importers = new Map<string, Importer>();
   private readonly preflight: RunnerPreflight;
+  private transformReady: Promise<void> | undefined;
 
   constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
     this.root = settings.root.endsWith(sep) ? settings.root : settings.root + sep;
@@ -143,8 +144,12 @@ export class RunnerModuleLoader implements ModuleLoader {
    * it does not resolve from there).
    */
   warmUp(): void {
-    if (this.settings.preflight === false) return;
-    this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
+    if (this.settings.preflight !== false) this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
+    // The compiler too: esbuild's service process and the lexer start while the watcher does.
+    this.transformReady ??= import('./runner-transform.js').then(
+      ({ warmUpTransform }) => warmUpTransform(),
+      () => {}, // the first load reports it
+    );
   }
 
   async close(): Promise<void> {
