@@ -104,6 +104,8 @@ export class CoalescingChangeSource implements ChangeSource {
   /** Flushes scheduled and not finished. */
   #flushing = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The flush the timer handed to the next turn of the event loop. */
+  #deferred: NodeJS.Immediate | undefined;
   /** Flushes run one after another, in order. */
   #chain: Promise<void> = Promise.resolve();
   /** Resolves when the baseline is hashed; flushes wait for it. */
@@ -167,6 +169,8 @@ export class CoalescingChangeSource implements ChangeSource {
     this.#generation++;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#deferred !== undefined) clearImmediate(this.#deferred);
+    this.#deferred = undefined;
     this.#pending = new Set();
     await this.source.stop();
     await this.#chain;
@@ -204,23 +208,34 @@ export class CoalescingChangeSource implements ChangeSource {
       this.#leadLimit = quiet ? LEAD_MAX_PATHS : FOLLOW_MAX_PATHS;
       this.#mode = quiet || this.#flushing === 0 ? 'lead' : 'burst';
     }
-    if (this.#pending.size > this.#leadLimit || this.#touched.size > LEAD_MAX_PATHS) this.#mode = 'burst';
+    if (batch.burst || this.#pending.size > this.#leadLimit || this.#touched.size > LEAD_MAX_PATHS) {
+      this.#mode = 'burst';
+    }
     const due = Math.min(
       this.#mode === 'lead' ? this.#firstPendingAt + this.#leadMs : now + this.#settleMs,
       this.#firstPendingAt + this.#maxWaitMs,
     );
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#deferred !== undefined) clearImmediate(this.#deferred);
+    this.#deferred = undefined;
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
-        const files = this.#pending;
-        this.#pending = new Set();
-        this.#flushing++;
-        this.#chain = this.#chain
-          .then(() => this.#flush(generation, files))
-          .finally(() => {
-            this.#flushing--;
-          });
+        // Timers run before the events the OS has ready: when the thread was busy past the due time
+        // (applying the previous batch), those events are part of this burst. One turn of the event
+        // loop lets them in first (a `#receive` then reschedules); then the pending files go.
+        this.#deferred = setImmediate(() => {
+          this.#deferred = undefined;
+          const files = this.#pending;
+          this.#pending = new Set();
+          this.#flushing++;
+          this.#chain = this.#chain
+            .then(() => this.#flush(generation, files))
+            .finally(() => {
+              this.#flushing--;
+            });
+        });
+        this.#deferred.unref();
       },
       Math.max(0, due - now),
     ).unref(); // a pending batch never keeps the process alive on its own
