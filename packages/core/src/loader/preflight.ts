@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describeThrown, HotMcpError } from '../errors.js';
+import { pinYoungGeneration } from './runner-compile.js';
 
 /**
  * Default time limit: 2 s without progress (no module of the batch started or
@@ -250,6 +251,7 @@ export class ImportPreflight {
       }
     }
     worker.on('error', () => {}); // reported through `ready` or the running job
+    worker.once('online', pinYoungGeneration); // Node 20 resets the young generation's growth factor
     const spare: Spare = { worker, ready: Promise.resolve(), jobs: 0, ended: false };
     worker.once('exit', () => {
       spare.ended = true;
