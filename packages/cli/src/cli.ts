@@ -1,8 +1,8 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DevRun } from './dev/run-dev.js';
-import { DEFAULT_RESTART_ON } from './supervisor/restart-watch.js';
-import { startSupervisor } from './supervisor/stdio-supervisor.js';
+import { mark } from './timing.js';
 
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
 
@@ -81,7 +81,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (!values['no-supervisor']) {
-    // The supervisor owns stdin/stdout; the server runs in a child that reports over IPC.
+    // The supervisor owns stdin/stdout; the server runs in a child that reports over IPC. This
+    // process loads the supervisor only (no core, no SDK): it spawns the child as its first act.
+    const { startSupervisor } = await import('./supervisor/stdio-supervisor.js');
+    mark('supervisor imported');
     const supervisor = startSupervisor({
       command: process.execPath,
       args: [
@@ -91,8 +94,9 @@ export async function main(argv: string[]): Promise<number> {
         '--no-supervisor',
         ...rest,
       ],
-      restartOn: values['restart-on'] ?? DEFAULT_RESTART_ON,
+      ...(values['restart-on'] && { restartOn: values['restart-on'] }),
     });
+    mark('supervisor started (child spawned)');
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => void supervisor.close().then(() => process.exit(0)));
     }
@@ -100,11 +104,16 @@ export async function main(argv: string[]): Promise<number> {
     // stdin may still be open (the client stays, but the server could not start): end here.
     process.exit(supervisor.exitCode);
   }
+  // The runner compiles every local module with esbuild: its service process starts now, while
+  // this process is small (a cheaper fork) and goes on loading the rest meanwhile.
+  startEsbuild();
+  mark('esbuild started');
   // Only the process that runs the server loads hotmcp's core, the SDK adapters and the entry.
   const [{ clientMessage, guardStdout, isHotMcpError }, { runDev }] = await Promise.all([
     import('@hotmcp/core'),
     import('./dev/run-dev.js'),
   ]);
+  mark('core and dev runtime imported');
   guardStdout(); // stdout is the MCP channel: anything else written there goes to stderr
   try {
     const run = await runDev({
@@ -115,6 +124,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(watcher && { watcher: watcher as 'auto' | 'native' | 'poll' }),
       ...(timeout !== undefined && { connectTimeoutMs: timeout }),
     });
+    mark('serving (runDev resolved)');
     exitWhenDone(run);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -141,6 +151,15 @@ function exitWhenDone(run: DevRun): void {
   if (process.connected) process.once('disconnect', exit);
   process.once('SIGINT', exit);
   process.once('SIGTERM', exit);
+}
+
+function startEsbuild(): void {
+  try {
+    const fromCore = createRequire(import.meta.resolve('@hotmcp/core'));
+    (fromCore('esbuild') as { initialize(options: object): Promise<void> }).initialize({}).catch(() => {});
+  } catch {
+    // The first compilation starts it.
+  }
 }
 
 function parse(args: string[]) {

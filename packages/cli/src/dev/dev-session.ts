@@ -1,5 +1,6 @@
 import { createRecordingServer, type RecordingServer, routeToRecording, stableJson } from '@hotmcp/adapter-mcp-server';
 import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
+import { mark } from '../timing.js';
 import { callSite } from './call-site.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
@@ -264,6 +265,7 @@ export class DevSession {
     const stdio = transport as { _stdout?: unknown };
     if (stdio && stdio._stdout === process.stdout) stdio._stdout = guardStdout();
     await connect(transport);
+    mark('transport connected');
   }
 }
 

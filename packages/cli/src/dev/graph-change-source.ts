@@ -5,12 +5,15 @@ import { currentStamp, listFiles, type PathFilter } from '@hotmcp/core/watching'
  * The change source of `hotmcp dev`: its baseline is the entry's import
  * graph as the first evaluation found it, known at once, so the live server
  * connects without waiting for the watcher's first scan of the project; the
- * watcher (made by `create`) starts meanwhile and reports every later change
- * (and, once it is up, the files edited before it was).
+ * watcher (made by `create` once `after` settles, so loading it does not
+ * hold up the server's first answers) reports every later change (and, once
+ * it is up, the files edited before it was).
  */
 export class GraphChangeSource implements ChangeSource {
   private inner: ChangeSource | undefined;
   private starting: Promise<void> | undefined;
+  private creating = false;
+  private stopped = false;
 
   constructor(
     private readonly create: () => Promise<ChangeSource>,
@@ -19,14 +22,22 @@ export class GraphChangeSource implements ChangeSource {
     private readonly editedSinceRead: () => string[],
     /** What is watched: lists the root while the watcher is not up yet. */
     private readonly filter: PathFilter,
+    /** The watcher is made once this settles. */
+    private readonly after: Promise<unknown> = Promise.resolve(),
   ) {}
 
   private onError: ((error: Error) => void) | undefined;
 
   async start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]> {
     this.onError = onError;
-    this.starting ??= this.create()
+    this.starting ??= this.after
+      .then(() => {
+        if (this.stopped) return undefined;
+        this.creating = true;
+        return this.create();
+      })
       .then(async (inner) => {
+        if (!inner) return;
         this.inner = inner;
         await inner.start(onBatch, onError);
         const missed = this.editedSinceRead();
@@ -37,6 +48,8 @@ export class GraphChangeSource implements ChangeSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.inner === undefined && !this.creating) return; // never started watching: nothing to stop
     await this.starting;
     await this.inner?.stop();
   }

@@ -13,6 +13,7 @@ import {
   WinstonAuditSink,
 } from '@hotmcp/core';
 import { createPathFilter } from '@hotmcp/core/watching';
+import { mark } from '../timing.js';
 import { DevModuleLoader } from './dev-module-loader.js';
 import { DevRegistryAdapter } from './dev-registry-adapter.js';
 import { DevSession } from './dev-session.js';
@@ -48,6 +49,8 @@ export interface DevRun {
 }
 
 const ENGINE = 'hotmcp.engine';
+/** How long after the live server connected the watcher starts (edits meanwhile are found when it does). */
+const WATCH_AFTER_MS = 200;
 const INCLUDE = ['**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}'];
 const EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*', 'package.json', '**/tsconfig*.json'];
 
@@ -135,7 +138,9 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
   );
 
   const started = deferred<Reloader>();
+  const serving = deferred<void>();
   session.onLiveConnect(async (server) => {
+    mark('entry called connect()');
     try {
       const adapter = new DevRegistryAdapter(await adapterFor(server), session, () => {
         void loader?.disposeReplaced().then((errors) => {
@@ -143,6 +148,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
         });
       });
       reporter.adapter = adapter;
+      mark('adapter imported');
       // The engine never loads the running script (argv[1]): here that would be the entry.
       const argv1 = process.argv[1];
       process.argv[1] = bin;
@@ -163,6 +169,9 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
           () => loader?.files() ?? [],
           () => loader?.editedSinceRead() ?? [],
           createPathFilter(settings),
+          // Watching starts once the server has answered its first requests: loading the watcher
+          // (a native addon in a worker, a scan of the project) then costs the client nothing.
+          serving.promise.then(() => new Promise((resolve) => setTimeout(resolve, WATCH_AFTER_MS))),
         );
         reloader = await createReloader({
           server,
@@ -178,9 +187,12 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
       } finally {
         process.argv[1] = argv1 as string;
       }
+      mark('reloader created');
       engine = reloader.container.resolve<ReloadEngine>(ENGINE);
       const start = reloader.start();
       await Promise.race([adapter.firstCommit, start]);
+      serving.resolve();
+      mark('first commit');
       started.resolve(reloader);
     } catch (error) {
       started.reject(error);
@@ -191,6 +203,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
   const bin = process.argv[1] as string;
   process.argv = [process.argv[0] as string, entry, ...(options.args ?? [])];
   reporter.installProcessHandlers();
+  mark('evaluating the entry');
   session.beginEvaluation();
   const evaluation = loader.evaluateEntry();
   const timeoutMs = options.connectTimeoutMs ?? 10_000;

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
-import picomatch from 'picomatch';
+import type picomatchType from 'picomatch';
+
+// Loaded when the watch starts, after the supervisor spawned the server: not on its start-up path.
+const loadPicomatch = () => createRequire(import.meta.url)('picomatch') as typeof picomatchType;
 
 /** Files whose change needs a fresh process: environment, manifest, lockfiles. */
 export const DEFAULT_RESTART_ON: readonly string[] = [
@@ -30,6 +34,7 @@ export function watchRestartFiles(
   settleMs = 50,
 ): () => void {
   const root = resolve(cwd);
+  const picomatch = loadPicomatch();
   const matchers = globs.map((glob) => picomatch(glob, { dot: true }));
   const matches = (file: string) => matchers.some((match) => match(relative(root, file)));
   const folders = new Set(globs.map((glob) => resolve(root, picomatch.scan(glob).base || '.')));
