@@ -63,7 +63,7 @@ it('starts the preflight worker in a process run with options Node refuses in a 
 it('starts nothing when the preflight is off', async () => {
   // What the worker would have written within this time (it takes well under a second) is not there.
   expect(await warmUp(false, 1500)).toEqual([]);
-});
+}, 20_000);
 
 it('keeps the warm worker for the next batch when a batch leaves only a file operation in flight', async () => {
   const log = join(base, 'threads.log');
