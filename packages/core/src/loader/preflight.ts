@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describeThrown, HotMcpError } from '../errors.js';
+import { pinYoungGeneration } from './runner-compile.js';
 
 /**
  * Default time limit: 2 s without progress (no module of the batch started or
@@ -108,18 +109,46 @@ interface Spare {
 }
 
 /**
- * The process's Node options for the worker, less `--input-type`: a server
+ * Options Node refuses in a worker's `execArgv` (ERR_WORKER_INVALID_EXEC_ARGV): V8's (`--expose-gc`,
+ * `--max-old-space-size`, ...) and the per-process ones (`--title`), which apply to every thread of
+ * the process anyway. Learnt, by name, from the first refusal.
+ */
+const refusedInWorkers = new Set<string>();
+
+/** `--name` of `--name=value`. */
+const optionName = (arg: string) => arg.split('=', 1)[0] as string;
+
+/**
+ * The process's Node options for the worker, less `--input-type` (a server
  * started as `node --input-type=module -e ...` would pass it on, and Node then
- * refuses to start a worker from a file (ERR_INPUT_TYPE_NOT_ALLOWED).
+ * refuses to start a worker from a file: ERR_INPUT_TYPE_NOT_ALLOWED) and less
+ * the options Node refuses in a worker.
  */
 function workerExecArgv(): string[] {
   const args: string[] = [];
-  for (let index = 0; index < process.execArgv.length; index++) {
-    const arg = process.execArgv[index] as string;
-    if (arg === '--input-type') index++;
-    else if (!arg.startsWith('--input-type=')) args.push(arg);
+  const argv = process.execArgv;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const name = optionName(arg);
+    if (name === '--input-type' || refusedInWorkers.has(name)) {
+      // `--name value`: the value goes with it.
+      if (!arg.includes('=') && argv[index + 1] !== undefined && !argv[index + 1]?.startsWith('-')) index++;
+    } else args.push(arg);
   }
   return args;
+}
+
+/**
+ * Learn the options named by an ERR_WORKER_INVALID_EXEC_ARGV error ("Initiated
+ * Worker with invalid execArgv flags: --expose-gc, --no-maglev"); false when
+ * there is nothing new to leave out.
+ */
+function learnRefused(error: unknown): boolean {
+  if ((error as { code?: unknown })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return false;
+  const listed = /flags: (.*)$/s.exec((error as Error).message)?.[1] ?? '';
+  const before = refusedInWorkers.size;
+  for (const flag of listed.split(', ')) if (flag.startsWith('-')) refusedInWorkers.add(optionName(flag.trim()));
+  return refusedInWorkers.size > before;
 }
 
 /** The young generation of a worker, in MB: enough for module evaluation, small resident. */
@@ -208,14 +237,25 @@ export class ImportPreflight {
   }
 
   private spawn(): Spare {
-    const worker = new Worker(new URL('./preflight-worker.js', import.meta.url), {
-      workerData: { warm: [...this.warm.values()] },
-      execArgv: workerExecArgv(),
-      // A worker evaluates a batch or two and waits: a young generation grown to V8's default
-      // maximum (48 MB on Node 24) would stay resident in every worker for nothing.
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-    });
+    const start = () =>
+      new Worker(new URL('./preflight-worker.js', import.meta.url), {
+        workerData: { warm: [...this.warm.values()] },
+        execArgv: workerExecArgv(),
+        // A worker evaluates a batch or two and waits: a young generation grown to V8's default
+        // maximum (48 MB on Node 24) would stay resident in every worker for nothing.
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      });
+    let worker: Worker;
+    for (;;) {
+      try {
+        worker = start();
+        break;
+      } catch (error) {
+        if (!learnRefused(error)) throw error; // started with the options a worker takes, or never
+      }
+    }
     worker.on('error', () => {}); // reported through `ready` or the running job
+    worker.once('online', pinYoungGeneration); // Node 20 resets the young generation's growth factor
     const spare: Spare = { worker, ready: Promise.resolve(), jobs: 0, ended: false };
     worker.once('exit', () => {
       spare.ended = true;
