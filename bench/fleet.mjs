@@ -3,10 +3,13 @@
 // redis-server of its own (examples/fleet).
 //
 // 1. Publish: 20 batches (each edits the echo tool), a few hundred ms apart,
-//    while every session keeps calling tools. Per batch: the time from
+//    while every session keeps calling tools (RATE calls/s in all, default
+//    100: each of 300 sessions about every 3 s; RATE=max: 12 calls always in
+//    flight, as many as the machine answers). Per batch: the time from
 //    `publish()` to the new result served by every replica (a probe session
-//    per replica calls until it sees it). Every call of every session must
-//    succeed: requests lost and sessions dropped are counted.
+//    per replica calls until it sees it), and where it went, per stage, from
+//    each replica's audit log. Every call of every session must succeed:
+//    requests lost and sessions dropped are counted.
 // 2. Catch-up: one replica killed, 10 batches published, the replica
 //    restarted: its first new session must already get the last batch.
 // 3. Baseline, same run: a rolling restart of the same 3 replicas (each
@@ -15,7 +18,8 @@
 //
 //   pnpm bench:fleet                         (3 replicas, 100 sessions each, 20 batches)
 //   SESSIONS=20 BATCHES=5 pnpm bench:fleet   (smaller)
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//   RATE=max pnpm bench:fleet                (background calls as fast as answered)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +30,8 @@ const SESSIONS = Number(process.env.SESSIONS ?? 100);
 const BATCHES = Number(process.env.BATCHES ?? 20);
 const MISSED = Number(process.env.MISSED ?? 10);
 const PACE_MS = Number(process.env.PACE_MS ?? 300);
+const RATE = process.env.RATE === 'max' ? Number.POSITIVE_INFINITY : Number(process.env.RATE ?? 100);
+const WORKERS = 12;
 const log = (message) => process.stderr.write(`bench:fleet: ${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -89,15 +95,23 @@ log(
   `${perReplica.flat().length} sessions open; GET streams open: ${opened.map((count) => count.v1Streaming).join(', ')}`,
 );
 
-// Background traffic: every session calls echo in turn, 12 at a time; a call that fails is a request lost.
+// Background traffic: every session calls echo in turn, from 12 workers, each paced to RATE / 12 calls/s (a call
+// that takes longer delays the next, never piling up); a call that fails is a request lost.
 let traffic = true;
+const trafficStarted = performance.now();
 let calls = 0;
 let lost = 0;
 const lostMessages = new Set();
 const all = perReplica.flat();
 let cursor = 0;
-const workers = Array.from({ length: 12 }, async () => {
+const gapMs = (1000 * WORKERS) / RATE;
+const workers = Array.from({ length: WORKERS }, async (_, index) => {
+  let due = performance.now() + (index * gapMs) / WORKERS;
   while (traffic) {
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    due = Math.max(due + gapMs, performance.now());
+    if (!traffic) break;
     const session = all[cursor++ % all.length];
     try {
       const { text, isError } = await session.call('echo', { text: 'x' });
@@ -124,16 +138,21 @@ async function servedEverywhere(probes, expected, t0) {
 // 1. Publish.
 const probes = perReplica.map((sessions) => sessions[0]);
 const latencies = [];
+const published = []; // per batch: epoch ms at publish() and the entry id
 for (let batch = 1; batch <= BATCHES; batch++) {
+  const at = Date.now();
   const t0 = performance.now();
-  await fleet.publish(version(`v${batch}`), { redis });
+  const { id } = await fleet.publish(version(`v${batch}`), { redis });
   const times = await servedEverywhere(probes, `v${batch}: x`, t0);
   latencies.push(Math.max(...times));
+  published.push({ at, id, served: times.map((time) => at + time) });
   await sleep(PACE_MS);
 }
 const loadAfterPublish = load();
+const callsPerSecond = calls / ((performance.now() - trafficStarted) / 1000);
 traffic = false;
 await Promise.all(workers);
+const stages = stageProfile(published);
 const counts = await Promise.all(fleet.replicas.map((replica) => replica.server.sessions()));
 const stillThere = await Promise.all(
   all.map((session) =>
@@ -149,6 +168,8 @@ const publishResult = {
   p99Ms: round(percentile(latencies, 99)),
   maxMs: round(Math.max(...latencies)),
   calls,
+  callsPerSecond: round(callsPerSecond),
+  rate: process.env.RATE === 'max' ? 'max' : RATE,
   requestsLost: lost,
   lostMessages: [...lostMessages],
   sessionsDropped: all.length - stillThere.filter(Boolean).length,
@@ -158,6 +179,44 @@ const publishResult = {
   load: loadAfterPublish,
 };
 log(`publish: ${JSON.stringify(publishResult)}`);
+log(`stages (ms, p50 / p99 over batches x replicas): ${JSON.stringify(stages)}`);
+
+/**
+ * Where each batch's time went, from each replica's audit log: publish() until it chose the entry id (hashing the
+ * folder, reading the snapshot), then until the replica had written the files and saved its place (EXEC, the
+ * blocking XREAD waking, temp + rename), then until the engine took the batch, the engine's batch (compile, import
+ * preflight in the worker, evaluation, commit to every session), and from the commit until the probe got the new
+ * result (the probe's pacing and the response's way back). Audit timestamps are whole ms.
+ */
+function stageProfile(batches) {
+  const names = ['diff', 'sentToWritten', 'writtenToEngine', 'engine', 'commitToProbe'];
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  fleet.replicas.forEach((replica, index) => {
+    const events = readFileSync(replica.sandbox.auditLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    for (const { at, id, served } of batches) {
+      const written = events.findIndex((event) => event.event === 'fleet.entry_written' && event.id === id);
+      const applied = events.slice(written + 1).find((event) => event.event === 'batch.applied');
+      if (written === -1 || applied === undefined) continue;
+      const idAt = Number(id.split('-')[0]);
+      const writtenAt = Date.parse(events[written].timestamp);
+      const appliedAt = Date.parse(applied.timestamp);
+      samples.diff.push(idAt - at);
+      samples.sentToWritten.push(writtenAt - idAt);
+      samples.writtenToEngine.push(appliedAt - applied.durationMs - writtenAt);
+      samples.engine.push(applied.durationMs);
+      samples.commitToProbe.push(served[index] - appliedAt);
+    }
+  });
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      samples[name].length === 0 ? null : [round(percentile(samples[name], 50)), round(percentile(samples[name], 99))],
+    ]),
+  );
+}
 
 // 2. Catch-up: kill replica 3, publish MISSED batches, restart it; its first new session must see the last one.
 const victim = fleet.replicas[2];
@@ -223,6 +282,7 @@ const result = {
   sessionsPerReplica: SESSIONS,
   connectRetries,
   publish: publishResult,
+  stages,
   catchUp,
   rollingRestart: rolling,
   ratio: {

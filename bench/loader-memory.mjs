@@ -2,9 +2,15 @@
 //
 //   pnpm bench:loaders   (= pnpm build && node --expose-gc bench/loader-memory.mjs)
 //   (RELOADS=200,1000 by default; QUICK=1 for 20,100; MEMORY_NODES=<node binary>,… runs
-//   the memory scenarios on other Node versions too). Prints a markdown table and
-//   writes bench/results/loader-memory-node<major>.json. `pnpm bench` runs the leaf
-//   edit and per-call scenarios below too (`--child leaf|call <loader> 0`).
+//   the memory scenarios on other Node versions too; `--only examples` runs the example
+//   servers' rows alone). Prints markdown tables and writes
+//   bench/results/loader-memory-node<major>.json. `pnpm bench` runs the leaf edit and
+//   per-call scenarios below too (`--child leaf|call <loader> 0`).
+//
+// The example servers (bench/example-memory.mjs): examples/sdk-v1-server over stdio and
+// examples/http-sessions over HTTP, run as users run them, a 50 KB tool module reloaded
+// through a real SDK client; RSS as it stands and after forced full GCs, heap, external and
+// array-buffer memory, on this Node and each of MEMORY_NODES.
 //
 // Every measurement runs in its own Node process (a fresh heap: the native
 // loader's versions never leave it), with the real reload engine, a fake
@@ -27,6 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { EXAMPLES, exampleHeader, exampleRows, measureExample } from './example-memory.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const coreUrl = pathToFileURL(join(here, '../packages/core/dist/index.js')).href;
@@ -223,8 +230,40 @@ async function child(scenario, loaderName, reloads) {
 
 // ---------------------------------------------------------------- parent
 
+/** The example servers' memory on this Node and each of MEMORY_NODES: markdown lines and raw results. */
+async function exampleMemory(reloads) {
+  const nodes = [process.execPath, ...(process.env.MEMORY_NODES ?? '').split(',').filter(Boolean)];
+  const rows = [];
+  const results = {};
+  for (const node of nodes) {
+    const version = (await promisify(execFile)(node, ['--version'])).stdout.trim();
+    for (const example of Object.keys(EXAMPLES)) {
+      const result = await measureExample(example, node, reloads, (line) => process.stderr.write(`${line}\n`));
+      results[`${version} ${example}`] = result;
+      rows.push(exampleRows(version, example, result));
+    }
+  }
+  const lines = [
+    `Example servers as users run them, a 50 KB tool module reloaded through a real SDK client: growth from a warmed-up baseline (10 reloads) after ${reloads.join(' / ')} reloads; "after GC": forced full GCs of the main thread (a last-resort one where V8 has it, Node 22 and later); heap, external and array buffers after the GCs, after ${reloads.at(-1)} reloads.`,
+    '',
+    ...exampleHeader(reloads),
+    ...rows,
+  ];
+  return { lines, results };
+}
+
 async function main() {
   const reloads = (process.env.RELOADS ?? (process.env.QUICK ? '20,100' : '200,1000')).split(',').map(Number);
+  if (process.argv[2] === '--only' && process.argv[3] === 'examples') {
+    const { lines, results } = await exampleMemory(reloads);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+    writeFileSync(
+      new URL('./results/example-memory.json', import.meta.url),
+      `${JSON.stringify({ machine: `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`, date: new Date().toISOString(), reloads, results }, null, 2)}\n`,
+    );
+    return;
+  }
   const run = async (scenario, loaderName, node = process.execPath) => {
     const { stdout } = await promisify(execFile)(
       node,
@@ -277,6 +316,7 @@ async function main() {
     const { leaf, call } = results[loaderName];
     return `| ${loaderName} | ${ms(leaf.p50)} | ${ms(leaf.p95)} | ${call.directNs.toFixed(0)} ns | ${call.loadedNs.toFixed(0)} ns | ${(call.loadedNs - call.directNs).toFixed(0)} ns |`;
   });
+  const examples = await exampleMemory(reloads);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}, ${process.platform}`;
   const table = [
     `Machine: ${machine}.`,
@@ -287,6 +327,8 @@ async function main() {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
+    ...examples.lines,
+    '',
     '| loader | leaf edit → new version committed, p50 | p95 | handler call, imported by Node | loaded by hotmcp | overhead per call |',
     '| --- | --- | --- | --- | --- | --- |',
     ...timing,
@@ -295,7 +337,7 @@ async function main() {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL(`./results/loader-memory-node${process.versions.node.split('.')[0]}.json`, import.meta.url),
-    `${JSON.stringify({ machine, date: new Date().toISOString(), reloads, results, otherNodes }, null, 2)}\n`,
+    `${JSON.stringify({ machine, date: new Date().toISOString(), reloads, results, otherNodes, examples: examples.results }, null, 2)}\n`,
   );
 }
 

@@ -2,6 +2,9 @@
 // against what a restart-based reloader pays for the same server, in one run.
 //
 //   pnpm bench      (about 3 minutes; ITERATIONS=50, GAP_MS, BULK_ROUNDS to change the run)
+//   node bench/reload-latency.mjs --only startup   (the start-up rows alone; STARTUP_MODULES, STARTS)
+//   node bench/reload-latency.mjs --only checkout   (the 300-file changes alone; exits 1 when one
+//   took more than 2 list_changed)
 //
 // The example server (examples/sdk-v1-server) runs with default settings on a temp
 // copy of its tools, under the official SDK Client over stdio (the example's own
@@ -272,6 +275,21 @@ async function hotReloads(sandbox) {
   }
   rows.helperToBoth = stats(helperToBoth);
 
+  const bulk = await bulkChanges(sandbox, session, clock);
+
+  const calls = await caller.stop();
+  await clock.stop();
+  await session.close();
+  const audit = readFileSync(sandbox.auditLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+  const watcher = audit.findLast((e) => e.event === 'watcher.started')?.watcher ?? 'unknown';
+  return { rows, bulk, calls, watcher };
+}
+
+/** 300 tool files written, rewritten and deleted by another process, BULK_ROUNDS times: list_changed per change. */
+async function bulkChanges(sandbox, session, clock) {
   log(`${BULK}-file changes…`);
   const bulk = { write: [], rewrite: [], delete: [] };
   const script = fileURLToPath(import.meta.url);
@@ -318,15 +336,7 @@ async function hotReloads(sandbox) {
     };
   }
 
-  const calls = await caller.stop();
-  await clock.stop();
-  await session.close();
-  const audit = readFileSync(sandbox.auditLog, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line));
-  const watcher = audit.findLast((e) => e.event === 'watcher.started')?.watcher ?? 'unknown';
-  return { rows, bulk, calls, watcher };
+  return bulk;
 }
 
 // ---------------------------------------------------------------- restarts
@@ -423,22 +433,6 @@ function report(result) {
       `${e.call.overheadNs.toFixed(0)} ns (${e.call.loadedNs.toFixed(0)} ns against ${e.call.directNs.toFixed(0)} ns)`,
     ]),
   );
-  const startupTable = markdownTable(
-    [
-      'tool modules',
-      'this server: spawn → initialize answered, p50',
-      'spawn → every tool listed, p50 / max',
-      'plain SDK server registering them statically, p50 / max',
-      'ratio (p50)',
-    ],
-    startup.map((row) => [
-      String(row.modules),
-      ms(row.hotmcpInitialized.p50),
-      `${ms(row.hotmcp.p50)} / ${ms(row.hotmcp.max)}`,
-      `${ms(row.plain.p50)} / ${ms(row.plain.max)}`,
-      `${row.ratio.toFixed(2)}×`,
-    ]),
-  );
   return [
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, load average ${machine.load} at the start. Default settings (watcher: ${watcher}, loader: runner); ${settings.iterations} iterations; back-to-back: the next edit as soon as the previous one is seen.`,
     '',
@@ -451,7 +445,7 @@ function report(result) {
     '',
     `Start-up: a fresh process per start under the SDK Client over stdio, ${startup[0]?.hotmcp.n ?? 0} starts each, the two servers alternately.`,
     '',
-    startupTable,
+    startupTable(startup),
     '',
     'Engine alone, in-process (no file watching, no stdio): a leaf helper edited in a 20-module graph, timed from the batch reaching the engine to the commit; a loaded tool handler called directly, against the same modules imported by Node.',
     '',
@@ -530,6 +524,82 @@ async function main() {
   }
 }
 
+/** The start-up rows as a markdown table. */
+function startupTable(startup) {
+  const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '–');
+  return markdownTable(
+    [
+      'tool modules',
+      'this server: spawn → initialize answered, p50',
+      'spawn → every tool listed, p50 / max',
+      'plain SDK server registering them statically, p50 / max',
+      'ratio (p50)',
+    ],
+    startup.map((row) => [
+      String(row.modules),
+      ms(row.hotmcpInitialized.p50),
+      `${ms(row.hotmcp.p50)} / ${ms(row.hotmcp.max)}`,
+      `${ms(row.plain.p50)} / ${ms(row.plain.max)}`,
+      `${row.ratio.toFixed(2)}×`,
+    ]),
+  );
+}
+
+/** `--only startup`: the start-up rows alone (the same rows as in the full run), printed as their table. */
+async function startupOnly() {
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+  log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, load average ${load}`);
+  const startup = await startupRows({
+    modules: (process.env.STARTUP_MODULES ?? '1,200,2000').split(',').map(Number),
+    starts: Number(process.env.STARTS ?? 5),
+    log,
+  });
+  process.stdout.write(
+    `Load average ${load} at the start; a fresh process per start under the SDK Client over stdio, ${startup[0]?.hotmcp.n ?? 0} starts each, the two servers alternately.\n\n${startupTable(startup)}\n`,
+  );
+}
+
+/** `--only checkout`: the 300-file changes alone, on a fresh server (BULK_ROUNDS rounds), list_changed per round. */
+async function checkoutOnly() {
+  log(
+    `Node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const sandbox = await createSandbox();
+  try {
+    const session = await connect(sandbox);
+    await sandbox.write('greet.ts', greetSource('v0 '));
+    await session.waitForListChanged(1);
+    const clock = notificationClock(session);
+    const bulk = await bulkChanges(sandbox, session, clock);
+    await clock.stop();
+    await session.close();
+    if (process.env.CHECKOUT_BATCHES) {
+      // Each batch the engine applied: when, how long it took, what it held.
+      for (const line of readFileSync(sandbox.auditLog, 'utf8').split('\n').filter(Boolean)) {
+        const e = JSON.parse(line);
+        if (e.event === 'batch.applied')
+          log(`${e.at} ${e.durationMs} ms: +${e.added} ~${e.changed} -${e.removed} loaded ${e.loaded}`);
+      }
+    }
+    const lines = Object.entries(bulk).map(
+      ([mode, b]) =>
+        `${BULK} files ${mode}: list_changed per round ${b.runs.map((r) => r.listChanged).join(' ')} (max ${b.listChanged.max}); all listed after p50 ${b.listed.p50.toFixed(0)} ms, max ${b.listed.max.toFixed(0)} ms`,
+    );
+    process.stdout.write(`${lines.join('\n')}\n`);
+    const worst = Math.max(...Object.values(bulk).map((b) => b.listChanged.max));
+    if (worst > 2) process.exitCode = 1;
+  } finally {
+    await sandbox.cleanup();
+  }
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (mode === '--bulk') bulkChild(args[0], args[1], args[2] ?? '');
+else if (mode === '--only' && args[0] === 'startup') await startupOnly();
+else if (mode === '--only' && args[0] === 'checkout') await checkoutOnly();
+else if (mode === '--only') throw new Error(`--only: unknown section ${args[0]} (known: startup, checkout)`);
 else await main();

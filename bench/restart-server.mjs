@@ -11,5 +11,7 @@ const server = new McpServer(
   { capabilities: { tools: { listChanged: true } } },
 );
 server.registerTool('value', { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: value }] }));
+const big = 'x'.repeat(200_000);
+server.registerTool('big', { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: big }] }));
 server.registerTool('ping', { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
 await server.connect(new StdioServerTransport());

@@ -77,7 +77,8 @@ async function timeStart({ args, env }, count) {
   await client.connect(transport);
   const initializedMs = performance.now() - start;
   try {
-    for (;;) {
+    for (const deadline = performance.now() + 300_000; ; ) {
+      if (performance.now() > deadline) throw new Error(`not every one of the ${count} tools was listed within 300 s`);
       const changed = new Promise((resolve) => {
         wake = resolve;
         setTimeout(resolve, 250);

@@ -1,10 +1,13 @@
 // pnpm bench:supervisor — what the hotmcp dev supervisor costs.
 //
-// 1. Overhead per message: tools/call round trips to the same server, direct
-//    and through the supervisor, interleaved in rounds, same run.
+// 1. Overhead per message: tools/call round trips to the same server, direct,
+//    through the supervisor, and through a bare Node pipe relay (the floor for
+//    any relay built on Node's streams), interleaved in rounds, same run; and
+//    the same with a 200 KB answer.
 // 2. Restart path: an .env edit → the first call answered by the restarted
 //    server with the new value, against a cold start of the same server
-//    (spawn → connect → first answered call), same run.
+//    (spawn → connect → first answered call), same run; every call made
+//    meanwhile is counted as answered, errored or lost (no answer in 10 s).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +17,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 
 const server = fileURLToPath(new URL('./restart-server.mjs', import.meta.url));
 const supervise = fileURLToPath(new URL('./supervise.mjs', import.meta.url));
+const relay = fileURLToPath(new URL('./pipe-relay.mjs', import.meta.url));
 const arg = (name, fallback) => {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 };
 const calls = arg('calls', 2000);
+const bigCalls = arg('big-calls', 100);
 const restarts = arg('restarts', 10);
 const cwd = mkdtempSync(join(tmpdir(), 'hotmcp-bench-supervisor-'));
 const quantile = (values, q) => {
@@ -27,70 +32,118 @@ const quantile = (values, q) => {
 };
 const text = (result) => result.content[0].text;
 
-async function connect(supervised) {
-  const args = supervised ? [supervise, '--', process.execPath, server] : [server];
-  const transport = new StdioClientTransport({ command: process.execPath, args, cwd, stderr: 'ignore' });
+async function connect(through, onStderr) {
+  const args = {
+    direct: [server],
+    supervisor: [supervise, '--', process.execPath, server],
+    relay: [relay, '--', process.execPath, server],
+  }[through];
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args,
+    cwd,
+    stderr: onStderr ? 'pipe' : 'ignore',
+  });
+  if (onStderr) transport.stderr?.on('data', (chunk) => onStderr(chunk.toString()));
   const client = new Client({ name: 'bench', version: '0' });
   await client.connect(transport);
   return client;
 }
 
-async function roundTrips(client, n) {
+async function roundTrips(client, n, tool) {
   const times = [];
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
-    await client.callTool({ name: 'ping', arguments: {} });
+    await client.callTool({ name: tool, arguments: {} });
     times.push(Number(process.hrtime.bigint() - t) / 1000);
   }
   return times;
 }
 
+async function compare(tool, n) {
+  const kinds = ['direct', 'supervisor', 'relay'];
+  const clients = await Promise.all(kinds.map((kind) => connect(kind)));
+  for (const client of clients) await roundTrips(client, Math.min(200, n), tool);
+  const times = kinds.map(() => []);
+  for (let round = 0; round < 10; round++) {
+    for (const [i, client] of clients.entries()) times[i].push(...(await roundTrips(client, n / 10, tool)));
+  }
+  for (const client of clients) await client.close();
+  return Object.fromEntries(kinds.map((kind, i) => [kind, times[i]]));
+}
+
 try {
   // 1. Overhead per message.
-  const direct = await connect(false);
-  const through = await connect(true);
-  await roundTrips(direct, 200);
-  await roundTrips(through, 200);
-  const d = [];
-  const s = [];
-  for (let round = 0; round < 10; round++) {
-    d.push(...(await roundTrips(direct, calls / 10)));
-    s.push(...(await roundTrips(through, calls / 10)));
-  }
-  await direct.close();
-  await through.close();
-  const overhead = quantile(s, 0.5) - quantile(d, 0.5);
+  const small = await compare('ping', calls);
+  const big = await compare('big', bigCalls);
 
   // 2. Restart path against cold starts.
   const cold = [];
   const restart = [];
-  const supervised = await connect(true);
+  // When the supervisor said it restarts (and started the new process): its own share of the restart path.
+  const decided = [];
+  let decidedAt = 0;
+  let editAt = 0;
+  const count = { calls: 0, answered: 0, errored: 0, lost: 0, restarts: 0 };
+  const supervised = await connect('supervisor', (chunk) => {
+    const said = chunk.split('restarting the server:').length - 1;
+    if (said > 0 && decidedAt < editAt) decidedAt = performance.now();
+    count.restarts += said;
+  });
   for (let i = 0; i < restarts; i++) {
     let t = performance.now();
-    const client = await connect(false);
+    const client = await connect('direct');
     await client.callTool({ name: 'ping', arguments: {} });
     cold.push(performance.now() - t);
     await client.close();
 
     const value = `v${i}`;
     t = performance.now();
+    editAt = t;
     writeFileSync(join(cwd, '.env'), `VALUE=${value}\n`);
     for (;;) {
-      const answer = await supervised.callTool({ name: 'value', arguments: {} }).catch(() => undefined);
+      count.calls++;
+      const answer = await supervised.callTool({ name: 'value', arguments: {} }, undefined, { timeout: 10_000 }).then(
+        (result) => {
+          count.answered++;
+          return result;
+        },
+        (error) => {
+          if (/timed out/i.test(String(error?.message))) count.lost++;
+          else count.errored++;
+          return undefined;
+        },
+      );
       if (answer && text(answer) === value) break;
       await new Promise((r) => setTimeout(r, 2));
     }
     restart.push(performance.now() - t);
+    decided.push(decidedAt - t);
     await new Promise((r) => setTimeout(r, 300));
   }
   await supervised.close();
 
   const f = (x) => x.toFixed(1);
+  const rows = (label, times, unit) => {
+    const base = quantile(times.direct, 0.5);
+    console.log(`${label}:`);
+    for (const [kind, name] of [
+      ['direct', 'direct'],
+      ['supervisor', 'through the supervisor'],
+      ['relay', 'bare Node pipe relay'],
+    ]) {
+      const p50 = quantile(times[kind], 0.5);
+      const over = kind === 'direct' ? '' : `; overhead p50 ${f((p50 - base) / unit)}`;
+      console.log(`  ${name.padEnd(24)} p50 ${f(p50 / unit)} p95 ${f(quantile(times[kind], 0.95) / unit)}${over}`);
+    }
+  };
+  rows(`tools/call round trip, ${calls} calls each (µs)`, small, 1);
+  rows(`tools/call with a 200 KB answer, ${bigCalls} calls each (ms)`, big, 1000);
   console.log(
-    `tools/call round trip, ${calls} calls each (µs): direct p50 ${f(quantile(d, 0.5))} p95 ${f(quantile(d, 0.95))}; through the supervisor p50 ${f(quantile(s, 0.5))} p95 ${f(quantile(s, 0.95))}; overhead p50 ${f(overhead)} µs`,
+    `restart path, ${restarts} .env edits (ms): edit → new value p50 ${f(quantile(restart, 0.5))} max ${f(Math.max(...restart))}; cold start → first call p50 ${f(quantile(cold, 0.5))}; ratio ${(quantile(restart, 0.5) / quantile(cold, 0.5)).toFixed(2)}×; edit → new process started p50 ${f(quantile(decided, 0.5))}`,
   );
   console.log(
-    `restart path, ${restarts} .env edits (ms): edit → new value p50 ${f(quantile(restart, 0.5))} max ${f(Math.max(...restart))}; cold start → first call p50 ${f(quantile(cold, 0.5))}; ratio ${(quantile(restart, 0.5) / quantile(cold, 0.5)).toFixed(2)}×`,
+    `calls during the restarts: ${count.calls} made, ${count.answered} answered, ${count.errored} errored, ${count.lost} lost; ${count.restarts} restarts for ${restarts} edits`,
   );
 } finally {
   rmSync(cwd, { recursive: true, force: true });

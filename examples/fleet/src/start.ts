@@ -16,9 +16,7 @@ const fleet = await startFleet({
 });
 log(`Redis ${fleet.redisUrl}, stream ${fleet.stream}`);
 for (const replica of fleet.replicas) log(`${replica.name}: ${replica.server.origin}/mcp`);
-log(
-  `publish an edit: pnpm exec hotmcp-fleet publish ${tools} --redis ${fleet.redisUrl} --stream ${fleet.stream} --wait`,
-);
+log(`publish an edit: pnpm exec hotmcp publish ${tools} --redis ${fleet.redisUrl} --stream ${fleet.stream} --wait`);
 
 let stopping = false;
 const stop = async () => {

@@ -33,6 +33,10 @@ Modules keep state across reloads with import.meta.hot (absent under plain node)
   const cache = (import.meta.hot?.data.cache as Map<string, string>) ?? new Map();
   if (import.meta.hot) import.meta.hot.data.cache = cache;
   import.meta.hot?.dispose(() => clearInterval(timer));
+
+A fleet of HTTP replicas fed by a Redis Stream (needs @hotmcp/source-redis):
+  hotmcp publish <dir> --redis <url> [--stream <name>] [--wait]
+  hotmcp fleet status --redis <url> [--stream <name>] [--json]
 `;
 
 const USAGE = 'Usage: hotmcp dev [options] <entry> [-- args...]   (hotmcp dev --help)';
@@ -44,6 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(HELP);
     return 0;
   }
+  // Fleet commands: their module, and @hotmcp/source-redis with its Redis client, are loaded only for them.
+  if (command === 'publish' || command === 'fleet') return (await import('./fleet-command.js')).runFleetCommand(argv);
   if (command !== 'dev') {
     process.stderr.write(
       `hotmcp: ${command === undefined ? 'no command' : `unknown command '${command}'`}\n${USAGE}\n`,

@@ -117,6 +117,30 @@ describe('the stdio supervisor', () => {
     expect(last).toBeDefined();
   });
 
+  it('delivers requests made while the new process starts beside the draining old one in the order they were sent', async () => {
+    const { client } = await start();
+    const first = await whoami(client);
+    // The old process drains a slow call while the new one starts.
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 300 } });
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    const sent = Array.from({ length: 10 }, (_, i) => i + 1);
+    const answers = await Promise.all(
+      sent.map(
+        async (n) =>
+          JSON.parse(textOf(await client.callTool({ name: 'record', arguments: { n } }))) as {
+            pid: number;
+            recorded: number[];
+          },
+      ),
+    );
+    expect(textOf(await slow)).toBe(`slept 300 in ${first.pid}`);
+    const last = answers.at(-1);
+    expect(last?.pid).not.toBe(first.pid);
+    // Each process got its share in order, the new one the tail: together, every call once, in the order sent.
+    const onOld = answers.filter((a) => a.pid === first.pid).map((a) => a.recorded.at(-1));
+    expect([...onOld, ...(last?.recorded ?? [])]).toEqual(sent);
+  });
+
   it('restarts on a .env change and tells the client its lists may have changed', async () => {
     writeFileSync(join(dir, '.env'), 'VALUE=one\n');
     const running = await start();
@@ -139,6 +163,28 @@ describe('the stdio supervisor', () => {
       return now;
     });
     expect(alive(second.pid)).toBe(true);
+  });
+
+  it('starts a new process that needs a port the draining old one still holds again once the old one is gone, and the old one first from then on', async () => {
+    const port = await freePort();
+    writeFileSync(join(dir, 'caps.json'), JSON.stringify({ port }));
+    const running = await start();
+    const { client } = running;
+    const first = await whoami(client);
+    // The old process holds the port for as long as it drains this call; the new one starts meanwhile.
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 3000 } });
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    expect(textOf(await slow)).toBe(`slept 3000 in ${first.pid}`);
+    const second = await waitFor(async () => {
+      const now = await whoami(client);
+      expect(now.pid).not.toBe(first.pid);
+      return now;
+    });
+    expect(running.stderr()).toMatch(/ended while the old one still ran \(.*EADDRINUSE.*\); starting it again/);
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    await waitFor(async () => expect((await whoami(client)).pid).not.toBe(second.pid));
+    expect(running.stderr().match(/ended while the old one still ran/g)).toHaveLength(1);
+    expect(running.errors).toEqual([]);
   });
 
   it('reports capabilities that differ after a restart as a log message and on stderr', async () => {

@@ -1,7 +1,11 @@
-import satisfies from 'semver/functions/satisfies.js';
-import valid from 'semver/functions/valid.js';
+import type satisfiesFunction from 'semver/functions/satisfies.js';
+import type validFunction from 'semver/functions/valid.js';
 import { HotMcpError } from './errors.js';
+import { lazyRequire } from './lazy-require.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
+
+const satisfies = lazyRequire<typeof satisfiesFunction>('semver/functions/satisfies.js');
+const valid = lazyRequire<typeof validFunction>('semver/functions/valid.js');
 
 /** The adapter contract versions this core drives. */
 export const SUPPORTED_CONTRACT_VERSIONS: readonly number[] = [1];
@@ -28,7 +32,7 @@ export function assertAdapter(adapter: unknown): asserts adapter is ToolRegistry
     if (typeof candidate[method] !== 'function') throw incompatible(`${name} has no ${method}() method`);
   }
   const sdk = candidate.sdk;
-  if (sdk?.version !== undefined && valid(sdk.version) && !satisfies(sdk.version, sdk.range)) {
+  if (sdk?.version !== undefined && valid()(sdk.version) && !satisfies()(sdk.version, sdk.range)) {
     throw incompatible(`${name} supports ${sdk.name} ${sdk.range}, but the server runs ${sdk.name} ${sdk.version}`);
   }
 }

@@ -17,7 +17,7 @@ import { RunnerModuleLoader } from './loader/runner-module-loader.js';
 import { discoverAdapter, discoverChangeSource, importOptional } from './package-discovery.js';
 import type { AuditSink } from './ports/audit-sink.js';
 import type { ToolRegistryAdapter } from './ports/tool-registry-adapter.js';
-import { type CreateReloaderOptions, checkOptions } from './reloader-options.js';
+import { type CheckedOptions, type CreateReloaderOptions, checkOptions } from './reloader-options.js';
 import { TOKENS, type Token } from './tokens.js';
 import { createCoalescingChangeSource } from './watching/coalescing-change-source.js';
 import type { FallbackChangeSource } from './watching/fallback-change-source.js';
@@ -38,7 +38,10 @@ export interface ReloaderFromContainerOptions {
 export interface Reloader {
   /** The reloader's own child container, with every port registered. */
   readonly container: DependencyContainer;
-  /** Watch, load every module found, register its definitions. Resolves when they are live. */
+  /**
+   * Watch, load every module found, register its definitions. Resolves when they are live; in a folder of more
+   * than 200 files, once the first 200 are (the rest follows at once, with one list_changed; `idle()` waits for it).
+   */
   start(): Promise<void>;
   /** Stop watching and release the sink; registered tools stay. Idempotent. */
   stop(): Promise<void>;
@@ -88,7 +91,8 @@ const NO_AUDIT: AuditSink = { record() {}, close: async () => {} };
  * checked before anything starts.
  */
 export async function createReloader(options: CreateReloaderOptions): Promise<Reloader> {
-  const { settings, loader, watcher, coalesce, controlTools, dispatcher, quiet } = checkOptions(options);
+  const checked = checkOptions(options);
+  const { settings, loader } = checked;
   const container = createContainer(options.container);
   registerValue(container, TOKENS.settings, settings);
 
@@ -102,10 +106,43 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   const has = (token: Token<unknown>) => container.isRegistered(token, false);
   const loaderName =
     typeof loader === 'object' || (options.loader === undefined && has(TOKENS.moduleLoader)) ? 'custom' : loader;
+  const built = typeof loader !== 'object' && (options.loader !== undefined || !has(TOKENS.moduleLoader));
   if (typeof loader === 'object') registerValue(container, TOKENS.moduleLoader, loader);
-  else if (options.loader !== undefined || !has(TOKENS.moduleLoader)) {
+  else if (built) {
     registerClass(container, TOKENS.moduleLoader, loader === 'native' ? NativeEsmModuleLoader : RunnerModuleLoader);
   }
+  // The loader starts what its first load needs (the import preflight's worker, the compiler) now, while the
+  // watcher and the adapter are imported and the watcher starts.
+  const moduleLoader = resolveToken(container, TOKENS.moduleLoader);
+  try {
+    moduleLoader.warmUp?.();
+  } catch {} // the first load starts what it needs
+  let reloader: Reloader;
+  try {
+    reloader = await assemble(options, container, checked, audit, loaderName);
+  } catch (error) {
+    if (built) await moduleLoader.close?.();
+    throw error;
+  }
+  if (!built) return reloader;
+  // What the warm-up started goes with stop() even when the reloader was never started (closing twice is harmless).
+  return {
+    ...reloader,
+    async stop() {
+      await reloader.stop();
+      await moduleLoader.close?.();
+    },
+  };
+}
+
+/** The rest of {@link createReloader}: the change source and the adapter, found, and the reloader on top. */
+async function assemble(
+  options: CreateReloaderOptions,
+  container: DependencyContainer,
+  { settings, watcher, coalesce, controlTools, dispatcher, quiet }: CheckedOptions,
+  audit: AuditSink,
+  loaderName: string,
+): Promise<Reloader> {
   const custom =
     options.changeSource ??
     (container.isRegistered(TOKENS.changeSource, true) ? resolveToken(container, TOKENS.changeSource) : undefined);

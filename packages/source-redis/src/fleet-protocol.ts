@@ -5,8 +5,10 @@
  * Keys, for a stream named `S` (default `hotmcp:fleet`):
  *
  * - `S`: the stream. Each entry is one batch, fields `prev` (the id of the
- *   entry before it, `0-0` for the first) and `files` (JSON, {@link FileChange}[]).
- * - `S:head`: the id of the newest entry; `S:hashes` / `S:files`: the folder as
+ *   entry before it, `0-0` for the first), `seq` (its number: 1 for the first
+ *   entry ever published, whatever was trimmed since) and `files` (JSON,
+ *   {@link FileChange}[]).
+ * - `S:head`: the id of the newest entry; `S:seq`: its number; `S:hashes` / `S:files`: the folder as
  *   of `S:head` (relative path → sha256 / content). `publish` updates all of
  *   them in the same `MULTI`/`EXEC` as its `XADD`, so they are the compacted
  *   snapshot a replica restores when the entries it missed were trimmed.
@@ -27,6 +29,7 @@ export type FileChange = { path: string; hash: string; content: string } | { pat
 export interface FleetKeys {
   stream: string;
   head: string;
+  seq: string;
   hashes: string;
   files: string;
   replicas: string;
@@ -37,6 +40,7 @@ export function fleetKeys(stream: string = DEFAULT_STREAM): FleetKeys {
   return {
     stream,
     head: `${stream}:head`,
+    seq: `${stream}:seq`,
     hashes: `${stream}:hashes`,
     files: `${stream}:files`,
     replicas: `${stream}:replicas`,
@@ -141,6 +145,8 @@ export interface ReplicaReport {
   name: string;
   /** The id of the last entry it applied (`0-0`: none). */
   id: string;
+  /** That entry's number (`seq`; 0: none); undefined when the entry carried none. */
+  seq?: number;
   /**
    * `applied`: the engine loaded it with no error; `failed`: a module of the
    * replica has an error (its last good version is live); `refused`: the
@@ -171,6 +177,7 @@ export function decodeReport(name: string, hash: Record<string, string>): Replic
   return {
     name,
     id: hash.id ?? ZERO_ID,
+    ...(hash.seq !== undefined && hash.seq !== '' && { seq: Number(hash.seq) }),
     outcome: (hash.outcome ?? 'written') as EntryOutcome,
     errors,
     state: (hash.state ?? 'stopped') as ReplicaReport['state'],

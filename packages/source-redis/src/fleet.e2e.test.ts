@@ -67,7 +67,6 @@ async function startSource(root: string, name = 'r1', audit?: MemoryAuditSink) {
     redis: redis.url,
     stream,
     replica: name,
-    heartbeatMs: 200,
     ...(audit && { audit }),
   });
   sources.push(source);
@@ -104,6 +103,28 @@ describe('publish', () => {
     expect(await client.hgetall(keys.hashes)).toEqual({ 'a.ts': sha256('a2'), 'c/d.ts': sha256('d1') });
     const entries = await client.xrange(stream, '-', '+');
     expect(entries.map(([, fields]) => fields[1])).toEqual(['0-0', first.id, second.id]);
+  });
+});
+
+describe('the fleet CLI', () => {
+  it('names the Redis it could not reach, and exits 1', async () => {
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const code = await runFleetCli(['fleet', 'status', '--redis', 'redis://127.0.0.1:1'], output);
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^hotmcp: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/),
+    ]);
+  });
+
+  it('exits 2 with its usage on a bad option, naming its own program', async () => {
+    const lines: string[] = [];
+    const output = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const names = { program: 'hotmcp-fleet', status: 'status' };
+    expect(await runFleetCli(['publish', 'tools', '--bogus'], output, names)).toBe(2);
+    expect(lines.join('\n')).toMatch(
+      /^hotmcp-fleet: Unknown option '--bogus'[\s\S]*\n {2}hotmcp-fleet status \[--redis/,
+    );
   });
 });
 
@@ -182,6 +203,36 @@ describe('RedisChangeSource', () => {
     expect(batches).toEqual([{ added: [path.join(root, 'sub/x.ts')], changed: [], removed: [] }]);
   });
 
+  it('is shown behind the stream, by how many entries, while it is down, and current once it caught up', async () => {
+    const root = replicaRoot('r1');
+    await publish({ dir: origin({ 'a.ts': 'a1' }), redis: client, stream });
+    const first = await startSource(root);
+    await first.source.stop();
+    await publish({ dir: origin({ 'a.ts': 'a2' }), redis: client, stream });
+    const last = await publish({ dir: origin({ 'a.ts': 'a3' }), redis: client, stream });
+    await client.xtrim(stream, 'MAXLEN', 1); // the count does not depend on what the stream still keeps
+    const status = async () => {
+      const lines: string[] = [];
+      const code = await runFleetCli(['fleet', 'status', '--redis', redis.url, '--stream', stream], {
+        out: (line) => lines.push(line),
+        err: (line) => lines.push(line),
+      });
+      return { code, lines, fleet: await fleetStatus({ redis: client, stream }) };
+    };
+    const down = await status();
+    expect(down.fleet).toMatchObject({ head: last.id, seq: 3, length: 1 });
+    expect(down.fleet.replicas).toMatchObject([{ name: 'r1', live: false, behind: true, behindBy: 2, seq: 1 }]);
+    expect(down.code).toBe(0);
+    expect(down.lines[0]).toBe(`${stream}: head ${last.id} (entry 3), 1 entries kept, 1 files`);
+    expect(down.lines[1]).toMatch(/^ {2}r1 \S+ written \(down, behind by 2 entries, stopped\)$/);
+
+    const { source } = await startSource(root);
+    expect(source.lastId).toBe(last.id);
+    // Its report says so once its start has settled.
+    await expect.poll(async () => (await status()).lines[1]).toBe(`  r1 ${last.id} written (live, current, serving)`);
+    expect((await status()).fleet.replicas).toMatchObject([{ live: true, behind: false, behindBy: 0, seq: 3 }]);
+  });
+
   it('restores the snapshot when the entries it missed were trimmed away', async () => {
     const root = replicaRoot('r1');
     await publish({ dir: origin({ 'a.ts': 'a1', 'gone.ts': 'g' }), redis: client, stream });
@@ -203,7 +254,7 @@ describe('RedisChangeSource', () => {
   }, async () => {
     const root = replicaRoot('r1');
     await publish({ dir: origin({ 'greet.ts': tool('v1'), 'broken.ts': 'export default {' }), redis: client, stream });
-    const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1', heartbeatMs: 200 });
+    const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1' });
     sources.push(source);
     const adapter = new FakeRegistryAdapter();
     const reloader = await createReloader({

@@ -1,4 +1,4 @@
-export type { CliOutput } from './fleet-cli.js';
+export type { CliOutput, FleetCliNames } from './fleet-cli.js';
 export { runFleetCli, runPublish, runStatus } from './fleet-cli.js';
 export type { FolderSelection } from './fleet-folder.js';
 export type { EntryOutcome, FileChange, ReplicaError, ReplicaReport } from './fleet-protocol.js';

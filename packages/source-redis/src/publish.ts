@@ -1,6 +1,6 @@
 /** Send a folder's changes to a fleet as one stream entry, and wait for every live replica to apply it. */
 import { HotMcpError } from '@hotmcp/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type FolderSelection, readFolder } from './fleet-folder.js';
 import {
   compareIds,
@@ -13,6 +13,7 @@ import {
   ZERO_ID,
 } from './fleet-protocol.js';
 import { fleetStatus } from './fleet-status.js';
+import { withRedis } from './redis-connection.js';
 
 /** Options of {@link publish}. */
 export interface PublishOptions extends FolderSelection {
@@ -57,18 +58,21 @@ export interface PublishResult {
  */
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const keys = fleetKeys(options.stream ?? DEFAULT_STREAM);
-  const redis =
-    typeof options.redis === 'string' ? new Redis(options.redis, { maxRetriesPerRequest: 2 }) : options.redis;
-  const owned = typeof options.redis === 'string';
-  try {
-    const local = readFolder(options.dir, options);
+  const local = readFolder(options.dir, options);
+  return withRedis(options.redis, async (redis) => {
     let sent: { id?: string; head: string; written: string[]; deleted: string[] } | undefined;
     for (let attempt = 0; sent === undefined; attempt++) {
       if (attempt === 20)
         throw new HotMcpError('HOTMCP_ERR_FLEET_UNAVAILABLE', 'publish: the snapshot kept changing under 20 attempts');
-      await redis.watch(keys.head, keys.hashes);
-      const head = (await redis.get(keys.head)) ?? ZERO_ID;
-      const remote = await redis.hgetall(keys.hashes);
+      // Sent together, answered in one round trip (ioredis writes them before any reply is read).
+      const [, headReply, seqReply, remote] = await Promise.all([
+        redis.watch(keys.head, keys.hashes),
+        redis.get(keys.head),
+        redis.get(keys.seq),
+        redis.hgetall(keys.hashes),
+      ]);
+      const head = headReply ?? ZERO_ID;
+      const seq = String(Number(seqReply ?? 0) + 1); // `S:seq` moves only with `S:head`, which is watched
       const changes: FileChange[] = [];
       for (const [path, { hash, content }] of local) if (remote[path] !== hash) changes.push({ path, hash, content });
       for (const path of Object.keys(remote)) if (!local.has(path)) changes.push({ path, deleted: true });
@@ -90,10 +94,13 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
           id,
           'prev',
           head,
+          'seq',
+          seq,
           'files',
           JSON.stringify(changes),
         )
-        .set(keys.head, id);
+        .set(keys.head, id)
+        .set(keys.seq, seq);
       for (const change of changes) {
         if ('deleted' in change) multi.hdel(keys.hashes, change.path).hdel(keys.files, change.path);
         else multi.hset(keys.hashes, change.path, change.hash).hset(keys.files, change.path, change.content);
@@ -113,9 +120,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       ...sent,
       ...(await waitForReplicas(redis, options.stream ?? DEFAULT_STREAM, sent.id, timeoutMs, options.onReplica)),
     };
-  } finally {
-    if (owned) redis.disconnect();
-  }
+  });
 }
 
 /** Poll the replicas' reports until every live one is at `id` or past it. */

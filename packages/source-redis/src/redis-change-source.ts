@@ -67,6 +67,8 @@ export interface ObservedReloader {
 interface SavedState {
   stream: string;
   id: string;
+  /** The entry's number (`seq`); undefined when it carried none. */
+  seq?: number;
   files: Record<string, string>;
 }
 
@@ -283,13 +285,13 @@ export class RedisChangeSource implements ChangeSource {
       const refusal = asError(error);
       this.audit.record('fleet.entry_refused', { replica: this.replica, id, error: describe(refusal) });
       this.fail(refusal);
-      this.saveState(id);
+      this.saveState(id, seqOf(fields.seq));
       this.lastOutcome = 'refused';
       this.lastErrors = [errorOf(refusal)];
       await this.report();
       return true;
     }
-    this.saveState(id);
+    this.saveState(id, seqOf(fields.seq));
     this.audit.record('fleet.entry_written', { replica: this.replica, id, files: changes.length });
     await this.deliver(written);
     return true;
@@ -299,12 +301,13 @@ export class RedisChangeSource implements ChangeSource {
   private async restore(): Promise<void> {
     const client = this.client as Redis;
     const results = await this.retry(() =>
-      client.multi().get(this.keys.head).hgetall(this.keys.hashes).hgetall(this.keys.files).exec(),
+      client.multi().get(this.keys.head).hgetall(this.keys.hashes).hgetall(this.keys.files).get(this.keys.seq).exec(),
     );
-    const [head, hashes, files] = (results ?? []).map(([, value]) => value) as [
+    const [head, hashes, files, seq] = (results ?? []).map(([, value]) => value) as [
       string | null,
       Record<string, string>,
       Record<string, string>,
+      string | null,
     ];
     if (head === null) return; // nothing published since Redis lost its data: keep the folder, wait for entries
     const changes: FileChange[] = [];
@@ -332,11 +335,11 @@ export class RedisChangeSource implements ChangeSource {
         return;
       }
       this.lastOutcome = 'refused';
-      this.saveState(head);
+      this.saveState(head, seqOf(seq));
       await this.report();
       return;
     }
-    this.saveState(head);
+    this.saveState(head, seqOf(seq));
     await this.deliver(written);
   }
 
@@ -384,6 +387,7 @@ export class RedisChangeSource implements ChangeSource {
     if (!client) return;
     const fields = {
       id: this.state.id,
+      seq: this.state.seq === undefined ? '' : String(this.state.seq),
       outcome: this.lastOutcome,
       errors: JSON.stringify(this.lastErrors),
       state: this.phase,
@@ -449,7 +453,7 @@ export class RedisChangeSource implements ChangeSource {
   }
 
   private readState(): SavedState {
-    const empty: SavedState = { stream: this.keys.stream, id: ZERO_ID, files: {} };
+    const empty: SavedState = { stream: this.keys.stream, id: ZERO_ID, seq: 0, files: {} };
     if (!existsSync(this.stateFile)) return empty;
     try {
       const saved = JSON.parse(readFileSync(this.stateFile, 'utf8')) as SavedState;
@@ -462,13 +466,24 @@ export class RedisChangeSource implements ChangeSource {
     }
   }
 
-  private saveState(id: string): void {
-    this.state = { stream: this.keys.stream, id, files: Object.fromEntries(this.known) };
+  private saveState(id: string, seq: number | undefined): void {
+    this.state = {
+      stream: this.keys.stream,
+      id,
+      ...(seq !== undefined && { seq }),
+      files: Object.fromEntries(this.known),
+    };
     mkdirSync(path.dirname(this.stateFile), { recursive: true });
     const temp = `${this.stateFile}.${process.pid}.tmp`;
     writeFileSync(temp, `${JSON.stringify(this.state)}\n`);
     renameSync(temp, this.stateFile);
   }
+}
+
+/** An entry's `seq` field (or `S:seq`) as a number; undefined when absent or not a whole number. */
+function seqOf(raw: string | null | undefined): number | undefined {
+  const seq = Number(raw ?? undefined);
+  return Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
 }
 
 function relativeOf(root: string, file: string): string {

@@ -117,7 +117,8 @@ describe('NativeChangeSource', () => {
     const created = write('tools/c.ts');
     write('tools/ignored.js');
     await rm(gone);
-    const mentioned = (kind: keyof ChangeBatch, file: string) => batches.some((batch) => batch[kind].includes(file));
+    const mentioned = (kind: 'added' | 'changed' | 'removed', file: string) =>
+      batches.some((batch) => batch[kind].includes(file));
     await until(
       () => mentioned('changed', edited) && mentioned('added', created) && mentioned('removed', gone),
       'the hinted changes',

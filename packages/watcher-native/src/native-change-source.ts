@@ -153,6 +153,8 @@ export class NativeChangeSource implements ChangeSource {
   /** Paths hinted in this busy period, up to HINT_MAX_PATHS. */
   #hintPaths = new Set<string>();
   #lastHintAt = Number.NEGATIVE_INFINITY;
+  /** This busy period hinted more than HINT_MAX_PATHS paths: a burst, whose rest @parcel/watcher brings. */
+  #hintBurst = false;
   /** Files a hint reported as added, until the next event for them. */
   #hintAdded = new Set<string>();
 
@@ -290,6 +292,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#hints.clear();
     this.#hinted.clear();
     this.#hintPaths.clear();
+    this.#hintBurst = false;
     this.#hintAdded.clear();
   }
 
@@ -297,11 +300,17 @@ export class NativeChangeSource implements ChangeSource {
   #hint(generation: number, dir: string, name: string | Buffer | null): void {
     if (generation !== this.#generation || name === null) return;
     const now = performance.now();
-    if (now - this.#lastHintAt >= HINT_QUIET_MS) this.#hintPaths.clear();
+    if (now - this.#lastHintAt >= HINT_QUIET_MS) {
+      this.#hintPaths.clear();
+      this.#hintBurst = false;
+    }
     this.#lastHintAt = now;
     const file = path.join(dir, name.toString());
     if (!this.#hintPaths.has(file)) {
-      if (this.#hintPaths.size >= HINT_MAX_PATHS) return; // a burst: @parcel/watcher's batches carry it
+      if (this.#hintPaths.size >= HINT_MAX_PATHS) {
+        this.#hintBurst = true; // a burst: @parcel/watcher's batches carry it
+        return;
+      }
       this.#hintPaths.add(file);
     }
     const first = this.#hinted.size === 0;
@@ -502,6 +511,9 @@ export class NativeChangeSource implements ChangeSource {
   #emit(batch: ChangeBatch): void {
     if (batch.added.length + batch.changed.length + batch.removed.length === 0) return;
     for (const list of [batch.added, batch.changed, batch.removed]) list.sort();
+    // Inside a busy period that hinted more paths than an edit makes, more of the burst is coming:
+    // said, so a coalescer holds this part for the rest (a checkout stays one or two batches).
+    if (this.#hintBurst && performance.now() - this.#lastHintAt < HINT_QUIET_MS) batch.burst = true;
     this.#watchHints(this.#generation, [...batch.added, ...batch.changed]);
     try {
       this.#onBatch?.(batch);

@@ -32,43 +32,38 @@ export const isResponse = (m: JsonRpcMessage): m is JsonRpcMessage & { id: JsonR
 export const idKey = (id: JsonRpcId): string => (typeof id === 'number' ? `n:${id}` : `s:${id}`);
 
 /**
- * Read newline-delimited JSON-RPC (the MCP stdio framing) from a stream.
- * A line that is not a JSON object goes to `other`. Returns a function that stops reading.
+ * Read newline-delimited lines (the MCP stdio framing) from a stream as bytes:
+ * each line is handed over with its `\n`, so it can be forwarded with one
+ * write and decoded only when it must be. Returns a function that stops reading.
  */
-export function readMessages(
-  input: Readable,
-  onMessage: (read: ReadMessage) => void,
-  other: (line: string) => void,
-): () => void {
-  let pending = '';
-  const take = (raw: string) => {
-    const line = raw.trim();
-    if (line === '') return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      other(raw);
+export function readLines(input: Readable, onLine: (line: Buffer) => void): () => void {
+  // The start of a line that has not ended yet, in the chunks it came in (joined once, when it ends).
+  let pending: Buffer[] = [];
+  const onData = (data: Buffer | string) => {
+    let chunk = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let newline = chunk.indexOf(NEWLINE);
+    if (newline < 0) {
+      pending.push(chunk);
       return;
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) other(raw);
-    else onMessage({ message: parsed as JsonRpcMessage, line });
-  };
-  const onData = (chunk: Buffer | string) => {
-    pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-    let newline = pending.indexOf('\n');
-    while (newline >= 0) {
-      const raw = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      take(raw);
-      newline = pending.indexOf('\n');
+    if (pending.length > 0) {
+      const head = pending.reduce((sum, part) => sum + part.length, 0);
+      chunk = Buffer.concat([...pending, chunk]);
+      newline += head;
+      pending = [];
     }
+    let start = 0;
+    while (newline >= 0) {
+      onLine(chunk.subarray(start, newline + 1));
+      start = newline + 1;
+      newline = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
   };
   const onEnd = () => {
-    if (pending !== '') take(pending);
-    pending = '';
+    if (pending.length > 0) onLine(Buffer.concat(pending));
+    pending = [];
   };
-  input.setEncoding?.('utf8');
   input.on('data', onData);
   input.on('end', onEnd);
   return () => {
@@ -78,8 +73,70 @@ export function readMessages(
   };
 }
 
-/** Write one message (or an already serialised line) with the stdio framing. */
-export function writeMessage(output: Writable, message: JsonRpcMessage | string): void {
+/** Parse one line: a JSON object, or undefined (an empty line, or one that is not a JSON object). */
+export function parseLine(line: Buffer): ReadMessage | 'empty' | undefined {
+  const text = line.toString('utf8').trim();
+  if (text === '') return 'empty';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  return { message: parsed as JsonRpcMessage, line: text };
+}
+
+/**
+ * Read JSON-RPC messages line by line from a stream. A line that is not a
+ * JSON object goes to `other`. Returns a function that stops reading.
+ */
+export function readMessages(
+  input: Readable,
+  onMessage: (read: ReadMessage) => void,
+  other: (line: string) => void,
+): () => void {
+  return readLines(input, (line) => {
+    const read = parseLine(line);
+    if (read === 'empty') return;
+    if (read) onMessage(read);
+    else other(line.toString('utf8').replace(/\r?\n$/, ''));
+  });
+}
+
+const NEWLINE = 0x0a;
+const RESULT_HEAD = Buffer.from('{"result":');
+const ID_TAIL = Buffer.from(',"id":');
+
+/**
+ * The id of a successful response, read without parsing it, when the line
+ * has the shape the MCP SDKs write (`{"result":…,"jsonrpc":"2.0","id":7}`):
+ * a line that begins with the `result` member and ends with a small integer
+ * `id` member. In a JSON object that ends `,"id":7}`, the last member is a
+ * top-level `id` (a nested one would end `}}`, one inside a string `"}`),
+ * and the last of duplicate keys is the one that counts. Anything else
+ * (errors, string ids, other layouts) gives undefined: parse it.
+ */
+export function responseIdOf(line: Buffer): number | undefined {
+  let end = line.length - 1;
+  if (line[end] === NEWLINE) end--;
+  if (line[end] !== 0x7d /* } */ || line.compare(RESULT_HEAD, 0, RESULT_HEAD.length, 0, RESULT_HEAD.length) !== 0) {
+    return undefined;
+  }
+  let digits = end;
+  while (digits > 0 && (line[digits - 1] as number) >= 0x30 && (line[digits - 1] as number) <= 0x39) digits--;
+  const count = end - digits;
+  if (count === 0 || count > 15 || (count > 1 && line[digits] === 0x30)) return undefined;
+  const tail = digits - ID_TAIL.length;
+  if (tail < RESULT_HEAD.length || line.compare(ID_TAIL, 0, ID_TAIL.length, tail, digits) !== 0) return undefined;
+  let id = 0;
+  for (let i = digits; i < end; i++) id = id * 10 + ((line[i] as number) - 0x30);
+  return id;
+}
+
+/** Write one message, an already serialised line, or a line's bytes with its `\n`, in one write. */
+export function writeMessage(output: Writable, message: JsonRpcMessage | string | Buffer): void {
   if (output.destroyed || output.writableEnded) return;
-  output.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`);
+  if (Buffer.isBuffer(message)) output.write(message);
+  else output.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`);
 }

@@ -20,18 +20,25 @@ export const DEFAULT_RESTART_ON: readonly string[] = [
   'bun.lockb',
 ];
 
+const EMPTY = 'empty';
+const EMPTY_SETTLE_MS = 50;
+
 /**
  * Watch the files matching `globs` (relative to `cwd`) and call `onChange`
  * with the file when its content really changed (a save of the same bytes,
  * or a touch, restarts nothing). Only the folders the globs name are
- * watched, each without recursion, so a large tree costs nothing.
+ * watched, each without recursion, so a large tree costs nothing. The events
+ * of one save arrive together and are read as one after `settleMs` (default
+ * 0: the next turn of the event loop, no fixed wait). A file read empty is
+ * read again 50 ms later (a save that truncates, then writes); any other
+ * save that lands in parts restarts once per part seen.
  */
 export function watchRestartFiles(
   cwd: string,
   globs: readonly string[],
   onChange: (file: string) => void,
   onError: (error: Error) => void,
-  settleMs = 50,
+  settleMs = 0,
 ): () => void {
   const root = resolve(cwd);
   const picomatch = loadPicomatch();
@@ -39,9 +46,11 @@ export function watchRestartFiles(
   const matches = (file: string) => matchers.some((match) => match(relative(root, file)));
   const folders = new Set(globs.map((glob) => resolve(root, picomatch.scan(glob).base || '.')));
   const digests = new Map<string, string | undefined>();
+  // The file's digest; `empty` for an empty file (often one in mid-save: truncated, not yet written).
   const digest = (file: string): string | undefined => {
     try {
-      return createHash('sha1').update(readFileSync(file)).digest('hex');
+      const bytes = readFileSync(file);
+      return bytes.length === 0 ? EMPTY : createHash('sha1').update(bytes).digest('hex');
     } catch {
       return undefined;
     }
@@ -55,16 +64,20 @@ export function watchRestartFiles(
         const file = join(folder, name.toString());
         if (!matches(file)) return;
         clearTimeout(timers.get(file));
-        timers.set(
-          file,
-          setTimeout(() => {
-            timers.delete(file);
-            const now = digest(file);
-            if (digests.get(file) === now) return;
-            digests.set(file, now);
-            onChange(file);
-          }, settleMs).unref(),
-        );
+        const settle = (ms: number, again: boolean) =>
+          timers.set(
+            file,
+            setTimeout(() => {
+              timers.delete(file);
+              const now = digest(file);
+              if (digests.get(file) === now) return;
+              // Read empty: look once more a little later, so a save in two steps restarts once.
+              if (now === EMPTY && again) return settle(EMPTY_SETTLE_MS, false);
+              digests.set(file, now);
+              onChange(file);
+            }, ms).unref(),
+          );
+        settle(settleMs, true);
       });
       watcher.on('error', (error) => onError(error));
       watchers.push(watcher);

@@ -9,8 +9,11 @@ import {
   isResponse,
   type JsonRpcId,
   type JsonRpcMessage,
+  parseLine,
   type ReadMessage,
+  readLines,
   readMessages,
+  responseIdOf,
   writeMessage,
 } from './json-rpc.js';
 import { DEFAULT_RESTART_ON, watchRestartFiles } from './restart-watch.js';
@@ -77,6 +80,8 @@ interface Child {
   readyAt: number | undefined;
   planned: boolean;
   gone: boolean;
+  /** Its stderr while it starts beside the old process: shown once it is the one that serves. */
+  heldStderr: Buffer[] | undefined;
 }
 
 interface InFlight {
@@ -110,7 +115,13 @@ class StdioSupervisor implements Supervisor {
   readonly #session = new ClientSession();
   readonly #inFlight = new Map<string, InFlight>();
   readonly #serverRequests = new Map<string, InFlight>();
-  readonly #private = new Map<string, { resolve: (m: JsonRpcMessage) => void; reject: (e: Error) => void }>();
+  readonly #private = new Map<
+    string,
+    { generation: number; resolve: (m: JsonRpcMessage) => void; reject: (e: Error) => void }
+  >();
+  /** Every process not yet gone, by generation: during a restart, the old one and the new one. */
+  readonly #children = new Map<number, Child>();
+  readonly #drainWaiters = new Set<() => void>();
   readonly #swallowAcks = new Set<string>();
   readonly #queue: ReadMessage[] = [];
   readonly #stopInput: () => void;
@@ -118,9 +129,11 @@ class StdioSupervisor implements Supervisor {
   #child: Child | undefined;
   #generation = 0;
   #privateIds = 0;
-  #state: 'running' | 'draining' | 'starting' | 'waiting' | 'closed' = 'running';
+  #state: 'running' | 'starting' | 'waiting' | 'closed' = 'running';
   #crashes = 0;
   #pendingRestart: string | undefined;
+  /** Whether a new process may start beside the old one; off once one could not (it needs what the old one holds). */
+  #overlap = true;
   #retryTimer: NodeJS.Timeout | undefined;
   #answered = false;
   #exitCode = 0;
@@ -184,13 +197,14 @@ class StdioSupervisor implements Supervisor {
     clearTimeout(this.#retryTimer);
     this.#stopInput();
     this.#stopWatch();
-    const child = this.#child;
-    if (child && !child.gone) {
-      // The client went away: a server ends on its stdin's end; a signal only if it does not.
-      child.process.stdin?.end();
-      await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-      await this.#stop(child);
-    }
+    await Promise.all(
+      [...this.#children.values()].map(async (child) => {
+        // The client went away: a server ends on its stdin's end; a signal only if it does not.
+        child.process.stdin?.end();
+        await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        await this.#stop(child);
+      }),
+    );
     this.#event({ event: 'supervisor.closed' });
     this.#resolveClosed();
     return this.closed;
@@ -243,11 +257,10 @@ class StdioSupervisor implements Supervisor {
       return true;
     }
     const owner = this.#inFlight.get(key);
-    if (owner && owner.generation === this.#child?.generation && !this.#child.gone) {
-      writeMessage(this.#child.process.stdin as Writable, read.line);
-      return true;
-    }
-    return false;
+    const child = owner && this.#children.get(owner.generation);
+    if (!child) return false;
+    writeMessage(child.process.stdin as Writable, read.line);
+    return true;
   }
 
   /** The client answers a request of the server's: route it to the process that asked, if it still runs. */
@@ -255,12 +268,38 @@ class StdioSupervisor implements Supervisor {
     const key = idKey(message.id);
     const origin = this.#serverRequests.get(key);
     this.#serverRequests.delete(key);
-    const child = this.#child;
-    if (!origin || !child || child.gone || child.generation !== origin.generation) return;
+    const child = origin && this.#children.get(origin.generation);
+    if (!origin || !child) return;
     writeMessage(child.process.stdin as Writable, { ...message, id: origin.id });
   }
 
   // ── the server's side ────────────────────────────────────────────────
+
+  /**
+   * A line from a process. The common case, the answer to one of the client's requests, is
+   * forwarded as it came without being parsed; the rest is parsed and looked at.
+   */
+  #lineFromChild(child: Child, line: Buffer): void {
+    const id = responseIdOf(line);
+    if (id !== undefined) {
+      const key = idKey(id);
+      const session = this.#session;
+      if (!this.#private.has(key) && !session.listens.has(key) && session.initialize?.id !== id) {
+        if (this.#inFlight.delete(key) && this.#drainWaiters.size > 0) for (const check of this.#drainWaiters) check();
+        this.#answered = true;
+        child.readyAt ??= Date.now();
+        writeMessage(this.#output, line);
+        return;
+      }
+    }
+    const read = parseLine(line);
+    if (read === 'empty') return;
+    if (read) this.#fromChild(child, read);
+    else {
+      const text = line.toString('utf8').replace(/\r?\n$/, '');
+      this.#say(`the server wrote a line to stdout that is not JSON-RPC (kept off the wire): ${text}`);
+    }
+  }
 
   #fromChild(child: Child, { message, line }: ReadMessage): void {
     if (isResponse(message)) {
@@ -271,7 +310,7 @@ class StdioSupervisor implements Supervisor {
         waiting.resolve(message);
         return;
       }
-      this.#inFlight.delete(key);
+      if (this.#inFlight.delete(key) && this.#drainWaiters.size > 0) for (const check of this.#drainWaiters) check();
       this.#session.fromServer(message);
       this.#answered = true;
       child.readyAt ??= Date.now();
@@ -311,18 +350,15 @@ class StdioSupervisor implements Supervisor {
       readyAt: undefined,
       planned: false,
       gone: false,
+      heldStderr: undefined,
     };
+    this.#children.set(generation, child);
     proc.stdin?.on('error', () => {});
-    if (proc.stdout) {
-      readMessages(
-        proc.stdout,
-        (read) => this.#fromChild(child, read),
-        (text) => this.#say(`the server wrote a line to stdout that is not JSON-RPC (kept off the wire): ${text}`),
-      );
-    }
+    if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
     let partial = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
-      this.#log.write(chunk);
+      if (child.heldStderr) child.heldStderr.push(chunk);
+      else this.#log.write(chunk);
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       child.stderrTail.push(...lines.filter((l) => l.trim() !== ''));
@@ -355,6 +391,7 @@ class StdioSupervisor implements Supervisor {
   #gone(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
     if (child.gone) return;
     child.gone = true;
+    this.#children.delete(child.generation);
     const reason = signal ? `signal ${signal}` : `exit code ${code}`;
     for (const [key, request] of this.#inFlight) {
       if (request.generation !== child.generation) continue;
@@ -372,7 +409,9 @@ class StdioSupervisor implements Supervisor {
     for (const [key, origin] of this.#serverRequests) {
       if (origin.generation === child.generation) this.#serverRequests.delete(key);
     }
+    for (const check of this.#drainWaiters) check();
     for (const [key, waiting] of this.#private) {
+      if (waiting.generation !== child.generation) continue;
       this.#private.delete(key);
       waiting.reject(new Error(`the server process ended (${reason}) during the replayed handshake`));
     }
@@ -410,24 +449,74 @@ class StdioSupervisor implements Supervisor {
     this.#retryTimer = setTimeout(() => void this.#startNext(), delay);
   }
 
+  /**
+   * A planned restart: the new process starts at once, while the old one finishes the requests
+   * it has (up to drainMs) and stops; the new one gets the replayed handshake and the requests
+   * that waited once the old one is gone, so it starts up in the time the old one drains.
+   */
   async #plannedRestart(reason: string): Promise<void> {
-    this.#state = 'draining';
+    this.#state = 'starting';
     this.#say(`restarting the server: ${reason}`);
     this.#event({ event: 'restart', reason });
     const old = this.#child;
-    if (old && !old.gone) {
-      const deadline = Date.now() + (this.#options.drainMs ?? 5000);
-      while (Date.now() < deadline && [...this.#inFlight.values()].some((r) => r.generation === old.generation)) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        if (old.gone) break;
-      }
-      // It ended on its own meanwhile: the crash path restarts it.
-      if (old.gone) return;
-      old.planned = true;
-      await this.#stop(old);
+    if (!old || old.gone) {
+      await this.#startNext();
+      return;
     }
+    // The old process's end is part of the plan, whether it drains and stops or crashes meanwhile.
+    old.planned = true;
+    const drained = () => Promise.race([this.#drained(old.generation, this.#options.drainMs ?? 5000), old.exited]);
+    if (!this.#overlap) {
+      await drained();
+      await this.#stop(old);
+      if (this.#isClosed()) return;
+      await this.#startNext();
+      return;
+    }
+    const next = this.#spawn();
+    // Until the old one is gone the new one's end is the restart's to handle, and its stderr waits.
+    next.planned = true;
+    next.heldStderr = [];
+    this.#child = next;
+    await drained();
+    await this.#stop(old);
     if (this.#isClosed()) return;
-    await this.#startNext();
+    if (next.gone) {
+      // It ended while the old one still ran: it needs what the old one held (a port, a lock).
+      // From now on the old process goes first; this one starts again now that it is gone.
+      this.#overlap = false;
+      const why = [...next.stderrTail].reverse().find((line) => /error/i.test(line)) ?? next.stderrTail.at(-1);
+      this.#say(
+        `the new server process ended while the old one still ran${why ? ` (${why.trim()})` : ''}; starting it again, and from now on only once the old one has stopped`,
+      );
+      await this.#startNext();
+      return;
+    }
+    next.planned = false;
+    for (const chunk of next.heldStderr.splice(0)) this.#log.write(chunk);
+    next.heldStderr = undefined;
+    await this.#bringUp(next);
+  }
+
+  /** Resolves once no request the process of `generation` took is open, or after `ms`. */
+  #drained(generation: number, ms: number): Promise<void> {
+    const busy = () => {
+      for (const request of this.#inFlight.values()) if (request.generation === generation) return true;
+      return false;
+    };
+    if (!busy()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#drainWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (!busy()) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.#drainWaiters.add(check);
+    });
   }
 
   async #startNext(): Promise<void> {
@@ -435,6 +524,11 @@ class StdioSupervisor implements Supervisor {
     this.#state = 'starting';
     const child = this.#spawn();
     this.#child = child;
+    await this.#bringUp(child);
+  }
+
+  /** Replay the handshake to a started process, then let the waiting requests through to it. */
+  async #bringUp(child: Child): Promise<void> {
     try {
       await this.#replay(child);
     } catch (error) {
@@ -523,6 +617,7 @@ class StdioSupervisor implements Supervisor {
         reject(new Error(`no answer to ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#private.set(idKey(id), {
+        generation: child.generation,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);

@@ -1,6 +1,9 @@
 import { relative, sep } from 'node:path';
-import picomatch from 'picomatch';
+import type Picomatch from 'picomatch';
 import { isInside } from '../inside-root.js';
+import { lazyRequire } from '../lazy-require.js';
+
+const loadPicomatch = lazyRequire<typeof Picomatch>('picomatch');
 
 /** Files the engine never loads: the server's entry module, the reloader itself, user globs. */
 export class DenyList {
@@ -13,7 +16,7 @@ export class DenyList {
     globs: readonly string[],
   ) {
     this.files = new Set(files);
-    this.matches = globs.length > 0 ? picomatch([...globs], { dot: true }) : () => false;
+    this.matches = globs.length > 0 ? loadPicomatch()([...globs], { dot: true }) : () => false;
   }
 
   /** Why a file is denied, or undefined when it may be loaded. */

@@ -8,6 +8,7 @@ import { HotMcpError } from '../errors.js';
 import type { ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
+import { FIRST_BATCH_FILES } from './reload-engine.js';
 
 const ROOT = '/work/tools';
 const file = (name: string) => `${ROOT}/${name}`;
@@ -64,6 +65,27 @@ describe('ReloadEngine', () => {
     await t.reloader.start();
     expect(order).toEqual(['warmUp, source started: false']);
     expect(t.adapter.list().tools).toEqual(['a']);
+  });
+
+  it('resolves start() once the first 200 files of a larger folder are live, and loads the rest right after', async () => {
+    const names = Array.from({ length: FIRST_BATCH_FILES + 5 }, (_, n) => `t${String(n).padStart(4, '0')}`);
+    const t = await setup({ baseline: names.map((name) => file(`${name}.ts`)) });
+    for (const name of names) t.loader.set(file(`${name}.ts`), { default: tool(name) });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const load = t.loader.load.bind(t.loader);
+    // The second load waits until released: start() must not wait for it.
+    t.loader.load = (files) => (t.loader.loads.length === 0 ? load(files) : held.then(() => load(files)));
+    await t.reloader.start();
+    expect(t.adapter.list().tools).toEqual(names.slice(0, FIRST_BATCH_FILES));
+    expect(t.loader.loads).toEqual([names.slice(0, FIRST_BATCH_FILES).map((name) => file(`${name}.ts`))]);
+    release();
+    await t.reloader.idle();
+    expect(t.adapter.list().tools).toEqual(names);
+    expect(t.loader.loads[1]).toEqual(names.slice(FIRST_BATCH_FILES).map((name) => file(`${name}.ts`)));
+    expect(t.reloader.status().counts).toMatchObject({ tools: names.length, batches: 2 });
   });
 
   it('audits a symlink out of the root once, however often the watcher reports it, and again once its path was in a batch', async () => {

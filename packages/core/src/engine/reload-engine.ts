@@ -28,6 +28,11 @@ import type {
 } from './status.js';
 
 const DISPOSE = 'dispose';
+/**
+ * The most files of the folder loaded before `start()` resolves; a larger
+ * folder's other files are loaded right after, in a second batch.
+ */
+export const FIRST_BATCH_FILES = 200;
 /** How long an asynchronous register function may take by default, in ms. */
 const DEFAULT_CAPTURE_TIMEOUT_MS = 2000;
 
@@ -92,7 +97,11 @@ export class ReloadEngine {
     this.deny = new DenyList(settings.root, settings.denyFiles, settings.deny);
   }
 
-  /** Watch the root, load every file found, and register their definitions. */
+  /**
+   * Watch the root, load every file found, and register their definitions.
+   * Resolves once the first {@link FIRST_BATCH_FILES} files are live (all of
+   * them in a smaller folder); `idle()` resolves once every file is.
+   */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -114,8 +123,13 @@ export class ReloadEngine {
       (error) => this.watcherError(error),
     );
     this.audit.record('reloader.started', { root: this.settings.root, files: baseline.length });
-    this.enqueue({ added: [...baseline], changed: [], removed: [] });
+    // A large folder is loaded in two batches: start() resolves once the first is live, so a server can
+    // answer its client without waiting for the whole folder; the rest follows at once (one list_changed).
+    this.enqueue({ added: baseline.slice(0, FIRST_BATCH_FILES), changed: [], removed: [] });
     await this.idle();
+    if (baseline.length > FIRST_BATCH_FILES && this.running) {
+      this.enqueue({ added: baseline.slice(FIRST_BATCH_FILES), changed: [], removed: [] });
+    }
   }
 
   /**

@@ -57,6 +57,8 @@ interface DriveOptions {
   settings?: Record<string, unknown>;
   /** Keep a weak reference to every loaded version; the last report lists those still alive after GC. */
   trackVersions?: boolean;
+  /** Warm the loader up first, as the engine does (the runner's preflight worker then starts before the first load). */
+  warmUp?: boolean;
 }
 
 /** Run steps in a fresh Node process with the given loader; returns what each load produced. */
@@ -74,6 +76,7 @@ async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}):
     const loader = ${JSON.stringify(loader)} === 'native'
       ? new NativeEsmModuleLoader(settings, audit)
       : new RunnerModuleLoader(settings);
+    if (${options.warmUp === true}) loader.warmUp();
     const versions = [];
     const relative = (file) => file.startsWith(root) ? file.slice(root.length + 1) : file;
     const where = (error) => {
@@ -441,5 +444,26 @@ describe('a tool folder that is not an ES module', () => {
     const reports = await drive('runner', [{ load: ['a.ts'] }]);
     expect(reports[0]?.['a.ts']).toEqual({ value: 'ok' });
     expect(warnings(reports.at(-1))).toEqual([]);
+  });
+});
+
+describe('the import preflight', () => {
+  it('waits for a package that takes longer than the limit to import, in a worker warmed before the first load', async () => {
+    await mkdir(join(base, 'node_modules', 'slow'), { recursive: true });
+    await writeFile(
+      join(base, 'node_modules', 'slow', 'package.json'),
+      '{ "name": "slow", "type": "module", "exports": "./index.js" }',
+    );
+    // Takes at least three times the limit below to import, and then finishes.
+    await writeFile(
+      join(base, 'node_modules', 'slow', 'index.js'),
+      'await new Promise((resolve) => setTimeout(resolve, 900));\nexport const slow = "imported";\n',
+    );
+    const [report] = await drive(
+      'runner',
+      [{ write: { 'a.ts': "import { slow } from 'slow';\nexport const value = slow;\n" }, load: ['a.ts'] }],
+      { settings: { preflight: { timeoutMs: 300 } }, warmUp: true },
+    );
+    expect(report?.['a.ts']).toEqual({ value: 'imported' });
   });
 });

@@ -31,7 +31,7 @@ appendFileSync(${JSON.stringify(join(base, 'imported.log'))}, (isMainThread ? 'm
 afterEach(() => rm(base, { recursive: true, force: true }));
 
 /** Warm a runner loader up, never load anything, and say where the root's `@hotmcp/core` was imported. */
-async function warmUp(preflight: unknown, waitMs: number): Promise<string[]> {
+async function warmUp(preflight: unknown, waitMs: number, nodeOptions: string[] = []): Promise<string[]> {
   const driver = `
     import { existsSync } from 'node:fs';
     import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
@@ -46,7 +46,7 @@ async function warmUp(preflight: unknown, waitMs: number): Promise<string[]> {
     }
     await loader.close();
   `;
-  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', driver], { cwd: base });
+  await promisify(execFile)(process.execPath, [...nodeOptions, '--input-type=module', '-e', driver], { cwd: base });
   return (await readFile(join(base, 'imported.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
 }
 
@@ -54,10 +54,16 @@ it('starts the preflight worker and imports @hotmcp/core there before any load',
   expect(await warmUp({ timeoutMs: 2000 }, 10_000)).toEqual(['worker']);
 }, 20_000);
 
+it('starts the preflight worker in a process run with options Node refuses in a worker (V8 and per-process ones)', async () => {
+  // --expose-gc and --max-semi-space-size are V8's, --title is per-process: a worker passed them does not start.
+  const options = ['--expose-gc', '--max-semi-space-size=4', '--title=hotmcp-warmup', '--conditions=development'];
+  expect(await warmUp({ timeoutMs: 2000 }, 10_000, options)).toEqual(['worker']);
+}, 20_000);
+
 it('starts nothing when the preflight is off', async () => {
   // What the worker would have written within this time (it takes well under a second) is not there.
   expect(await warmUp(false, 1500)).toEqual([]);
-});
+}, 20_000);
 
 it('keeps the warm worker for the next batch when a batch leaves only a file operation in flight', async () => {
   const log = join(base, 'threads.log');

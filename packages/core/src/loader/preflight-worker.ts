@@ -204,6 +204,15 @@ port.on('message', async (job: PreflightJob) => {
   loader.starts.clear();
   loader.timers.clear();
   for (const source of job.sources) loader.sources.set(source.file, source);
+  // Ahead, untimed by the main thread's limit (it waits for this message): what fails here fails again in the batch.
+  await Promise.all(
+    job.externals.map(([file, specifier, json], index) =>
+      importFrom(file, specifier, json)
+        .catch(() => {})
+        .then(() => post({ type: 'imported', index })),
+    ),
+  );
+  post({ type: 'warmed' });
   throwSites.watch(true);
   try {
     await loader.load(job.files);

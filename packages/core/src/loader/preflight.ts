@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describeThrown, HotMcpError } from '../errors.js';
+import { pinYoungGeneration } from './runner-compile.js';
 
 /**
  * Default time limit: 2 s without progress (no module of the batch started or
@@ -80,6 +81,10 @@ export interface ThrowSite {
 /** Messages from the worker. */
 export type PreflightMessage =
   | { type: 'ready' }
+  /** The batch's packages are imported (or failed to): its evaluation starts, under the time limit. */
+  | { type: 'warmed' }
+  /** `job.externals[index]` is imported (or failed to). */
+  | { type: 'imported'; index: number }
   | { type: 'trace'; file: string; done: boolean }
   /** A module called what would end the whole process (`process.abort()`, `process.kill(process.pid)`); the thread ends next. */
   | { type: 'ends'; call: string }
@@ -113,18 +118,46 @@ interface Spare {
 }
 
 /**
- * The process's Node options for the worker, less `--input-type`: a server
+ * Options Node refuses in a worker's `execArgv` (ERR_WORKER_INVALID_EXEC_ARGV): V8's (`--expose-gc`,
+ * `--max-old-space-size`, ...) and the per-process ones (`--title`), which apply to every thread of
+ * the process anyway. Learnt, by name, from the first refusal.
+ */
+const refusedInWorkers = new Set<string>();
+
+/** `--name` of `--name=value`. */
+const optionName = (arg: string) => arg.split('=', 1)[0] as string;
+
+/**
+ * The process's Node options for the worker, less `--input-type` (a server
  * started as `node --input-type=module -e ...` would pass it on, and Node then
- * refuses to start a worker from a file (ERR_INPUT_TYPE_NOT_ALLOWED).
+ * refuses to start a worker from a file: ERR_INPUT_TYPE_NOT_ALLOWED) and less
+ * the options Node refuses in a worker.
  */
 function workerExecArgv(): string[] {
   const args: string[] = [];
-  for (let index = 0; index < process.execArgv.length; index++) {
-    const arg = process.execArgv[index] as string;
-    if (arg === '--input-type') index++;
-    else if (!arg.startsWith('--input-type=')) args.push(arg);
+  const argv = process.execArgv;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const name = optionName(arg);
+    if (name === '--input-type' || refusedInWorkers.has(name)) {
+      // `--name value`: the value goes with it.
+      if (!arg.includes('=') && argv[index + 1] !== undefined && !argv[index + 1]?.startsWith('-')) index++;
+    } else args.push(arg);
   }
   return args;
+}
+
+/**
+ * Learn the options named by an ERR_WORKER_INVALID_EXEC_ARGV error ("Initiated
+ * Worker with invalid execArgv flags: --expose-gc, --no-maglev"); false when
+ * there is nothing new to leave out.
+ */
+function learnRefused(error: unknown): boolean {
+  if ((error as { code?: unknown })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return false;
+  const listed = /flags: (.*)$/s.exec((error as Error).message)?.[1] ?? '';
+  const before = refusedInWorkers.size;
+  for (const flag of listed.split(', ')) if (flag.startsWith('-')) refusedInWorkers.add(optionName(flag.trim()));
+  return refusedInWorkers.size > before;
 }
 
 /** The young generation of a worker, in MB: enough for module evaluation, small resident. */
@@ -213,14 +246,25 @@ export class ImportPreflight {
   }
 
   private spawn(): Spare {
-    const worker = new Worker(new URL('./preflight-worker.js', import.meta.url), {
-      workerData: { warm: [...this.warm.values()] },
-      execArgv: workerExecArgv(),
-      // A worker evaluates a batch or two and waits: a young generation grown to V8's default
-      // maximum (48 MB on Node 24) would stay resident in every worker for nothing.
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-    });
+    const start = () =>
+      new Worker(new URL('./preflight-worker.js', import.meta.url), {
+        workerData: { warm: [...this.warm.values()] },
+        execArgv: workerExecArgv(),
+        // A worker evaluates a batch or two and waits: a young generation grown to V8's default
+        // maximum (48 MB on Node 24) would stay resident in every worker for nothing.
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+      });
+    let worker: Worker;
+    for (;;) {
+      try {
+        worker = start();
+        break;
+      } catch (error) {
+        if (!learnRefused(error)) throw error; // started with the options a worker takes, or never
+      }
+    }
     worker.on('error', () => {}); // reported through `ready` or the running job
+    worker.once('online', pinYoungGeneration); // Node 20 resets the young generation's growth factor
     const spare: Spare = { worker, ready: Promise.resolve(), jobs: 0, ended: false };
     worker.once('exit', () => {
       spare.ended = true;
@@ -252,14 +296,20 @@ export class ImportPreflight {
         worker.off('exit', onExit);
         resolve(outcome);
       };
-      const arm = () => {
+      // While the packages are imported ahead, what hangs is a package: the modules importing it are running.
+      let warming = true;
+      const importing = new Map(job.externals.map(([file], index) => [index, file]));
+      const active = () => (warming ? [...new Set(importing.values())] : [...running]);
+      const arm = (ms: number) => {
         clearTimeout(timer);
-        timer = setTimeout(
-          () => settle({ kind: 'timeout', running: [...running], finished: [...finished] }),
-          this.timeoutMs,
-        );
+        timer = setTimeout(() => settle({ kind: 'timeout', running: active(), finished: [...finished] }), ms);
       };
       const onMessage = (message: PreflightMessage) => {
+        if (message.type === 'imported') return void importing.delete(message.index);
+        if (message.type === 'warmed') {
+          warming = false;
+          return arm(this.timeoutMs);
+        }
         if (message.type === 'done') {
           const { leftOpen, timersLeft, thrownAt } = message;
           return settle({ kind: 'finished', leftOpen, timersLeft, thrownAt });
@@ -272,15 +322,17 @@ export class ImportPreflight {
           if (at !== -1) running.splice(at, 1);
           if (batch.has(message.file)) finished.push(message.file);
         }
-        arm();
+        arm(this.timeoutMs);
       };
-      // Ended while a module was evaluating: that module ended it.
-      const ended = (reason: string) =>
+      // Ended while a module was evaluating (or a package it imports was imported ahead): that module ended it.
+      const ended = (reason: string) => {
+        const hung = active();
         settle(
-          running.length > 0
-            ? { kind: 'died', running: [...running], finished: [...finished], reason: ends ?? reason }
+          hung.length > 0
+            ? { kind: 'died', running: hung, finished: [...finished], reason: ends ?? reason }
             : { kind: 'unavailable', reason },
         );
+      };
       // An uncaught error reaches this thread on the worker's internal port, which may be read before the
       // trace messages still queued on the public one: what was running is known only once the worker has
       // exited (Node drains both ports before 'exit'), so the error is kept until then.
@@ -293,7 +345,9 @@ export class ImportPreflight {
       worker.on('error', onError);
       worker.on('exit', onExit);
       worker.postMessage(job);
-      arm();
+      // The packages the batch imports are imported first, as a fresh worker imports them ahead: a cold
+      // import of a large package on a busy machine is no hang. The limit applies once they are in.
+      arm(READY_LIMIT_MS);
     });
   }
 }

@@ -18,17 +18,23 @@ const switchCompilationCache = !`${process.execArgv.join(' ')} ${process.env.NOD
 );
 
 // Compiling a version allocates fast: V8 then grows the young generation up to its maximum
-// (48 MB on Node 24), and keeps it resident after every GC, for good. Growth is switched off
-// once, at the first compilation, unless the process sized its young generation itself.
+// (32 MB on Node 20, 48 MB on Node 24), and keeps it resident after every GC, for good. Growth is
+// switched off, unless the process sized its young generation itself.
 const nodeOptions = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-let youngGenerationPinned = /semi-space-(size|growth)/.test(nodeOptions.replaceAll('_', '-'));
+const youngGenerationSized = /semi-space-(size|growth)/.test(nodeOptions.replaceAll('_', '-'));
+
+/**
+ * Switch the young generation's growth off (unless the process sized it
+ * itself). Done at every compilation and whenever a worker thread has
+ * started: starting a worker resets V8's growth factor on Node 20.
+ */
+export function pinYoungGeneration(): void {
+  if (!youngGenerationSized) setFlagsFromString('--semi-space-growth-factor=1');
+}
 
 /** Compile and run `code` as a CommonJS module named `filename` (outside V8's compilation cache). */
 export function compileCommonJs(code: string, filename: string): Module {
-  if (!youngGenerationPinned) {
-    youngGenerationPinned = true;
-    setFlagsFromString('--semi-space-growth-factor=1');
-  }
+  pinYoungGeneration();
   const module = new Module(filename);
   module.filename = filename;
   if (switchCompilationCache) setFlagsFromString('--no-compilation-cache');

@@ -80,6 +80,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private readonly preflight: RunnerPreflight;
   /** Where the preflight saw the current batch's modules throw values that are no Error. */
   private thrownAt: ReadonlyMap<string, ThrowSite> = NO_SITES;
+  private transformReady: Promise<void> | undefined;
 
   constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
     this.root = settings.root.endsWith(sep) ? settings.root : settings.root + sep;
@@ -152,8 +153,12 @@ export class RunnerModuleLoader implements ModuleLoader {
    * it does not resolve from there).
    */
   warmUp(): void {
-    if (this.settings.preflight === false) return;
-    this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
+    if (this.settings.preflight !== false) this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
+    // The compiler too: esbuild's service process and the lexer start while the watcher does.
+    this.transformReady ??= import('./runner-transform.js').then(
+      ({ warmUpTransform }) => warmUpTransform(),
+      () => {}, // the first load reports it
+    );
   }
 
   async close(): Promise<void> {

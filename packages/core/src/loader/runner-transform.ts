@@ -106,6 +106,15 @@ function tsconfigOf(file: string): ModuleTsconfig | undefined {
 const lexerReady = init;
 
 /**
+ * Start esbuild's service process (and the lexer's WebAssembly) ahead of the
+ * first compilation, so a reloader's first batch does not wait for them.
+ * Never rejects.
+ */
+export async function warmUpTransform(): Promise<void> {
+  await Promise.all([transform('', { loader: 'js', logLevel: 'silent' }), lexerReady]).catch(() => {});
+}
+
+/**
  * Compile `source` (the text of `file`) for the runner. Rejects with
  * esbuild's error (its message names `file:line:column`) on a syntax error.
  */

@@ -6,6 +6,12 @@ export interface ChangeBatch {
   changed: string[];
   /** Files that disappeared. */
   removed: string[];
+  /**
+   * Set by a source that knows this batch is part of a burst whose rest is
+   * still coming (a checkout, a folder deleted): a coalescer holds it for the
+   * rest rather than delivering it at once. Consumers may ignore it.
+   */
+  burst?: boolean;
 }
 
 /** What a change source watches. */

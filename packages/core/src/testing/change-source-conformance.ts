@@ -108,8 +108,8 @@ function requireVitest(): Vitest {
  * watching goes on); `stop()` releases every handle.
  *
  * What needs the coalescer (`+ coalescer` block, the same cases again plus):
- * a lone edit or an atomic save is exactly one batch; a 500-file burst or a
- * 300-file checkout is at most two; deleted-and-re-created is `changed`,
+ * a lone edit or an atomic save is exactly one batch; a 500-file burst, a
+ * 300-file checkout or a 300-file folder deleted is at most two; deleted-and-re-created is `changed`,
  * created-and-deleted is nothing; rewriting the same bytes or touching a file
  * produces nothing; an unreadable file is reported and delivered once it can
  * be read.
@@ -527,6 +527,17 @@ export function changeSourceConformance(
         expect(batches.length).toBeLessThanOrEqual(2);
         for (const file of checkout.modified) expect(watch.history(file).map((m) => m.kind)).toEqual(['changed']);
         for (const file of checkout.deleted) expect(watch.history(file).map((m) => m.kind)).toEqual(['removed']);
+      });
+
+      it('delivers a 300-file folder deleted at once in at most two batches, each file removed once', async () => {
+        const files = Array.from({ length: 300 }, (_, i) => env.write(`bulk/t${i}.ts`));
+        const watch = await open();
+        rmSync(env.at('bulk'), { recursive: true, force: true });
+        await watch.until(() => files.every((file) => !watch.present.has(file)), 'all 300 files removed');
+        await watch.sentinel();
+        const batches = watch.batches.filter((b) => b.removed.some((f) => f.startsWith(env.at('bulk'))));
+        expect(batches.length).toBeLessThanOrEqual(2);
+        for (const file of files) expect(watch.history(file).map((m) => m.kind)).toEqual(['removed']);
       });
 
       it('reports a file deleted and re-created as changed, and one created and deleted not at all', async () => {

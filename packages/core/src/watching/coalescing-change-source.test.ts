@@ -136,6 +136,39 @@ describe('CoalescingChangeSource', () => {
     ]);
   });
 
+  it('holds a change that follows a lead of many files within settleMs (the first paths of a checkout) for the rest', async () => {
+    const first = Array.from({ length: 7 }, (_, i) => write(`first-${i}.ts`));
+    const [next, rest] = [write('next.ts'), write('rest.ts')];
+    const { inner, batches, plain } = await coalesce({ leadMs: 5, settleMs: 100 });
+    const clock = fakeClock();
+    inner.emit({ added: first });
+    await clock.advance(10);
+    expect(batches).toHaveLength(1);
+    inner.emit({ added: [next] });
+    await clock.advance(50);
+    expect(batches).toHaveLength(1);
+    inner.emit({ added: [rest] });
+    await clock.advance(100);
+    expect(plain()).toEqual([
+      { added: first, changed: [], removed: [] },
+      { added: [next, rest], changed: [], removed: [] },
+    ]);
+  });
+
+  it('holds a batch its source marks as part of a burst until settleMs of silence', async () => {
+    const [a, b] = [write('a.ts'), write('b.ts')];
+    const { inner, batches, plain } = await coalesce({ leadMs: 5, settleMs: 100 });
+    const clock = fakeClock();
+    inner.emit({ added: [a], burst: true });
+    await clock.advance(60);
+    expect(batches).toHaveLength(0);
+    inner.emit({ added: [b] });
+    await clock.advance(99);
+    expect(batches).toHaveLength(0);
+    await clock.advance(1);
+    expect(plain()).toEqual([{ added: [a, b], changed: [], removed: [] }]);
+  });
+
   it('holds edits one after another once they touched more than ten files since the last quiet period', async () => {
     const files = Array.from({ length: 12 }, (_, i) => write(`f${String(i).padStart(2, '0')}.ts`));
     const { inner, batches } = await coalesce({ leadMs: 5, settleMs: 100 });

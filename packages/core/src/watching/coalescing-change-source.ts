@@ -62,9 +62,10 @@ const SLICE_MS = 20;
  *
  * - A lone change after a quiet period is delivered `leadMs` after it arrives.
  * - So is a change of one or two files arriving once the previous delivery is
- *   out, as long as the changes since the last quiet period touched at most ten
- *   files: edits made one after another (the next as soon as the previous one
- *   is seen) are each delivered at once.
+ *   out, when that delivery led with one or two files too and the changes since
+ *   the last quiet period touched at most ten files: edits made one after
+ *   another (the next as soon as the previous one is seen) are each delivered
+ *   at once, while what follows the first paths of a checkout waits for the rest.
  * - Otherwise changes arriving less than `settleMs` apart form a burst,
  *   delivered once the source has been silent for `settleMs` (and never later
  *   than `maxWaitMs` after its first change): an atomic save or a 300-file
@@ -101,9 +102,13 @@ export class CoalescingChangeSource implements ChangeSource {
   #lastEventAt = Number.NEGATIVE_INFINITY;
   /** Paths seen since the source was last quiet for `settleMs`. */
   #touched = new Set<string>();
+  /** The last delivery led with at most FOLLOW_MAX_PATHS files (an edit): what follows it may lead too. */
+  #leadWasEdit = false;
   /** Flushes scheduled and not finished. */
   #flushing = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The flush the timer handed to the next turn of the event loop. */
+  #deferred: NodeJS.Immediate | undefined;
   /** Flushes run one after another, in order. */
   #chain: Promise<void> = Promise.resolve();
   /** Resolves when the baseline is hashed; flushes wait for it. */
@@ -167,6 +172,8 @@ export class CoalescingChangeSource implements ChangeSource {
     this.#generation++;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#deferred !== undefined) clearImmediate(this.#deferred);
+    this.#deferred = undefined;
     this.#pending = new Set();
     await this.source.stop();
     await this.#chain;
@@ -197,30 +204,43 @@ export class CoalescingChangeSource implements ChangeSource {
     }
     if (this.#pending.size === 0) return;
     // After quiet, up to LEAD_MAX_PATHS files lead. Inside a busy period, an edit or two arriving
-    // once the previous delivery is out lead too (edits one after another), as long as few files
-    // were touched since the last quiet period. Anything else is a burst: it waits for silence.
+    // once the previous delivery (an edit or two itself) is out lead too (edits one after another),
+    // as long as few files were touched since the last quiet period, and the source does not say
+    // more of a burst is coming. Anything else is a burst: it waits for silence.
     if (wasEmpty) {
       this.#firstPendingAt = now;
       this.#leadLimit = quiet ? LEAD_MAX_PATHS : FOLLOW_MAX_PATHS;
-      this.#mode = quiet || this.#flushing === 0 ? 'lead' : 'burst';
+      this.#mode = quiet || (this.#flushing === 0 && this.#leadWasEdit) ? 'lead' : 'burst';
     }
-    if (this.#pending.size > this.#leadLimit || this.#touched.size > LEAD_MAX_PATHS) this.#mode = 'burst';
+    if (batch.burst || this.#pending.size > this.#leadLimit || this.#touched.size > LEAD_MAX_PATHS) {
+      this.#mode = 'burst';
+    }
     const due = Math.min(
       this.#mode === 'lead' ? this.#firstPendingAt + this.#leadMs : now + this.#settleMs,
       this.#firstPendingAt + this.#maxWaitMs,
     );
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#deferred !== undefined) clearImmediate(this.#deferred);
+    this.#deferred = undefined;
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
-        const files = this.#pending;
-        this.#pending = new Set();
-        this.#flushing++;
-        this.#chain = this.#chain
-          .then(() => this.#flush(generation, files))
-          .finally(() => {
-            this.#flushing--;
-          });
+        // Timers run before the events the OS has ready: when the thread was busy past the due time
+        // (applying the previous batch), those events are part of this burst. One turn of the event
+        // loop lets them in first (a `#receive` then reschedules); then the pending files go.
+        this.#deferred = setImmediate(() => {
+          this.#deferred = undefined;
+          const files = this.#pending;
+          this.#pending = new Set();
+          this.#leadWasEdit = this.#mode === 'lead' && files.size <= FOLLOW_MAX_PATHS;
+          this.#flushing++;
+          this.#chain = this.#chain
+            .then(() => this.#flush(generation, files))
+            .finally(() => {
+              this.#flushing--;
+            });
+        });
+        this.#deferred.unref();
       },
       Math.max(0, due - now),
     ).unref(); // a pending batch never keeps the process alive on its own

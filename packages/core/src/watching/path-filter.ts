@@ -1,7 +1,10 @@
 import path from 'node:path';
-import picomatch from 'picomatch';
+import type Picomatch from 'picomatch';
 import { isInside } from '../inside-root.js';
+import { lazyRequire } from '../lazy-require.js';
 import type { ChangeSourceOptions } from '../ports/change-source.js';
+
+const loadPicomatch = lazyRequire<typeof Picomatch>('picomatch');
 
 /** Folders never reported, whatever the globs say. */
 export const ALWAYS_EXCLUDED: readonly string[] = ['**/node_modules/**', '**/.git/**', '**/dist/**'];
@@ -39,6 +42,7 @@ const toPosix = (relative: string): string => (path.sep === '/' ? relative : rel
 
 /** Build the {@link PathFilter} of a change source's options. */
 export function createPathFilter(options: Pick<ChangeSourceOptions, 'root' | 'include' | 'exclude'>): PathFilter {
+  const picomatch = loadPicomatch();
   const root = path.resolve(options.root);
   // Globs that climb out of the root select nothing.
   const include = options.include.filter((glob) => {

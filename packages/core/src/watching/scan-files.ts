@@ -1,11 +1,15 @@
 import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import fg from 'fast-glob';
+import type FastGlob from 'fast-glob';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import { fileStamp } from '../file-stamp.js';
 import { isInside } from '../inside-root.js';
+import { lazyRequire } from '../lazy-require.js';
+
 import type { FileListing } from '../ports/change-source.js';
 import type { PathFilter } from './path-filter.js';
+
+const fastGlob = lazyRequire<typeof FastGlob>('fast-glob');
 
 /** What one scan of a root found. */
 export interface FileScan {
@@ -40,6 +44,7 @@ export function walkFiles(filter: PathFilter, onError?: (error: Error) => void, 
   const walk: FileWalk = { files: new Map(), dirs: [], failed: new Set() };
   const relative = path.relative(filter.root, dir).split(path.sep).join('/');
   if (relative !== '' && !isInside(filter.root, dir)) return walk;
+  const fg = fastGlob();
   const patterns = relative === '' ? filter.walk.patterns : [`${fg.escapePath(relative)}/**`];
   if (patterns.length === 0) return walk;
   const entries = fg.sync([...patterns], {
