@@ -40,7 +40,7 @@ export function moduleError(error: unknown, file: string, root: string, site?: T
   const thrown = asError(error); // whatever was thrown, as an Error: reading it never throws
   const view = withoutGetterFrame(thrown);
   const located = toLoadError(view, file, root);
-  if (site && located.line === undefined && !(error instanceof Error)) {
+  if (site && located.line === undefined && thrown !== error) {
     const prefix = `Failed to load ${file}: `;
     const reason = located.message.startsWith(prefix) ? located.message.slice(prefix.length) : located.message;
     return new HotMcpError(located.code, `Failed to load ${file} (${site.file}:${site.line}): ${reason}`, {
