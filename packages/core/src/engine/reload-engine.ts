@@ -99,7 +99,7 @@ export class ReloadEngine {
 
   /**
    * Watch the root, load every file found, and register their definitions.
-   * Resolves once the first {@link FIRST_BATCH_FILES} files are live (all of
+   * Resolves once the first 200 (`FIRST_BATCH_FILES`) files are live (all of
    * them in a smaller folder); `idle()` resolves once every file is.
    */
   async start(): Promise<void> {
