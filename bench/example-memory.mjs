@@ -13,22 +13,14 @@
 // heap, external and array-buffer memory after the GCs, and the RSS of its child processes
 // (esbuild's service).
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { processTreeRssKb } from './process-tree-rss.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const probe = join(here, 'memory-probe.mjs');
@@ -52,27 +44,7 @@ export function bigModule(bytes, version) {
 }
 
 /** RSS of the processes under `pid` (not `pid` itself), in bytes. */
-function childrenRss(pid) {
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {}
-  }
-  let kb = 0;
-  const pending = [...(children.get(pid) ?? [])];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${next}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {}
-    pending.push(...(children.get(next) ?? []));
-  }
-  return kb * 1024;
-}
+const childrenRss = (pid) => processTreeRssKb(pid, { withRoot: false }) * 1024;
 
 async function start(example, node, tools, probeFile) {
   const env = { ...process.env, HOTMCP_TOOLS_DIR: tools, HOTMCP_MEMORY_PROBE: probeFile, PORT: '0' };

@@ -18,7 +18,7 @@
 // holds the tool and what it says. Prints a markdown table (with ratios against hotmcp) and
 // writes bench/results/peers.json and bench/results/peers.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, symlink } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { processTreeRssKb } from '../process-tree-rss.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = path.join(here, '..', '..');
@@ -218,28 +219,7 @@ function stats(samples) {
 }
 
 /** Resident memory of `pid` and every process under it, in MB (Linux /proc). */
-function treeRssMb(pid) {
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {}
-  }
-  let kb = 0;
-  const pending = [pid];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    try {
-      const status = readFileSync(`/proc/${next}/status`, 'utf8');
-      kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    } catch {}
-    pending.push(...(children.get(next) ?? []));
-  }
-  return kb / 1024;
-}
+const treeRssMb = (pid) => processTreeRssKb(pid) / 1024;
 
 /** A call every `everyMs` in the background: an error result or thrown error is `errored`, no answer in 5 s `lost`. */
 function backgroundCaller(client, everyMs) {
