@@ -118,6 +118,14 @@ it('replicas reconnect after Redis restarts and apply what was published after i
   const redis = fleet.redis;
   if (!redis) throw new Error('the fleet runs its own redis-server');
   await redis.restart();
+  // `publish --wait` waits for the replicas it sees live: let each one's heartbeat reach the new Redis first
+  // (on a loaded machine a replica's reconnect can take longer than its liveness window).
+  await waitUntil(
+    async () =>
+      (await fleetStatus({ redis: fleet.redisUrl, stream: fleet.stream })).replicas.filter((replica) => replica.live)
+        .length === fleet.replicas.length,
+    { timeoutMs: 20_000, what: 'every replica live again after the Redis restart' },
+  );
   const result = await fleet.publish(folder({ 'echo.ts': echo('v4', 'Echo, fourth edition'), 'shout.ts': shout }), {
     wait: 20_000,
   });
