@@ -158,6 +158,9 @@ describe('NativeChangeSource', () => {
     await until(() => mentioned('added', helper), 'the file written in the new folder');
     write('lib/helper.ts', 'export const tag = 22;');
     await until(() => mentioned('changed', helper), 'its edit');
+    // A folder made inside it, and a file written there at once: only fs.watch can see them.
+    const deep = write('lib/deep/x.ts');
+    await until(() => mentioned('added', deep), 'the file in a folder made inside the new folder');
   }, 20_000);
 
   it('rejects start when the root does not exist', async () => {

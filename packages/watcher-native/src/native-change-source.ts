@@ -116,9 +116,9 @@ async function loadParcelHere(): Promise<ParcelWatcher> {
  *   `fs.watch`, then scanned: the OS watcher misses files written before it
  *   watched the folder, and on Linux sometimes reports a new folder and never
  *   what is written in it. Until it reports something written there, that
- *   folder's hints are all followed (none left to it as part of a burst). When
- *   the folder holds folders of its own, the root is subscribed afresh and
- *   rescanned.
+ *   folder's hints are all followed (none left to it as part of a burst), and
+ *   a folder made in it is entered the same way. When the folder holds folders
+ *   of its own, the root is subscribed afresh and rescanned.
  * - Symlinks are not followed: a symlinked folder is not watched, and a
  *   symlinked file is reported (when its target is inside the root) for
  *   events on the link itself, not on its target; one whose target is
@@ -361,7 +361,8 @@ export class NativeChangeSource implements ChangeSource {
 
   /** Check hinted paths on disk: selected files that are there, and known files that are gone. */
   async #processHint(generation: number, paths: Set<string>): Promise<void> {
-    const candidates: string[] = [];
+    const candidates = new Set<string>();
+    const folders: string[] = [];
     for (const file of paths) {
       if (!isInside(this.#root, file)) continue;
       const stats = lstatSync(file, { throwIfNoEntry: false });
@@ -370,10 +371,14 @@ export class NativeChangeSource implements ChangeSource {
           ? this.#files.has(file)
           : (stats.isFile() || stats.isSymbolicLink()) && this.#filter.includes(file)
       ) {
-        candidates.push(file);
+        candidates.add(file);
+      } else if (stats?.isDirectory() && this.#hints.get(path.dirname(file))?.fresh && this.#filter.enters(file)) {
+        folders.push(file); // made in a new folder @parcel/watcher may not watch: it may never report this one
       }
     }
-    if (candidates.length > 0) this.#judge(generation, candidates, true);
+    const resubscribe = this.#enterFolders(generation, folders, candidates);
+    if (candidates.size > 0) this.#judge(generation, candidates, true);
+    if (resubscribe) await this.#refresh(generation);
   }
 
   async #unsubscribe(): Promise<void> {
@@ -433,8 +438,19 @@ export class NativeChangeSource implements ChangeSource {
         candidates.add(file);
       }
     }
-    // A folder event (created, moved in, re-created, chmod): the OS watcher misses what was written in a
-    // new folder before it watched it, and never watches folders made inside it in that time.
+    const resubscribe = this.#enterFolders(generation, folders, candidates);
+    this.#judge(generation, candidates);
+    if (resubscribe) await this.#refresh(generation);
+    if (rootTouched) await this.#checkRoot(generation);
+  }
+
+  /**
+   * Folders that appeared (created, moved in, re-created, chmod): each is watched with `fs.watch`, then
+   * scanned, its files added to `candidates`. The OS watcher misses what was written in a new folder before
+   * it watched it, and never watches folders made inside it in that time: true when a folder holds folders
+   * (subscribe afresh).
+   */
+  #enterFolders(generation: number, folders: readonly string[], candidates: Set<string>): boolean {
     let resubscribe = false;
     for (const folder of folders) {
       this.#watchNewFolder(generation, folder);
@@ -449,9 +465,7 @@ export class NativeChangeSource implements ChangeSource {
       for (const [dir, ino] of scan.dirs) this.#dirs.set(dir, ino);
       for (const file of scan.files.keys()) candidates.add(file);
     }
-    this.#judge(generation, candidates);
-    if (resubscribe) await this.#refresh(generation);
-    if (rootTouched) await this.#checkRoot(generation);
+    return resubscribe;
   }
 
   /** Stamp each candidate and emit what changed. */
