@@ -65,6 +65,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       HOTMCP_REDIS_STREAM: stream,
       HOTMCP_REPLICA: name,
       HOTMCP_PREFLIGHT_TIMEOUT_MS: '30000',
+      // hotmcp_status says whether the replica is behind the stream (Redis unreachable, catching up).
+      HOTMCP_CONTROL_TOOLS: '1',
       ...options.env,
     };
     const replica: Replica = {
