@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DevRun } from './dev/run-dev.js';
+import { type EarlyServer, serverArgs } from './early-server.js';
 import { mark } from './timing.js';
 
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
@@ -41,8 +41,17 @@ A fleet of HTTP replicas fed by a Redis Stream (needs @hotmcp/source-redis):
 
 const USAGE = 'Usage: hotmcp dev [options] <entry> [-- args...]   (hotmcp dev --help)';
 
-/** Run the CLI with `argv` (without node and the script); resolves with the exit code, or never while serving. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run the CLI with `argv` (without node and the script); resolves with the exit code, or never while serving.
+ * `early` is the server process the bin spawned already for `hotmcp dev` (see `spawnEarlyServer`).
+ */
+export async function main(argv: string[], early?: EarlyServer): Promise<number> {
+  const code = await run(argv, early);
+  early?.discard(); // not handed to a supervisor: the command line did not need it
+  return code;
+}
+
+async function run(argv: string[], early: EarlyServer | undefined): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help' || command === 'help') {
     process.stderr.write(HELP);
@@ -93,16 +102,13 @@ export async function main(argv: string[]): Promise<number> {
     mark('supervisor imported');
     const supervisor = startSupervisor({
       command: process.execPath,
-      args: [
-        ...process.execArgv,
-        fileURLToPath(new URL('./bin.js', import.meta.url)),
-        'dev',
-        '--no-supervisor',
-        ...rest,
-      ],
+      args: serverArgs(rest),
+      ...(early && { first: early.process }),
       ...(values['restart-on'] && { restartOn: values['restart-on'] }),
     });
-    mark('supervisor started (child spawned)');
+    early?.release();
+    early = undefined;
+    mark('supervisor started');
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => void supervisor.close().then(() => process.exit(0)));
     }

@@ -57,6 +57,14 @@ describe('hotmcp (the CLI)', () => {
     expect(stderr).toMatch(/HOTMCP_ERR_ENTRY_NOT_FOUND: .*nope\.ts does not exist/);
   });
 
+  it('exits with the option error for a bad option given with an entry (none from the server process started early)', async () => {
+    project = await createProject({ 'src/server.js': server('1.0.0'), 'src/cache.js': cache('v1') });
+    const { code, stdout, stderr } = await runCli(['dev', '--watcher', 'bogus', 'src/server.js'], project.dir);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.match(/--watcher must be auto, native or poll/g)).toHaveLength(1);
+  });
+
   it('fails with a typed error when the entry connects no server in time', async () => {
     project = await createProject({ 'src/main.ts': "console.log('no server here');\n" });
     const { code, stdout, stderr } = await runCli(['dev', '--connect-timeout', '2000', 'src/main.ts'], project.dir);
