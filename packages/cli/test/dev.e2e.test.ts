@@ -169,6 +169,77 @@ await server.connect(new StdioServerTransport());
   });
 });
 
+describe('hotmcp dev of a JavaScript entry (run natively first, then taken over)', () => {
+  const entry = (text: string, extra = '') => `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { registerCounter } from './counter.js';
+import { registerLeaf } from './leaf.js';
+
+const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { capabilities: { tools: {} } });
+server.registerTool('entry_tool', { description: 'Entry' }, async () => ({ content: [{ type: 'text', text: '${text} ' + process.pid }] }));
+registerCounter(server);
+registerLeaf(server);
+${extra}
+await server.connect(new StdioServerTransport());
+`;
+  const counter = `let count = 0;
+export function registerCounter(server) {
+  server.registerTool('count', { description: 'Count' }, async () => ({ content: [{ type: 'text', text: 'count ' + ++count }] }));
+}
+`;
+  const leaf = (text: string) => `export function registerLeaf(server) {
+  server.registerTool('leaf', { description: 'Leaf' }, async () => ({ content: [{ type: 'text', text: '${text}' }] }));
+}
+`;
+  const files = () => ({
+    'src/server.js': entry('entry v1'),
+    'src/counter.js': counter,
+    'src/leaf.js': leaf('leaf v1'),
+  });
+
+  it('applies edits of a leaf and of the entry in place; untouched modules keep their state; break and fix', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js');
+    closers.push(() => dev.client.close());
+    expect(dev.client.getServerCapabilities()?.tools?.listChanged).toBe(true);
+    expect((await dev.client.listTools()).tools.map((tool) => tool.name).sort()).toEqual([
+      'count',
+      'entry_tool',
+      'leaf',
+    ]);
+    const pid = (await callText(dev.client, 'entry_tool')).split(' ')[2];
+    expect(await callText(dev.client, 'count')).toBe('count 1');
+
+    await project.write('src/leaf.js', leaf('leaf v2'));
+    await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v2');
+    expect(await callText(dev.client, 'count')).toBe('count 2');
+
+    await project.write('src/server.js', entry('entry v2'));
+    await expect.poll(() => callText(dev.client, 'entry_tool'), poll).toBe(`entry v2 ${pid}`);
+    expect(await callText(dev.client, 'count')).toBe('count 3');
+
+    await project.write('src/server.js', entry('entry v3', 'const broken = ;'));
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/server\.js:10: /);
+    expect(await callText(dev.client, 'entry_tool')).toBe(`entry v2 ${pid}`);
+    await project.write('src/server.js', entry('entry v4'));
+    await expect.poll(() => callText(dev.client, 'entry_tool'), poll).toBe(`entry v4 ${pid}`);
+    expect(await callText(dev.client, 'count')).toBe('count 4');
+    expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
+  });
+
+  it('loses no edit made while it starts, and tells the client of the dispatcher tools it adds', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js', ['--dispatcher']);
+    closers.push(() => dev.client.close());
+    await project.write('src/leaf.js', leaf('leaf v2'));
+    await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v2');
+    await expect
+      .poll(async () => (await dev.client.listTools()).tools.map((tool) => tool.name), poll)
+      .toEqual(expect.arrayContaining(['hotmcp_call', 'leaf']));
+    expect(await callText(dev.client, 'hotmcp_call', { name: 'count', arguments: {} })).toBe('count 1');
+  });
+});
+
 describe('hotmcp dev behind its supervisor (the default)', () => {
   const portEntry = (port: number, text: string) => `import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
