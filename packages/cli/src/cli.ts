@@ -34,6 +34,9 @@ Modules keep state across reloads with import.meta.hot (absent under plain node)
   const cache = (import.meta.hot?.data.cache as Map<string, string>) ?? new Map();
   if (import.meta.hot) import.meta.hot.data.cache = cache;
   import.meta.hot?.dispose(() => clearInterval(timer));
+A JavaScript entry (.mjs, or .js in a "type": "module" package) starts as node
+runs it, so it answers as fast: its modules have import.meta.hot from their
+first edit on (what the version node ran kept is not handed over).
 
 A fleet of HTTP replicas fed by a Redis Stream (needs @hotmcp/source-redis):
   hotmcp publish <dir> --redis <url> [--stream <name>] [--wait]
