@@ -101,6 +101,8 @@ export async function main(argv: string[]): Promise<number> {
         ...rest,
       ],
       ...(values['restart-on'] && { restartOn: values['restart-on'] }),
+      direct: process.env.HOTMCP_SUPERVISOR_MODE !== 'relay',
+      ...(!values['no-audit'] && { audit: lazyAudit(values.audit ?? process.env.HOTMCP_AUDIT_LOG) }),
     });
     mark('supervisor started (child spawned)');
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -110,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     // stdin may still be open (the client stays, but the server could not start): end here.
     process.exit(supervisor.exitCode);
   }
+  // Under a supervisor in direct mode: this process serves the client's stdio, and tells the supervisor on fd 3.
+  if (process.env.HOTMCP_SUPERVISOR_FD) await import('./dev/supervised-stdio.js');
   // The runner compiles every local module with esbuild: its service process starts now, while
   // this process is small (a cheaper fork) and goes on loading the rest meanwhile.
   startEsbuild();
@@ -157,6 +161,20 @@ function exitWhenDone(run: DevRun): void {
   if (process.connected) process.once('disconnect', exit);
   process.once('SIGINT', exit);
   process.once('SIGTERM', exit);
+}
+
+/** The supervisor's audit sink: @hotmcp/core's, loaded only when there is something to record (a crash). */
+function lazyAudit(path: string | undefined) {
+  let sink: Promise<{ record(event: string, fields?: object): void; close(): Promise<void> }> | undefined;
+  return {
+    record(event: string, fields?: Record<string, unknown>) {
+      sink ??= import('@hotmcp/core').then(({ WinstonAuditSink }) => new WinstonAuditSink(path ? { path } : {}));
+      void sink.then((audit) => audit.record(event, fields)).catch(() => {});
+    },
+    close: async () => {
+      await (await sink)?.close();
+    },
+  };
 }
 
 function startEsbuild(): void {

@@ -37,10 +37,21 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The supervisor's modes: it relays every message, or the server serves the client's stdio itself. */
+const MODES = ['relay', 'direct'] as const;
+let mode: (typeof MODES)[number] = 'relay';
+const superviseArgs = () => [
+  supervise,
+  ...(mode === 'direct' ? ['--direct'] : []),
+  '--',
+  process.execPath,
+  fixtureServer,
+];
+
 async function start(): Promise<Running> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [supervise, '--', process.execPath, fixtureServer],
+    args: superviseArgs(),
     cwd: dir,
     stderr: 'pipe',
   });
@@ -80,7 +91,11 @@ const alive = (pid: number): boolean => {
 
 const waitFor = <T>(fn: () => T | Promise<T>, timeout = 15_000) => vi.waitFor(fn, { timeout, interval: 25 });
 
-describe('the stdio supervisor', () => {
+describe.each(MODES)('the stdio supervisor (%s)', (which) => {
+  beforeEach(() => {
+    mode = which;
+  });
+
   it('answers through to the server and restarts it when a tool calls process.exit', async () => {
     const { client, transport } = await start();
     const first = await whoami(client);
@@ -266,9 +281,13 @@ describe('the stdio supervisor', () => {
   });
 });
 
-describe('the stdio supervisor on the wire', () => {
+describe.each(MODES)('the stdio supervisor on the wire (%s)', (which) => {
+  beforeEach(() => {
+    mode = which;
+  });
+
   it('sends the client exactly one initialize response across restarts, and only JSON-RPC on stdout', async () => {
-    const child = spawn(process.execPath, [supervise, '--', process.execPath, fixtureServer], {
+    const child = spawn(process.execPath, superviseArgs(), {
       cwd: dir,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
