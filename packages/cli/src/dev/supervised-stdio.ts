@@ -21,7 +21,7 @@
 import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
-import { type JsonRpcId, type JsonRpcMessage, readLines, responseIdOf } from '../supervisor/json-rpc.js';
+import { type JsonRpcId, type JsonRpcMessage, readLines, requestOf, responseIdOf } from '../supervisor/json-rpc.js';
 
 /** The environment variable naming the channel's fd; a trailing `w`: wait for `start` before reading stdin. */
 export const SUPERVISOR_FD_ENV = 'HOTMCP_SUPERVISOR_FD';
@@ -149,8 +149,15 @@ export function superviseStdio(): boolean {
     const kept: JsonRpcMessage[] = [];
     let start = 0;
     for (let end = lines.indexOf(NEWLINE); end >= 0; end = lines.indexOf(NEWLINE, start)) {
-      const message = parse(lines.subarray(start, end));
+      const line = lines.subarray(start, end + 1);
       start = end + 1;
+      // The common case, a request of a method that sets nothing up, is noted without being parsed.
+      const request = requestOf(line);
+      if (request && !SESSION_METHODS.has(request.method)) {
+        ids.push(request.id);
+        continue;
+      }
+      const message = parse(line);
       if (!message || typeof message.method !== 'string') continue;
       if (message.id != null) ids.push(message.id);
       if (SESSION_METHODS.has(message.method)) {
