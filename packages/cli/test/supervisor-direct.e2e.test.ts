@@ -1,7 +1,7 @@
 // `hotmcp dev` behind its supervisor in direct mode (the default): the server process serves the
 // client's stdin and stdout itself, with the real SDK Client over real stdio.
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -18,11 +18,12 @@ afterEach(async () => {
   project = undefined;
 });
 
-const entry = `import { readlinkSync } from 'node:fs';
+const entry = `import { existsSync, readlinkSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
 
+if (existsSync('crash-at-start')) process.exit(7);
 const server = new McpServer({ name: 'direct', version: '1.0.0' });
 const text = (t: unknown) => ({ content: [{ type: 'text' as const, text: String(t) }] });
 const recorded: number[] = [];
@@ -190,6 +191,30 @@ describe('hotmcp dev behind its supervisor in direct mode', () => {
     expect(JSON.parse(answer(3)?.result?.content[0]?.text as string).pid).not.toBe(first);
     // One initialize answer, and the list_changed the restart sent: nothing else the client did not ask for.
     expect(lines.filter((line) => line.id === 0)).toHaveLength(1);
+  });
+
+  it('answers requests made while a crash loop waits, and serves again once the server starts', async () => {
+    const { client, transport, stderr } = await start();
+    const first = await whoami(client);
+    const dir = project?.dir as string;
+    writeFileSync(join(dir, 'crash-at-start'), '');
+    await expect(text(client.callTool({ name: 'crash', arguments: {} }))).rejects.toThrow(/may be retried/);
+    await expect.poll(stderr, poll).toMatch(/restarting in \d+ ms/);
+    // No process runs: the supervisor reads the client's stdin meanwhile and answers at once.
+    await expect(whoami(client)).rejects.toThrow(/repeated crashes .*may be retried/);
+    unlinkSync(join(dir, 'crash-at-start'));
+    await expect
+      .poll(
+        () =>
+          whoami(client).then(
+            (who) => who.pid,
+            () => first.pid,
+          ),
+        { timeout: 40_000, interval: 100 },
+      )
+      .not.toBe(first.pid);
+    // The restarted process serves the same pipes.
+    expect((await whoami(client)).stdin).toBe(readlinkSync(`/proc/${transport.pid}/fd/0`));
   });
 
   it('leaves no process behind when the client closes its side', async () => {

@@ -179,7 +179,8 @@ export function superviseStdio(): boolean {
   };
   const startReading = (prefix: Buffer) => {
     serving = true;
-    pending = prefix;
+    // What the last reader left: an unfinished line, or whole lines too.
+    if (prefix.length > 0) take(prefix);
     const buffer = Buffer.allocUnsafe(64 * 1024);
     reader = new Socket({
       fd: 0,

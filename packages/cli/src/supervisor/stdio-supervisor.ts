@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { RestartNeededMessage } from '../dev/reporter.js';
 import { ClientSession, handshakeDifferences, SUBSCRIPTION_ID_META_KEY, subscriptionIdOf } from './client-session.js';
@@ -169,6 +170,9 @@ class StdioSupervisor implements Supervisor {
   readonly #outQueue: Array<JsonRpcMessage | Buffer> = [];
   /** Direct mode: the unfinished line (base64) the last process that read stdin left. */
   #prefix = '';
+  /** Direct mode: the client's stdin, read by the supervisor only while no process runs (a crash loop's wait). */
+  #waitReader: Socket | undefined;
+  #waitTake: ((data: Buffer) => void) | undefined;
   readonly #stopInput: () => void;
   readonly #stopWatch: () => void;
   #child: Child | undefined;
@@ -253,6 +257,7 @@ class StdioSupervisor implements Supervisor {
     if (this.#state === 'closed') return this.closed;
     this.#state = 'closed';
     clearTimeout(this.#retryTimer);
+    this.#waitReader?.destroy();
     this.#stopInput();
     this.#stopWatch();
     await Promise.all(
@@ -540,7 +545,11 @@ class StdioSupervisor implements Supervisor {
       message: `hotmcp: the server process ended unexpectedly (${reason}) and is being restarted`,
       stderr: tail,
     });
-    if (delay > 0) this.#failQueued(`the server is restarting after repeated crashes (next try in ${delay} ms)`);
+    if (delay > 0) {
+      const why = `the server is restarting after repeated crashes (next try in ${delay} ms)`;
+      this.#failQueued(why);
+      if (this.#direct) this.#readWhileWaiting(why);
+    }
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => void this.#startNext(), delay);
   }
@@ -620,6 +629,7 @@ class StdioSupervisor implements Supervisor {
 
   async #startNext(): Promise<void> {
     if (this.#state === 'closed') return;
+    this.#stopReadingWhileWaiting();
     this.#state = 'starting';
     const child = this.#spawn();
     this.#child = child;
@@ -843,6 +853,63 @@ class StdioSupervisor implements Supervisor {
     if (typeof note.o === 'string') this.#heldLine(child, note.o);
     if (typeof note.left === 'string') child.partial = note.left;
     if (note.eof) void this.close();
+  }
+
+  /**
+   * Direct mode, while no process runs for a crash loop's wait: read the client's stdin, answer
+   * its requests with an error (as in relay mode a request waiting for a process is), keep what it
+   * sets up for the next process, and notice when it goes away.
+   */
+  #readWhileWaiting(why: string): void {
+    let pending = Buffer.from(this.#prefix, 'base64');
+    this.#prefix = '';
+    const take = (data: Buffer) => {
+      const chunk = pending.length > 0 ? Buffer.concat([pending, data]) : data;
+      const last = chunk.lastIndexOf(0x0a);
+      pending = Buffer.from(chunk.subarray(last + 1));
+      this.#prefix = pending.toString('base64');
+      if (last < 0) return;
+      for (const line of chunk
+        .subarray(0, last + 1)
+        .toString('utf8')
+        .split('\n')) {
+        const read = parseLine(Buffer.from(line));
+        if (!read || read === 'empty') continue;
+        const { message } = read;
+        if (this.#session.fromClient(message) || !isRequest(message)) continue;
+        writeMessage(this.#output, {
+          jsonrpc: '2.0',
+          id: message.id,
+          error: { code: RESTARTED_ERROR_CODE, message: `${why}; it may be retried.`, data: { hotmcp: 'restarting' } },
+        });
+      }
+    };
+    take(Buffer.alloc(0));
+    this.#waitTake = take;
+    if (!this.#waitReader) {
+      const buffer = Buffer.allocUnsafe(64 * 1024);
+      this.#waitReader = new Socket({
+        fd: 0,
+        readable: true,
+        writable: false,
+        // With a buffer of its own, pause() stops reading at once: what follows stays in the pipe for the next process.
+        onread: {
+          buffer,
+          callback: (size: number) => {
+            this.#waitTake?.(Buffer.from(buffer.subarray(0, size)));
+            return true;
+          },
+        },
+      } as ConstructorParameters<typeof Socket>[0])
+        .on('end', () => void this.close())
+        .on('error', () => void this.close());
+    }
+    this.#waitReader.resume();
+  }
+
+  #stopReadingWhileWaiting(): void {
+    this.#waitReader?.pause();
+    this.#waitTake = undefined;
   }
 
   /** Direct mode: a cancellation read by one process for a request another (draining) process has. */
