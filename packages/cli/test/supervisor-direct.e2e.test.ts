@@ -18,7 +18,7 @@ afterEach(async () => {
   project = undefined;
 });
 
-const entry = `import { existsSync, readlinkSync } from 'node:fs';
+const entry = `import { existsSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
@@ -27,9 +27,12 @@ if (existsSync('crash-at-start')) process.exit(7);
 const server = new McpServer({ name: 'direct', version: '1.0.0' });
 const text = (t: unknown) => ({ content: [{ type: 'text' as const, text: String(t) }] });
 const recorded: number[] = [];
-server.registerTool('whoami', {}, async () =>
-  text(JSON.stringify({ pid: process.pid, stdin: readlinkSync('/proc/self/fd/0'), stdout: readlinkSync('/proc/self/fd/1') })),
-);
+const fds = () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } });
+server.registerTool('whoami', {}, async () => text(JSON.stringify({ pid: process.pid, fds: fds() })));
+server.registerTool('scribble', {}, async () => {
+  writeSync(1, 'not JSON-RPC, written past the transport\\n');
+  return text('scribbled');
+});
 server.registerTool('crash', {}, async () => process.exit(3));
 server.registerTool('slow', { inputSchema: { ms: z.number() } }, async ({ ms }) => {
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -71,11 +74,7 @@ async function start() {
 const text = async (result: Promise<unknown>) =>
   ((await result) as { content: Array<{ text: string }> }).content[0]?.text as string;
 const whoami = async (client: Client) =>
-  JSON.parse(await text(client.callTool({ name: 'whoami', arguments: {} }))) as {
-    pid: number;
-    stdin: string;
-    stdout: string;
-  };
+  JSON.parse(await text(client.callTool({ name: 'whoami', arguments: {} }))) as { pid: number; fds: string[] };
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -87,13 +86,16 @@ const alive = (pid: number) => {
 
 describe('hotmcp dev behind its supervisor in direct mode', () => {
   it('serves the client’s own stdin and stdout from the server process, and answers the requests a crash took with an error', async () => {
-    const { client, transport, stderr } = await start();
+    const { client, transport, stderr, errors } = await start();
     const first = await whoami(client);
-    // The server process reads and writes the very pipes the client gave the supervisor.
+    // The server process holds the very pipes the client gave the supervisor.
     const supervisor = transport.pid as number;
-    expect(first.stdin).toBe(readlinkSync(`/proc/${supervisor}/fd/0`));
-    expect(first.stdout).toBe(readlinkSync(`/proc/${supervisor}/fd/1`));
+    expect(first.fds).toContain(readlinkSync(`/proc/${supervisor}/fd/0`));
+    expect(first.fds).toContain(readlinkSync(`/proc/${supervisor}/fd/1`));
     expect(first.pid).not.toBe(supervisor);
+    // What it writes on its fd 1 past the transport never reaches the client.
+    expect(await text(client.callTool({ name: 'scribble', arguments: {} }))).toBe('scribbled');
+    await expect.poll(stderr, poll).toMatch(/kept off the wire\): not JSON-RPC, written past the transport/);
 
     const slow = text(client.callTool({ name: 'slow', arguments: { ms: 10_000 } }));
     const other = text(client.callTool({ name: 'slow', arguments: { ms: 8000 } }));
@@ -101,6 +103,7 @@ describe('hotmcp dev behind its supervisor in direct mode', () => {
     await expect(slow).rejects.toThrow(/restarted while handling this request .*may be retried/);
     await expect(other).rejects.toThrow(/may be retried/);
     await expect(crash).rejects.toThrow(/exit code 3/);
+    expect(errors).toEqual([]);
     const second = await whoami(client);
     expect(second.pid).not.toBe(first.pid);
     expect(alive(first.pid)).toBe(false);
@@ -214,7 +217,7 @@ describe('hotmcp dev behind its supervisor in direct mode', () => {
       )
       .not.toBe(first.pid);
     // The restarted process serves the same pipes.
-    expect((await whoami(client)).stdin).toBe(readlinkSync(`/proc/${transport.pid}/fd/0`));
+    expect((await whoami(client)).fds).toContain(readlinkSync(`/proc/${transport.pid}/fd/0`));
   });
 
   it('leaves no process behind when the client closes its side', async () => {

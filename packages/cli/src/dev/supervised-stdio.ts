@@ -23,7 +23,10 @@ import { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { type JsonRpcId, type JsonRpcMessage, readLines, requestOf, responseIdOf } from '../supervisor/json-rpc.js';
 
-/** The environment variable naming the channel's fd; a trailing `w`: wait for `start` before reading stdin. */
+/**
+ * The environment variable naming the channel's fd, and the fds of the client's stdin and stdout
+ * (`3,5,6`; default 0 and 1); a trailing `w`: wait for `start` before reading stdin.
+ */
 export const SUPERVISOR_FD_ENV = 'HOTMCP_SUPERVISOR_FD';
 
 /** The client's messages a new process must replay, and cancellations (which may belong to another process). */
@@ -49,9 +52,9 @@ export function superviseStdio(): boolean {
   const spec = process.env[SUPERVISOR_FD_ENV];
   if (!spec) return false;
   delete process.env[SUPERVISOR_FD_ENV];
-  const fd = Number.parseInt(spec, 10);
-  if (!(fd > 2)) return false;
   const waitForStart = spec.endsWith('w');
+  const [fd = Number.NaN, inFd = 0, outFd = 1] = spec.replace(/w$/, '').split(',').map(Number);
+  if (!(fd > 2) || !(inFd >= 0) || !(outFd >= 0)) return false;
 
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const note = (value: Record<string, unknown>) => {
@@ -85,7 +88,7 @@ export function superviseStdio(): boolean {
   process.on('exit', flushDone);
 
   // ── stdout: the client's, once serving; until then, lines go to the supervisor ──
-  const real = process.stdout;
+  const real = outFd === 1 ? process.stdout : new Socket({ fd: outFd, readable: false, writable: true });
   let serving = !waitForStart;
   let partialWrite = false;
   /** Request ids whose answer changes the session: the client's initialize and listen streams. */
@@ -183,7 +186,7 @@ export function superviseStdio(): boolean {
     if (prefix.length > 0) take(prefix);
     const buffer = Buffer.allocUnsafe(64 * 1024);
     reader = new Socket({
-      fd: 0,
+      fd: inFd,
       readable: true,
       writable: false,
       onread: {

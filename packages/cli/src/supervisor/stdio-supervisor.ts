@@ -403,12 +403,15 @@ class StdioSupervisor implements Supervisor {
     const env = options.env ?? process.env;
     const proc = spawn(options.command, [...(options.args ?? [])], {
       cwd: options.cwd,
-      // Direct mode: the client's stdin and stdout, the channel to the supervisor on fd 3, IPC on fd 4.
-      // Only the first process reads stdin at once; a later one waits until the supervisor says so.
+      // Direct mode: the channel to the supervisor on fd 3, IPC on fd 4, the client's stdin on fd 5
+      // and its stdout on fd 6; fds 0 and 1 are not the client's (a process the server starts with
+      // inherited stdio cannot read the client's messages, and what is written on fd 1 by other
+      // means than the transport reaches the supervisor, which keeps it off the wire). Only the
+      // first process reads stdin at once; a later one waits until the supervisor says so.
       ...(this.#direct
         ? {
-            env: { ...env, [SUPERVISOR_FD_ENV]: generation === 1 ? '3' : '3w' },
-            stdio: ['inherit', 'inherit', 'pipe', 'pipe', 'ipc'],
+            env: { ...env, [SUPERVISOR_FD_ENV]: `3,5,6${generation === 1 ? '' : 'w'}` },
+            stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'ipc', 0, 1],
           }
         : { env, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }),
     });
@@ -432,7 +435,12 @@ class StdioSupervisor implements Supervisor {
     };
     this.#children.set(generation, child);
     proc.stdin?.on('error', () => {});
-    if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
+    if (proc.stdout && this.#direct) {
+      readLines(proc.stdout, (line) => {
+        const text = line.toString('utf8').replace(/\r?\n$/, '');
+        this.#say(`the server wrote a line to its fd 1, not the client's stdout (kept off the wire): ${text}`);
+      });
+    } else if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
     const channel = proc.stdio[3] as Readable | null;
     if (this.#direct && channel) readLines(channel, (line) => this.#note(child, line));
     let partial = '';
