@@ -93,8 +93,7 @@ export function superviseStdio(): boolean {
   let partialWrite = false;
   /** Request ids whose answer changes the session: the client's initialize and listen streams. */
   const watched = new Set<JsonRpcId>();
-  const written = (id: JsonRpcId | undefined) => () => {
-    if (id !== undefined) answered(id);
+  const flushed = () => {
     if (partialWrite && real.writableLength === 0) {
       partialWrite = false;
       note({ w: 0 });
@@ -124,8 +123,17 @@ export function superviseStdio(): boolean {
           note({ s: message });
         }
       }
-      real.write(chunk, written(id));
-      if (!partialWrite && real.writableLength > 0) {
+      // Answered once the whole line is in the pipe: at once when the write went through whole (so
+      // a process.exit right after still notes it), else when the rest has been written.
+      let whole = false;
+      real.write(chunk, () => {
+        if (!whole && id !== undefined) answered(id);
+        flushed();
+      });
+      if (real.writableLength === 0) {
+        whole = true;
+        if (id !== undefined) answered(id);
+      } else if (!partialWrite) {
         partialWrite = true;
         note({ w: 1 });
       }

@@ -442,7 +442,11 @@ class StdioSupervisor implements Supervisor {
       });
     } else if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
     const channel = proc.stdio[3] as Readable | null;
-    if (this.#direct && channel) readLines(channel, (line) => this.#note(child, line));
+    if (this.#direct && channel) {
+      // A process that dies with commands unread resets the channel (ECONNRESET) once its notes are read.
+      channel.on('error', () => {});
+      readLines(channel, (line) => this.#note(child, line));
+    }
     let partial = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       if (child.heldStderr) child.heldStderr.push(chunk);
