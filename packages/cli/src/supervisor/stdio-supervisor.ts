@@ -72,8 +72,9 @@ export interface SupervisorOptions {
    * Direct mode: the server process inherits the client's stdin and stdout and serves them
    * itself, so no message crosses the supervisor; it must run hotmcp's supervised stdio
    * (`hotmcp dev`'s runtime does; a Node server can preload `dist/dev/supervised-stdio.js` with
-   * `--import`), which tells the supervisor on fd 3 what it needs to take over. Only when the supervisor's own stdin and stdout are pipes or sockets (and `input` and
-   * `output` are not given); else the supervisor relays every message.
+   * `--import`), which tells the supervisor on fd 3 what it needs to take over. Only when the
+   * supervisor's own stdin and stdout are pipes or sockets (and `input` and `output` are not
+   * given); else the supervisor relays every message.
    */
   direct?: boolean;
 }
