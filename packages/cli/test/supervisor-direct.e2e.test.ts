@@ -115,10 +115,12 @@ describe('hotmcp dev behind its supervisor in direct mode', () => {
   });
 
   it('hands the client over to a restarted process: requests made during the restart are answered by it in order', async () => {
-    const { client, errors } = await start();
+    const { client, errors, stderr } = await start();
     const first = await whoami(client);
     const slow = text(client.callTool({ name: 'slow', arguments: { ms: 300 } }));
     await text(client.callTool({ name: 'ask_restart', arguments: {} }));
+    // The old process reads stdin until the supervisor, told over IPC, stops it: call once the restart is under way.
+    await expect.poll(stderr, poll).toMatch(/restarting the server: the test asked/);
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, n) => text(client.callTool({ name: 'record', arguments: { n } }))),
     );

@@ -190,9 +190,10 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     const { client } = running;
     const first = await whoami(client);
     // The old process holds the port for as long as it drains this call; the new one starts meanwhile.
-    const slow = client.callTool({ name: 'slow', arguments: { ms: 3000 } });
+    // Long enough for the new one to start on a loaded machine, within the 5 s the old one may drain.
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 4000 } });
     await client.callTool({ name: 'ask_restart', arguments: {} });
-    expect(textOf(await slow)).toBe(`slept 3000 in ${first.pid}`);
+    expect(textOf(await slow)).toBe(`slept 4000 in ${first.pid}`);
     const second = await waitFor(async () => {
       const now = await whoami(client);
       expect(now.pid).not.toBe(first.pid);

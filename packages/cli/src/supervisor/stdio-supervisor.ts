@@ -23,6 +23,26 @@ import { DEFAULT_RESTART_ON, watchRestartFiles } from './restart-watch.js';
 /** The environment variable that asks a server process for direct mode (see `dev/supervised-stdio.ts`). */
 const SUPERVISOR_FD_ENV = 'HOTMCP_SUPERVISOR_FD';
 
+/**
+ * The stdio and environment of a server process. Relay mode: its stdin and stdout are pipes to
+ * the supervisor, IPC on fd 3. Direct mode: the channel to the supervisor on fd 3, IPC on fd 4,
+ * the client's stdin on fd 5 and its stdout on fd 6; fds 0 and 1 are not the client's (a process
+ * the server starts with inherited stdio cannot read the client's messages, and what is written
+ * on fd 1 by other means than the transport reaches the supervisor, which keeps it off the wire).
+ * Only the first process reads stdin at once; a later one waits until the supervisor says so.
+ */
+export function childStdio(
+  direct: boolean,
+  first: boolean,
+  env: NodeJS.ProcessEnv,
+): { env: NodeJS.ProcessEnv; stdio: Array<'ignore' | 'pipe' | 'ipc' | number> } {
+  if (!direct) return { env, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] };
+  return {
+    env: { ...env, [SUPERVISOR_FD_ENV]: `3,5,6${first ? '' : 'w'}` },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'ipc', 0, 1],
+  };
+}
+
 /** Whether these fds are pipes or sockets (a file or a terminal cannot be handed over between processes). */
 function pipes(...fds: number[]): boolean {
   try {
@@ -401,20 +421,9 @@ class StdioSupervisor implements Supervisor {
   #spawn(): Child {
     const generation = ++this.#generation;
     const options = this.#options;
-    const env = options.env ?? process.env;
     const proc = spawn(options.command, [...(options.args ?? [])], {
       cwd: options.cwd,
-      // Direct mode: the channel to the supervisor on fd 3, IPC on fd 4, the client's stdin on fd 5
-      // and its stdout on fd 6; fds 0 and 1 are not the client's (a process the server starts with
-      // inherited stdio cannot read the client's messages, and what is written on fd 1 by other
-      // means than the transport reaches the supervisor, which keeps it off the wire). Only the
-      // first process reads stdin at once; a later one waits until the supervisor says so.
-      ...(this.#direct
-        ? {
-            env: { ...env, [SUPERVISOR_FD_ENV]: `3,5,6${generation === 1 ? '' : 'w'}` },
-            stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'ipc', 0, 1],
-          }
-        : { env, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }),
+      ...childStdio(this.#direct, generation === 1, options.env ?? process.env),
     });
     let resolveExited!: () => void;
     const child: Child = {
