@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { RestartNeededMessage } from '../dev/reporter.js';
+import { childStdio, pipes } from './child-stdio.js';
 import { ClientSession, handshakeDifferences, SUBSCRIPTION_ID_META_KEY, subscriptionIdOf } from './client-session.js';
 import {
   idKey,
@@ -20,41 +20,6 @@ import {
 } from './json-rpc.js';
 import { DEFAULT_RESTART_ON, watchRestartFiles } from './restart-watch.js';
 
-/** The environment variable that asks a server process for direct mode (see `dev/supervised-stdio.ts`). */
-const SUPERVISOR_FD_ENV = 'HOTMCP_SUPERVISOR_FD';
-
-/**
- * The stdio and environment of a server process. Relay mode: its stdin and stdout are pipes to
- * the supervisor, IPC on fd 3. Direct mode: the channel to the supervisor on fd 3, IPC on fd 4,
- * the client's stdin on fd 5 and its stdout on fd 6; fds 0 and 1 are not the client's (a process
- * the server starts with inherited stdio cannot read the client's messages, and what is written
- * on fd 1 by other means than the transport reaches the supervisor, which keeps it off the wire).
- * Only the first process reads stdin at once; a later one waits until the supervisor says so.
- */
-export function childStdio(
-  direct: boolean,
-  first: boolean,
-  env: NodeJS.ProcessEnv,
-): { env: NodeJS.ProcessEnv; stdio: Array<'ignore' | 'pipe' | 'ipc' | number> } {
-  if (!direct) return { env, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] };
-  return {
-    env: { ...env, [SUPERVISOR_FD_ENV]: `3,5,6${first ? '' : 'w'}` },
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'ipc', 0, 1],
-  };
-}
-
-/** Whether these fds are pipes or sockets (a file or a terminal cannot be handed over between processes). */
-function pipes(...fds: number[]): boolean {
-  try {
-    return fds.every((fd) => {
-      const stat = fstatSync(fd);
-      return stat.isFIFO() || stat.isSocket();
-    });
-  } catch {
-    return false;
-  }
-}
-
 /** The JSON-RPC error code a request gets when the process serving it went away. */
 export const RESTARTED_ERROR_CODE = -32000;
 
@@ -66,6 +31,12 @@ export interface SupervisorOptions {
   /** The server command to run, and its arguments. */
   command: string;
   args?: readonly string[];
+  /**
+   * The first server process, already spawned by the caller from `command` and `args` (with the
+   * stdio and environment of `childStdio(direct, true, env)`: the mode must match this
+   * supervisor's), so it boots while the supervisor's code loads.
+   */
+  first?: ChildProcess;
   /** Its working folder; `--restart-on` globs are relative to it. Default: `process.cwd()`. */
   cwd?: string;
   /** Its environment. Default: `process.env`. */
@@ -421,10 +392,12 @@ class StdioSupervisor implements Supervisor {
   #spawn(): Child {
     const generation = ++this.#generation;
     const options = this.#options;
-    const proc = spawn(options.command, [...(options.args ?? [])], {
-      cwd: options.cwd,
-      ...childStdio(this.#direct, generation === 1, options.env ?? process.env),
-    });
+    const proc =
+      (generation === 1 && options.first) ||
+      spawn(options.command, [...(options.args ?? [])], {
+        cwd: options.cwd,
+        ...childStdio(this.#direct, generation === 1, options.env ?? process.env),
+      });
     let resolveExited!: () => void;
     const child: Child = {
       generation,
