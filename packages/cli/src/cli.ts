@@ -28,7 +28,9 @@ Options:
 By default a thin supervisor owns the client's connection and runs the server
 in a child process. It restarts the child only when it must — an edit that
 cannot be applied in place, a crash, a --restart-on file — replaying the
-client's handshake, so the client sees one list_changed and nothing else.
+client's handshake, so the client sees one list_changed and nothing else. The
+child serves the client's stdin and stdout itself (no message crosses the
+supervisor); HOTMCP_SUPERVISOR_MODE=relay makes the supervisor relay them.
 
 Modules keep state across reloads with import.meta.hot (absent under plain node):
   const cache = (import.meta.hot?.data.cache as Map<string, string>) ?? new Map();
@@ -109,6 +111,8 @@ async function run(argv: string[], early: EarlyServer | undefined): Promise<numb
       args: serverArgs(rest),
       ...(early && { first: early.process }),
       ...(values['restart-on'] && { restartOn: values['restart-on'] }),
+      direct: process.env.HOTMCP_SUPERVISOR_MODE !== 'relay',
+      ...(!values['no-audit'] && { audit: lazyAudit(values.audit ?? process.env.HOTMCP_AUDIT_LOG) }),
     });
     early?.release();
     early = undefined;
@@ -120,6 +124,8 @@ async function run(argv: string[], early: EarlyServer | undefined): Promise<numb
     // stdin may still be open (the client stays, but the server could not start): end here.
     process.exit(supervisor.exitCode);
   }
+  // Under a supervisor in direct mode: this process serves the client's stdio, and tells the supervisor on fd 3.
+  if (process.env.HOTMCP_SUPERVISOR_FD) await import('./dev/supervised-stdio.js');
   const devOptions: DevOptions = {
     entry,
     args: [...extra, ...passed],
@@ -240,6 +246,20 @@ function exitWhenDone(run: () => DevRun | undefined): void {
   if (process.connected) process.once('disconnect', exit);
   process.once('SIGINT', exit);
   process.once('SIGTERM', exit);
+}
+
+/** The supervisor's audit sink: @hotmcp/core's, loaded only when there is something to record (a crash). */
+function lazyAudit(path: string | undefined) {
+  let sink: Promise<{ record(event: string, fields?: object): void; close(): Promise<void> }> | undefined;
+  return {
+    record(event: string, fields?: Record<string, unknown>) {
+      sink ??= import('@hotmcp/core').then(({ WinstonAuditSink }) => new WinstonAuditSink(path ? { path } : {}));
+      void sink.then((audit) => audit.record(event, fields)).catch(() => {});
+    },
+    close: async () => {
+      await (await sink)?.close();
+    },
+  };
 }
 
 function startEsbuild(): void {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childStdio, pipes } from './supervisor/child-stdio.js';
 
 /** The options of `hotmcp dev` that take a value (the next argument is not the entry). */
 const VALUED = new Set(['--watcher', '--audit', '--connect-timeout', '--restart-on']);
@@ -39,7 +40,9 @@ export function spawnEarlyServer(argv: readonly string[]): EarlyServer | undefin
     else if (!arg.startsWith('-')) positional = true;
   }
   if (!positional) return undefined;
-  const child = spawn(process.execPath, serverArgs(rest), { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
+  // The supervisor's mode, decided as it decides it (see startSupervisor's `direct`).
+  const direct = process.env.HOTMCP_SUPERVISOR_MODE !== 'relay' && pipes(0, 1);
+  const child = spawn(process.execPath, serverArgs(rest), childStdio(direct, true, process.env));
   const held: Array<[string, unknown[]]> = [];
   const holders = EVENTS.map((name) => {
     const hold = (...args: unknown[]) => held.push([name, args]);

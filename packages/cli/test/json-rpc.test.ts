@@ -1,8 +1,55 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readLines, responseIdOf } from '../src/supervisor/json-rpc.js';
+import { readLines, requestOf, responseIdOf } from '../src/supervisor/json-rpc.js';
 
 const line = (text: string) => Buffer.from(`${text}\n`);
+
+describe('requestOf', () => {
+  it('reads the method and id of a request in the layout the SDKs write, and agrees with JSON.parse whenever it answers', () => {
+    expect(requestOf(line('{"method":"tools/call","params":{"name":"x"},"jsonrpc":"2.0","id":3}'))).toEqual({
+      method: 'tools/call',
+      id: 3,
+    });
+    const cases = [
+      '{"method":"tools/call","params":{"id":1},"jsonrpc":"2.0","id":2}',
+      '{"method":"tools/call","params":{"text":",\\"id\\":5}"},"id":6}',
+      '{"method":"a","params":{},"id":1,"id":7}',
+      '{"method":"x","method":"initialize","jsonrpc":"2.0","id":8}',
+      '{"method":"tools/call","params":{"arguments":{"method":"initialize"}},"id":9}',
+      '{"method":"a\\"b","jsonrpc":"2.0","id":10}',
+      '{"method":"notifications/progress","params":{"id":11}}',
+      '{"method":"ping","jsonrpc":"2.0","id":"s-12"}',
+      '{"jsonrpc":"2.0","method":"ping","id":13}',
+      '{"method":"ping","id":014}',
+      '{"method":"ping","jsonrpc":"2.0","id":15}\r',
+    ];
+    const read = cases.map((text) => requestOf(line(text)));
+    for (const [i, text] of cases.entries()) {
+      const answer = read[i];
+      if (answer === undefined) continue;
+      let parsed: { method?: unknown; id?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      expect(answer, text).toEqual({ method: parsed?.method, id: parsed?.id });
+    }
+    expect(read.map((answer) => answer?.id)).toEqual([
+      2,
+      6,
+      7,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      15,
+    ]);
+  });
+});
 
 describe('responseIdOf', () => {
   it('reads the id of a response in the layout the SDKs write', () => {

@@ -134,6 +134,47 @@ export function responseIdOf(line: Buffer): number | undefined {
   return id;
 }
 
+const METHOD_HEAD = Buffer.from('{"method":"');
+const METHOD_KEY = Buffer.from('"method":');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The method and id of a request, read without parsing it, when the line has
+ * the shape the MCP SDKs write (`{"method":"tools/call",…,"jsonrpc":"2.0","id":7}`):
+ * a line that begins with the `method` member (a string without escapes) and
+ * ends with a small integer `id` member (see {@link responseIdOf} for why that
+ * `id` is the top-level one). Anything else gives undefined: parse it.
+ */
+export function requestOf(line: Buffer): { method: string; id: number } | undefined {
+  if (line.compare(METHOD_HEAD, 0, METHOD_HEAD.length, 0, Math.min(line.length, METHOD_HEAD.length)) !== 0) {
+    return undefined;
+  }
+  const close = line.indexOf(QUOTE, METHOD_HEAD.length);
+  if (close < 0 || line.subarray(METHOD_HEAD.length, close).includes(BACKSLASH)) return undefined;
+  // A second `"method":` anywhere (a duplicate key, whose last one counts, or one nested): parse it.
+  if (line.includes(METHOD_KEY, close)) return undefined;
+  const id = trailingIdOf(line, close + 1);
+  return id === undefined ? undefined : { method: line.toString('latin1', METHOD_HEAD.length, close), id };
+}
+
+/** The small integer of a line's final `,"id":N}`, found after `from`. */
+function trailingIdOf(line: Buffer, from: number): number | undefined {
+  let end = line.length - 1;
+  if (line[end] === NEWLINE) end--;
+  if (line[end] === 0x0d) end--;
+  if (line[end] !== 0x7d /* } */) return undefined;
+  let digits = end;
+  while (digits > 0 && (line[digits - 1] as number) >= 0x30 && (line[digits - 1] as number) <= 0x39) digits--;
+  const count = end - digits;
+  if (count === 0 || count > 15 || (count > 1 && line[digits] === 0x30)) return undefined;
+  const tail = digits - ID_TAIL.length;
+  if (tail < from || line.compare(ID_TAIL, 0, ID_TAIL.length, tail, digits) !== 0) return undefined;
+  let id = 0;
+  for (let i = digits; i < end; i++) id = id * 10 + ((line[i] as number) - 0x30);
+  return id;
+}
+
 /** Write one message, an already serialised line, or a line's bytes with its `\n`, in one write. */
 export function writeMessage(output: Writable, message: JsonRpcMessage | string | Buffer): void {
   if (output.destroyed || output.writableEnded) return;

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { RestartNeededMessage } from '../dev/reporter.js';
+import { childStdio, pipes } from './child-stdio.js';
 import { ClientSession, handshakeDifferences, SUBSCRIPTION_ID_META_KEY, subscriptionIdOf } from './client-session.js';
 import {
   idKey,
@@ -30,8 +32,9 @@ export interface SupervisorOptions {
   command: string;
   args?: readonly string[];
   /**
-   * The first server process, already spawned by the caller from `command` and `args` (with stdio
-   * `['pipe', 'pipe', 'pipe', 'ipc']`), so it boots while the supervisor's code loads.
+   * The first server process, already spawned by the caller from `command` and `args` (with the
+   * stdio and environment of `childStdio(direct, true, env)`: the mode must match this
+   * supervisor's), so it boots while the supervisor's code loads.
    */
   first?: ChildProcess;
   /** Its working folder; `--restart-on` globs are relative to it. Default: `process.cwd()`. */
@@ -54,6 +57,17 @@ export interface SupervisorOptions {
   handshakeTimeoutMs?: number;
   /** Receives every event (`child.started`, `child.crashed`, `restart`, `handshake.differs`, …). */
   onEvent?: (event: SupervisorEvent) => void;
+  /** Where each crash is recorded in full (the process's stderr since it started): an audit sink of `@hotmcp/core`. */
+  audit?: { record(event: string, fields?: Record<string, unknown>): void; close?(): Promise<void> };
+  /**
+   * Direct mode: the server process inherits the client's stdin and stdout and serves them
+   * itself, so no message crosses the supervisor; it must run hotmcp's supervised stdio
+   * (`hotmcp dev`'s runtime does; a Node server can preload `dist/dev/supervised-stdio.js` with
+   * `--import`), which tells the supervisor on fd 3 what it needs to take over. Only when the
+   * supervisor's own stdin and stdout are pipes or sockets (and `input` and `output` are not
+   * given); else the supervisor relays every message.
+   */
+  direct?: boolean;
 }
 
 /** A running supervisor. */
@@ -62,6 +76,8 @@ export interface Supervisor {
   readonly childPid: number | undefined;
   /** How many server processes have been started. */
   readonly generation: number;
+  /** Whether the server processes serve the client's stdio themselves (`direct`), or the supervisor relays. */
+  readonly direct: boolean;
   /** Restart the server as soon as its requests in flight have finished. */
   restart(reason: string): void;
   /** Stop the server and the supervisor. */
@@ -87,6 +103,16 @@ interface Child {
   gone: boolean;
   /** Its stderr while it starts beside the old process: shown once it is the one that serves. */
   heldStderr: Buffer[] | undefined;
+  /** Its stderr since it started, up to {@link STDERR_AUDIT} characters, for the audit of a crash. */
+  stderrAll: string;
+  /** Direct mode: it owns the client's stdout (it reads stdin, or did until told to stop). */
+  serving: boolean;
+  /** Direct mode: the bytes (base64) of a line it read only in part, for the next process. */
+  partial: string;
+  /** Direct mode: one of its writes to stdout may have been cut short. */
+  writing: boolean;
+  /** Direct mode: what it wrote for the client before it served (sent once it does). */
+  held: string[];
 }
 
 interface InFlight {
@@ -95,6 +121,7 @@ interface InFlight {
 }
 
 const STDERR_TAIL = 20;
+const STDERR_AUDIT = 64 * 1024;
 const PRIVATE_ID_PREFIX = 'hotmcp-supervisor:';
 
 /**
@@ -129,6 +156,15 @@ class StdioSupervisor implements Supervisor {
   readonly #drainWaiters = new Set<() => void>();
   readonly #swallowAcks = new Set<string>();
   readonly #queue: ReadMessage[] = [];
+  /** Direct mode: whether the server processes serve the client's stdio themselves. */
+  readonly #direct: boolean;
+  /** Direct mode: the supervisor's own messages, held while a process owns stdout. */
+  readonly #outQueue: Array<JsonRpcMessage | Buffer> = [];
+  /** Direct mode: the unfinished line (base64) the last process that read stdin left. */
+  #prefix = '';
+  /** Direct mode: the client's stdin, read by the supervisor only while no process runs (a crash loop's wait). */
+  #waitReader: Socket | undefined;
+  #waitTake: ((data: Buffer) => void) | undefined;
   readonly #stopInput: () => void;
   readonly #stopWatch: () => void;
   #child: Child | undefined;
@@ -153,14 +189,22 @@ class StdioSupervisor implements Supervisor {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    this.#direct =
+      options.direct === true && options.input === undefined && options.output === undefined && pipes(0, 1);
     this.#child = this.#spawn();
-    this.#stopInput = readMessages(
-      this.#input,
-      (read) => this.#fromClient(read),
-      (line) => this.#say(`ignored a line from the client that is not JSON-RPC: ${line.slice(0, 200)}`),
-    );
-    this.#input.once('end', () => void this.close());
-    this.#input.once('close', () => void this.close());
+    if (this.#direct) {
+      // The processes read stdin; the supervisor writes to stdout only while none owns it.
+      this.#output.on('error', () => {});
+      this.#stopInput = () => {};
+    } else {
+      this.#stopInput = readMessages(
+        this.#input,
+        (read) => this.#fromClient(read),
+        (line) => this.#say(`ignored a line from the client that is not JSON-RPC: ${line.slice(0, 200)}`),
+      );
+      this.#input.once('end', () => void this.close());
+      this.#input.once('close', () => void this.close());
+    }
     const restartOn = options.restartOn ?? DEFAULT_RESTART_ON;
     this.#stopWatch =
       restartOn === false || restartOn.length === 0
@@ -171,6 +215,11 @@ class StdioSupervisor implements Supervisor {
             (file) => this.restart(`${file} changed`),
             (error) => this.#say(`cannot watch the restart files: ${error.message}`),
           );
+  }
+
+  /** Whether the server processes serve the client's stdio themselves (direct mode). */
+  get direct(): boolean {
+    return this.#direct;
   }
 
   get childPid(): number | undefined {
@@ -200,17 +249,21 @@ class StdioSupervisor implements Supervisor {
     if (this.#state === 'closed') return this.closed;
     this.#state = 'closed';
     clearTimeout(this.#retryTimer);
+    this.#waitReader?.destroy();
     this.#stopInput();
     this.#stopWatch();
     await Promise.all(
       [...this.#children.values()].map(async (child) => {
         // The client went away: a server ends on its stdin's end; a signal only if it does not.
-        child.process.stdin?.end();
-        await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        if (child.process.stdin) {
+          child.process.stdin.end();
+          await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        }
         await this.#stop(child);
       }),
     );
     this.#event({ event: 'supervisor.closed' });
+    await this.#options.audit?.close?.().catch(() => undefined);
     this.#resolveClosed();
     return this.closed;
   }
@@ -264,7 +317,7 @@ class StdioSupervisor implements Supervisor {
     const owner = this.#inFlight.get(key);
     const child = owner && this.#children.get(owner.generation);
     if (!child) return false;
-    writeMessage(child.process.stdin as Writable, read.line);
+    this.#send(child, read.line);
     return true;
   }
 
@@ -275,7 +328,7 @@ class StdioSupervisor implements Supervisor {
     this.#serverRequests.delete(key);
     const child = origin && this.#children.get(origin.generation);
     if (!origin || !child) return;
-    writeMessage(child.process.stdin as Writable, { ...message, id: origin.id });
+    this.#send(child, { ...message, id: origin.id });
   }
 
   // ── the server's side ────────────────────────────────────────────────
@@ -343,8 +396,7 @@ class StdioSupervisor implements Supervisor {
       (generation === 1 && options.first) ||
       spawn(options.command, [...(options.args ?? [])], {
         cwd: options.cwd,
-        env: options.env ?? process.env,
-        stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
+        ...childStdio(this.#direct, generation === 1, options.env ?? process.env),
       });
     let resolveExited!: () => void;
     const child: Child = {
@@ -358,15 +410,33 @@ class StdioSupervisor implements Supervisor {
       planned: false,
       gone: false,
       heldStderr: undefined,
+      stderrAll: '',
+      serving: this.#direct && generation === 1,
+      partial: '',
+      writing: false,
+      held: [],
     };
     this.#children.set(generation, child);
     proc.stdin?.on('error', () => {});
-    if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
+    if (proc.stdout && this.#direct) {
+      readLines(proc.stdout, (line) => {
+        const text = line.toString('utf8').replace(/\r?\n$/, '');
+        this.#say(`the server wrote a line to its fd 1, not the client's stdout (kept off the wire): ${text}`);
+      });
+    } else if (proc.stdout) readLines(proc.stdout, (line) => this.#lineFromChild(child, line));
+    const channel = proc.stdio[3] as Readable | null;
+    if (this.#direct && channel) {
+      // A process that dies with commands unread resets the channel (ECONNRESET) once its notes are read.
+      channel.on('error', () => {});
+      readLines(channel, (line) => this.#note(child, line));
+    }
     let partial = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       if (child.heldStderr) child.heldStderr.push(chunk);
       else this.#log.write(chunk);
-      const lines = (partial + chunk.toString('utf8')).split('\n');
+      const text = chunk.toString('utf8');
+      child.stderrAll = (child.stderrAll + text).slice(-STDERR_AUDIT);
+      const lines = (partial + text).split('\n');
       partial = lines.pop() ?? '';
       child.stderrTail.push(...lines.filter((l) => l.trim() !== ''));
       child.stderrTail.splice(0, Math.max(0, child.stderrTail.length - STDERR_TAIL));
@@ -400,10 +470,17 @@ class StdioSupervisor implements Supervisor {
     child.gone = true;
     this.#children.delete(child.generation);
     const reason = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (child.serving) {
+      // It read stdin: the next process starts after the line it left unfinished.
+      this.#prefix = child.partial;
+      // It may have died in the middle of a line to the client: end that line, so what follows parses.
+      if (child.writing) writeMessage(this.#output, Buffer.from('\n'));
+      for (const message of this.#outQueue.splice(0)) writeMessage(this.#output, message);
+    }
     for (const [key, request] of this.#inFlight) {
       if (request.generation !== child.generation) continue;
       this.#inFlight.delete(key);
-      writeMessage(this.#output, {
+      this.#emit({
         jsonrpc: '2.0',
         id: request.id,
         error: {
@@ -447,11 +524,27 @@ class StdioSupervisor implements Supervisor {
       `the server process ended unexpectedly (${reason}); ${delay === 0 ? 'restarting now' : `restarting in ${delay} ms`}`,
     );
     this.#event({ event: 'child.crashed', generation: child.generation, code, signal, delayMs: delay, stderr: tail });
+    try {
+      this.#options.audit?.record('supervisor.child_crashed', {
+        generation: child.generation,
+        pid: child.process.pid,
+        code,
+        signal,
+        delayMs: delay,
+        stderr: child.stderrAll,
+      });
+    } catch {
+      // An audit sink never stops the supervisor.
+    }
     this.#clientLog('error', {
       message: `hotmcp: the server process ended unexpectedly (${reason}) and is being restarted`,
       stderr: tail,
     });
-    if (delay > 0) this.#failQueued(`the server is restarting after repeated crashes (next try in ${delay} ms)`);
+    if (delay > 0) {
+      const why = `the server is restarting after repeated crashes (next try in ${delay} ms)`;
+      this.#failQueued(why);
+      if (this.#direct) this.#readWhileWaiting(why);
+    }
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => void this.#startNext(), delay);
   }
@@ -472,6 +565,9 @@ class StdioSupervisor implements Supervisor {
     }
     // The old process's end is part of the plan, whether it drains and stops or crashes meanwhile.
     old.planned = true;
+    // Direct mode: it stops reading stdin (what the client sends meanwhile waits in the pipe) and
+    // hands back the line it read in part; it goes on answering what it has read.
+    if (this.#direct && old.serving) this.#command(old, { stop: 1 });
     const drained = () => Promise.race([this.#drained(old.generation, this.#options.drainMs ?? 5000), old.exited]);
     if (!this.#overlap) {
       await drained();
@@ -528,6 +624,7 @@ class StdioSupervisor implements Supervisor {
 
   async #startNext(): Promise<void> {
     if (this.#state === 'closed') return;
+    this.#stopReadingWhileWaiting();
     this.#state = 'starting';
     const child = this.#spawn();
     this.#child = child;
@@ -544,13 +641,27 @@ class StdioSupervisor implements Supervisor {
       return;
     }
     if (this.#isClosed() || child.gone) return;
-    child.readyAt ??= Date.now();
-    this.#state = 'running';
-    for (const read of this.#queue.splice(0)) {
-      if (isResponse(read.message)) this.#answerServer(read.message);
-      else this.#deliver(read);
+    if (this.#direct) {
+      // No process owns stdout now: what the new one said while starting, the list_changed, then it serves.
+      for (const line of child.held.splice(0)) this.#emit(Buffer.from(line));
+      this.#announceLists();
+      await new Promise<void>((resolve) => this.#output.write('', () => resolve()));
+      if (this.#isClosed() || child.gone) return;
+      child.serving = true;
+      child.partial = this.#prefix;
+      this.#command(child, { start: this.#prefix });
+      this.#prefix = '';
+      child.readyAt ??= Date.now();
+      this.#state = 'running';
+    } else {
+      child.readyAt ??= Date.now();
+      this.#state = 'running';
+      for (const read of this.#queue.splice(0)) {
+        if (isResponse(read.message)) this.#answerServer(read.message);
+        else this.#deliver(read);
+      }
+      this.#announceLists();
     }
-    this.#announceLists();
     const pending = this.#pendingRestart;
     this.#pendingRestart = undefined;
     if (pending) this.restart(pending);
@@ -576,7 +687,7 @@ class StdioSupervisor implements Supervisor {
       }
     }
     if (session.initialized) {
-      writeMessage(child.process.stdin as Writable, { jsonrpc: '2.0', method: 'notifications/initialized' });
+      this.#send(child, { jsonrpc: '2.0', method: 'notifications/initialized' });
     }
     if (session.logLevel) {
       await this.#request(child, 'logging/setLevel', { level: session.logLevel }).catch(() => undefined);
@@ -586,7 +697,7 @@ class StdioSupervisor implements Supervisor {
     }
     for (const [key, listen] of session.listens) {
       this.#swallowAcks.add(key);
-      writeMessage(child.process.stdin as Writable, listen);
+      this.#send(child, listen);
     }
   }
 
@@ -597,8 +708,7 @@ class StdioSupervisor implements Supervisor {
     const kinds = ['tools', 'prompts', 'resources'] as const;
     if (session.initialize) {
       for (const kind of kinds) {
-        if (capabilities[kind])
-          writeMessage(this.#output, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+        if (capabilities[kind]) this.#emit({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
       }
     }
     for (const [key, filter] of session.listenFilters) {
@@ -606,7 +716,7 @@ class StdioSupervisor implements Supervisor {
       if (!listen) continue;
       for (const kind of kinds) {
         if (!filter[`${kind}ListChanged`]) continue;
-        writeMessage(this.#output, {
+        this.#emit({
           jsonrpc: '2.0',
           method: `notifications/${kind}/list_changed`,
           params: { _meta: { [SUBSCRIPTION_ID_META_KEY]: listen.id } },
@@ -634,7 +744,7 @@ class StdioSupervisor implements Supervisor {
           reject(e);
         },
       });
-      writeMessage(child.process.stdin as Writable, { jsonrpc: '2.0', id, method, params });
+      this.#send(child, { jsonrpc: '2.0', id, method, params });
     });
   }
 
@@ -658,7 +768,7 @@ class StdioSupervisor implements Supervisor {
         keep.push(read);
         continue;
       }
-      writeMessage(this.#output, {
+      this.#emit({
         jsonrpc: '2.0',
         id: m.id,
         error: { code: RESTARTED_ERROR_CODE, message: `${why}; it may be retried.`, data: { hotmcp: 'restarting' } },
@@ -671,11 +781,162 @@ class StdioSupervisor implements Supervisor {
     const order = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
     const wanted = this.#session.logLevel;
     if (wanted && order.indexOf(level) < order.indexOf(wanted)) return;
-    writeMessage(this.#output, {
+    this.#emit({
       jsonrpc: '2.0',
       method: 'notifications/message',
       params: { level, logger: 'hotmcp', data },
     });
+  }
+
+  /** Send a message to a process as if the client sent it. */
+  #send(child: Child, message: JsonRpcMessage | string): void {
+    if (!this.#direct) {
+      writeMessage(child.process.stdin as Writable, message);
+      return;
+    }
+    this.#command(child, { in: typeof message === 'string' ? message : JSON.stringify(message) });
+  }
+
+  /** Direct mode: a command on a process's channel. */
+  #command(child: Child, command: Record<string, unknown>): void {
+    const channel = child.process.stdio[3] as Writable | null;
+    if (channel) writeMessage(channel, JSON.stringify(command));
+  }
+
+  /**
+   * Write a message of the supervisor's own to the client. Direct mode: only while no process
+   * owns stdout (two writers could interleave the bytes of their lines); else it waits for that
+   * process to end.
+   */
+  #emit(message: JsonRpcMessage | Buffer): void {
+    if (this.#direct && [...this.#children.values()].some((child) => child.serving)) this.#outQueue.push(message);
+    else writeMessage(this.#output, message);
+  }
+
+  /** Direct mode: a note from a process (see supervised-stdio.ts). */
+  #note(child: Child, line: Buffer): void {
+    let note: Record<string, unknown>;
+    try {
+      note = JSON.parse(line.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (Array.isArray(note.r)) {
+      for (const id of note.r as JsonRpcId[]) this.#inFlight.set(idKey(id), { id, generation: child.generation });
+    }
+    if (Array.isArray(note.k)) {
+      for (const message of note.k as JsonRpcMessage[]) {
+        // A listen stream stays open for good: it is replayed, never failed.
+        if (this.#session.fromClient(message)) this.#inFlight.delete(idKey(message.id as JsonRpcId));
+        else if (message.method === 'notifications/cancelled') this.#forwardCancel(child, message);
+      }
+    }
+    if (typeof note.p === 'string') child.partial = note.p;
+    if (typeof note.pa === 'string') {
+      child.partial = Buffer.concat([Buffer.from(child.partial, 'base64'), Buffer.from(note.pa, 'base64')]).toString(
+        'base64',
+      );
+    }
+    if (Array.isArray(note.d)) {
+      for (const id of note.d as JsonRpcId[]) this.#inFlight.delete(idKey(id));
+      this.#answered = true;
+      child.readyAt ??= Date.now();
+      for (const check of this.#drainWaiters) check();
+    }
+    if (note.s && typeof note.s === 'object') this.#session.fromServer(note.s as JsonRpcMessage);
+    if (note.w !== undefined) child.writing = note.w === 1;
+    if (typeof note.o === 'string') this.#heldLine(child, note.o);
+    if (typeof note.left === 'string') child.partial = note.left;
+    if (note.eof) void this.close();
+  }
+
+  /**
+   * Direct mode, while no process runs for a crash loop's wait: read the client's stdin, answer
+   * its requests with an error (as in relay mode a request waiting for a process is), keep what it
+   * sets up for the next process, and notice when it goes away.
+   */
+  #readWhileWaiting(why: string): void {
+    let pending = Buffer.from(this.#prefix, 'base64');
+    this.#prefix = '';
+    const take = (data: Buffer) => {
+      const chunk = pending.length > 0 ? Buffer.concat([pending, data]) : data;
+      const last = chunk.lastIndexOf(0x0a);
+      pending = Buffer.from(chunk.subarray(last + 1));
+      this.#prefix = pending.toString('base64');
+      if (last < 0) return;
+      for (const line of chunk
+        .subarray(0, last + 1)
+        .toString('utf8')
+        .split('\n')) {
+        const read = parseLine(Buffer.from(line));
+        if (!read || read === 'empty') continue;
+        const { message } = read;
+        if (this.#session.fromClient(message) || !isRequest(message)) continue;
+        writeMessage(this.#output, {
+          jsonrpc: '2.0',
+          id: message.id,
+          error: { code: RESTARTED_ERROR_CODE, message: `${why}; it may be retried.`, data: { hotmcp: 'restarting' } },
+        });
+      }
+    };
+    take(Buffer.alloc(0));
+    this.#waitTake = take;
+    if (!this.#waitReader) {
+      const buffer = Buffer.allocUnsafe(64 * 1024);
+      this.#waitReader = new Socket({
+        fd: 0,
+        readable: true,
+        writable: false,
+        // With a buffer of its own, pause() stops reading at once: what follows stays in the pipe for the next process.
+        onread: {
+          buffer,
+          callback: (size: number) => {
+            this.#waitTake?.(Buffer.from(buffer.subarray(0, size)));
+            return true;
+          },
+        },
+      } as ConstructorParameters<typeof Socket>[0])
+        .on('end', () => void this.close())
+        .on('error', () => void this.close());
+    }
+    this.#waitReader.resume();
+  }
+
+  #stopReadingWhileWaiting(): void {
+    this.#waitReader?.pause();
+    this.#waitTake = undefined;
+  }
+
+  /** Direct mode: a cancellation read by one process for a request another (draining) process has. */
+  #forwardCancel(reader: Child, message: JsonRpcMessage): void {
+    const requestId = message.params?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const owner = this.#inFlight.get(idKey(requestId));
+    const child = owner && owner.generation !== reader.generation ? this.#children.get(owner.generation) : undefined;
+    if (child) this.#send(child, message);
+  }
+
+  /** Direct mode: a line a process wrote before it served: an answer to the replay, or one for the client later. */
+  #heldLine(child: Child, text: string): void {
+    for (const line of text.split('\n')) {
+      const read = parseLine(Buffer.from(line));
+      if (!read || read === 'empty') continue;
+      const { message } = read;
+      if (isResponse(message)) {
+        const waiting = this.#private.get(idKey(message.id));
+        if (waiting) {
+          this.#private.delete(idKey(message.id));
+          waiting.resolve(message);
+          continue;
+        }
+      }
+      if (message.method === 'notifications/subscriptions/acknowledged') {
+        const listenId = subscriptionIdOf(message);
+        if (listenId !== undefined && this.#swallowAcks.delete(idKey(listenId))) continue;
+      }
+      this.#session.fromServer(message);
+      child.held.push(`${read.line}\n`);
+    }
   }
 
   /** Read through a method: the state changes across awaits. */
