@@ -10,8 +10,9 @@
 // on its command line; a real SDK client rewrites tools/big.ts and calls the tool until it answers
 // with the new version, RELOADS times. Measured from a warmed-up baseline (10 reloads): the
 // server's RSS as it stands and after forced full GCs (main thread and preflight workers), its
-// heap, external and array-buffer memory after the GCs, and the RSS of its child processes
-// (esbuild's service).
+// heap, external and array-buffer memory after the GCs, the preflight workers' heap before and
+// after their GC, and the RSS of its child processes (esbuild's service). HOTMCP_MEMORY_SNAPSHOTS=
+// <folder> writes heap snapshots of the main thread and of each preflight worker at every sample.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,18 +150,21 @@ export async function measureExample(example, node, reloads, log = () => {}) {
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
 const signed = (bytes) => `${bytes >= 0 ? '+' : ''}${mb(bytes)}`;
 
+/** The heap of the worker threads running the probe (the preflight's), before or after their forced GC. */
+const workersHeap = (sample, when) => (sample.threads ?? []).reduce((sum, thread) => sum + thread[when].total, 0);
+
 /** Markdown rows: growth from the baseline after the last reload count. */
 export function exampleRows(nodeVersion, example, result) {
   const { baseline, at } = result;
   const counts = Object.keys(at).map(Number);
   const last = at[counts.at(-1)];
-  return `| ${nodeVersion} | ${EXAMPLES[example].name} | ${counts.map((n) => signed(at[n].raw.rss - baseline.raw.rss)).join(' / ')} | ${counts.map((n) => signed(at[n].gc.rss - baseline.gc.rss)).join(' / ')} | ${signed(last.gc.heapUsed - baseline.gc.heapUsed)} | ${signed(last.gc.external - baseline.gc.external)} | ${signed(last.gc.arrayBuffers - baseline.gc.arrayBuffers)} | ${signed(last.children - baseline.children)} | ${mb(baseline.gc.rss)} |`;
+  return `| ${nodeVersion} | ${EXAMPLES[example].name} | ${counts.map((n) => signed(at[n].raw.rss - baseline.raw.rss)).join(' / ')} | ${counts.map((n) => signed(at[n].gc.rss - baseline.gc.rss)).join(' / ')} | ${signed(last.gc.heapUsed - baseline.gc.heapUsed)} | ${signed(workersHeap(last, 'before') - workersHeap(baseline, 'before'))} / ${signed(workersHeap(last, 'after') - workersHeap(baseline, 'after'))} | ${signed(last.gc.external - baseline.gc.external)} | ${signed(last.gc.arrayBuffers - baseline.gc.arrayBuffers)} | ${signed(last.children - baseline.children)} | ${mb(baseline.gc.rss)} |`;
 }
 
 export function exampleHeader(reloads) {
   return [
-    `| Node | example | RSS raw after ${reloads.join(' / ')} reloads | RSS after GC | heap after GC | external | array buffers | child processes RSS | baseline RSS after GC |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| Node | example | RSS raw after ${reloads.join(' / ')} reloads | RSS after GC | heap after GC | preflight workers' heap raw / after GC | external | array buffers | child processes RSS | baseline RSS after GC |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
 }
 

@@ -244,7 +244,7 @@ async function exampleMemory(reloads) {
     }
   }
   const lines = [
-    `Example servers as users run them, a 50 KB tool module reloaded through a real SDK client: growth from a warmed-up baseline (10 reloads) after ${reloads.join(' / ')} reloads; "after GC": forced full GCs of the main thread (a last-resort one where V8 has it, Node 22 and later); heap, external and array buffers after the GCs, after ${reloads.at(-1)} reloads.`,
+    `Example servers as users run them, a 50 KB tool module reloaded through a real SDK client: growth from a warmed-up baseline (10 reloads) after ${reloads.join(' / ')} reloads; "after GC": forced full GCs of the main thread (a last-resort one where V8 has it, Node 22 and later) and of the preflight workers; heap (main thread; preflight workers before and after their GC), external and array buffers after the GCs, after ${reloads.at(-1)} reloads.`,
     '',
     ...exampleHeader(reloads),
     ...rows,

@@ -10,7 +10,10 @@
 import 'reflect-metadata';
 import { findSourceMap, Module } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { VERSION_PARAM } from './esm-hooks.js';
 import type { PreflightJob, PreflightMessage, PreflightSource, ThrowSite } from './preflight.js';
 import { RunnerModuleLoader } from './runner-module-loader.js';
 import type { TransformedModule } from './runner-transform.js';
@@ -67,6 +70,9 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
   }
 }
 
+/** The URL of a compiled version (`file:///…/tool.ts%3Fhotmcp=3`): the file's URL, then the version. */
+const VERSIONED_URL = new RegExp(`^(.*)%3F${VERSION_PARAM}=\\d+$`);
+
 /**
  * Where module code in the root threw a value that is no Error (a string, a
  * number, a plain object): such a value carries no stack, so the line is
@@ -77,8 +83,10 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
 class ThrowSites {
   readonly sites = new Map<string, ThrowSite>();
   private session: import('node:inspector').Session | undefined;
-  /** Script id → file URL, for scripts compiled from files in the root. */
+  /** Script id → file URL, for scripts compiled from files in the root (of each file's latest version). */
   private readonly scripts = new Map<string, string>();
+  /** File URL without its version → script id of the latest version compiled. */
+  private readonly latest = new Map<string, string>();
 
   /** Connect this thread's inspector, if there is one (not in a Node built without it, nor under the permission model). */
   async start(root: string, evaluating: readonly string[]): Promise<void> {
@@ -89,7 +97,15 @@ class ThrowSites {
       session.connect();
       const prefix = pathToFileURL(root).href;
       session.on('Debugger.scriptParsed', ({ params }) => {
-        if (params.url.startsWith(prefix)) this.scripts.set(params.scriptId, params.url);
+        if (!params.url.startsWith(prefix)) return;
+        const versioned = VERSIONED_URL.exec(params.url);
+        if (versioned) {
+          // A replaced version's code no longer runs: its id goes with it.
+          const replaced = this.latest.get(versioned[1] as string);
+          if (replaced !== undefined) this.scripts.delete(replaced);
+          this.latest.set(versioned[1] as string, params.scriptId);
+        }
+        this.scripts.set(params.scriptId, params.url);
       });
       session.on('Debugger.paused', ({ params }) => {
         try {
@@ -102,7 +118,10 @@ class ThrowSites {
           session.post('Debugger.resume');
         }
       });
-      session.post('Debugger.enable');
+      // maxScriptsCacheSize 0: the inspector keeps no copy of a script once it is garbage (without a limit
+      // it keeps the text of every collected script, a few hundred KB of native memory per reloaded
+      // version, for the life of the thread).
+      session.post('Debugger.enable', { maxScriptsCacheSize: 0 });
       this.session = session;
     } catch {
       // no inspector here: non-Error throws are reported without a line
@@ -203,6 +222,37 @@ await Promise.all(
 // thread as if the batch were done: keep it alive (the main thread terminates it).
 setInterval(() => {}, 60_000);
 
+/**
+ * This thread's full GC. V8 lets a heap grow to about four times what it keeps
+ * alive before collecting it; here, where each batch compiles and evaluates new
+ * versions, that is tens of MB of garbage resident between two saves. Taken
+ * from a context of its own created with `--expose-gc` on for that moment
+ * (V8's flags are the process's: it is turned off again at once, unless the
+ * process was started with it).
+ */
+function exposeGc(): (() => void) | undefined {
+  const own = (globalThis as { gc?: () => void }).gc;
+  if (typeof own === 'function') return own;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+const gc = exposeGc();
+/** Garbage this thread may hold before it collects it, after a batch (done, so off the main thread's path). */
+const GARBAGE_LIMIT = 8 * 1024 * 1024;
+/** The heap in use after the last collection. */
+let collected = 0;
+function collectIfGrown(): void {
+  if (gc === undefined || getHeapStatistics().used_heap_size - collected < GARBAGE_LIMIT) return;
+  gc();
+  collected = getHeapStatistics().used_heap_size;
+}
+
 let loader: PreflightRunnerLoader | undefined;
 const throwSites = new ThrowSites();
 port.on('message', async (job: PreflightJob) => {
@@ -243,5 +293,7 @@ port.on('message', async (job: PreflightJob) => {
     if (left > 0) timersLeft.push([file, left]);
   }
   post({ type: 'done', leftOpen: open, timersLeft, thrownAt: [...throwSites.sites] });
+  collectIfGrown();
 });
 post({ type: 'ready' });
+collected = getHeapStatistics().used_heap_size;

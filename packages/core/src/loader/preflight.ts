@@ -10,7 +10,7 @@
  * first, and a fresh one is spawned in the background; otherwise the same
  * warm worker takes the next batch (starting a thread and importing the
  * packages takes hundreds of ms on a busy machine, more than the gap between
- * two saves), up to 100 batches.
+ * two saves), up to 1,000 batches.
  */
 import { Worker } from 'node:worker_threads';
 import { describeThrown, HotMcpError } from '../errors.js';
@@ -164,8 +164,12 @@ function learnRefused(error: unknown): boolean {
 const WORKER_YOUNG_GENERATION_MB = 4;
 /** The most packages a worker imports ahead. */
 const MAX_WARM = 200;
-/** Batches one worker evaluates before it is replaced, so what modules leave in its globals does not pile up. */
-const MAX_JOBS = 100;
+/**
+ * Batches one worker evaluates before it is replaced, so what modules leave in its globals does not pile up.
+ * Rarely: each new thread's isolate resets V8's semi-space growth factor (Node 20), and until the main thread
+ * pins it again its young generation may grow, and stay grown.
+ */
+const MAX_JOBS = 1000;
 
 /** Runs preflight jobs, one fresh worker each, keeping the next one warm. */
 export class ImportPreflight {
