@@ -148,7 +148,12 @@ async function assemble(
     (container.isRegistered(TOKENS.changeSource, true) ? resolveToken(container, TOKENS.changeSource) : undefined);
   // Both looked up before either fails, so one error names every missing package.
   const [watched, adapted] = await Promise.allSettled([
-    custom ?? discoverChangeSource(settings, watcher, audit, options.pollIntervalMs),
+    // The watcher starts loading (a native one in its own thread) while the adapter is found and the compiler loads.
+    custom ??
+      discoverChangeSource(settings, watcher, audit, options.pollIntervalMs).then((source) => {
+        source.warmUp();
+        return source;
+      }),
     options.adapter ?? Promise.resolve().then(() => defaultAdapter(options.server)),
   ]);
   if (watched.status === 'rejected' || adapted.status === 'rejected') {

@@ -57,7 +57,7 @@ export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './packag
 export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
 export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
-export type { LoadNotice, LoadResult, ModuleLoader } from './ports/module-loader.js';
+export type { LoadNotice, LoadOptions, LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
   CaptureOptions,
   CaptureResult,
