@@ -38,9 +38,10 @@ const CLOSE_TIMEOUT_MS = 5000;
 /** Records waiting for the file beyond this many are dropped. */
 const MAX_QUEUED = 10_000;
 /**
- * How long after the first record winston is loaded and the records are
- * written: loading it takes tens of milliseconds of the main thread, which a
- * server's start-up (whose events are the first records) should not wait for.
+ * How long after the first record (and after the last {@link WinstonAuditSink.hold})
+ * winston is loaded and the records are written: loading it takes tens of
+ * milliseconds of the main thread, which a server's start-up (whose events
+ * are the first records) and its first answers should not wait for.
  */
 const WRITE_DELAY_MS = 500;
 
@@ -61,8 +62,9 @@ interface FileTransportInternals {
  *
  * Nothing touches the filesystem until the first `record`, which checks that
  * the file can be written. Records are written from half a second after the
- * first one (winston is loaded then, off a server's start-up), at `close`, or
- * when the process would otherwise exit; they wait in memory meanwhile.
+ * first one, or after what {@link WinstonAuditSink.hold} waits for (winston
+ * is loaded then, off a server's start-up), at `close`, or when the process
+ * would otherwise exit; they wait in memory meanwhile.
  * `record` never throws: when the sink itself fails (folder or file not writable, a transport
  * error) it says so once on stderr, a single line starting with
  * `hotmcp: audit sink failed:`, and drops every later record. It never writes
@@ -97,6 +99,8 @@ export class WinstonAuditSink implements AuditSink {
   /** Loads winston and starts writing, until it has: after {@link WRITE_DELAY_MS}, or before the process exits. */
   #startTimer: NodeJS.Timeout | undefined;
   readonly #startNow = (): void => this.#startLogger();
+  /** Holds not yet released (see {@link hold}). */
+  #holds = 0;
 
   constructor(options: WinstonAuditSinkOptions = {}) {
     const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE;
@@ -124,6 +128,20 @@ export class WinstonAuditSink implements AuditSink {
     } catch (error) {
       this.#fail(error);
     }
+  }
+
+  /**
+   * Keep records in memory, and winston unloaded, until `until` settles and
+   * half a second more (a reloader holds its sink until its start-up is done).
+   * `close` writes them at once whatever is held.
+   */
+  hold(until: Promise<unknown>): void {
+    this.#holds++;
+    const release = () => {
+      this.#holds--;
+      if (this.#holds === 0 && this.#startTimer !== undefined) this.#armStart();
+    };
+    until.then(release, release);
   }
 
   /** Write what was recorded, flush and end the logger. Resolves even when the sink failed; idempotent. */
@@ -187,9 +205,17 @@ export class WinstonAuditSink implements AuditSink {
       throw error;
     }
     this.#state = 'open';
-    this.#startTimer = setTimeout(this.#startNow, WRITE_DELAY_MS);
-    this.#startTimer.unref();
+    this.#armStart();
     process.once('beforeExit', this.#startNow);
+  }
+
+  /** Start writing {@link WRITE_DELAY_MS} from now (again, when already armed). */
+  #armStart(): void {
+    clearTimeout(this.#startTimer);
+    this.#startTimer = setTimeout(() => {
+      if (this.#holds === 0) this.#startNow(); // else the last release arms it again
+    }, WRITE_DELAY_MS);
+    this.#startTimer.unref();
   }
 
   #cancelStart(): void {

@@ -23,7 +23,7 @@ import {
 import { type Body, createNamespace, type Namespace, type RunnerModule } from './runner-module.js';
 import { type CompiledSource, externalsOf, RunnerPreflight } from './runner-preflight.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
-import type { TransformedModule } from './runner-transform.js';
+import type { TransformedModule, TsconfigCache } from './runner-transform.js';
 
 /** Settings the runner loader reads besides the shared ones. */
 export interface RunnerLoaderSettings extends ReloaderSettings {
@@ -51,6 +51,13 @@ const NO_SITES: ReadonlyMap<string, ThrowSite> = new Map();
  * every later reload.
  */
 const MAIN_THREAD_LIMIT_MS = 5_000;
+
+/**
+ * How long after the start-up's load the preflight worker starts: its thread
+ * takes a core for a while, which the server's first answers (`initialize`,
+ * `tools/list`) should not share. A reload before then starts it at once.
+ */
+const PREFLIGHT_START_DELAY_MS = 500;
 
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
 const JSON_IMPORT = { with: { type: 'json' } };
@@ -82,6 +89,10 @@ export class RunnerModuleLoader implements ModuleLoader {
   /** Where the preflight saw the current batch's modules throw values that are no Error. */
   private thrownAt: ReadonlyMap<string, ThrowSite> = NO_SITES;
   private transformReady: Promise<void> | undefined;
+  /** Starts the preflight worker after the start-up (see {@link startupDone}). */
+  private preflightStart: NodeJS.Timeout | undefined;
+  /** The tsconfig.json files found for the batch being loaded (each folder looked up once a batch). */
+  private tsconfigs: TsconfigCache | undefined;
   /** What the modules loaded at start-up import from outside the root, for the preflight worker to import ahead. */
   private startupExternals: Array<[string, string, boolean]> = [];
 
@@ -100,6 +111,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     // to wait for (it starts afterwards, for the reloads); their top-level await is time-limited here.
     const startup = options?.startup === true && option !== false && option?.atStartup !== true;
     const limitMs = startup ? preflightTimeout(option) : MAIN_THREAD_LIMIT_MS;
+    this.tsconfigs = new Map();
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
@@ -137,6 +149,7 @@ export class RunnerModuleLoader implements ModuleLoader {
       // What these modules import, the preflight worker imports ahead once it starts (see startupDone).
       if (startup) this.startupExternals.push(...externalsOf(this.generations.get(generation) ?? modules));
     } finally {
+      this.tsconfigs = undefined;
       this.commit(generation);
       this.thrownAt = NO_SITES;
     }
@@ -175,8 +188,9 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   /**
-   * Start the preflight worker for the reloads to come, importing ahead what
-   * the modules loaded at start-up import (and `@hotmcp/core`).
+   * Start the preflight worker for the reloads to come (half a second from
+   * now), importing ahead what the modules loaded at start-up import (and
+   * `@hotmcp/core`).
    */
   startupDone(): void {
     // One per package and folder: a package resolves alike from every file of a folder.
@@ -186,10 +200,13 @@ export class RunnerModuleLoader implements ModuleLoader {
     }
     this.startupExternals = [];
     if (this.settings.preflight === false) return;
-    this.preflight.warmUp([...externals.values()]);
+    clearTimeout(this.preflightStart);
+    this.preflightStart = setTimeout(() => this.preflight.warmUp([...externals.values()]), PREFLIGHT_START_DELAY_MS);
+    this.preflightStart.unref();
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.preflightStart);
     await this.preflight.close();
     this.current.clear();
     this.pending.clear();
@@ -238,7 +255,8 @@ export class RunnerModuleLoader implements ModuleLoader {
     const cached = this.compiled.get(file);
     if (cached?.source === source) return cached.result;
     // Imported on first use: a preflight worker, handed the main thread's compilations, never loads esbuild.
-    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source));
+    const cache = this.tsconfigs;
+    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source, cache));
     this.compiled.set(file, { source, result });
     return result;
   }

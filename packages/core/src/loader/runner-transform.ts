@@ -61,6 +61,12 @@ const HONOURED_OPTIONS = ['experimentalDecorators', 'useDefineForClassFields', '
 /** JSX modes that produce code Node can run (`preserve` and `react-native` leave JSX in place). */
 const JSX_MODES = new Set(['react', 'react-jsx', 'react-jsxdev']);
 
+/**
+ * What get-tsconfig found looking for the tsconfig.json files of the modules
+ * of one batch: shared by their compilations, so each folder is looked up once.
+ */
+export type TsconfigCache = Map<string, unknown>;
+
 interface ModuleTsconfig {
   raw: TsconfigRaw;
   notice?: CompileNotice;
@@ -69,12 +75,13 @@ interface ModuleTsconfig {
 /**
  * What the tsconfig.json nearest to `file` (in its folder or one above,
  * `extends` followed) says about compiling it, as esbuild takes it. Read at
- * each compilation (a module is compiled again only when its text changed).
+ * each compilation (a module is compiled again only when its text changed),
+ * once per folder for a batch given one `cache`.
  */
-function tsconfigOf(file: string): ModuleTsconfig | undefined {
+function tsconfigOf(file: string, cache?: TsconfigCache): ModuleTsconfig | undefined {
   let found: ReturnType<typeof getTsconfig>;
   try {
-    found = getTsconfig(dirname(file));
+    found = getTsconfig(dirname(file), 'tsconfig.json', cache);
   } catch {
     return undefined; // a tsconfig.json that cannot be read: compiled with esbuild's defaults, as without one
   }
@@ -132,8 +139,8 @@ const REQUIRE_LOOKALIKE = /require|\\[ux]/;
  * Compile `source` (the text of `file`) for the runner. Rejects with
  * esbuild's error (its message names `file:line:column`) on a syntax error.
  */
-export async function transformModule(file: string, source: string): Promise<TransformedModule> {
-  const tsconfig = tsconfigOf(file);
+export async function transformModule(file: string, source: string, cache?: TsconfigCache): Promise<TransformedModule> {
+  const tsconfig = tsconfigOf(file, cache);
   const [cjs, esm] = await Promise.all([
     toCommonJs(file, source, tsconfig),
     REQUIRE_LOOKALIKE.test(source) ? toEsmImports(file, source, tsconfig) : undefined,
