@@ -7,9 +7,11 @@
 //    100: each of 300 sessions about every 3 s; RATE=max: 12 calls always in
 //    flight, as many as the machine answers). Per batch: the time from
 //    `publish()` to the new result served by every replica (a probe session
-//    per replica calls until it sees it), and where it went, per stage, from
-//    each replica's audit log. Every call of every session must succeed:
-//    requests lost and sessions dropped are counted.
+//    per replica calls until it sees it; publish and probes run in a worker
+//    thread, bench/fleet-probe.mjs, so the background traffic's event loop
+//    and garbage collections are not timed as the fleet's), and where it
+//    went, per stage, from each replica's audit log. Every call of every
+//    session must succeed: requests lost and sessions dropped are counted.
 // 2. Catch-up: one replica killed, 10 batches published, the replica
 //    restarted: its first new session must already get the last batch.
 // 3. Baseline, same run: a rolling restart of the same 3 replicas (each
@@ -23,6 +25,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { startFleet } from '../examples/fleet/dist/fleet.js';
 import { connectV1 } from '../examples/http-sessions/dist/harness.js';
 
@@ -124,30 +127,25 @@ const workers = Array.from({ length: WORKERS }, async (_, index) => {
   }
 });
 
-/** Wait until a probe session of every replica gets `expected`; resolves with the time each did. */
-async function servedEverywhere(probes, expected, t0) {
-  return Promise.all(
-    probes.map(async (probe) => {
-      for (;;) {
-        if ((await probe.callText('echo', { text: 'x' })) === expected) return performance.now() - t0;
-      }
-    }),
-  );
-}
-
-// 1. Publish.
-const probes = perReplica.map((sessions) => sessions[0]);
-const latencies = [];
-const published = []; // per batch: epoch ms at publish() and the entry id
-for (let batch = 1; batch <= BATCHES; batch++) {
-  const at = Date.now();
-  const t0 = performance.now();
-  const { id } = await fleet.publish(version(`v${batch}`), { redis });
-  const times = await servedEverywhere(probes, `v${batch}: x`, t0);
-  latencies.push(Math.max(...times));
-  published.push({ at, id, served: times.map((time) => at + time) });
-  await sleep(PACE_MS);
-}
+// 1. Publish, from a worker thread with a probe session of its own on every replica.
+const prober = new Worker(new URL('./fleet-probe.mjs', import.meta.url), {
+  workerData: {
+    origins: fleet.replicas.map((replica) => replica.server.origin),
+    redisUrl: fleet.redisUrl,
+    stream: fleet.stream,
+    dir: origin,
+    template: echo('__VERSION__'),
+    first: 1,
+    batches: BATCHES,
+    paceMs: PACE_MS,
+  },
+});
+const { latencies, published } = await new Promise((resolve, reject) => {
+  prober.once('message', resolve);
+  prober.once('error', reject);
+  prober.once('exit', (code) => reject(new Error(`the probe thread exited with code ${code}`)));
+});
+await prober.terminate();
 const loadAfterPublish = load();
 const callsPerSecond = calls / ((performance.now() - trafficStarted) / 1000);
 traffic = false;

@@ -49,12 +49,21 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+/** Publish `dir` to the fleet on `redisUrl` and `stream`, as {@link Fleet.publish} does (usable from another thread). */
+export function publishToFleet(
+  redisUrl: string,
+  stream: string,
+  dir: string,
+  more: Partial<PublishOptions> = {},
+): Promise<PublishResult> {
+  return publish({ dir, redis: redisUrl, stream, include: ['**/*.{ts,mts,js,mjs}'], ...more });
+}
+
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const redis = options.redisUrl ? undefined : await startRedisServer({ persistent: true });
   const redisUrl = options.redisUrl ?? (redis as RedisServer).url;
   const stream = options.stream ?? 'hotmcp:fleet';
-  const fleetPublish = (dir: string, more: Partial<PublishOptions> = {}) =>
-    publish({ dir, redis: redisUrl, stream, include: ['**/*.{ts,mts,js,mjs}'], ...more });
+  const fleetPublish = (dir: string, more: Partial<PublishOptions> = {}) => publishToFleet(redisUrl, stream, dir, more);
   if (options.initial) await fleetPublish(options.initial);
 
   async function startReplica(name: string): Promise<Replica> {
@@ -65,6 +74,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       HOTMCP_REDIS_STREAM: stream,
       HOTMCP_REPLICA: name,
       HOTMCP_PREFLIGHT_TIMEOUT_MS: '30000',
+      // hotmcp_status says whether the replica is behind the stream (Redis unreachable, catching up).
+      HOTMCP_CONTROL_TOOLS: '1',
       ...options.env,
     };
     const replica: Replica = {

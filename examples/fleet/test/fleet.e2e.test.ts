@@ -42,6 +42,11 @@ function folder(files: Record<string, string>): string {
 
 const onReplica = (index: number) => clients.filter((client) => client.replica === index);
 
+/** What `hotmcp_status`, called by an SDK client, says of its replica's place in the stream. */
+async function sourceStatus(session: ClientSession): Promise<{ behind: boolean; reason?: string; details?: object }> {
+  return JSON.parse(await session.callText('hotmcp_status')).source;
+}
+
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'hotmcp-fleet-e2e-'));
   fleet = await startFleet({ initial: folder({ 'echo.ts': echo('v1') }) });
@@ -117,7 +122,18 @@ it('a replica killed while two batches are published catches up before it serves
 it('replicas reconnect after Redis restarts and apply what was published after it', async () => {
   const redis = fleet.redis;
   if (!redis) throw new Error('the fleet runs its own redis-server');
-  await redis.restart();
+  const [first] = clients;
+  if (!first) throw new Error('no client');
+  const name = fleet.replicas[first.replica]?.name;
+  expect(await sourceStatus(first.session)).toMatchObject({ behind: false, details: { replica: name } });
+  await redis.restart(async () => {
+    // Cut off, a replica cannot know what is published: it says so to its clients.
+    await waitUntil(async () => (await sourceStatus(first.session)).behind, {
+      timeoutMs: 15_000,
+      what: 'hotmcp_status saying the replica is behind while Redis is down',
+    });
+    expect((await sourceStatus(first.session)).reason).toMatch(/^Redis unreachable since /);
+  });
   // `publish --wait` waits for the replicas it sees live: let each one's heartbeat reach the new Redis first
   // (on a loaded machine a replica's reconnect can take longer than its liveness window).
   await waitUntil(
@@ -133,7 +149,10 @@ it('replicas reconnect after Redis restarts and apply what was published after i
   expect(result.replicas?.map((replica) => [replica.id, replica.outcome])).toEqual(
     fleet.replicas.map(() => [result.id, 'applied']),
   );
-  for (const { session } of clients) expect(await session.callText('echo', { text: 'x' })).toBe('v4: x');
+  for (const { session } of clients) {
+    expect(await session.callText('echo', { text: 'x' })).toBe('v4: x');
+    expect(await sourceStatus(session)).toMatchObject({ behind: false, details: { lastApplied: result.id } });
+  }
 });
 
 it('no session was dropped: every client still talks on the session it opened', async () => {
@@ -141,5 +160,7 @@ it('no session was dropped: every client still talks on the session it opened', 
     const counts = await replica.server.sessions();
     expect(counts.v1).toBe(onReplica(index).length);
   }
-  for (const { session } of clients) expect(await session.listTools()).toEqual(['server_info', 'echo', 'shout']);
+  for (const { session } of clients) {
+    expect(await session.listTools()).toEqual(['server_info', 'hotmcp_status', 'hotmcp_reload', 'echo', 'shout']);
+  }
 });

@@ -37,6 +37,8 @@ export interface V1SessionsOptions {
   changeSource?: ChangeSource & { observe?(reloader: Reloader): void };
   /** The reloader's preflight (default: the reloader's own). */
   preflight?: PreflightOption;
+  /** Register the control tools `hotmcp_status` and `hotmcp_reload` in every session. Default `false`. */
+  controlTools?: boolean;
 }
 
 /** The SDK 1.x endpoint: a request handler and what it holds. */
@@ -91,6 +93,7 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
     audit: options.audit,
     ...(changeSource && { changeSource, coalesce: false }),
     ...(options.preflight !== undefined && { preflight: options.preflight }),
+    ...(options.controlTools && { controlTools: true }),
   });
   changeSource?.observe?.(reloader);
   await reloader.start();

@@ -52,6 +52,7 @@ const v1 = sdks.has('v1')
       graceMs,
       ...(changeSource && { changeSource }),
       ...(preflightMs && { preflight: { timeoutMs: Number(preflightMs) } }),
+      controlTools: process.env.HOTMCP_CONTROL_TOOLS === '1',
     })
   : undefined;
 const v2 = sdks.has('v2')

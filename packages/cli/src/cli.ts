@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import type { DevRun } from './dev/run-dev.js';
+import type { DevOptions, DevRun } from './dev/run-dev.js';
+import { type EarlyServer, serverArgs } from './early-server.js';
 import { mark } from './timing.js';
 
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
@@ -33,6 +34,9 @@ Modules keep state across reloads with import.meta.hot (absent under plain node)
   const cache = (import.meta.hot?.data.cache as Map<string, string>) ?? new Map();
   if (import.meta.hot) import.meta.hot.data.cache = cache;
   import.meta.hot?.dispose(() => clearInterval(timer));
+A JavaScript entry (.mjs, or .js in a "type": "module" package) starts as node
+runs it, so it answers as fast: its modules have import.meta.hot from their
+first edit on (what the version node ran kept is not handed over).
 
 A fleet of HTTP replicas fed by a Redis Stream (needs @hotmcp/source-redis):
   hotmcp publish <dir> --redis <url> [--stream <name>] [--wait]
@@ -41,8 +45,17 @@ A fleet of HTTP replicas fed by a Redis Stream (needs @hotmcp/source-redis):
 
 const USAGE = 'Usage: hotmcp dev [options] <entry> [-- args...]   (hotmcp dev --help)';
 
-/** Run the CLI with `argv` (without node and the script); resolves with the exit code, or never while serving. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run the CLI with `argv` (without node and the script); resolves with the exit code, or never while serving.
+ * `early` is the server process the bin spawned already for `hotmcp dev` (see `spawnEarlyServer`).
+ */
+export async function main(argv: string[], early?: EarlyServer): Promise<number> {
+  const code = await run(argv, early);
+  early?.discard(); // not handed to a supervisor: the command line did not need it
+  return code;
+}
+
+async function run(argv: string[], early: EarlyServer | undefined): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '-h' || command === '--help' || command === 'help') {
     process.stderr.write(HELP);
@@ -93,16 +106,13 @@ export async function main(argv: string[]): Promise<number> {
     mark('supervisor imported');
     const supervisor = startSupervisor({
       command: process.execPath,
-      args: [
-        ...process.execArgv,
-        fileURLToPath(new URL('./bin.js', import.meta.url)),
-        'dev',
-        '--no-supervisor',
-        ...rest,
-      ],
+      args: serverArgs(rest),
+      ...(early && { first: early.process }),
       ...(values['restart-on'] && { restartOn: values['restart-on'] }),
     });
-    mark('supervisor started (child spawned)');
+    early?.release();
+    early = undefined;
+    mark('supervisor started');
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => void supervisor.close().then(() => process.exit(0)));
     }
@@ -110,45 +120,118 @@ export async function main(argv: string[]): Promise<number> {
     // stdin may still be open (the client stays, but the server could not start): end here.
     process.exit(supervisor.exitCode);
   }
+  const devOptions: DevOptions = {
+    entry,
+    args: [...extra, ...passed],
+    ...(values.dispatcher && { dispatcher: true }),
+    ...(values['no-audit'] ? { audit: false as const } : values.audit ? { audit: values.audit } : {}),
+    ...(watcher && { watcher: watcher as 'auto' | 'native' | 'poll' }),
+    ...(timeout !== undefined && { connectTimeoutMs: timeout }),
+  };
+  // A JavaScript entry runs natively first (see runNativeFirst).
+  const native = await import('./dev/native-start.js');
+  const path = native.entryPath(entry, process.cwd());
+  if (path !== undefined && native.runsNatively(path)) return runNativeFirst(native, path, devOptions);
   // The runner compiles every local module with esbuild: its service process starts now, while
   // this process is small (a cheaper fork) and goes on loading the rest meanwhile.
   startEsbuild();
   mark('esbuild started');
   // Only the process that runs the server loads hotmcp's core, the SDK adapters and the entry.
-  const [{ clientMessage, guardStdout, isHotMcpError }, { runDev }] = await Promise.all([
-    import('@hotmcp/core'),
-    import('./dev/run-dev.js'),
-  ]);
+  const [{ guardStdout }, { runDev }] = await Promise.all([import('@hotmcp/core'), import('./dev/run-dev.js')]);
   mark('core and dev runtime imported');
   guardStdout(); // stdout is the MCP channel: anything else written there goes to stderr
+  let run: DevRun | undefined;
+  exitWhenDone(() => run);
   try {
-    const run = await runDev({
-      entry,
-      args: [...extra, ...passed],
-      ...(values.dispatcher && { dispatcher: true }),
-      ...(values['no-audit'] ? { audit: false as const } : values.audit ? { audit: values.audit } : {}),
-      ...(watcher && { watcher: watcher as 'auto' | 'native' | 'poll' }),
-      ...(timeout !== undefined && { connectTimeoutMs: timeout }),
-    });
+    run = await runDev(devOptions);
     mark('serving (runDev resolved)');
-    exitWhenDone(run);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const code = isHotMcpError(error) ? `${error.code}: ` : '';
-    // Exit once the line is out: the entry may hold the event loop open.
-    process.stderr.write(`hotmcp: ${code}${clientMessage(process.cwd(), message)}\n`, () => process.exit(1));
-    return new Promise<number>(() => {});
+    return fail(error);
   }
   // Serving until the client goes away (stdin ends) or a signal: then stop watching and exit.
   return new Promise<number>(() => {});
 }
 
-function exitWhenDone(run: DevRun): void {
+/**
+ * A JavaScript entry runs natively first, as `node` would run it, with none
+ * of hotmcp's engine loaded: the server answers its client at once. The
+ * engine takes it over once the first requests are answered.
+ */
+async function runNativeFirst(
+  native: typeof import('./dev/native-start.js'),
+  entry: string,
+  options: DevOptions,
+): Promise<number> {
+  const guard = (await import(new URL('./stdio/guard-stdout.js', import.meta.resolve('@hotmcp/core')).href)) as {
+    guardStdout: () => Writable;
+  };
+  let run: DevRun | undefined;
+  exitWhenDone(() => run);
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  let start: Awaited<ReturnType<typeof native.startNative>>;
+  try {
+    start = await native.startNative(
+      entry,
+      options.args ?? [],
+      guard.guardStdout,
+      (line) => process.stderr.write(`hotmcp: ${line}\n`),
+      timeout,
+    );
+  } catch (error) {
+    return fail(await loadFailed(error, entry));
+  } finally {
+    clearTimeout(timer);
+  }
+  if (start === 'timeout') return fail((await import('./dev/run-dev.js')).noServer(entry, timeoutMs));
+  mark('serving (first run)');
+  await start.answered;
+  try {
+    const { takeOverNative } = await import('./dev/run-dev.js');
+    run = await takeOverNative(start, options);
+    mark('taken over');
+  } catch (error) {
+    return fail(error);
+  }
+  return new Promise<number>(() => {});
+}
+
+/** The error of an entry whose first, native evaluation threw: a typed error at its file and line. */
+async function loadFailed(error: unknown, entry: string): Promise<unknown> {
+  const [{ HotMcpError }, { callSite }, { projectRootOf }] = await Promise.all([
+    import('@hotmcp/core'),
+    import('./dev/call-site.js'),
+    import('./dev/project-root.js'),
+  ]);
+  const message = error instanceof Error ? error.message : String(error);
+  const site = callSite(error instanceof Error ? error.stack : undefined, projectRootOf(entry));
+  const at = site.file ? `${site.file}${site.line ? `:${site.line}` : ''}` : entry;
+  return new HotMcpError('HOTMCP_ERR_LOAD_FAILED', `Failed to load ${at}: ${message}`, {
+    file: site.file ?? entry,
+    ...(site.line !== undefined && { line: site.line }),
+    cause: error,
+  });
+}
+
+/** Say why the server cannot start, then exit 1 (once the line is out: the entry may hold the event loop open). */
+async function fail(error: unknown): Promise<number> {
+  const { clientMessage, isHotMcpError } = await import('@hotmcp/core');
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isHotMcpError(error) ? `${error.code}: ` : '';
+  process.stderr.write(`hotmcp: ${code}${clientMessage(process.cwd(), message)}\n`, () => process.exit(1));
+  return new Promise<number>(() => {});
+}
+
+/** End with the client (stdin ends), the supervisor or a signal: stop watching (`run`, once there is one) and exit. */
+function exitWhenDone(run: () => DevRun | undefined): void {
   let exiting = false;
   const exit = () => {
     if (exiting) return;
     exiting = true;
-    const stopped = run.stop().catch(() => undefined);
+    const stopped = (run()?.stop() ?? Promise.resolve()).catch(() => undefined);
     const late = new Promise((resolve) => setTimeout(resolve, 1000).unref());
     void Promise.race([stopped, late]).then(() => process.exit(0));
   };

@@ -57,6 +57,14 @@ describe('hotmcp (the CLI)', () => {
     expect(stderr).toMatch(/HOTMCP_ERR_ENTRY_NOT_FOUND: .*nope\.ts does not exist/);
   });
 
+  it('exits with the option error for a bad option given with an entry (none from the server process started early)', async () => {
+    project = await createProject({ 'src/server.js': server('1.0.0'), 'src/cache.js': cache('v1') });
+    const { code, stdout, stderr } = await runCli(['dev', '--watcher', 'bogus', 'src/server.js'], project.dir);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.match(/--watcher must be auto, native or poll/g)).toHaveLength(1);
+  });
+
   it('fails with a typed error when the entry connects no server in time', async () => {
     project = await createProject({ 'src/main.ts': "console.log('no server here');\n" });
     const { code, stdout, stderr } = await runCli(['dev', '--connect-timeout', '2000', 'src/main.ts'], project.dir);
@@ -158,6 +166,77 @@ await server.connect(new StdioServerTransport());
     });
     expect(supervised.stderr()).toMatch(/hotmcp: uncaught: .*EADDRINUSE/);
     expect(await callText(supervised.client, 'ping')).toBe('pong');
+  });
+});
+
+describe('hotmcp dev of a JavaScript entry (run natively first, then taken over)', () => {
+  const entry = (text: string, extra = '') => `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { registerCounter } from './counter.js';
+import { registerLeaf } from './leaf.js';
+
+const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { capabilities: { tools: {} } });
+server.registerTool('entry_tool', { description: 'Entry' }, async () => ({ content: [{ type: 'text', text: '${text} ' + process.pid }] }));
+registerCounter(server);
+registerLeaf(server);
+${extra}
+await server.connect(new StdioServerTransport());
+`;
+  const counter = `let count = 0;
+export function registerCounter(server) {
+  server.registerTool('count', { description: 'Count' }, async () => ({ content: [{ type: 'text', text: 'count ' + ++count }] }));
+}
+`;
+  const leaf = (text: string) => `export function registerLeaf(server) {
+  server.registerTool('leaf', { description: 'Leaf' }, async () => ({ content: [{ type: 'text', text: '${text}' }] }));
+}
+`;
+  const files = () => ({
+    'src/server.js': entry('entry v1'),
+    'src/counter.js': counter,
+    'src/leaf.js': leaf('leaf v1'),
+  });
+
+  it('applies edits of a leaf and of the entry in place; untouched modules keep their state; break and fix', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js');
+    closers.push(() => dev.client.close());
+    expect(dev.client.getServerCapabilities()?.tools?.listChanged).toBe(true);
+    expect((await dev.client.listTools()).tools.map((tool) => tool.name).sort()).toEqual([
+      'count',
+      'entry_tool',
+      'leaf',
+    ]);
+    const pid = (await callText(dev.client, 'entry_tool')).split(' ')[2];
+    expect(await callText(dev.client, 'count')).toBe('count 1');
+
+    await project.write('src/leaf.js', leaf('leaf v2'));
+    await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v2');
+    expect(await callText(dev.client, 'count')).toBe('count 2');
+
+    await project.write('src/server.js', entry('entry v2'));
+    await expect.poll(() => callText(dev.client, 'entry_tool'), poll).toBe(`entry v2 ${pid}`);
+    expect(await callText(dev.client, 'count')).toBe('count 3');
+
+    await project.write('src/server.js', entry('entry v3', 'const broken = ;'));
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/server\.js:10: /);
+    expect(await callText(dev.client, 'entry_tool')).toBe(`entry v2 ${pid}`);
+    await project.write('src/server.js', entry('entry v4'));
+    await expect.poll(() => callText(dev.client, 'entry_tool'), poll).toBe(`entry v4 ${pid}`);
+    expect(await callText(dev.client, 'count')).toBe('count 4');
+    expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
+  });
+
+  it('loses no edit made while it starts, and tells the client of the dispatcher tools it adds', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js', ['--dispatcher']);
+    closers.push(() => dev.client.close());
+    await project.write('src/leaf.js', leaf('leaf v2'));
+    await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v2');
+    await expect
+      .poll(async () => (await dev.client.listTools()).tools.map((tool) => tool.name), poll)
+      .toEqual(expect.arrayContaining(['hotmcp_call', 'leaf']));
+    expect(await callText(dev.client, 'hotmcp_call', { name: 'count', arguments: {} })).toBe('count 1');
   });
 });
 

@@ -200,6 +200,13 @@ async function assemble(
       watcher: custom !== undefined ? () => 'custom' : () => (changeSource as FallbackChangeSource).watcher,
       loader: loaderName,
       adapter: adapter.adapterName,
+      source: () => {
+        try {
+          return custom?.status?.();
+        } catch {
+          return undefined; // a source's status must not break the status tool
+        }
+      },
     },
   });
   if (quiet || !(audit instanceof WinstonAuditSink)) return reloader;

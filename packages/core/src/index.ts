@@ -56,7 +56,13 @@ export { RunnerModuleLoader } from './loader/runner-module-loader.js';
 export type { AdapterDiscovery, AdapterPackage, PackageImporter } from './package-discovery.js';
 export { ADAPTER_PACKAGES, discoverAdapter } from './package-discovery.js';
 export type { AuditFields, AuditSink } from './ports/audit-sink.js';
-export type { ChangeBatch, ChangeSource, ChangeSourceOptions, FileListing } from './ports/change-source.js';
+export type {
+  ChangeBatch,
+  ChangeSource,
+  ChangeSourceOptions,
+  ChangeSourceStatus,
+  FileListing,
+} from './ports/change-source.js';
 export type { LoadNotice, LoadOptions, LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
   CaptureOptions,

@@ -198,8 +198,15 @@ describe('RedisChangeSource', () => {
       outcome: 'failed',
       behind: true,
     });
+    // What hotmcp_status shows of it: the entry seen, not applied.
+    expect(source.status()).toMatchObject({
+      behind: true,
+      reason: `entries up to ${entry.id} are not applied yet (last applied 0-0)`,
+      details: { lastApplied: '0-0', newestSeen: entry.id },
+    });
     rmSync(path.join(root, 'sub'));
     await expect.poll(() => source.lastId, { timeout: 10_000 }).toBe(entry.id);
+    expect(source.status()).toMatchObject({ behind: false, details: { lastApplied: entry.id } });
     expect(batches).toEqual([{ added: [path.join(root, 'sub/x.ts')], changed: [], removed: [] }]);
   });
 

@@ -9,6 +9,7 @@ import {
   type AuditSink,
   type ChangeBatch,
   type ChangeSource,
+  type ChangeSourceStatus,
   clientMessage,
   clientPath,
   type FileListing,
@@ -20,6 +21,7 @@ import { createPathFilter, currentStamp, listFiles, type PathFilter } from '@hot
 import { Redis } from 'ioredis';
 import { createSelector, listFolder, writeBatch } from './fleet-folder.js';
 import {
+  compareIds,
   DEFAULT_STREAM,
   decodeFiles,
   type EntryOutcome,
@@ -104,6 +106,10 @@ export class RedisChangeSource implements ChangeSource {
   private loop?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
   private outage = false;
+  /** When the current outage began (epoch ms). */
+  private outageSince = 0;
+  /** The newest entry id seen in the stream (read, or the head the heartbeat reads). */
+  private newest: string;
   private lastOutcome: EntryOutcome = 'written';
   private lastErrors: ReplicaError[] = [];
   private phase: ReplicaReport['state'] = 'catching-up';
@@ -134,11 +140,40 @@ export class RedisChangeSource implements ChangeSource {
     this.heartbeatMs = options.heartbeatMs ?? 2000;
     this.state = this.readState();
     this.known = new Map(Object.entries(this.state.files));
+    this.newest = this.state.id;
   }
 
   /** The id of the last entry applied here (`0-0`: none). */
   get lastId(): string {
     return this.state.id;
+  }
+
+  /**
+   * Whether this replica may serve a stale catalog: Redis unreachable (what
+   * was published meanwhile is not known), still catching up with the
+   * stream, or entries seen and not applied yet (a write this replica keeps
+   * failing, say). Shown by `hotmcp_status` as `source`.
+   */
+  status(): ChangeSourceStatus {
+    const details = {
+      replica: this.replica,
+      stream: this.keys.stream,
+      lastApplied: this.state.id,
+      newestSeen: this.newest,
+      state: this.phase,
+      outcome: this.lastOutcome,
+    };
+    const behind = (reason: string): ChangeSourceStatus => ({ behind: true, reason, details });
+    if (!this.running) return { behind: false, details };
+    if (this.outage) {
+      const since = new Date(this.outageSince).toISOString();
+      return behind(`Redis unreachable since ${since}: entries published since then are not applied here`);
+    }
+    if (this.phase === 'catching-up') return behind(`catching up with the stream from entry ${this.state.id}`);
+    if (compareIds(this.newest, this.state.id) > 0) {
+      return behind(`entries up to ${this.newest} are not applied yet (last applied ${this.state.id})`);
+    }
+    return { behind: false, details };
   }
 
   /** Report each batch's outcome from this reloader's status (call before `start`). */
@@ -224,8 +259,10 @@ export class RedisChangeSource implements ChangeSource {
         // Nothing after our id: still, a stream reset or trimmed to nothing shows in the head.
         const head = await this.retry(() => client.get(this.keys.head));
         if (head !== null && head !== this.state.id) await this.restore();
+        else this.newest = this.state.id;
         return;
       }
+      this.saw(page.at(-1)?.[0]);
       for (const entry of page) if (!(await this.apply(entry))) break;
     }
   }
@@ -252,7 +289,9 @@ export class RedisChangeSource implements ChangeSource {
         await new Promise((resolve) => setTimeout(resolve, 200));
         continue;
       }
-      for (const entry of reply?.[0]?.[1] ?? []) if (!(await this.apply(entry))) break;
+      const entries = reply?.[0]?.[1] ?? [];
+      this.saw(entries.at(-1)?.[0]);
+      for (const entry of entries) if (!(await this.apply(entry))) break;
     }
   }
 
@@ -310,6 +349,7 @@ export class RedisChangeSource implements ChangeSource {
       string | null,
     ];
     if (head === null) return; // nothing published since Redis lost its data: keep the folder, wait for entries
+    this.newest = head; // the snapshot's head is the newest entry (lower than what was seen when the stream was reset)
     const changes: FileChange[] = [];
     for (const [file, hash] of Object.entries(hashes)) {
       const content = files[file];
@@ -406,12 +446,20 @@ export class RedisChangeSource implements ChangeSource {
 
   private async beat(): Promise<void> {
     if (!this.running || this.client?.status !== 'ready') return;
-    await this.client
+    const results = await this.client
       .multi()
       .sadd(this.keys.replicas, this.replica)
       .hset(this.keys.replica(this.replica), { seenAt: String(Date.now()), state: this.phase })
+      .get(this.keys.head)
       .exec()
-      .catch(() => {});
+      .catch(() => undefined);
+    const head = results?.[2]?.[1];
+    if (typeof head === 'string') this.saw(head);
+  }
+
+  /** Note an entry id seen in the stream (the newest this replica knows of). */
+  private saw(id: string | undefined): void {
+    if (id !== undefined && compareIds(id, this.newest) > 0) this.newest = id;
   }
 
   /** Run a command until it succeeds (ioredis queues it while reconnecting); gives up only when stopped. */
@@ -432,6 +480,7 @@ export class RedisChangeSource implements ChangeSource {
   private lost(error: unknown): void {
     if (this.outage) return;
     this.outage = true;
+    this.outageSince = Date.now();
     this.audit.record('fleet.disconnected', { replica: this.replica, error: describe(asError(error)) });
     this.fail(
       new HotMcpError('HOTMCP_ERR_FLEET_UNAVAILABLE', `fleet: Redis unavailable: ${asError(error).message}`, {

@@ -52,6 +52,23 @@ export class DevModuleLoader extends RunnerModuleLoader {
     return super.load([this.entry]).then((results) => results[0]);
   }
 
+  /** Set while a native first run's graph is adopted: files changed after it count as edited. */
+  private editedAfter: number | undefined;
+
+  /**
+   * Adopt the entry's import graph as a native first run (started at
+   * `since`, epoch ms) evaluated it: those instances stay until their files
+   * are edited. A file changed since is reported by {@link editedSinceRead}.
+   */
+  async adoptFirstRun(since: number): Promise<void> {
+    this.editedAfter = since;
+    try {
+      await this.adoptNative(this.entry);
+    } finally {
+      this.editedAfter = undefined;
+    }
+  }
+
   /** The next load of the entry alone hands the engine what the live recorder holds now, unless it was edited. */
   requestSnapshot(): void {
     this.snapshot ??= 'refresh';
@@ -120,7 +137,8 @@ export class DevModuleLoader extends RunnerModuleLoader {
   }
 
   protected override readSource(file: string): Promise<string> {
-    this.stamps.set(file, stampOf(file));
+    const changed = this.editedAfter !== undefined && mtimeOf(file) > this.editedAfter;
+    this.stamps.set(file, changed ? 'changed during start-up' : stampOf(file));
     return super.readSource(file);
   }
 
@@ -140,6 +158,14 @@ export class DevModuleLoader extends RunnerModuleLoader {
       this.views.set(namespace, view);
     }
     return view;
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 

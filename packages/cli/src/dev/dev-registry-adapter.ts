@@ -1,6 +1,7 @@
 import type {
   ClientLogMessage,
   CommitResult,
+  ListKind,
   PreparedChange,
   RegistryChange,
   RegistrySnapshot,
@@ -21,6 +22,15 @@ export class DevRegistryAdapter implements ToolRegistryAdapter {
   readonly firstCommit: Promise<void>;
   private committed!: () => void;
 
+  /**
+   * Set while the engine's first commit takes over what a native first run
+   * registered on the live server itself: changes are checked by `adopting.scratch`
+   * (an adapter of an empty server of the same SDK: the live server's entries
+   * are not the adapter's), and the commit drops those entries first, in the
+   * same synchronous step.
+   */
+  adopting: { scratch: ToolRegistryAdapter; drop: () => () => void } | undefined;
+
   constructor(
     private readonly inner: ToolRegistryAdapter,
     private readonly session: DevSession,
@@ -34,24 +44,52 @@ export class DevRegistryAdapter implements ToolRegistryAdapter {
   }
 
   list(): RegistrySnapshot {
-    return this.inner.list();
+    return (this.adopting?.scratch ?? this.inner).list();
   }
 
   prepare(change: RegistryChange): Promise<PreparedChange> {
-    return this.inner.prepare(change);
+    return (this.adopting?.scratch ?? this.inner).prepare(change);
   }
 
   commit(prepared: PreparedChange): CommitResult {
     this.session.passThrough = true;
     let result: CommitResult;
     try {
-      result = this.inner.commit(prepared);
+      result = this.adopting ? this.adopt(prepared, this.adopting.drop) : this.inner.commit(prepared);
     } finally {
       this.session.passThrough = false;
     }
     this.committed();
     this.afterCommit();
     return result;
+  }
+
+  /** The first commit after a native first run: the client is told of the lists whose names changed only. */
+  private adopt(prepared: PreparedChange, drop: () => () => void): CommitResult {
+    this.adopting = undefined;
+    const before = this.inner.list();
+    const restore = drop();
+    let result: CommitResult;
+    try {
+      result = this.inner.commitQuietly ? this.inner.commitQuietly(prepared) : this.inner.commit(prepared);
+    } catch (error) {
+      restore();
+      throw error;
+    }
+    if (!this.inner.commitQuietly) return result;
+    const after = this.inner.list();
+    const names = (snapshot: RegistrySnapshot, kind: ListKind) =>
+      JSON.stringify(
+        (kind === 'tool'
+          ? [snapshot.tools]
+          : kind === 'prompt'
+            ? [snapshot.prompts]
+            : [snapshot.resources, snapshot.resourceTemplates]
+        ).map((names) => [...names].sort()),
+      );
+    const notified = result.notified.filter((kind) => names(before, kind) !== names(after, kind));
+    this.inner.sendListChanged?.(notified);
+    return { ...result, notified };
   }
 
   sendLog(message: ClientLogMessage): void {

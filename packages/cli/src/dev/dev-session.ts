@@ -1,7 +1,9 @@
+import { sep } from 'node:path';
 import { createRecordingServer, type RecordingServer, routeToRecording, stableJson } from '@hotmcp/adapter-mcp-server';
 import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
 import { mark } from '../timing.js';
 import { callSite } from './call-site.js';
+import type { NativeStart } from './native-start.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
 type ServerClass = new (info: unknown, options?: unknown) => AnyServer;
@@ -25,6 +27,23 @@ export type EvaluationOutcome =
 const REGISTRATION_METHODS = ['registerTool', 'tool', 'registerPrompt', 'prompt', 'registerResource', 'resource'];
 const HANDLE_METHODS = ['update', 'enable', 'disable', 'remove'];
 const LISTS = ['tools', 'prompts', 'resources'] as const;
+/** Request methods the SDK's McpServer and Server handle themselves (not the entry's own low-level handlers). */
+const SDK_METHODS = new Set([
+  'initialize',
+  'ping',
+  'server/discover',
+  'logging/setLevel',
+  'completion/complete',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+]);
 
 /**
  * The McpServer side of `hotmcp dev`: hands the entry's modules an McpServer
@@ -105,6 +124,60 @@ export class DevSession {
     });
     this.classes.set(Base, Dev as unknown as ServerClass);
     return Dev as unknown as ServerClass;
+  }
+
+  /**
+   * Take over the live server a native first run of the entry connected: its
+   * registrations so far are replayed on a recording (each at the call site
+   * it was made at), which becomes what the live server should hold; the
+   * handles the entry got now change the recording; its later registrations
+   * record too.
+   */
+  adoptNative(start: NativeStart): void {
+    const server = start.live as AnyServer;
+    const recording = createRecordingServer({
+      attribute: (file) => file.startsWith(this.root) && !file.includes(`${sep}node_modules${sep}`),
+    });
+    const instance: Instance = {
+      recording,
+      identity: identityOf(start.identity.info, start.identity.options),
+      connected: true,
+      lowLevel: new Map(),
+    };
+    const surface = recording.server as unknown as Record<string, Handler>;
+    for (const call of start.calls) {
+      const stack = call.stack.stack;
+      const prepare = Error.prepareStackTrace;
+      Error.prepareStackTrace = () => stack;
+      let handle: unknown;
+      try {
+        handle = surface[call.method]?.(...call.args);
+      } catch {
+        // refused: the recording keeps the refusal; the first run's entry stays as the SDK took it
+      } finally {
+        Error.prepareStackTrace = prepare;
+      }
+      if (typeof handle !== 'object' || handle === null) continue;
+      for (const [name, args] of call.ops) {
+        try {
+          (handle as Record<string, Handler>)[name]?.(...args);
+        } catch {
+          // as above
+        }
+      }
+      call.recorded = this.watched(instance, handle) as object;
+    }
+    this.instances.set(server, instance);
+    this.live = server;
+    this.liveIdentity = instance.identity;
+    this.current = instance;
+    this.warnedCapabilities = true; // the first run said it, when it had to
+    const handlers = (server.server as { _requestHandlers?: Map<unknown, unknown> })._requestHandlers;
+    for (const method of handlers?.keys() ?? []) if (!SDK_METHODS.has(method as string)) this.ownHandlers.add(method);
+    start.takeOver(
+      (method, args) => this.watched(instance, surface[method]?.(...args)),
+      () => this.passThrough,
+    );
   }
 
   /** Start an evaluation of the entry: every McpServer built from now on records. */

@@ -24,6 +24,12 @@ export class GraphChangeSource implements ChangeSource {
     private readonly filter: PathFilter,
     /** The watcher is made once this settles. */
     private readonly after: Promise<unknown> = Promise.resolve(),
+    /**
+     * Where the files edited before the watcher was up go: straight to the
+     * engine (a coalescing wrapper hashed them at start, after the edit, and
+     * would take them for unchanged). Default: the batch callback.
+     */
+    private readonly missed?: (files: string[]) => void,
   ) {}
 
   private onError: ((error: Error) => void) | undefined;
@@ -41,7 +47,9 @@ export class GraphChangeSource implements ChangeSource {
         this.inner = inner;
         await inner.start(onBatch, onError);
         const missed = this.editedSinceRead();
-        if (missed.length > 0) onBatch({ added: [], changed: missed, removed: [] });
+        if (missed.length === 0) return;
+        if (this.missed) this.missed(missed);
+        else onBatch({ added: [], changed: missed, removed: [] });
       })
       .catch((error: unknown) => onError?.(error instanceof Error ? error : new Error(String(error))));
     return [...this.baseline()].sort();

@@ -1,5 +1,5 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { relative, resolve } from 'node:path';
 import {
   clientMessage,
   createReloader,
@@ -18,7 +18,13 @@ import { DevModuleLoader } from './dev-module-loader.js';
 import { DevRegistryAdapter } from './dev-registry-adapter.js';
 import { DevSession } from './dev-session.js';
 import { GraphChangeSource } from './graph-change-source.js';
+import type { NativeStart } from './native-start.js';
+import { projectRootOf } from './project-root.js';
 import { type Problem, Reporter } from './reporter.js';
+
+export { projectRootOf };
+
+type AnyServer = Record<string, unknown>;
 
 /** Options of {@link runDev}. */
 export interface DevOptions {
@@ -54,20 +60,6 @@ const WATCH_AFTER_MS = 200;
 const INCLUDE = ['**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}'];
 const EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*', 'package.json', '**/tsconfig*.json'];
 
-/** The folder watched for `entry`: its package's folder, or the entry's own folder when that one is never watched. */
-export function projectRootOf(entry: string): string {
-  let dir = dirname(entry);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) break;
-    const parent = dirname(dir);
-    if (parent === dir) return dirname(entry);
-    dir = parent;
-  }
-  const inside = relative(dir, dirname(entry)).split(sep);
-  const skipped = inside.findIndex((part) => ['node_modules', 'dist', '.git'].includes(part));
-  return skipped === -1 ? dir : join(dir, ...inside.slice(0, skipped + 1));
-}
-
 function resolveEntry(entry: string, cwd: string): string {
   const path = resolve(cwd, entry);
   if (!existsSync(path) || !statSync(path).isFile()) {
@@ -89,7 +81,7 @@ function deferred<T>() {
 }
 
 /** The registry adapter for the live server's SDK (1.x has the deprecated `tool()`; 2.x does not). */
-async function adapterFor(server: Record<string, unknown>): Promise<ToolRegistryAdapter> {
+async function adapterFor(server: AnyServer): Promise<ToolRegistryAdapter> {
   if (typeof server.tool === 'function') {
     const { createSdkV1Adapter } = await import('@hotmcp/adapter-sdk-v1');
     return createSdkV1Adapter(server as never);
@@ -107,7 +99,21 @@ async function adapterFor(server: Record<string, unknown>): Promise<ToolRegistry
  * connects no server in time.
  */
 export async function runDev(options: DevOptions): Promise<DevRun> {
-  const entry = resolveEntry(options.entry, options.cwd ?? process.cwd());
+  return run(options, undefined);
+}
+
+/**
+ * Take over an entry a native first run ({@link startNative}) connected: its
+ * local import graph is adopted as Node evaluated it, and what it registered
+ * goes under the engine, which applies every later edit. Resolves once the
+ * engine holds the live server's entries.
+ */
+export async function takeOverNative(start: NativeStart, options: DevOptions): Promise<DevRun> {
+  return run(options, start);
+}
+
+async function run(options: DevOptions, native: NativeStart | undefined): Promise<DevRun> {
+  const entry = native?.entry ?? resolveEntry(options.entry, options.cwd ?? process.cwd());
   const root = projectRootOf(entry);
   const reporter = new Reporter(root);
   let engine: ReloadEngine | undefined;
@@ -139,14 +145,29 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
 
   const started = deferred<Reloader>();
   const serving = deferred<void>();
-  session.onLiveConnect(async (server) => {
-    mark('entry called connect()');
+  const bin = native?.bin ?? (process.argv[1] as string);
+  const takeOver = async (server: AnyServer) => {
     try {
       const adapter = new DevRegistryAdapter(await adapterFor(server), session, () => {
         void loader?.disposeReplaced().then((errors) => {
           for (const error of errors) reporter.problem(disposeProblem(error, root));
         });
       });
+      if (native) {
+        // The live server holds what the first run registered, as the SDK took it: the engine's first
+        // commit is checked on an empty server of the same SDK and replaces those entries in one step.
+        const scratch = new (server.constructor as new (info: unknown, options: unknown) => AnyServer)(
+          { name: 'hotmcp-dev', version: '0' },
+          {
+            capabilities: {
+              tools: { listChanged: true },
+              prompts: { listChanged: true },
+              resources: { listChanged: true },
+            },
+          },
+        );
+        adapter.adopting = { scratch: await adapterFor(scratch), drop: () => dropEntries(server) };
+      }
       reporter.adapter = adapter;
       mark('adapter imported');
       // The engine never loads the running script (argv[1]): here that would be the entry.
@@ -172,6 +193,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
           // Watching starts once the server has answered its first requests: loading the watcher
           // (a native addon in a worker, a scan of the project) then costs the client nothing.
           serving.promise.then(() => new Promise((resolve) => setTimeout(resolve, WATCH_AFTER_MS))),
+          (files) => engine?.enqueue({ added: [], changed: files, removed: [] }),
         );
         reloader = await createReloader({
           server,
@@ -191,6 +213,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
       engine = reloader.container.resolve<ReloadEngine>(ENGINE);
       const start = reloader.start();
       await Promise.race([adapter.firstCommit, start]);
+      adapter.adopting = undefined;
       serving.resolve();
       mark('first commit');
       started.resolve(reloader);
@@ -198,9 +221,30 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
       started.reject(error);
       throw error;
     }
+  };
+
+  if (native) {
+    reporter.installProcessHandlers();
+    await loader.adoptFirstRun(native.since);
+    mark('import graph adopted');
+    session.adoptNative(native);
+    void takeOver(native.live as AnyServer).catch(() => {});
+    const reloader = await started.promise;
+    void native.evaluation.then(
+      () => {
+        loader?.requestSnapshot();
+        engine?.enqueue({ added: [], changed: [entry], removed: [] });
+      },
+      () => {},
+    );
+    return { root, reloader, stop: () => reloader.stop() };
+  }
+
+  session.onLiveConnect(async (server) => {
+    mark('entry called connect()');
+    await takeOver(server);
   });
 
-  const bin = process.argv[1] as string;
   process.argv = [process.argv[0] as string, entry, ...(options.args ?? [])];
   reporter.installProcessHandlers();
   mark('evaluating the entry');
@@ -217,13 +261,7 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
     timeout,
     failed.then((error) => (error ? error : new Promise<never>(() => {}))),
   ]).finally(() => clearTimeout(timer));
-  if (first === 'timeout') {
-    throw new HotMcpError(
-      'HOTMCP_ERR_NO_SERVER',
-      `hotmcp dev: ${relative(process.cwd(), entry) || entry} connected no McpServer within ${timeoutMs} ms; the entry must build an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x and call server.connect(transport)`,
-      { file: entry },
-    );
-  }
+  if (first === 'timeout') throw noServer(entry, timeoutMs);
   if (isHotMcpError(first) || first instanceof Error) throw first;
   const reloader = first as Reloader;
   // Registrations made after connect() (or once the entry's top level finished) reach the live server too.
@@ -236,6 +274,30 @@ export async function runDev(options: DevOptions): Promise<DevRun> {
     root,
     reloader,
     stop: () => reloader.stop(),
+  };
+}
+
+/** The error of an entry that connected no server in time. */
+export function noServer(entry: string, timeoutMs: number): HotMcpError {
+  return new HotMcpError(
+    'HOTMCP_ERR_NO_SERVER',
+    `hotmcp dev: ${relative(process.cwd(), entry) || entry} connected no McpServer within ${timeoutMs} ms; the entry must build an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x and call server.connect(transport)`,
+    { file: entry },
+  );
+}
+
+const REGISTRIES = ['_registeredTools', '_registeredPrompts', '_registeredResources', '_registeredResourceTemplates'];
+
+/** Take every entry off the server's registries (sending nothing); returns what puts them back. */
+function dropEntries(server: AnyServer): () => void {
+  const saved = REGISTRIES.map((name) => {
+    const registry = server[name] as Record<string, unknown> | undefined;
+    const entries = { ...registry };
+    for (const key of Object.keys(entries)) delete registry?.[key];
+    return [registry, entries] as const;
+  });
+  return () => {
+    for (const [registry, entries] of saved) if (registry) Object.assign(registry, entries);
   };
 }
 

@@ -29,6 +29,11 @@ export interface SupervisorOptions {
   /** The server command to run, and its arguments. */
   command: string;
   args?: readonly string[];
+  /**
+   * The first server process, already spawned by the caller from `command` and `args` (with stdio
+   * `['pipe', 'pipe', 'pipe', 'ipc']`), so it boots while the supervisor's code loads.
+   */
+  first?: ChildProcess;
   /** Its working folder; `--restart-on` globs are relative to it. Default: `process.cwd()`. */
   cwd?: string;
   /** Its environment. Default: `process.env`. */
@@ -334,11 +339,13 @@ class StdioSupervisor implements Supervisor {
   #spawn(): Child {
     const generation = ++this.#generation;
     const options = this.#options;
-    const proc = spawn(options.command, [...(options.args ?? [])], {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
-    });
+    const proc =
+      (generation === 1 && options.first) ||
+      spawn(options.command, [...(options.args ?? [])], {
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
+      });
     let resolveExited!: () => void;
     const child: Child = {
       generation,

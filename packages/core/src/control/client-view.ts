@@ -2,7 +2,7 @@ import { basename, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BatchReport, ModuleErrorReport, ReloaderStatus, ReloadFailure, RescanReport } from '../engine/status.js';
 import { isInside } from '../inside-root.js';
-import type { ChangeBatch } from '../ports/change-source.js';
+import type { ChangeBatch, ChangeSourceStatus } from '../ports/change-source.js';
 
 /**
  * What MCP clients are shown of the reloader: paths relative to the watched
@@ -78,15 +78,21 @@ export interface ControlInfo {
   loader?: string;
   /** The registry adapter's name. */
   adapter?: string;
+  /** How current the change source's folder is, when it can tell (a fleet replica fed by Redis). */
+  source?: () => ChangeSourceStatus | undefined;
 }
 
 /** The status tool's answer. */
 export function clientStatus(status: ReloaderStatus, info: ControlInfo = {}): Record<string, unknown> {
   const root = status.root;
   const watcher = info.watcher?.();
+  const source = info.source?.();
   return {
     running: status.running,
     ...(watcher !== undefined && { watcher }),
+    ...(source !== undefined && {
+      source: { ...source, ...(source.reason !== undefined && { reason: clientMessage(root, source.reason) }) },
+    }),
     ...(info.loader !== undefined && { loader: info.loader }),
     ...(info.adapter !== undefined && { adapter: info.adapter }),
     modules: status.modules.map((module) => ({ ...module, file: clientPath(root, module.file) })),

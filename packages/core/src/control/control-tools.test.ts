@@ -138,6 +138,58 @@ describe('hotmcp_status', () => {
   });
 });
 
+describe('hotmcp_status of a change source that can tell whether it is behind', () => {
+  class FleetLikeSource extends FakeChangeSource {
+    behind = false;
+    status() {
+      return this.behind
+        ? {
+            behind: true,
+            reason: `Redis unreachable; ${join(root, 'a.ts')} may be stale`,
+            details: { lastApplied: '7-0' },
+          }
+        : { behind: false, details: { lastApplied: '7-0' } };
+    }
+  }
+
+  async function start(changeSource: FakeChangeSource) {
+    const adapter = new FakeRegistryAdapter();
+    const reloader = await createReloader({
+      root,
+      changeSource,
+      adapter,
+      loader: new FakeModuleLoader(),
+      audit: false,
+      controlTools: true,
+      quiet: true,
+    });
+    await reloader.start();
+    return { adapter, reloader };
+  }
+
+  it('shows what the source says, as it says it at each call, with root-relative paths', async () => {
+    const source = new FleetLikeSource([]);
+    const { adapter, reloader } = await start(source);
+    expect((await call(adapter, 'hotmcp_status')).json.source).toEqual({
+      behind: false,
+      details: { lastApplied: '7-0' },
+    });
+    source.behind = true;
+    expect((await call(adapter, 'hotmcp_status')).json.source).toEqual({
+      behind: true,
+      reason: 'Redis unreachable; a.ts may be stale',
+      details: { lastApplied: '7-0' },
+    });
+    await reloader.stop();
+  });
+
+  it('has no source entry for a source that says nothing', async () => {
+    const { adapter, reloader } = await start(new FakeChangeSource([]));
+    expect((await call(adapter, 'hotmcp_status')).json).not.toHaveProperty('source');
+    await reloader.stop();
+  });
+});
+
 describe('hotmcp_reload and rescan()', () => {
   it('picks up files added, changed and removed that the change source never reported', async () => {
     const t = setup({ controlTools: true, baseline: ['a.ts', 'b.ts'] });

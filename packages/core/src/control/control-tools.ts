@@ -31,7 +31,8 @@ function json(value: unknown): ToolResult {
  * - `hotmcp_status`: every module and what it registered, the current tools
  *   with their input schemas as JSON Schema (when the target lists them), the last batch,
  *   every error with its code, message and root-relative file:line, and the
- *   watcher, loader and adapter in use.
+ *   watcher, loader and adapter in use; and, from a change source that can
+ *   tell (a fleet replica fed by Redis), whether it is behind.
  * - `hotmcp_reload`: rescan the root now through the reload queue, wait for
  *   the batch and answer with what it found and did.
  *

@@ -188,7 +188,16 @@ process.kill = (pid: number, signal?: string | number) => {
 process.abort = () => endsProcess('process.abort()');
 
 const { warm } = workerData as { warm: Array<[string, string, boolean]> };
-await Promise.all(warm.map(([file, specifier, json]) => importFrom(file, specifier, json).catch(() => {})));
+/** `file\0specifier\0json` of every package imported here (they stay loaded in this thread). */
+const imported = new Set<string>();
+await Promise.all(
+  warm.map(([file, specifier, json]) =>
+    importFrom(file, specifier, json).then(
+      () => imported.add(`${file}\0${specifier}\0${json}`),
+      () => {},
+    ),
+  ),
+);
 
 // A top-level await that never settles leaves nothing in the event loop, which would end the
 // thread as if the batch were done: keep it alive (the main thread terminates it).
@@ -205,12 +214,17 @@ port.on('message', async (job: PreflightJob) => {
   loader.timers.clear();
   for (const source of job.sources) loader.sources.set(source.file, source);
   // Ahead, untimed by the main thread's limit (it waits for this message): what fails here fails again in the batch.
+  // What an earlier batch (or the warm-up) imported from the same file is loaded already: not imported again.
   await Promise.all(
-    job.externals.map(([file, specifier, json], index) =>
-      importFrom(file, specifier, json)
-        .catch(() => {})
-        .then(() => post({ type: 'imported', index })),
-    ),
+    job.externals.map(async ([file, specifier, json], index) => {
+      const key = `${file}\0${specifier}\0${json}`;
+      if (imported.has(key)) return;
+      await importFrom(file, specifier, json).then(
+        () => imported.add(key),
+        () => {},
+      );
+      post({ type: 'imported', index });
+    }),
   );
   post({ type: 'warmed' });
   throwSites.watch(true);

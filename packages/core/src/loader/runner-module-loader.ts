@@ -170,6 +170,48 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   /**
+   * Take the local import graph of `entry`, imported by Node already (a first
+   * run without the runner), as its current versions: each file's static
+   * imports are read (es-module-lexer) and its namespace is Node's instance,
+   * kept as it is. A later load of a file evaluates a new version of it; its
+   * importers re-evaluated with it link to the new one, every other file
+   * keeps Node's instance (and its state). Resolves with the files adopted.
+   */
+  async adoptNative(entry: string): Promise<string[]> {
+    const { init, parse } = await import('es-module-lexer');
+    await init;
+    const adopted: string[] = [];
+    const queue = [entry];
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      if (this.current.has(file)) continue;
+      const json = file.endsWith('.json');
+      const source = await this.readSource(file);
+      const locals: string[] = [];
+      if (!json) {
+        for (const entry of parse(source)[0]) {
+          if (entry.d !== -1 || entry.n === undefined) continue;
+          const target = resolveImport(entry.n, file, this.root);
+          if (target.kind === 'local') locals.push(target.file);
+        }
+      }
+      const namespace = (await import(pathToFileURL(file).href, json ? JSON_IMPORT : undefined)) as Namespace;
+      this.graph.setImports(file, locals);
+      this.current.set(file, {
+        file,
+        generation: 0,
+        namespace,
+        status: 'evaluated',
+        imports: [],
+        linked: new Map(),
+        ready: Promise.resolve(),
+      });
+      adopted.push(file);
+      queue.push(...locals);
+    }
+    return adopted;
+  }
+
+  /**
    * Start the compiler now (esbuild's service process), so it starts while the
    * watcher does. The preflight worker too when the modules found at start-up
    * are preflighted (`preflight: { atStartup: true }`), importing `@hotmcp/core`

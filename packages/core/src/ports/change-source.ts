@@ -40,6 +40,24 @@ export interface FileListing {
 }
 
 /**
+ * How current a source's folder is, as {@link ChangeSource.status} reports it:
+ * for a source fed from elsewhere (a fleet replica fed by a Redis Stream),
+ * whether changes it knows of, or cannot rule out, are not applied yet.
+ */
+export interface ChangeSourceStatus {
+  /**
+   * True when the source knows of changes it has not applied yet (it is
+   * catching up), or cannot tell whether there are any (its feed is
+   * unreachable): what is served may be stale.
+   */
+  behind: boolean;
+  /** Why it is behind, in words (absent when it is not). */
+  reason?: string;
+  /** Facts a client may show (the replica's name, the last entry applied, the newest seen); no file contents. */
+  details?: Record<string, string | number | boolean>;
+}
+
+/**
  * Port: tells the engine which files under a root changed, and what is there
  * when the engine asks.
  *
@@ -80,4 +98,10 @@ export interface ChangeSource {
    * file that can be read: a stamp of `''` never proves a file unchanged.
    */
   stamp(file: string): string;
+  /**
+   * Optional: how current the folder is (see {@link ChangeSourceStatus}).
+   * A source that only watches a local folder has nothing to add and leaves
+   * it out; `hotmcp_status` shows it as `source` when present.
+   */
+  status?(): ChangeSourceStatus;
 }

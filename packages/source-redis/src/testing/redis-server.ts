@@ -27,8 +27,11 @@ export interface RedisServer {
   url: string;
   port: number;
   dir: string;
-  /** Stop it (SIGTERM, then wait) and start it again on the same port and folder. */
-  restart(): Promise<void>;
+  /**
+   * Stop it (SIGTERM, then wait) and start it again on the same port and
+   * folder; `whileDown` runs in between (what clients see of the outage).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   /** Stop it; with `keepDir`, leave its folder. */
   stop(): Promise<void>;
 }
@@ -104,9 +107,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     url,
     port,
     dir,
-    async restart() {
+    async restart(whileDown) {
       await halt();
-      await launch();
+      try {
+        await whileDown?.();
+      } finally {
+        await launch();
+      }
     },
     async stop() {
       await halt();

@@ -1,0 +1,42 @@
+// The publishing side of bench/fleet.mjs, in a thread of its own: publish each batch and time it until a probe
+// session of every replica gets the new result. Its own event loop and heap keep the measurement clear of the
+// background traffic the main thread drives (300 sessions' calls and streams, and their garbage collections):
+// what is timed is the fleet's, not the bench client's own queue.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import { publishToFleet } from '../examples/fleet/dist/fleet.js';
+import { connectV1 } from '../examples/http-sessions/dist/harness.js';
+
+const { origins, redisUrl, stream, dir, template, first, batches, paceMs } = workerData;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const redis = new Redis(redisUrl);
+const probes = await Promise.all(origins.map((origin) => connectV1(origin)));
+
+/** Wait until the probe session of every replica gets `expected`; resolves with the time each did. */
+async function servedEverywhere(expected, t0) {
+  return Promise.all(
+    probes.map(async (probe) => {
+      for (;;) {
+        if ((await probe.callText('echo', { text: 'x' })) === expected) return performance.now() - t0;
+      }
+    }),
+  );
+}
+
+const latencies = [];
+const published = []; // per batch: epoch ms at publish(), the entry id, and when each replica served it
+for (let batch = first; batch < first + batches; batch++) {
+  writeFileSync(path.join(dir, 'echo.ts'), template.replace('__VERSION__', `v${batch}`));
+  const at = Date.now();
+  const t0 = performance.now();
+  const { id } = await publishToFleet(redisUrl, stream, dir, { redis });
+  const times = await servedEverywhere(`v${batch}: x`, t0);
+  latencies.push(Math.max(...times));
+  published.push({ at, id, served: times.map((time) => at + time) });
+  await sleep(paceMs);
+}
+await Promise.all(probes.map((probe) => probe.close().catch(() => {})));
+redis.disconnect();
+parentPort.postMessage({ latencies, published });
