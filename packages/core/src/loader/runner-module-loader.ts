@@ -52,13 +52,6 @@ const NO_SITES: ReadonlyMap<string, ThrowSite> = new Map();
  */
 const MAIN_THREAD_LIMIT_MS = 5_000;
 
-/**
- * How long after the start-up's load the preflight worker starts: its thread
- * takes a core for a while, which the server's first answers (`initialize`,
- * `tools/list`) should not share. A reload before then starts it at once.
- */
-const PREFLIGHT_START_DELAY_MS = 500;
-
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
 const JSON_IMPORT = { with: { type: 'json' } };
 
@@ -89,8 +82,6 @@ export class RunnerModuleLoader implements ModuleLoader {
   /** Where the preflight saw the current batch's modules throw values that are no Error. */
   private thrownAt: ReadonlyMap<string, ThrowSite> = NO_SITES;
   private transformReady: Promise<void> | undefined;
-  /** Starts the preflight worker after the start-up (see {@link startupDone}). */
-  private preflightStart: NodeJS.Timeout | undefined;
   /** The tsconfig.json files found for the batch being loaded (each folder looked up once a batch). */
   private tsconfigs: TsconfigCache | undefined;
   /** What the modules loaded at start-up import from outside the root, for the preflight worker to import ahead. */
@@ -230,9 +221,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   /**
-   * Start the preflight worker for the reloads to come (half a second from
-   * now), importing ahead what the modules loaded at start-up import (and
-   * `@hotmcp/core`).
+   * Start the preflight worker for the reloads to come, importing ahead what
+   * the modules loaded at start-up import (and `@hotmcp/core`).
    */
   startupDone(): void {
     // One per package and folder: a package resolves alike from every file of a folder.
@@ -242,13 +232,10 @@ export class RunnerModuleLoader implements ModuleLoader {
     }
     this.startupExternals = [];
     if (this.settings.preflight === false) return;
-    clearTimeout(this.preflightStart);
-    this.preflightStart = setTimeout(() => this.preflight.warmUp([...externals.values()]), PREFLIGHT_START_DELAY_MS);
-    this.preflightStart.unref();
+    this.preflight.warmUp([...externals.values()]);
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.preflightStart);
     await this.preflight.close();
     this.current.clear();
     this.pending.clear();
