@@ -162,6 +162,41 @@ describe('NativeChangeSource', () => {
     );
   });
 
+  it('sees what is written in a new folder that @parcel/watcher reported but does not watch', async () => {
+    // Found by the fuzz run: @parcel/watcher reports a folder just created, then sometimes never a file written
+    // in it at once (it watches the folder too late, or not at all). Here the real watcher's events from inside
+    // the new folder are held back, as they were lost there; the folder's own event comes through.
+    const lib = path.join(root, 'lib');
+    let folderReported = false;
+    const watcher: ParcelWatcher = {
+      subscribe: (target, callback, opts) =>
+        parcel.subscribe(
+          target,
+          (error, events) => {
+            if (events.some((event) => event.path === lib)) folderReported = true;
+            return callback(
+              error,
+              events.filter((event) => !event.path.startsWith(lib + path.sep)),
+            );
+          },
+          opts,
+        ),
+    };
+    const source = createNativeChangeSource({ ...options(), watcher });
+    const { batches, until } = await collect(source);
+    mkdirSync(lib);
+    await waitUntil(() => folderReported, { timeoutMs: WAIT_MS, what: 'the new folder reported' });
+    await new Promise((resolve) => setImmediate(resolve)); // the source has scanned the (empty) folder
+    const helper = write('lib/helper.ts', 'export const tag = 1;');
+    const mentioned = (kind: 'added' | 'changed', file: string) => batches.some((batch) => batch[kind].includes(file));
+    await until(() => mentioned('added', helper), 'the file written in the new folder');
+    write('lib/helper.ts', 'export const tag = 22;');
+    await until(() => mentioned('changed', helper), 'its edit');
+    // A folder made inside it, and a file written there at once: only fs.watch can see them.
+    const deep = write('lib/deep/x.ts');
+    await until(() => mentioned('added', deep), 'the file in a folder made inside the new folder');
+  }, 20_000);
+
   it('rejects start when the root does not exist', async () => {
     const source = createNativeChangeSource({ ...options(), root: path.join(dir, 'missing') });
     await expect(source.start(() => {})).rejects.toMatchObject({ code: 'HOTMCP_ERR_WATCHER_FAILED' });

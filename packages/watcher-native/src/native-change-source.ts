@@ -56,6 +56,18 @@ export interface NativeChangeSourceOptions extends ChangeSourceOptions {
 }
 
 type OnBatch = (batch: ChangeBatch) => void;
+
+/** An `fs.watch` watcher of one folder. */
+interface HintWatch {
+  watcher: FSWatcher;
+  ino: number;
+  /**
+   * Watched because the folder appeared, and @parcel/watcher has not yet reported anything written in it:
+   * it may not watch it (it reports a new folder, then watches it, and misses what is written in between,
+   * sometimes for good). Its hints are never left to @parcel/watcher.
+   */
+  fresh: boolean;
+}
 type OnError = (error: Error) => void;
 
 /** Folders the OS watcher never watches (and never reports). */
@@ -100,9 +112,13 @@ async function loadParcelHere(): Promise<ParcelWatcher> {
  *   is dropped; `create` and `update` are alike (a path the source did not
  *   know is `added`, a known one `changed`), and a known file whose stamp
  *   (mtime, ctime, size, inode) did not change is not reported again.
- * - A folder that appears (created, moved in, re-created) is scanned, since
- *   the OS watcher misses files written before it watched the folder; when it
- *   holds folders of its own, the root is subscribed afresh and rescanned.
+ * - A folder that appears (created, moved in, re-created) is watched with
+ *   `fs.watch`, then scanned: the OS watcher misses files written before it
+ *   watched the folder, and on Linux sometimes reports a new folder and never
+ *   what is written in it. Until it reports something written there, that
+ *   folder's hints are all followed (none left to it as part of a burst), and
+ *   a folder made in it is entered the same way. When the folder holds folders
+ *   of its own, the root is subscribed afresh and rescanned.
  * - Symlinks are not followed: a symlinked folder is not watched, and a
  *   symlinked file is reported (when its target is inside the root) for
  *   events on the link itself, not on its target; one whose target is
@@ -149,7 +165,7 @@ export class NativeChangeSource implements ChangeSource {
   #onBatch: OnBatch | undefined;
   #onError: OnError | undefined;
   /** `fs.watch` hint watchers by folder, with the folder's inode when watched. */
-  #hints = new Map<string, { watcher: FSWatcher; ino: number }>();
+  #hints = new Map<string, HintWatch>();
   /** Paths hinted since the last hint job was queued. */
   #hinted = new Set<string>();
   /** Paths hinted in this busy period, up to HINT_MAX_PATHS. */
@@ -294,19 +310,40 @@ export class NativeChangeSource implements ChangeSource {
         known.watcher.close();
         this.#hints.delete(dir);
       }
-      if (this.#hints.size >= MAX_HINT_DIRS) continue;
-      let watcher: FSWatcher;
-      try {
-        watcher = watch(dir, { persistent: false }, (_type, name) => this.#hint(generation, dir, name));
-      } catch {
-        continue; // gone, or the inotify limit: @parcel/watcher's events still come
-      }
-      watcher.on('error', () => {
-        watcher.close();
-        if (this.#hints.get(dir)?.watcher === watcher) this.#hints.delete(dir);
-      });
-      this.#hints.set(dir, { watcher, ino });
+      this.#openHint(generation, dir, ino, false);
     }
+  }
+
+  /** Watch `dir` with `fs.watch` (up to MAX_HINT_DIRS folders); false when it cannot be watched. */
+  #openHint(generation: number, dir: string, ino: number, fresh: boolean): boolean {
+    if (this.#hints.size >= MAX_HINT_DIRS) return false;
+    const entry: Partial<HintWatch> = { ino, fresh };
+    try {
+      entry.watcher = watch(dir, { persistent: false }, (_type, name) => this.#hint(generation, dir, name, entry));
+    } catch {
+      return false; // gone, or the inotify limit: @parcel/watcher's events still come
+    }
+    const { watcher } = entry;
+    watcher.on('error', () => {
+      watcher.close();
+      if (this.#hints.get(dir)?.watcher === watcher) this.#hints.delete(dir);
+    });
+    this.#hints.set(dir, entry as HintWatch);
+    return true;
+  }
+
+  /**
+   * A folder appeared (or changed): watch it afresh with `fs.watch` before it is scanned, so what is
+   * written in it after the scan is seen whether or not @parcel/watcher watches it yet.
+   */
+  #watchNewFolder(generation: number, dir: string): void {
+    const known = this.#hints.get(dir);
+    if (known !== undefined) {
+      known.watcher.close();
+      this.#hints.delete(dir);
+    }
+    const stats = statSync(dir, { throwIfNoEntry: false });
+    if (stats?.isDirectory()) this.#openHint(generation, dir, stats.ino, true);
   }
 
   #closeHints(): void {
@@ -319,7 +356,7 @@ export class NativeChangeSource implements ChangeSource {
   }
 
   /** An `fs.watch` event: queue its path, once per turn of the event loop (no timer). */
-  #hint(generation: number, dir: string, name: string | Buffer | null): void {
+  #hint(generation: number, dir: string, name: string | Buffer | null, from: Partial<HintWatch>): void {
     if (generation !== this.#generation || name === null) return;
     const now = performance.now();
     if (now - this.#lastHintAt >= HINT_QUIET_MS) {
@@ -330,10 +367,9 @@ export class NativeChangeSource implements ChangeSource {
     const file = path.join(dir, name.toString());
     if (!this.#hintPaths.has(file)) {
       if (this.#hintPaths.size >= HINT_MAX_PATHS) {
-        this.#hintBurst = true; // a burst: @parcel/watcher's batches carry it
-        return;
-      }
-      this.#hintPaths.add(file);
+        this.#hintBurst = true; // a burst: @parcel/watcher's batches carry it, except in a folder it may not watch
+        if (!from.fresh) return;
+      } else this.#hintPaths.add(file);
     }
     const first = this.#hinted.size === 0;
     this.#hinted.add(file);
@@ -347,7 +383,8 @@ export class NativeChangeSource implements ChangeSource {
 
   /** Check hinted paths on disk: selected files that are there, and known files that are gone. */
   async #processHint(generation: number, paths: Set<string>): Promise<void> {
-    const candidates: string[] = [];
+    const candidates = new Set<string>();
+    const folders: string[] = [];
     for (const file of paths) {
       if (!isInside(this.#root, file)) continue;
       const stats = lstatSync(file, { throwIfNoEntry: false });
@@ -356,10 +393,14 @@ export class NativeChangeSource implements ChangeSource {
           ? this.#files.has(file)
           : (stats.isFile() || stats.isSymbolicLink()) && this.#filter.includes(file)
       ) {
-        candidates.push(file);
+        candidates.add(file);
+      } else if (stats?.isDirectory() && this.#hints.get(path.dirname(file))?.fresh && this.#filter.enters(file)) {
+        folders.push(file); // made in a new folder @parcel/watcher may not watch: it may never report this one
       }
     }
-    if (candidates.length > 0) this.#judge(generation, candidates, true);
+    const resubscribe = this.#enterFolders(generation, folders, candidates);
+    if (candidates.size > 0) this.#judge(generation, candidates, true);
+    if (resubscribe) await this.#refresh(generation);
   }
 
   async #unsubscribe(): Promise<void> {
@@ -393,7 +434,7 @@ export class NativeChangeSource implements ChangeSource {
     const candidates = new Set<string>();
     const folders: string[] = [];
     let rootTouched = false;
-    for (const { path: file } of events) {
+    for (const { path: file, type } of events) {
       if (file === root) {
         rootTouched = true;
         continue;
@@ -405,6 +446,11 @@ export class NativeChangeSource implements ChangeSource {
       } catch {
         stats = undefined; // gone, or cannot tell: the stamp below decides
       }
+      // Something written in a folder watched as new, and there: @parcel/watcher watches that folder.
+      if (stats !== undefined && type !== 'delete') {
+        const folder = this.#hints.get(path.dirname(file));
+        if (folder?.fresh) folder.fresh = false;
+      }
       if (stats === undefined) {
         if (this.#files.has(file)) candidates.add(file);
         else if (this.#dirs.delete(file)) for (const known of this.#under(file)) candidates.add(known);
@@ -414,10 +460,22 @@ export class NativeChangeSource implements ChangeSource {
         candidates.add(file);
       }
     }
-    // A folder event (created, moved in, re-created, chmod): the OS watcher misses what was written in a
-    // new folder before it watched it, and never watches folders made inside it in that time.
+    const resubscribe = this.#enterFolders(generation, folders, candidates);
+    this.#judge(generation, candidates);
+    if (resubscribe) await this.#refresh(generation);
+    if (rootTouched) await this.#checkRoot(generation);
+  }
+
+  /**
+   * Folders that appeared (created, moved in, re-created, chmod): each is watched with `fs.watch`, then
+   * scanned, its files added to `candidates`. The OS watcher misses what was written in a new folder before
+   * it watched it, and never watches folders made inside it in that time: true when a folder holds folders
+   * (subscribe afresh).
+   */
+  #enterFolders(generation: number, folders: readonly string[], candidates: Set<string>): boolean {
     let resubscribe = false;
     for (const folder of folders) {
+      this.#watchNewFolder(generation, folder);
       for (const file of this.#under(folder)) candidates.add(file);
       let scan: FileScan;
       try {
@@ -429,9 +487,7 @@ export class NativeChangeSource implements ChangeSource {
       for (const [dir, ino] of scan.dirs) this.#dirs.set(dir, ino);
       for (const file of scan.files.keys()) candidates.add(file);
     }
-    this.#judge(generation, candidates);
-    if (resubscribe) await this.#refresh(generation);
-    if (rootTouched) await this.#checkRoot(generation);
+    return resubscribe;
   }
 
   /** Stamp each candidate and emit what changed. */
