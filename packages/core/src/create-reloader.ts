@@ -103,6 +103,16 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
         ? options.audit
         : new WinstonAuditSink(options.audit ?? {});
   registerValue(container, TOKENS.auditSink, audit);
+  // The sink made here writes once the start-up is over (loading winston is no part of it): released when every
+  // file found at start-up is loaded, or at stop().
+  let startupOver = () => {};
+  if (audit instanceof WinstonAuditSink && !isAuditSink(options.audit)) {
+    audit.hold(
+      new Promise<void>((resolve) => {
+        startupOver = resolve;
+      }),
+    );
+  }
   const has = (token: Token<unknown>) => container.isRegistered(token, false);
   const loaderName =
     typeof loader === 'object' || (options.loader === undefined && has(TOKENS.moduleLoader)) ? 'custom' : loader;
@@ -117,18 +127,30 @@ export async function createReloader(options: CreateReloaderOptions): Promise<Re
   try {
     moduleLoader.warmUp?.();
   } catch {} // the first load starts what it needs
-  let reloader: Reloader;
+  let assembled: Reloader;
   try {
-    reloader = await assemble(options, container, checked, audit, loaderName);
+    assembled = await assemble(options, container, checked, audit, loaderName);
   } catch (error) {
+    startupOver();
     if (built) await moduleLoader.close?.();
     throw error;
   }
+  const reloader: Reloader = {
+    ...assembled,
+    async start() {
+      try {
+        await assembled.start();
+      } finally {
+        void assembled.idle().finally(startupOver);
+      }
+    },
+  };
   if (!built) return reloader;
   // What the warm-up started goes with stop() even when the reloader was never started (closing twice is harmless).
   return {
     ...reloader,
     async stop() {
+      startupOver();
       await reloader.stop();
       await moduleLoader.close?.();
     },
@@ -148,7 +170,12 @@ async function assemble(
     (container.isRegistered(TOKENS.changeSource, true) ? resolveToken(container, TOKENS.changeSource) : undefined);
   // Both looked up before either fails, so one error names every missing package.
   const [watched, adapted] = await Promise.allSettled([
-    custom ?? discoverChangeSource(settings, watcher, audit, options.pollIntervalMs),
+    // The watcher starts loading (a native one in its own thread) while the adapter is found and the compiler loads.
+    custom ??
+      discoverChangeSource(settings, watcher, audit, options.pollIntervalMs).then((source) => {
+        source.warmUp();
+        return source;
+      }),
     options.adapter ?? Promise.resolve().then(() => defaultAdapter(options.server)),
   ]);
   if (watched.status === 'rejected' || adapted.status === 'rejected') {

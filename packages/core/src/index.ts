@@ -63,7 +63,7 @@ export type {
   ChangeSourceStatus,
   FileListing,
 } from './ports/change-source.js';
-export type { LoadNotice, LoadResult, ModuleLoader } from './ports/module-loader.js';
+export type { LoadNotice, LoadOptions, LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {
   CaptureOptions,
   CaptureResult,

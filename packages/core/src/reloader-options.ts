@@ -76,7 +76,10 @@ export interface CreateReloaderOptions {
    * freezing the server. The limit is time without progress: no module of the
    * batch starting or finishing. Import-time side effects run twice (once in
    * the worker, which is then terminated, once for real). `false` turns it
-   * off. Default `{ timeoutMs: 2000 }`.
+   * off. Default `{ timeoutMs: 2000 }`. The modules found at start-up are
+   * evaluated on the main thread without it, as a plain server imports them
+   * (their top-level `await` under the same limit); `atStartup: true` checks
+   * them in the worker first too.
    */
   preflight?: PreflightOption;
   /** An audit sink, options for the default winston sink, or `false` for none. */

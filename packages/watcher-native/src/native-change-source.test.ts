@@ -91,6 +91,40 @@ describe('NativeChangeSource', () => {
     });
   });
 
+  it('loads the OS watcher once when warmed up before start, and watches with it', async () => {
+    const { watcher } = breakableParcel();
+    let loads = 0;
+    const source = createNativeChangeSource({
+      ...options(),
+      watcher: async () => {
+        loads++;
+        return watcher;
+      },
+    });
+    source.warmUp();
+    expect(loads).toBe(1);
+    const { batches, until } = await collect(source);
+    expect(loads).toBe(1);
+    const file = write('a.ts');
+    await until(() => batches.some((batch) => batch.added.includes(file)), 'a.ts reported');
+  });
+
+  it('rejects start when the watcher it was warmed up with failed to load, and loads it again on the next start', async () => {
+    let loads = 0;
+    const source = createNativeChangeSource({
+      ...options(),
+      watcher: async () => {
+        loads++;
+        if (loads === 1) throw new Error('No prebuild or local build of @parcel/watcher found');
+        return breakableParcel().watcher;
+      },
+    });
+    source.warmUp();
+    await expect(source.start(() => {})).rejects.toMatchObject({ code: 'HOTMCP_ERR_WATCHER_FAILED' });
+    await collect(source);
+    expect(loads).toBe(2);
+  });
+
   it('rejects start with HOTMCP_ERR_WATCHER_FAILED when subscribing fails (ENOSPC)', async () => {
     const source = createNativeChangeSource({
       ...options(),

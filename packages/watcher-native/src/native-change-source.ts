@@ -147,6 +147,8 @@ export class NativeChangeSource implements ChangeSource {
   readonly #rootCheckMs: number;
 
   #parcel: ParcelWatcher | undefined;
+  /** The OS watcher being loaded, from `warmUp()` or `start()`. */
+  #loading: Promise<ParcelWatcher> | undefined;
   #subscription: { unsubscribe(): Promise<void> } | undefined;
   /** Stamp of every file reported (or found at start). */
   #files = new Map<string, string>();
@@ -190,6 +192,26 @@ export class NativeChangeSource implements ChangeSource {
   }
 
   /**
+   * Start loading the OS watcher (its worker thread), so that `start()` finds
+   * it loaded or on the way. Never throws: `start()` reports a failure.
+   */
+  warmUp(): void {
+    this.#loadParcel().catch(() => {});
+  }
+
+  #loadParcel(): Promise<ParcelWatcher> {
+    if (this.#loading === undefined) {
+      const loading = this.#load();
+      this.#loading = loading;
+      // A failed load is tried again by the next start.
+      loading.catch(() => {
+        if (this.#loading === loading) this.#loading = undefined;
+      });
+    }
+    return this.#loading;
+  }
+
+  /**
    * Load the OS watcher, subscribe to the root, then scan it as the baseline.
    * Rejects with `HOTMCP_ERR_WATCHER_FAILED` when the binary does not load, the
    * root is missing, or subscribing fails (ENOSPC: the inotify watch limit).
@@ -205,7 +227,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#rootGone = false;
     try {
       try {
-        this.#parcel ??= await this.#load();
+        this.#parcel ??= await this.#loadParcel();
       } catch (cause) {
         throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot load @parcel/watcher: ${messageOf(cause)}`, {
           cause,

@@ -241,6 +241,30 @@ describe('WinstonAuditSink', () => {
     expect(String(stderr.mock.calls[0]![0])).toMatch(/^hotmcp: audit sink failed: .*ENOENT/);
   });
 
+  it('writes what was recorded while held once the hold is released, and everything at close while still held', async () => {
+    let release = () => {};
+    const released = sink();
+    released.hold(
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    released.record('during start-up');
+    const held = sink({ path: path.join(dir, 'held', 'audit.log') });
+    held.hold(new Promise(() => {}));
+    held.record('never released');
+
+    release();
+    await waitUntil(
+      () => existsSync(released.path) && readFileSync(released.path, 'utf8').includes('during start-up'),
+      {
+        what: 'the released record to be written',
+      },
+    );
+    await held.close();
+    expect(lines(held.path).map((line) => line.event)).toEqual(['never released']);
+  });
+
   it('close resolves, and again when called twice, and records after it are dropped', async () => {
     const audit = sink();
     audit.record('before');

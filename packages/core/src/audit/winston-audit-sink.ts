@@ -37,6 +37,13 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 /** Records waiting for the file beyond this many are dropped. */
 const MAX_QUEUED = 10_000;
+/**
+ * How long after the first record (and after the last {@link WinstonAuditSink.hold})
+ * winston is loaded and the records are written: loading it takes tens of
+ * milliseconds of the main thread, which a server's start-up (whose events
+ * are the first records) and its first answers should not wait for.
+ */
+const WRITE_DELAY_MS = 500;
 
 type State = 'idle' | 'open' | 'failed' | 'closed';
 
@@ -53,8 +60,12 @@ interface FileTransportInternals {
  * newest rotated one). The folder is created with mode 0700 and the files
  * with mode 0600.
  *
- * Nothing touches the filesystem until the first `record`. `record` never
- * throws: when the sink itself fails (folder or file not writable, a transport
+ * Nothing touches the filesystem until the first `record`, which checks that
+ * the file can be written. Records are written from half a second after the
+ * first one, or after what {@link WinstonAuditSink.hold} waits for (winston
+ * is loaded then, off a server's start-up), at `close`, or when the process
+ * would otherwise exit; they wait in memory meanwhile.
+ * `record` never throws: when the sink itself fails (folder or file not writable, a transport
  * error) it says so once on stderr, a single line starting with
  * `hotmcp: audit sink failed:`, and drops every later record. It never writes
  * to stdout.
@@ -85,6 +96,11 @@ export class WinstonAuditSink implements AuditSink {
   #writing = false;
   /** Called when the queue is empty and winston is neither writing nor rotating. */
   #onIdle: Array<() => void> = [];
+  /** Loads winston and starts writing, until it has: after {@link WRITE_DELAY_MS}, or before the process exits. */
+  #startTimer: NodeJS.Timeout | undefined;
+  readonly #startNow = (): void => this.#startLogger();
+  /** Holds not yet released (see {@link hold}). */
+  #holds = 0;
 
   constructor(options: WinstonAuditSinkOptions = {}) {
     const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE;
@@ -114,6 +130,20 @@ export class WinstonAuditSink implements AuditSink {
     }
   }
 
+  /**
+   * Keep records in memory, and winston unloaded, until `until` settles and
+   * half a second more (a reloader holds its sink until its start-up is done).
+   * `close` writes them at once whatever is held.
+   */
+  hold(until: Promise<unknown>): void {
+    this.#holds++;
+    const release = () => {
+      this.#holds--;
+      if (this.#holds === 0 && this.#startTimer !== undefined) this.#armStart();
+    };
+    until.then(release, release);
+  }
+
   /** Write what was recorded, flush and end the logger. Resolves even when the sink failed; idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -122,7 +152,9 @@ export class WinstonAuditSink implements AuditSink {
 
   async #close(): Promise<void> {
     const wasOpen = this.#state === 'open';
+    if (wasOpen) this.#startLogger(); // what was recorded is written before the sink closes
     this.#state = 'closed';
+    this.#cancelStart();
     const logger = this.#logger;
     const transport = this.#transport;
     if (logger === undefined || transport === undefined) return;
@@ -158,7 +190,7 @@ export class WinstonAuditSink implements AuditSink {
     }
   }
 
-  /** Create the folder and the file, then the logger. Throws when either cannot be written. */
+  /** Create the folder and the file, and start the logger soon. Throws when either cannot be written. */
   #open(): void {
     const directory = path.dirname(this.path);
     mkdirSync(directory, { recursive: true, mode: 0o700 });
@@ -172,7 +204,38 @@ export class WinstonAuditSink implements AuditSink {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${this.path} is a symlink; refused`);
       throw error;
     }
+    this.#state = 'open';
+    this.#armStart();
+    process.once('beforeExit', this.#startNow);
+  }
 
+  /** Start writing {@link WRITE_DELAY_MS} from now (again, when already armed). */
+  #armStart(): void {
+    clearTimeout(this.#startTimer);
+    this.#startTimer = setTimeout(() => {
+      if (this.#holds === 0) this.#startNow(); // else the last release arms it again
+    }, WRITE_DELAY_MS);
+    this.#startTimer.unref();
+  }
+
+  #cancelStart(): void {
+    clearTimeout(this.#startTimer);
+    this.#startTimer = undefined;
+    process.off('beforeExit', this.#startNow);
+  }
+
+  /** Load winston and create the logger, once, while the sink is open. */
+  #startLogger(): void {
+    this.#cancelStart();
+    if (this.#state !== 'open' || this.#logger !== undefined) return;
+    try {
+      this.#createLogger();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #createLogger(): void {
     const fail = (error: unknown): void => this.#fail(error);
     const winston = loadWinston();
     const transport = new winston.transports.File({
@@ -198,7 +261,6 @@ export class WinstonAuditSink implements AuditSink {
     logger.on('error', fail);
     this.#transport = transport;
     this.#logger = logger;
-    this.#state = 'open';
   }
 
   /** Hand the next queued line to winston, once the previous one is written and no rotation is under way. */
@@ -245,6 +307,7 @@ export class WinstonAuditSink implements AuditSink {
 
   #fail(error: unknown): void {
     if (this.#state !== 'closed') this.#state = 'failed';
+    this.#cancelStart();
     this.#broken = true;
     this.#queue = [];
     for (const resolve of this.#onIdle.splice(0)) resolve();

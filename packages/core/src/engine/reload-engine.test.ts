@@ -6,6 +6,7 @@ import { createReloaderFromContainer } from '../create-reloader.js';
 import { definePrompt, defineResource, defineTool } from '../define.js';
 import { HotMcpError } from '../errors.js';
 import type { ChangeSource } from '../ports/change-source.js';
+import type { LoadOptions } from '../ports/module-loader.js';
 import { FakeChangeSource, FakeModuleLoader, FakeRegistryAdapter } from '../testing/index.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { FIRST_BATCH_FILES } from './reload-engine.js';
@@ -86,6 +87,50 @@ describe('ReloadEngine', () => {
     expect(t.adapter.list().tools).toEqual(names);
     expect(t.loader.loads[1]).toEqual(names.slice(FIRST_BATCH_FILES).map((name) => file(`${name}.ts`)));
     expect(t.reloader.status().counts).toMatchObject({ tools: names.length, batches: 2 });
+  });
+
+  it('loads the files found at start-up as the start-up (both batches of a larger folder), later ones as reloads, and says when the start-up is done', async () => {
+    const names = Array.from({ length: FIRST_BATCH_FILES + 5 }, (_, n) => `t${String(n).padStart(4, '0')}`);
+    const t = await setup({ baseline: names.map((name) => file(`${name}.ts`)) });
+    for (const name of names) t.loader.set(file(`${name}.ts`), { default: tool(name) });
+    const calls: string[] = [];
+    const load = t.loader.load.bind(t.loader);
+    Object.assign(t.loader, {
+      load: (files: readonly string[], options?: LoadOptions) => {
+        calls.push(`load ${files.length} ${JSON.stringify(options)}`);
+        return load(files);
+      },
+      startupDone: () => calls.push('startupDone'),
+    });
+    await t.reloader.start();
+    await t.reloader.idle();
+    t.loader.set(file('new.ts'), { default: tool('new') });
+    await t.change({ added: [file('new.ts')], changed: [file('t0000.ts')] });
+    expect(calls).toEqual([
+      `load ${FIRST_BATCH_FILES} {"startup":true}`,
+      'load 5 {"startup":true}',
+      'startupDone',
+      'load 2 undefined',
+    ]);
+  });
+
+  it('loads a file added while the start-up loads as a reload, and the files found at start-up as the start-up', async () => {
+    const names = Array.from({ length: FIRST_BATCH_FILES + 1 }, (_, n) => `t${String(n).padStart(4, '0')}`);
+    const t = await setup({ baseline: names.map((name) => file(`${name}.ts`)) });
+    for (const name of [...names, 'new']) t.loader.set(file(`${name}.ts`), { default: tool(name) });
+    const options: Array<LoadOptions | undefined> = [];
+    const load = t.loader.load.bind(t.loader);
+    Object.assign(t.loader, {
+      load: (files: readonly string[], given?: LoadOptions) => {
+        options.push(given);
+        if (options.length === 1) t.source.emit({ added: [file('new.ts')] });
+        return load(files);
+      },
+    });
+    await t.reloader.start();
+    await t.reloader.idle();
+    expect(options).toEqual([{ startup: true }, undefined, { startup: true }]);
+    expect(t.adapter.list().tools).toHaveLength(names.length + 1);
   });
 
   it('audits a symlink out of the root once, however often the watcher reports it, and again once its path was in a batch', async () => {

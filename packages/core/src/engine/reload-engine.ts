@@ -86,6 +86,8 @@ export class ReloadEngine {
   private readonly notices = new Map<string, ModuleErrorReport>();
   /** Files under the root the engine does not load, said once each (`.cjs`, `.cts`). */
   private readonly skipped = new Set<string>();
+  /** Files of the first scan not loaded yet: their first load is the start-up's (see `LoadOptions.startup`). */
+  private readonly startup = new Set<string>();
 
   constructor(
     @inject(TOKENS.settings) private readonly settings: ReloaderSettings,
@@ -123,12 +125,24 @@ export class ReloadEngine {
       (error) => this.watcherError(error),
     );
     this.audit.record('reloader.started', { root: this.settings.root, files: baseline.length });
+    for (const file of baseline) this.startup.add(file);
     // A large folder is loaded in two batches: start() resolves once the first is live, so a server can
     // answer its client without waiting for the whole folder; the rest follows at once (one list_changed).
     this.enqueue({ added: baseline.slice(0, FIRST_BATCH_FILES), changed: [], removed: [] });
     await this.idle();
     if (baseline.length > FIRST_BATCH_FILES && this.running) {
       this.enqueue({ added: baseline.slice(FIRST_BATCH_FILES), changed: [], removed: [] });
+      void this.settled().then(() => this.startupDone());
+    } else this.startupDone();
+  }
+
+  /** The files found at start-up are loaded: the loader may start what later loads need. */
+  private startupDone(): void {
+    if (!this.running) return;
+    try {
+      this.loader.startupDone?.();
+    } catch (error) {
+      this.audit.record('loader.warm_up_failed', { error: describe(error) });
     }
   }
 
@@ -152,6 +166,7 @@ export class ReloadEngine {
     for (const [file, record] of this.records) if (record.exports) this.retire(file, record.exports, record.calls);
     await Promise.all(this.disposals);
     this.records.clear();
+    this.startup.clear();
     await this.loader.close?.();
     this.unguard?.();
     this.unguard = undefined;
@@ -389,6 +404,7 @@ export class ReloadEngine {
     for (const file of removed) this.tracked.delete(file);
     for (const file of touched) this.stamps.set(file, this.source.stamp(file));
     for (const file of removed) this.stamps.delete(file);
+    for (const file of removed) this.startup.delete(file);
 
     // Affected: what changed, everything that imports it, and (when files
     // appeared) failed modules, whose missing import may now exist.
@@ -407,10 +423,14 @@ export class ReloadEngine {
       if (batch.added.length > 0 || (awaited !== undefined && stems.has(awaited))) affected.add(file);
     }
     const toLoad = [...affected].filter((file) => this.tracked.has(file) && this.deny.reason(file) === undefined);
+    // Only files of the first scan, none loaded before: the start-up's load (a batch a watcher's change was
+    // merged into is loaded as any reload is).
+    const startup = toLoad.length > 0 && toLoad.every((file) => this.startup.has(file));
+    for (const file of toLoad) this.startup.delete(file);
 
     const replaced: Array<{ file: string; exports: Record<string, unknown>; calls: CallsInFlight | undefined }> = [];
     let failed = 0;
-    for (const result of await this.loadEach(toLoad.sort())) {
+    for (const result of await this.loadEach(toLoad.sort(), startup)) {
       const record: ModuleRecord = this.records.get(result.file) ?? {
         definitions: [],
         conflicts: [],
@@ -470,17 +490,17 @@ export class ReloadEngine {
    * whole (a fault it did not contain), each file is loaded on its own, so
    * one module's fault never costs another module its change.
    */
-  private async loadEach(files: string[]): Promise<LoadResult[]> {
+  private async loadEach(files: string[], startup: boolean): Promise<LoadResult[]> {
     if (files.length === 0) return [];
     try {
-      return await this.loader.load(files);
+      return await (startup ? this.loader.load(files, { startup }) : this.loader.load(files));
     } catch (error) {
       const [only] = files;
       if (files.length === 1 && only !== undefined)
         return [{ file: only, ok: false, error: toHotMcpError(error, only) }];
       this.audit.record('loader.batch_failed', { error: describe(error), files: files.length });
       const results: LoadResult[] = [];
-      for (const file of files) results.push(...(await this.loadEach([file])));
+      for (const file of files) results.push(...(await this.loadEach([file], startup)));
       return results;
     }
   }

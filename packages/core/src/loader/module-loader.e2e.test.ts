@@ -2,7 +2,7 @@
 // (vitest's own module runner would intercept `import()`), against the built
 // package and real files.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +46,8 @@ interface Step {
   load: string[];
   /** Exported functions of loaded files to call afterwards: `file#name`. */
   call?: string[];
+  /** Load as the files found at start-up (`load(files, { startup: true })`). */
+  startup?: boolean;
 }
 
 type Loader = 'native' | 'runner';
@@ -90,7 +92,7 @@ async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}):
       const files = step.load.map((file) => join(root, file));
       const affected = [...new Set([...files, ...loader.importersOf(files)])];
       const report = {};
-      for (const result of await loader.load(affected)) {
+      for (const result of await loader.load(affected, step.startup ? { startup: true } : undefined)) {
         const name = relative(result.file);
         if (result.ok) exportsOf[name] = result.exports;
         if (result.ok && ${options.trackVersions === true}) versions.push([name + '@' + out.length, new WeakRef(result.exports)]);
@@ -448,6 +450,52 @@ describe('a tool folder that is not an ES module', () => {
 });
 
 describe('the import preflight', () => {
+  /** A module that logs which thread evaluates it to threads.log, then exports `value`. */
+  const writeLogging = (value: number) => `import { appendFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+appendFileSync(${JSON.stringify(join(base, 'threads.log'))}, isMainThread ? 'main\\n' : 'worker\\n');
+export const value = ${value};
+`;
+  const threads = async () => (await readFile(join(base, 'threads.log'), 'utf8')).split('\n').filter(Boolean);
+
+  it('evaluates the modules found at start-up once, on the main thread, and the next version in the worker first', async () => {
+    await write('a.ts', writeLogging(1));
+    const reports = await drive(
+      'runner',
+      [
+        { load: ['a.ts'], startup: true },
+        { write: { 'a.ts': writeLogging(2) }, load: ['a.ts'] },
+      ],
+      { settings: { preflight: { timeoutMs: 2000 } }, warmUp: true },
+    );
+    expect(reports.slice(0, 2).map((report) => report['a.ts'])).toEqual([{ value: 1 }, { value: 2 }]);
+    expect(await threads()).toEqual(['main', 'worker', 'main']);
+  });
+
+  it('preflights the modules found at start-up too with atStartup', async () => {
+    await write('a.ts', writeLogging(1));
+    const [report] = await drive('runner', [{ load: ['a.ts'], startup: true }], {
+      settings: { preflight: { timeoutMs: 2000, atStartup: true } },
+      warmUp: true,
+    });
+    expect(report?.['a.ts']).toEqual({ value: 1 });
+    expect(await threads()).toEqual(['worker', 'main']);
+  });
+
+  it('refuses a module found at start-up whose top-level await never settles within the limit, and one that throws, loading the rest', async () => {
+    await write('hangs.ts', 'await new Promise(() => {});\nexport const value = 1;\n');
+    await write('throws.ts', 'const n: number = 2;\n\nthrow new Error("boom " + n);\n');
+    await write('good.ts', 'export const value: number = 3;\n');
+    const [report] = await drive('runner', [{ load: ['good.ts', 'hangs.ts', 'throws.ts'], startup: true }], {
+      settings: { preflight: { timeoutMs: 300 } },
+    });
+    expect(report).toMatchObject({
+      'good.ts': { value: 3 },
+      'hangs.ts': { code: 'HOTMCP_ERR_IMPORT_TIMEOUT', file: 'hangs.ts' },
+      'throws.ts': { code: 'HOTMCP_ERR_IMPORT_THREW', file: 'throws.ts', line: 3 },
+    });
+  });
+
   it('waits for a package that takes longer than the limit to import, in a worker warmed before the first load', async () => {
     await mkdir(join(base, 'node_modules', 'slow'), { recursive: true });
     await writeFile(

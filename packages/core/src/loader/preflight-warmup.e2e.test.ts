@@ -1,7 +1,8 @@
 // The runner loader's preflight worker, in a real Node process against the
 // built package: it starts and imports `@hotmcp/core` (as a tool module in the
-// root resolves it) before the first load is asked for, and stays warm for
-// the next batch when a batch leaves only a request in flight.
+// root resolves it) once the start-up's load is done (before it, when that load
+// is preflighted too), and stays warm for the next batch when a batch leaves
+// only a request in flight.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,8 +31,11 @@ appendFileSync(${JSON.stringify(join(base, 'imported.log'))}, (isMainThread ? 'm
 });
 afterEach(() => rm(base, { recursive: true, force: true }));
 
-/** Warm a runner loader up, never load anything, and say where the root's `@hotmcp/core` was imported. */
-async function warmUp(preflight: unknown, waitMs: number, nodeOptions: string[] = []): Promise<string[]> {
+/**
+ * Warm a runner loader up (and call `startupDone()` when `done`), never load anything, and say where the root's
+ * `@hotmcp/core` was imported.
+ */
+async function warmUp(preflight: unknown, waitMs: number, nodeOptions: string[] = [], done = false): Promise<string[]> {
   const driver = `
     import { existsSync } from 'node:fs';
     import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
@@ -40,6 +44,7 @@ async function warmUp(preflight: unknown, waitMs: number, nodeOptions: string[] 
       preflight: ${JSON.stringify(preflight)},
     });
     loader.warmUp();
+    ${done ? 'loader.startupDone();' : ''}
     const deadline = Date.now() + ${waitMs};
     while (!existsSync(${JSON.stringify(join(base, 'imported.log'))}) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -50,19 +55,28 @@ async function warmUp(preflight: unknown, waitMs: number, nodeOptions: string[] 
   return (await readFile(join(base, 'imported.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
 }
 
-it('starts the preflight worker and imports @hotmcp/core there before any load', async () => {
-  expect(await warmUp({ timeoutMs: 2000 }, 10_000)).toEqual(['worker']);
+it('starts the preflight worker once the start-up is loaded and imports @hotmcp/core there', async () => {
+  expect(await warmUp({ timeoutMs: 2000 }, 10_000, [], true)).toEqual(['worker']);
+}, 20_000);
+
+it('starts no preflight worker before the start-up is loaded (that load does not use it)', async () => {
+  // What the worker would have written within this time (it takes well under a second) is not there.
+  expect(await warmUp({ timeoutMs: 2000 }, 1500)).toEqual([]);
+}, 20_000);
+
+it('starts the preflight worker before any load when the start-up is preflighted too (atStartup)', async () => {
+  expect(await warmUp({ timeoutMs: 2000, atStartup: true }, 10_000)).toEqual(['worker']);
 }, 20_000);
 
 it('starts the preflight worker in a process run with options Node refuses in a worker (V8 and per-process ones)', async () => {
   // --expose-gc and --max-semi-space-size are V8's, --title is per-process: a worker passed them does not start.
   const options = ['--expose-gc', '--max-semi-space-size=4', '--title=hotmcp-warmup', '--conditions=development'];
-  expect(await warmUp({ timeoutMs: 2000 }, 10_000, options)).toEqual(['worker']);
+  expect(await warmUp({ timeoutMs: 2000 }, 10_000, options, true)).toEqual(['worker']);
 }, 20_000);
 
 it('starts nothing when the preflight is off', async () => {
   // What the worker would have written within this time (it takes well under a second) is not there.
-  expect(await warmUp(false, 1500)).toEqual([]);
+  expect(await warmUp(false, 1500, [], true)).toEqual([]);
 }, 20_000);
 
 it('keeps the warm worker for the next batch when a batch leaves only a file operation in flight', async () => {

@@ -27,8 +27,13 @@ export const DEFAULT_PREFLIGHT_TIMEOUT_MS = 2000;
 /** How long a fresh worker may take to start and import the packages it warms up with. */
 const READY_LIMIT_MS = 15_000;
 
-/** The `preflight` option: on with a time limit (default), or `false`. */
-export type PreflightOption = false | { timeoutMs?: number };
+/**
+ * The `preflight` option: on with a time limit (default), or `false`.
+ * `atStartup: true` preflights the modules found at start-up too (by default
+ * they are evaluated on the main thread, as a plain server imports them, with
+ * the time limit on their top-level `await`).
+ */
+export type PreflightOption = false | { timeoutMs?: number; atStartup?: boolean };
 
 /** The time limit a `preflight` option sets (undefined: the default). */
 export function preflightTimeout(option: PreflightOption | undefined): number {
@@ -41,17 +46,20 @@ export function checkPreflightOption(value: unknown): PreflightOption | undefine
   const bad = () =>
     new HotMcpError(
       'HOTMCP_ERR_BAD_OPTION',
-      `createReloader: 'preflight' must be false or { timeoutMs } with a whole number of ms from 1 to 2147483647, got ${JSON.stringify(value) ?? String(value)}`,
+      `createReloader: 'preflight' must be false or { timeoutMs, atStartup } with a whole number of ms from 1 to 2147483647 and true or false, got ${JSON.stringify(value) ?? String(value)}`,
     );
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad();
-  const unknown = Object.keys(value).filter((key) => key !== 'timeoutMs');
+  const unknown = Object.keys(value).filter((key) => key !== 'timeoutMs' && key !== 'atStartup');
   if (unknown.length > 0) throw bad();
-  const { timeoutMs } = value as { timeoutMs?: unknown };
-  if (timeoutMs === undefined) return {};
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) {
+  const { timeoutMs, atStartup } = value as { timeoutMs?: unknown; atStartup?: unknown };
+  if (atStartup !== undefined && typeof atStartup !== 'boolean') throw bad();
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1)
+  ) {
     throw bad();
   }
-  return { timeoutMs };
+  return { ...(timeoutMs !== undefined && { timeoutMs }), ...(atStartup !== undefined && { atStartup }) };
 }
 
 /** A module's text and compilation, as the main thread read and compiled them. */
@@ -187,7 +195,10 @@ export class ImportPreflight {
    * `externals` ahead (nothing when one is there or none can start).
    */
   warmUp(externals: ReadonlyArray<[string, string, boolean]> = []): void {
-    for (const external of externals) this.warm.set(`${external[0]}\0${external[1]}`, external);
+    for (const external of externals) {
+      if (this.warm.size >= MAX_WARM) break;
+      this.warm.set(`${external[0]}\0${external[1]}`, external);
+    }
     if (this.spare === undefined && !this.closed) this.spare = this.trySpawn();
   }
 

@@ -81,6 +81,16 @@ export function mainThreadTimeout(file: string, culprit: string, timeoutMs: numb
   );
 }
 
+/** A module found at start-up whose top-level code (or an import's, `culprit`) did not finish on the main thread. */
+export function startupTimeout(file: string, culprit: string, timeoutMs: number): HotMcpError {
+  const where = culprit === file ? '' : ` (its import ${culprit} did not finish)`;
+  return new HotMcpError(
+    'HOTMCP_ERR_IMPORT_TIMEOUT',
+    `Failed to load ${file}: its top-level code did not finish within ${timeoutMs} ms${where}; at start-up modules are evaluated on the main thread, where it was left waiting and not used`,
+    { file: culprit, details: { module: file, timeoutMs, thread: 'main' } },
+  );
+}
+
 /** A local import that resolves to no file. */
 export function missingImport(module: RunnerModule, specifier: string): HotMcpError {
   const line = lineOf(module.source, specifier);

@@ -3,13 +3,13 @@ import { dirname, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import { HotMcpError } from '../errors.js';
-import type { LoadResult, ModuleLoader } from '../ports/module-loader.js';
+import type { LoadOptions, LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { outsideRoot, readModuleSource } from './module-source.js';
-import type { PreflightOption, ThrowSite } from './preflight.js';
+import { type PreflightOption, preflightTimeout, type ThrowSite } from './preflight.js';
 import { compileCommonJs, compileVersion, enableSourceMaps } from './runner-compile.js';
 import {
   dependencyFailed,
@@ -17,12 +17,13 @@ import {
   mainThreadTimeout,
   missingImport,
   moduleError,
+  startupTimeout,
   unfinished,
 } from './runner-errors.js';
 import { type Body, createNamespace, type Namespace, type RunnerModule } from './runner-module.js';
-import { type CompiledSource, RunnerPreflight } from './runner-preflight.js';
+import { type CompiledSource, externalsOf, RunnerPreflight } from './runner-preflight.js';
 import { type ResolvedImport, resolveImport, resolveUrl } from './runner-resolve.js';
-import type { TransformedModule } from './runner-transform.js';
+import type { TransformedModule, TsconfigCache } from './runner-transform.js';
 
 /** Settings the runner loader reads besides the shared ones. */
 export interface RunnerLoaderSettings extends ReloaderSettings {
@@ -81,22 +82,32 @@ export class RunnerModuleLoader implements ModuleLoader {
   /** Where the preflight saw the current batch's modules throw values that are no Error. */
   private thrownAt: ReadonlyMap<string, ThrowSite> = NO_SITES;
   private transformReady: Promise<void> | undefined;
+  /** The tsconfig.json files found for the batch being loaded (each folder looked up once a batch). */
+  private tsconfigs: TsconfigCache | undefined;
+  /** What the modules loaded at start-up import from outside the root, for the preflight worker to import ahead. */
+  private startupExternals: Array<[string, string, boolean]> = [];
 
   constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
     this.root = settings.root.endsWith(sep) ? settings.root : settings.root + sep;
     this.preflight = new RunnerPreflight(settings.root, settings.preflight);
   }
 
-  async load(files: readonly string[]): Promise<LoadResult[]> {
+  async load(files: readonly string[], options?: LoadOptions): Promise<LoadResult[]> {
     enableSourceMaps();
     const generation = this.begin();
     const fresh = new Set(files);
     const results: LoadResult[] = [];
+    const option = this.settings.preflight;
+    // The modules found at start-up are evaluated here at once, as a plain server imports them: no worker
+    // to wait for (it starts afterwards, for the reloads); their top-level await is time-limited here.
+    const startup = options?.startup === true && option !== false && option?.atStartup !== true;
+    const limitMs = startup ? preflightTimeout(option) : MAIN_THREAD_LIMIT_MS;
+    this.tsconfigs = new Map();
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
       let timersLeft = new Map<string, number>();
-      if (this.settings.preflight !== false) {
+      if (option !== false && !startup) {
         ({ timersLeft, thrownAt: this.thrownAt } = await this.preflight.check(
           modules,
           this.generations.get(generation) ?? [],
@@ -107,8 +118,8 @@ export class RunnerModuleLoader implements ModuleLoader {
       for (const module of modules) {
         // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
         const settled = this.settle(undefined, module);
-        while ((await withinLimit(settled, MAIN_THREAD_LIMIT_MS)) === 'timeout') {
-          if (this.stalled(module)) break;
+        while ((await withinLimit(settled, limitMs, true)) === 'timeout') {
+          if (this.stalled(module, limitMs, startup)) break;
         }
         const notice = await this.compiled.get(module.file)?.result.then(
           (compiled) => compiled.notice,
@@ -126,7 +137,10 @@ export class RunnerModuleLoader implements ModuleLoader {
             : { file: module.file, ok: false, error: module.error ?? unfinished(module.file) },
         );
       }
+      // What these modules import, the preflight worker imports ahead once it starts (see startupDone).
+      if (startup) this.startupExternals.push(...externalsOf(this.generations.get(generation) ?? modules));
     } finally {
+      this.tsconfigs = undefined;
       this.commit(generation);
       this.thrownAt = NO_SITES;
     }
@@ -189,18 +203,36 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   /**
-   * Start the preflight worker now, so its start overlaps the watcher's start
-   * and the first scan, and have it import `@hotmcp/core` as a tool module in
-   * the root would (what tool modules import `defineTool` from; nothing when
-   * it does not resolve from there).
+   * Start the compiler now (esbuild's service process), so it starts while the
+   * watcher does. The preflight worker too when the modules found at start-up
+   * are preflighted (`preflight: { atStartup: true }`), importing `@hotmcp/core`
+   * as a tool module in the root would; otherwise it starts after the
+   * start-up's load, which does not wait for it.
    */
   warmUp(): void {
-    if (this.settings.preflight !== false) this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
-    // The compiler too: esbuild's service process and the lexer start while the watcher does.
+    const option = this.settings.preflight;
+    if (option !== false && option?.atStartup === true) {
+      this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
+    }
     this.transformReady ??= import('./runner-transform.js').then(
       ({ warmUpTransform }) => warmUpTransform(),
       () => {}, // the first load reports it
     );
+  }
+
+  /**
+   * Start the preflight worker for the reloads to come, importing ahead what
+   * the modules loaded at start-up import (and `@hotmcp/core`).
+   */
+  startupDone(): void {
+    // One per package and folder: a package resolves alike from every file of a folder.
+    const externals = new Map<string, [string, string, boolean]>();
+    for (const external of [[`${this.root}index.js`, '@hotmcp/core', false] as const, ...this.startupExternals]) {
+      externals.set(`${dirname(external[0])}\0${external[1]}`, [...external]);
+    }
+    this.startupExternals = [];
+    if (this.settings.preflight === false) return;
+    this.preflight.warmUp([...externals.values()]);
   }
 
   async close(): Promise<void> {
@@ -252,7 +284,8 @@ export class RunnerModuleLoader implements ModuleLoader {
     const cached = this.compiled.get(file);
     if (cached?.source === source) return cached.result;
     // Imported on first use: a preflight worker, handed the main thread's compilations, never loads esbuild.
-    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source));
+    const cache = this.tsconfigs;
+    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source, cache));
     this.compiled.set(file, { source, result });
     return result;
   }
@@ -373,15 +406,16 @@ export class RunnerModuleLoader implements ModuleLoader {
    * they fail, innermost named, and this returns true. Imports of packages
    * still loading (a cold import on a busy machine) are waited for.
    */
-  private stalled(module: RunnerModule): boolean {
+  private stalled(module: RunnerModule, limitMs: number, startup: boolean): boolean {
     const chain: RunnerModule[] = [];
     for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
     const innermost = chain.at(-1) as RunnerModule;
-    if (innermost.bodyAt === undefined || performance.now() - innermost.bodyAt < MAIN_THREAD_LIMIT_MS) return false;
+    if (innermost.bodyAt === undefined || performance.now() - innermost.bodyAt < limitMs) return false;
     const culprit = innermost.file;
     for (const waiting of chain) {
       if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
-        this.fail(waiting, mainThreadTimeout(waiting.file, culprit, MAIN_THREAD_LIMIT_MS));
+        const timeout = startup ? startupTimeout : mainThreadTimeout;
+        this.fail(waiting, timeout(waiting.file, culprit, limitMs));
       }
     }
     return true;

@@ -16,7 +16,7 @@ export interface CompiledSource {
 }
 
 /** Packages and files outside the root that the modules import: the next worker imports them ahead. */
-function externalsOf(modules: RunnerModule[]): Array<[string, string, boolean]> {
+export function externalsOf(modules: RunnerModule[]): Array<[string, string, boolean]> {
   return modules.flatMap((module) =>
     module.imports.flatMap(
       ({ target }): Array<[string, string, boolean]> =>

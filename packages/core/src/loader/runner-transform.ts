@@ -9,7 +9,6 @@
  * included.
  */
 import { dirname, extname } from 'node:path';
-import { init, parse } from 'es-module-lexer';
 import { type Loader, type Message, type TsconfigRaw, transform } from 'esbuild';
 import { getTsconfig } from 'get-tsconfig';
 
@@ -62,6 +61,12 @@ const HONOURED_OPTIONS = ['experimentalDecorators', 'useDefineForClassFields', '
 /** JSX modes that produce code Node can run (`preserve` and `react-native` leave JSX in place). */
 const JSX_MODES = new Set(['react', 'react-jsx', 'react-jsxdev']);
 
+/**
+ * What get-tsconfig found looking for the tsconfig.json files of the modules
+ * of one batch: shared by their compilations, so each folder is looked up once.
+ */
+export type TsconfigCache = Map<string, unknown>;
+
 interface ModuleTsconfig {
   raw: TsconfigRaw;
   notice?: CompileNotice;
@@ -70,12 +75,13 @@ interface ModuleTsconfig {
 /**
  * What the tsconfig.json nearest to `file` (in its folder or one above,
  * `extends` followed) says about compiling it, as esbuild takes it. Read at
- * each compilation (a module is compiled again only when its text changed).
+ * each compilation (a module is compiled again only when its text changed),
+ * once per folder for a batch given one `cache`.
  */
-function tsconfigOf(file: string): ModuleTsconfig | undefined {
+function tsconfigOf(file: string, cache?: TsconfigCache): ModuleTsconfig | undefined {
   let found: ReturnType<typeof getTsconfig>;
   try {
-    found = getTsconfig(dirname(file));
+    found = getTsconfig(dirname(file), 'tsconfig.json', cache);
   } catch {
     return undefined; // a tsconfig.json that cannot be read: compiled with esbuild's defaults, as without one
   }
@@ -103,26 +109,44 @@ function tsconfigOf(file: string): ModuleTsconfig | undefined {
   };
 }
 
-const lexerReady = init;
+/** es-module-lexer, loaded (and its WebAssembly compiled) when a module needs it: most never do. */
+let lexer: Promise<typeof import('es-module-lexer')> | undefined;
+function loadLexer(): Promise<typeof import('es-module-lexer')> {
+  lexer ??= import('es-module-lexer').then(async (module) => {
+    await module.init;
+    return module;
+  });
+  return lexer;
+}
 
 /**
- * Start esbuild's service process (and the lexer's WebAssembly) ahead of the
- * first compilation, so a reloader's first batch does not wait for them.
- * Never rejects.
+ * Start esbuild's service process ahead of the first compilation, so a
+ * reloader's first batch does not wait for it. Never rejects.
  */
 export async function warmUpTransform(): Promise<void> {
-  await Promise.all([transform('', { loader: 'js', logLevel: 'silent' }), lexerReady]).catch(() => {});
+  await transform('', { loader: 'js', logLevel: 'silent' }).catch(() => {});
 }
+
+/**
+ * Text that may make a line of the CommonJS output look like one of esbuild's
+ * `require()` lines without being one: the word itself (a template literal
+ * holding such a line, the module's own `require`), or an escape that esbuild
+ * may print as it. A module without any is compiled once; one with some, twice.
+ */
+const REQUIRE_LOOKALIKE = /require|\\[ux]/;
 
 /**
  * Compile `source` (the text of `file`) for the runner. Rejects with
  * esbuild's error (its message names `file:line:column`) on a syntax error.
  */
-export async function transformModule(file: string, source: string): Promise<TransformedModule> {
-  const tsconfig = tsconfigOf(file);
-  const [cjs, esm] = await Promise.all([toCommonJs(file, source, tsconfig), toEsmImports(file, source, tsconfig)]);
-  await lexerReady;
-  let code = rewriteDynamicImports(cjs);
+export async function transformModule(file: string, source: string, cache?: TsconfigCache): Promise<TransformedModule> {
+  const tsconfig = tsconfigOf(file, cache);
+  const [cjs, esm] = await Promise.all([
+    toCommonJs(file, source, tsconfig),
+    REQUIRE_LOOKALIKE.test(source) ? toEsmImports(file, source, tsconfig) : undefined,
+  ]);
+  // Static imports are `require` calls now: code without the word holds no dynamic import (a keyword has no escapes).
+  let code = /\bimport\b/.test(cjs) ? await rewriteDynamicImports(cjs) : cjs;
   const imports = staticImports(code, esm);
   code = patchHelpers(code);
   // On the first line, so every later line keeps its number and the source map holds.
@@ -157,8 +181,7 @@ async function toEsmImports(
 ): Promise<Set<string> | undefined> {
   try {
     const { code } = await transform(source, { ...options(file, tsconfig), format: 'esm', sourcemap: false });
-    await lexerReady;
-    const [imports] = parse(code);
+    const [imports] = (await loadLexer()).parse(code);
     return new Set(imports.flatMap((entry) => (entry.d === -1 && entry.n !== undefined ? [entry.n] : [])));
   } catch {
     return undefined; // the CommonJS compilation reports the syntax error
@@ -235,8 +258,8 @@ function unmarkTopLevelAwaits(code: string, marked: Marked): string {
 }
 
 /** `import(x)` → `__hm$i(x)`: the runner resolves it, so a local module comes from the runner's registry. */
-function rewriteDynamicImports(code: string): string {
-  const [imports] = parse(code);
+async function rewriteDynamicImports(code: string): Promise<string> {
+  const [imports] = (await loadLexer()).parse(code);
   let out = code;
   for (const entry of imports) {
     if (entry.d < 0 || !out.startsWith('import', entry.ss)) continue; // static, import.meta

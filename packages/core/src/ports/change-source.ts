@@ -74,6 +74,12 @@ export interface ChangeSource {
    * @returns The files present at start (sorted absolute paths), for which nothing is emitted.
    */
   start(onBatch: (batch: ChangeBatch) => void, onError?: (error: Error) => void): Promise<readonly string[]>;
+  /**
+   * Begin, before `start`, what starting will wait for (loading a native
+   * watcher in its thread), so it overlaps the rest of a reloader's start-up.
+   * Optional; must not throw. `start` works without it.
+   */
+  warmUp?(): void;
   /** Release every handle. Idempotent. */
   stop(): Promise<void>;
   /**

@@ -26,6 +26,18 @@ export type LoadResult =
     }
   | { file: string; ok: false; error: HotMcpError };
 
+/** How a batch is loaded (see {@link ModuleLoader.load}). */
+export interface LoadOptions {
+  /**
+   * The files were found when the reloader started and are loaded for the
+   * first time, before (or while) the server first lists them, as a plain
+   * server imports its tools: a loader may skip what guards a running server
+   * against a new version that never finishes importing (the runner's import
+   * preflight), keeping only a time limit on top-level `await`.
+   */
+  startup?: boolean;
+}
+
 /**
  * Port: loads the current version of files under the root and knows which
  * local modules import which.
@@ -36,7 +48,7 @@ export interface ModuleLoader {
    * local modules among them that the others import. Never rejects: a file
    * that fails yields a typed error and the previous version stays in use.
    */
-  load(files: readonly string[]): Promise<LoadResult[]>;
+  load(files: readonly string[], options?: LoadOptions): Promise<LoadResult[]>;
   /** Every file that imports one of `files`, directly or transitively (not the files themselves). */
   importersOf(files: Iterable<string>): Set<string>;
   /** Drop what is known about deleted files. */
@@ -47,6 +59,12 @@ export interface ModuleLoader {
    * starts and the folder is scanned. Must not throw.
    */
   warmUp?(): void;
+  /**
+   * Called once the files found at start-up have been loaded (well or not):
+   * begin what later loads need and the start-up's did not (the runner's
+   * import-preflight worker). Must not throw.
+   */
+  startupDone?(): void;
   /** Release the loader's resources. */
   close?(): Promise<void>;
 }

@@ -179,6 +179,13 @@ export class CoalescingChangeSource implements ChangeSource {
     await this.#chain;
   }
 
+  /** Warm up the wrapped source (see {@link ChangeSource.warmUp}). */
+  warmUp(): void {
+    try {
+      this.source.warmUp?.();
+    } catch {} // its start says what fails
+  }
+
   /** The wrapped source's listing (a rescan is not coalesced: it is the engine's own look at the disk). */
   rescan(): FileListing {
     return this.source.rescan();

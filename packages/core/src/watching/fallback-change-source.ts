@@ -121,6 +121,13 @@ export class FallbackChangeSource implements ChangeSource {
     return files;
   }
 
+  /** Warm up the primary source (see {@link ChangeSource.warmUp}). */
+  warmUp(): void {
+    try {
+      this.#primary.warmUp?.();
+    } catch {} // its start says what fails
+  }
+
   /** The listing of the source watching now (between two sources: the primary's, a look at the same disk). */
   rescan(): FileListing {
     return (this.#active ?? this.#primary).rescan();
