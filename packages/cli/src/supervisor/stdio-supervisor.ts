@@ -58,7 +58,12 @@ export interface SupervisorOptions {
   /** Receives every event (`child.started`, `child.crashed`, `restart`, `handshake.differs`, …). */
   onEvent?: (event: SupervisorEvent) => void;
   /** Where each crash is recorded in full (the process's stderr since it started): an audit sink of `@hotmcp/core`. */
-  audit?: { record(event: string, fields?: Record<string, unknown>): void; close?(): Promise<void> };
+  audit?: {
+    /** Record one event with its fields; never throws. */
+    record(event: string, fields?: Record<string, unknown>): void;
+    /** Flush and release the sink. */
+    close?(): Promise<void>;
+  };
   /**
    * Direct mode: the server process inherits the client's stdin and stdout and serves them
    * itself, so no message crosses the supervisor; it must run hotmcp's supervised stdio
@@ -113,7 +118,18 @@ interface Child {
   writing: boolean;
   /** Direct mode: what it wrote for the client before it served (sent once it does). */
   held: string[];
+  /** Direct mode: its notes are read in a batch later; calling this reads them now. */
+  notesPaused?: () => void;
 }
+
+/** The part of a pipe's libuv handle that stops and restarts reading. */
+interface PipeHandle {
+  readStop(): number;
+  readStart(): number;
+}
+
+/** Direct mode: how often the notes of a process that simply serves are read. */
+const NOTES_EVERY_MS = 20;
 
 interface InFlight {
   id: JsonRpcId;
@@ -248,6 +264,7 @@ class StdioSupervisor implements Supervisor {
   async close(): Promise<void> {
     if (this.#state === 'closed') return this.closed;
     this.#state = 'closed';
+    this.#readNotesNow();
     clearTimeout(this.#retryTimer);
     this.#waitReader?.destroy();
     this.#stopInput();
@@ -429,6 +446,11 @@ class StdioSupervisor implements Supervisor {
       // A process that dies with commands unread resets the channel (ECONNRESET) once its notes are read.
       channel.on('error', () => {});
       readLines(channel, (line) => this.#note(child, line));
+      // While it simply serves, the notes are needed only once it ends or a restart begins: read them
+      // in batches (every NOTES_EVERY_MS) rather than on each write, so that the supervisor does not
+      // wake up, and take a core, for every request the client makes.
+      channel.on('data', () => this.#batchNotes(child, channel));
+      proc.on('exit', () => this.#readNotesNow());
     }
     let partial = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
@@ -556,6 +578,12 @@ class StdioSupervisor implements Supervisor {
    */
   async #plannedRestart(reason: string): Promise<void> {
     this.#state = 'starting';
+    // What the serving process noted since the last batch (the requests it is answering) is read
+    // by the loop's next poll for I/O, before the restart decides anything on it: a check phase
+    // may come before that poll, so wait for the second one.
+    if (this.#readNotesNow()) {
+      await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+    }
     this.#say(`restarting the server: ${reason}`);
     this.#event({ event: 'restart', reason });
     const old = this.#child;
@@ -795,6 +823,36 @@ class StdioSupervisor implements Supervisor {
       return;
     }
     this.#command(child, { in: typeof message === 'string' ? message : JSON.stringify(message) });
+  }
+
+  /**
+   * Direct mode: after a chunk of notes from the process that serves, stop reading its channel
+   * for NOTES_EVERY_MS (what it writes meanwhile waits in the pipe; its writes block only if
+   * the pipe fills). Any other time — a restart, a process starting or ending — notes are read
+   * as they come.
+   */
+  #batchNotes(child: Child, channel: Readable): void {
+    if (child.notesPaused || child !== this.#child || !child.serving || this.#state !== 'running') return;
+    const handle = (channel as Readable & { _handle?: PipeHandle | null })._handle;
+    if (typeof handle?.readStop !== 'function' || typeof handle.readStart !== 'function') return;
+    handle.readStop();
+    child.notesPaused = () => {
+      clearTimeout(timer);
+      child.notesPaused = undefined;
+      if (!channel.destroyed) handle.readStart();
+    };
+    const timer = setTimeout(() => child.notesPaused?.(), NOTES_EVERY_MS);
+  }
+
+  /** Direct mode: read every process's notes as they come again; true if some were waiting. */
+  #readNotesNow(): boolean {
+    let paused = false;
+    for (const child of this.#children.values()) {
+      if (!child.notesPaused) continue;
+      paused = true;
+      child.notesPaused();
+    }
+    return paused;
   }
 
   /** Direct mode: a command on a process's channel. */
