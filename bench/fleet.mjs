@@ -165,6 +165,7 @@ const publishResult = {
   p50Ms: round(percentile(latencies, 50)),
   p99Ms: round(percentile(latencies, 99)),
   maxMs: round(Math.max(...latencies)),
+  perBatchMs: latencies.map(round),
   calls,
   callsPerSecond: round(callsPerSecond),
   rate: process.env.RATE === 'max' ? 'max' : RATE,
