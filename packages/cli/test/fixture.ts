@@ -127,7 +127,7 @@ export async function connectDev(
   project: Project,
   entry: string,
   options: string[] = [],
-): Promise<{ client: Client; stderr(): string }> {
+): Promise<{ client: Client; transport: StdioClientTransport; errors: Error[]; stderr(): string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [bin, 'dev', ...options, entry],
@@ -140,8 +140,11 @@ export async function connectDev(
     stderr += chunk.toString();
   });
   const client = new Client({ name: 'hotmcp-cli-test', version: '0.0.0' });
+  // What the client could not make sense of (a broken line on the wire, say).
+  const errors: Error[] = [];
+  client.onerror = (error) => errors.push(error);
   await client.connect(transport);
-  return { client, stderr: () => stderr };
+  return { client, transport, errors, stderr: () => stderr };
 }
 
 /** The text of a tool call's first content item. */

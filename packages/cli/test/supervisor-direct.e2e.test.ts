@@ -3,10 +3,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bin, createProject, type Project } from './fixture.js';
+import { bin, connectDev, createProject, type Project } from './fixture.js';
 
 const poll = { timeout: 20_000, interval: 20 };
 let project: Project | undefined;
@@ -52,23 +51,9 @@ await server.connect(new StdioServerTransport());
 
 async function start() {
   project = await createProject({ 'src/server.ts': entry });
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [bin, 'dev', 'src/server.ts'],
-    cwd: project.dir,
-    env: { ...(process.env as Record<string, string>), HOTMCP_AUDIT_LOG: join(project.dir, 'audit.log') },
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const client = new Client({ name: 'direct-test', version: '1.0.0' });
-  const errors: Error[] = [];
-  client.onerror = (error) => errors.push(error);
-  await client.connect(transport);
-  closers.push(() => client.close());
-  return { client, transport, errors, stderr: () => stderr };
+  const session = await connectDev(project, 'src/server.ts');
+  closers.push(() => session.client.close());
+  return session;
 }
 
 const text = async (result: Promise<unknown>) =>
