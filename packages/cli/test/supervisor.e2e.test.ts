@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,12 +48,13 @@ const superviseArgs = () => [
   fixtureServer,
 ];
 
-async function start(): Promise<Running> {
+async function start(env?: Record<string, string>): Promise<Running> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: superviseArgs(),
     cwd: dir,
     stderr: 'pipe',
+    ...(env ? { env: { ...(process.env as Record<string, string>), ...env } } : {}),
   });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => {
@@ -186,14 +187,16 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
   it('starts a new process that needs a port the draining old one still holds again once the old one is gone, and the old one first from then on', async () => {
     const port = await freePort();
     writeFileSync(join(dir, 'caps.json'), JSON.stringify({ port }));
-    const running = await start();
+    // The old process may drain for as long as the test needs, however slow the machine.
+    const running = await start({ SUPERVISE_DRAIN_MS: '120000' });
     const { client } = running;
     const first = await whoami(client);
-    // The old process holds the port for as long as it drains this call; the new one starts meanwhile.
-    // Long enough for the new one to start on a loaded machine, within the 5 s the old one may drain.
-    const slow = client.callTool({ name: 'slow', arguments: { ms: 4000 } });
+    // The old process holds the port until the new one has failed to bind it: this call ends only then.
+    const held = client.callTool({ name: 'hold', arguments: {} }, undefined, { timeout: 120_000 });
     await client.callTool({ name: 'ask_restart', arguments: {} });
-    expect(textOf(await slow)).toBe(`slept 4000 in ${first.pid}`);
+    await waitFor(() => expect(existsSync(join(dir, 'bind-failed'))).toBe(true), 60_000);
+    writeFileSync(join(dir, 'release'), '');
+    expect(textOf(await held)).toBe(`held in ${first.pid}`);
     const second = await waitFor(async () => {
       const now = await whoami(client);
       expect(now.pid).not.toBe(first.pid);
@@ -204,7 +207,7 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     await waitFor(async () => expect((await whoami(client)).pid).not.toBe(second.pid));
     expect(running.stderr().match(/ended while the old one still ran/g)).toHaveLength(1);
     expect(running.errors).toEqual([]);
-  });
+  }, 120_000);
 
   it('reports capabilities that differ after a restart as a log message and on stderr', async () => {
     const running = await start();
