@@ -37,6 +37,11 @@ export interface SupervisorOptions {
    * supervisor's), so it boots while the supervisor's code loads.
    */
   first?: ChildProcess;
+  /**
+   * With `first`: when it was spawned (ms since the epoch). A `restartOn` file changed since then,
+   * before the supervisor began to watch, restarts it.
+   */
+  firstSpawnedAt?: number;
   /** Its working folder; `--restart-on` globs are relative to it. Default: `process.cwd()`. */
   cwd?: string;
   /** Its environment. Default: `process.env`. */
@@ -230,6 +235,8 @@ class StdioSupervisor implements Supervisor {
             restartOn,
             (file) => this.restart(`${file} changed`),
             (error) => this.#say(`cannot watch the restart files: ${error.message}`),
+            0,
+            options.first ? options.firstSpawnedAt : undefined,
           );
   }
 
