@@ -55,6 +55,7 @@ export class RunnerPreflight {
   private preflight: ImportPreflight | undefined;
   /** The warm-up job in the worker, which a batch waits for rather than starting a cold worker of its own. */
   private warming: Promise<unknown> = Promise.resolve();
+  private warmingUp = false;
 
   constructor(
     private readonly root: string,
@@ -76,6 +77,7 @@ export class RunnerPreflight {
   warmUpWith(compile: () => Promise<PreflightSource>, externals: Array<[string, string, boolean]>): void {
     const preflight = this.preflight;
     if (preflight === undefined) return;
+    this.warmingUp = true;
     this.warming = this.warming
       .then(async () => {
         const module = await compile();
@@ -84,7 +86,10 @@ export class RunnerPreflight {
           true,
         );
       })
-      .catch(() => {}); // a warm-up that fails leaves the first batch as it was without one
+      .catch(() => {}) // a warm-up that fails leaves the first batch as it was without one
+      .finally(() => {
+        this.warmingUp = false;
+      });
   }
 
   /**
@@ -102,7 +107,11 @@ export class RunnerPreflight {
   ): Promise<PreflightFindings> {
     const findings: PreflightFindings = { timersLeft: new Map(), thrownAt: new Map() };
     const timeoutMs = preflightTimeout(this.option);
-    await this.warming;
+    if (this.warmingUp) {
+      // The warm-up keeps nothing alive; a batch waiting for it does, as its own job would.
+      const alive = setInterval(() => {}, 60_000);
+      await this.warming.finally(() => clearInterval(alive));
+    }
     const closure = await closureOf(batch);
     // A module that imports one that already failed (a syntax error, a missing import) fails here, naming
     // that one: the worker, given no compilation of it, would compile it itself, loading esbuild there,
