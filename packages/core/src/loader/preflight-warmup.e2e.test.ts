@@ -111,3 +111,44 @@ export const loaded = true;
   expect(first).toMatch(/^worker \d+$/);
   expect(second).toBe(first);
 }, 20_000);
+
+it('evaluates the first batch after the start-up in the worker that warmed up, even while the warm-up runs', async () => {
+  const log = join(base, 'threads.log');
+  const tool = join(base, 'tools', 'tool.js');
+  await writeFile(
+    tool,
+    `import { appendFileSync } from 'node:fs';
+import { isMainThread, threadId } from 'node:worker_threads';
+appendFileSync(${JSON.stringify(log)}, (isMainThread ? 'main' : 'worker ' + threadId) + '\\n');
+export const loaded = true;
+`,
+  );
+  // @hotmcp/core, as the root's modules resolve it, says in which thread it was imported (once per thread).
+  await writeFile(
+    join(base, 'node_modules', '@hotmcp', 'core', 'index.js'),
+    `import { appendFileSync } from 'node:fs';
+import { isMainThread, threadId } from 'node:worker_threads';
+appendFileSync(${JSON.stringify(log)}, 'core ' + (isMainThread ? 'main' : 'worker ' + threadId) + '\\n');
+`,
+  );
+  const driver = `
+    import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+    const loader = new RunnerModuleLoader({
+      root: ${JSON.stringify(join(base, 'tools'))}, include: [], exclude: [], deny: [], denyFiles: [],
+      preflight: { timeoutMs: 2000 },
+    });
+    loader.warmUp();
+    loader.startupDone(); // the worker starts and runs its warm-up; the batch below comes at once
+    const [result] = await loader.load([${JSON.stringify(tool)}]);
+    if (!result.ok) throw result.error;
+    await loader.close();
+  `;
+  const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', driver], { cwd: base });
+  expect(stderr).toBe('');
+  const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  // One worker thread: it imported @hotmcp/core ahead, and evaluated the batch's module before the main thread did.
+  const workers = new Set(lines.filter((line) => line.includes('worker')).map((line) => line.split(' ').at(-1)));
+  expect(workers.size).toBe(1);
+  const [id] = workers;
+  expect(lines).toEqual([`core worker ${id}`, `worker ${id}`, 'main']);
+}, 20_000);

@@ -282,6 +282,7 @@ port.on('message', async (job: PreflightJob) => {
     await loader.load(job.files);
   } finally {
     throwSites.watch(false);
+    if (job.warmUp) loader.forget(job.files);
   }
   const open = await leftOpenAfter(idle);
   // Timers still running once the batch is done, handed to the modules that started them.

@@ -78,6 +78,8 @@ export interface PreflightJob {
   sources: PreflightSource[];
   /** `[importing file, specifier, json]` of what the modules import from outside the root. */
   externals: Array<[string, string, boolean]>;
+  /** A warm-up: the worker forgets the modules once evaluated (they are no files of the root). */
+  warmUp?: boolean;
 }
 
 /** Where a module's top-level code threw a value that is no Error (file and line in the root). */
@@ -183,6 +185,8 @@ const MAX_JOBS = 1000;
 export class ImportPreflight {
   private spare: Spare | undefined;
   private readonly warm = new Map<string, [string, string, boolean]>();
+  /** The worker evaluating a job now (stopped by close()). */
+  private busy: Worker | undefined;
   private closed = false;
   private warned = false;
   /** Why no worker can be started here at all (Node's permission model without --allow-worker, say). */
@@ -202,7 +206,12 @@ export class ImportPreflight {
     if (this.spare === undefined && !this.closed) this.spare = this.trySpawn();
   }
 
-  async run(job: PreflightJob): Promise<PreflightOutcome> {
+  /**
+   * Evaluate `job` in the warm worker. `background`: a warm-up, which neither
+   * keeps the process alive nor says the preflight is unavailable.
+   */
+  async run(job: PreflightJob, background = false): Promise<PreflightOutcome> {
+    if (background && this.closed) return { kind: 'unavailable', reason: 'the preflight is closed' };
     for (const external of job.externals) {
       if (this.warm.size >= MAX_WARM) break;
       this.warm.set(`${external[0]}\0${external[1]}`, external);
@@ -211,12 +220,15 @@ export class ImportPreflight {
     this.spare = undefined;
     if (spare === undefined) return this.unavailable(this.impossible as string);
     let outcome: PreflightOutcome;
-    spare.worker.ref(); // the process waits for the answer
+    if (!background) spare.worker.ref(); // the process waits for the answer
+    this.busy = spare.worker;
     try {
-      await withLimit(spare.ready, READY_LIMIT_MS, 'the worker did not start');
-      outcome = await this.evaluate(spare.worker, job);
+      await withLimit(spare.ready, READY_LIMIT_MS, 'the worker did not start', background);
+      outcome = await this.evaluate(spare.worker, job, background);
     } catch (error) {
       outcome = { kind: 'unavailable', reason: error instanceof Error ? error.message : String(error) };
+    } finally {
+      this.busy = undefined;
     }
     spare.jobs++;
     if (outcome.kind === 'finished' && outcome.leftOpen.length === 0 && spare.jobs < MAX_JOBS && !this.closed) {
@@ -228,7 +240,7 @@ export class ImportPreflight {
       await spare.worker.terminate();
       if (!this.closed) this.spare = this.trySpawn();
     }
-    return outcome.kind === 'unavailable' ? this.unavailable(outcome.reason) : outcome;
+    return outcome.kind === 'unavailable' && !background && !this.closed ? this.unavailable(outcome.reason) : outcome;
   }
 
   /** Said once on stderr: modules are then evaluated on the main thread without a time limit. */
@@ -257,7 +269,7 @@ export class ImportPreflight {
     this.closed = true;
     const spare = this.spare;
     this.spare = undefined;
-    await spare?.worker.terminate();
+    await Promise.all([spare?.worker.terminate(), this.busy?.terminate()]);
   }
 
   private spawn(): Spare {
@@ -297,7 +309,7 @@ export class ImportPreflight {
     return spare;
   }
 
-  private evaluate(worker: Worker, job: PreflightJob): Promise<PreflightOutcome> {
+  private evaluate(worker: Worker, job: PreflightJob, background: boolean): Promise<PreflightOutcome> {
     return new Promise((resolve) => {
       const running: string[] = [];
       const finished: string[] = [];
@@ -318,6 +330,7 @@ export class ImportPreflight {
       const arm = (ms: number) => {
         clearTimeout(timer);
         timer = setTimeout(() => settle({ kind: 'timeout', running: active(), finished: [...finished] }), ms);
+        if (background) timer.unref();
       };
       const onMessage = (message: PreflightMessage) => {
         if (message.type === 'imported') return void importing.delete(message.index);
@@ -367,10 +380,11 @@ export class ImportPreflight {
   }
 }
 
-function withLimit<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+function withLimit<T>(promise: Promise<T>, ms: number, what: string, unref = false): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+    if (unref) timer.unref();
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }

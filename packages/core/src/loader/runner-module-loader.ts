@@ -53,6 +53,34 @@ const NO_SITES: ReadonlyMap<string, ThrowSite> = new Map();
 const MAIN_THREAD_LIMIT_MS = 5_000;
 
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
+
+/** The most packages the warm-up module imports. */
+const MAX_WARM_UP_IMPORTS = 50;
+
+/**
+ * The module the preflight worker evaluates once the start-up is loaded, so
+ * the first reload finds the worker's runner, its inspector, the compiler's
+ * TypeScript path and the packages' code hot: TypeScript importing the
+ * packages the root's own modules import. No file of the root: nothing on
+ * disk, forgotten by the worker once evaluated, never evaluated here.
+ */
+function warmUpModule(
+  root: string,
+  externals: ReadonlyArray<[string, string, boolean]>,
+): { file: string; source: string; externals: Array<[string, string, boolean]> } {
+  const file = `${root}.hotmcp-warm-up.ts`;
+  const specifiers = [
+    ...new Set(
+      externals.flatMap(([from, specifier, json]) => (json || dirname(from) !== dirname(file) ? [] : [specifier])),
+    ),
+  ].slice(0, MAX_WARM_UP_IMPORTS);
+  const source = [
+    ...specifiers.map((specifier, index) => `import * as m${index} from ${JSON.stringify(specifier)};`),
+    `export const imported: unknown[] = [${specifiers.map((_, index) => `m${index}`).join(', ')}];`,
+    '',
+  ].join('\n');
+  return { file, source, externals: specifiers.map((specifier) => [file, specifier, false]) };
+}
 const JSON_IMPORT = { with: { type: 'json' } };
 
 /**
@@ -222,7 +250,8 @@ export class RunnerModuleLoader implements ModuleLoader {
 
   /**
    * Start the preflight worker for the reloads to come, importing ahead what
-   * the modules loaded at start-up import (and `@hotmcp/core`).
+   * the modules loaded at start-up import (and `@hotmcp/core`), then run the
+   * reload path once in the background (see {@link warmUpModule}).
    */
   startupDone(): void {
     // One per package and folder: a package resolves alike from every file of a folder.
@@ -231,8 +260,18 @@ export class RunnerModuleLoader implements ModuleLoader {
       externals.set(`${dirname(external[0])}\0${external[1]}`, [...external]);
     }
     this.startupExternals = [];
-    if (this.settings.preflight === false) return;
+    const option = this.settings.preflight;
+    if (option === false) return;
     this.preflight.warmUp([...externals.values()]);
+    // With `atStartup`, the worker evaluated the start-up's modules: hot already.
+    if (option?.atStartup !== true) {
+      const module = warmUpModule(this.root, [...externals.values()]);
+      this.preflight.warmUpWith(async () => {
+        const { transformModule } = await import('./runner-transform.js');
+        const { code, imports } = await transformModule(module.file, module.source);
+        return { file: module.file, source: module.source, code, imports };
+      }, module.externals);
+    }
   }
 
   async close(): Promise<void> {

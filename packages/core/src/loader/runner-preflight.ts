@@ -53,6 +53,9 @@ export interface PreflightFindings {
  */
 export class RunnerPreflight {
   private preflight: ImportPreflight | undefined;
+  /** The warm-up job in the worker, which a batch waits for rather than starting a cold worker of its own. */
+  private warming: Promise<unknown> = Promise.resolve();
+  private warmingUp = false;
 
   constructor(
     private readonly root: string,
@@ -63,6 +66,30 @@ export class RunnerPreflight {
   warmUp(externals: Array<[string, string, boolean]>): void {
     this.preflight ??= new ImportPreflight(preflightTimeout(this.option));
     this.preflight.warmUp(externals);
+  }
+
+  /**
+   * Have the warm worker evaluate a module that is no file of the root (`compile`
+   * gives its text and compilation) in the background, as it evaluates a batch:
+   * its runner, inspector and the packages' code are then hot for the first
+   * batch, which waits for this rather than taking a cold worker of its own.
+   */
+  warmUpWith(compile: () => Promise<PreflightSource>, externals: Array<[string, string, boolean]>): void {
+    const preflight = this.preflight;
+    if (preflight === undefined) return;
+    this.warmingUp = true;
+    this.warming = this.warming
+      .then(async () => {
+        const module = await compile();
+        await preflight.run(
+          { root: this.root, files: [module.file], sources: [module], externals, warmUp: true },
+          true,
+        );
+      })
+      .catch(() => {}) // a warm-up that fails leaves the first batch as it was without one
+      .finally(() => {
+        this.warmingUp = false;
+      });
   }
 
   /**
@@ -80,6 +107,11 @@ export class RunnerPreflight {
   ): Promise<PreflightFindings> {
     const findings: PreflightFindings = { timersLeft: new Map(), thrownAt: new Map() };
     const timeoutMs = preflightTimeout(this.option);
+    if (this.warmingUp) {
+      // The warm-up keeps nothing alive; a batch waiting for it does, as its own job would.
+      const alive = setInterval(() => {}, 60_000);
+      await this.warming.finally(() => clearInterval(alive));
+    }
     const closure = await closureOf(batch);
     // A module that imports one that already failed (a syntax error, a missing import) fails here, naming
     // that one: the worker, given no compilation of it, would compile it itself, loading esbuild there,
