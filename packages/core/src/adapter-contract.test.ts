@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import satisfies from 'semver/functions/satisfies.js';
+import { describe, expect, it } from 'vitest';
 import { assertAdapter, caretSatisfies } from './adapter-contract.js';
 import { isHotMcpError } from './errors.js';
 import { FakeRegistryAdapter } from './testing/index.js';
