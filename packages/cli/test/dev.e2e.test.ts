@@ -81,7 +81,8 @@ describe('hotmcp dev', () => {
     const dev = await connectDev(project, 'src/server.ts');
     closers.push(() => dev.client.close());
     expect(dev.client.getServerCapabilities()?.tools?.listChanged).toBe(true);
-    expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
+    // (The server process's stderr shows once the supervisor has loaded, after the first answers.)
+    await expect.poll(() => dev.stderr().match(/does not advertise listChanged for tools/g)?.length, poll).toBe(1);
     expect(await callText(dev.client, 'hit')).toBe('v1 1');
 
     await project.write('src/cache.ts', cache('v2'));
@@ -109,6 +110,7 @@ describe('hotmcp dev', () => {
     supervised = await superviseDev(project, 'src/server.ts');
     const { client, messages } = supervised;
     expect(await callText(client, 'hit')).toBe('v1 1');
+    await expect.poll(() => supervised?.served(), poll).toBe(true);
 
     // A new server version cannot be applied to the running server.
     await project.write('src/server.ts', server('2.0.0'));

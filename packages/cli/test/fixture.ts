@@ -63,7 +63,10 @@ export function runCli(args: string[], cwd: string): Promise<{ code: number | nu
 export interface Supervised {
   client: Client;
   child: ChildProcess;
+  /** What it sent on the IPC channel, but the message that it serves. */
   messages: unknown[];
+  /** Whether it said it serves (`{ type: 'hotmcp:serving' }`, once its first requests are answered). */
+  served(): boolean;
   stderr(): string;
   close(): Promise<void>;
 }
@@ -76,7 +79,11 @@ export async function superviseDev(project: Project, entry: string): Promise<Sup
     env: { ...process.env, HOTMCP_AUDIT_LOG: join(project.dir, 'audit.log') },
   });
   const messages: unknown[] = [];
-  child.on('message', (message) => messages.push(message));
+  let served = false;
+  child.on('message', (message) => {
+    if ((message as { type?: unknown } | null)?.type === 'hotmcp:serving') served = true;
+    else messages.push(message);
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -88,6 +95,7 @@ export async function superviseDev(project: Project, entry: string): Promise<Sup
     client,
     child,
     messages,
+    served: () => served,
     stderr: () => stderr,
     async close() {
       await client.close();

@@ -307,6 +307,26 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     await waitFor(() => expect(running.stderr()).toMatch(/slow call cancelled/));
   });
 
+  it('passes a cancellation to the old process while it drains a restart, which then ends', async () => {
+    const running = await start({ SUPERVISE_DRAIN_MS: '120000', SUPERVISE_EVENTS: '1' });
+    const first = await whoami(running.client);
+    const abort = new AbortController();
+    const slow = running.client.callTool({ name: 'slow', arguments: { ms: 120_000 } }, undefined, {
+      signal: abort.signal,
+      timeout: 120_000,
+    });
+    await running.client.callTool({ name: 'ask_restart', arguments: {} });
+    await waitFor(() =>
+      expect(running.stderr()).toMatch(mode === 'direct' ? /"event":"child.stopped_reading"/ : /restarting the server/),
+    );
+    abort.abort('no longer needed');
+    await expect(slow).rejects.toThrow();
+    await waitFor(() => expect(running.stderr()).toContain(`slow call cancelled in ${first.pid}`));
+    // With nothing left to drain, the old process stops and the new one serves.
+    await waitFor(async () => expect((await whoami(running.client)).pid).not.toBe(first.pid));
+    expect(running.errors).toEqual([]);
+  }, 60_000);
+
   it('backs off a crash loop, tells the client with the last stderr lines, and recovers once the server starts', async () => {
     const running = await start();
     await running.client.setLoggingLevel('debug');

@@ -150,18 +150,20 @@ function sdksOf(entry: string): Array<(typeof SDK_MODULES)[number]> {
 export async function startNative(
   entry: string,
   args: readonly string[],
-  guard: () => Writable,
+  /** The stdout guard (its module may still be loading). */
+  guard: Promise<() => Writable>,
   warn: (line: string) => void,
   timeout: Promise<'timeout'>,
 ): Promise<NativeStart | 'timeout'> {
   const since = Date.now();
   const importFrom = importerFor(entry);
-  const sdks = await Promise.all(
-    sdksOf(entry).map(async ([mcp, server]) => {
+  const [guardStdout, ...sdks] = await Promise.all([
+    guard,
+    ...sdksOf(entry).map(async ([mcp, server]) => {
       const [mcpModule, serverModule] = await Promise.all([importFrom(mcp), importFrom(server)]);
       return { McpServer: mcpModule.McpServer, Server: serverModule.Server };
     }),
-  );
+  ]);
   mark('SDK imported');
 
   let phase: 'first run' | 'taken over' = 'first run';
@@ -170,7 +172,7 @@ export async function startNative(
   const built = new WeakMap<object, Built>();
   let live: AnyObject | undefined;
   let warned = false;
-  const stdout = guard();
+  const stdout = guardStdout();
   const uncaught: unknown[] = [];
   const onUncaught = (error: unknown) => {
     uncaught.push(error);

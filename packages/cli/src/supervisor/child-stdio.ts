@@ -3,6 +3,9 @@ import { fstatSync } from 'node:fs';
 /** The environment variable that asks a server process for direct mode (see `dev/supervised-stdio.ts`). */
 const SUPERVISOR_FD_ENV = 'HOTMCP_SUPERVISOR_FD';
 
+/** What a server process of `hotmcp dev` sends over IPC once it has answered its client's first requests. */
+export const SERVING_MESSAGE = 'hotmcp:serving';
+
 /**
  * The stdio and environment of a server process. Relay mode: its stdin and stdout are pipes to
  * the supervisor, IPC on fd 3. Direct mode: the channel to the supervisor on fd 3, IPC on fd 4,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
+import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import type picomatchType from 'picomatch';
@@ -31,7 +31,9 @@ const EMPTY_SETTLE_MS = 50;
  * of one save arrive together and are read as one after `settleMs` (default
  * 0: the next turn of the event loop, no fixed wait). A file read empty is
  * read again 50 ms later (a save that truncates, then writes); any other
- * save that lands in parts restarts once per part seen.
+ * save that lands in parts restarts once per part seen. A matching file
+ * modified after `changedSince` (ms since the epoch), before the watch
+ * began, counts as changed once.
  */
 export function watchRestartFiles(
   cwd: string,
@@ -39,6 +41,7 @@ export function watchRestartFiles(
   onChange: (file: string) => void,
   onError: (error: Error) => void,
   settleMs = 0,
+  changedSince?: number,
 ): () => void {
   const root = resolve(cwd);
   const picomatch = loadPicomatch();
@@ -95,11 +98,23 @@ export function watchRestartFiles(
     }
     for (const name of names) {
       const file = join(folder, name);
-      if (matches(file)) digests.set(file, digest(file));
+      if (!matches(file)) continue;
+      digests.set(file, digest(file));
+      if (changedSince !== undefined && modifiedAfter(file, changedSince)) queueMicrotask(() => onChange(file));
     }
   }
   return () => {
     for (const watcher of watchers) watcher.close();
     for (const timer of timers.values()) clearTimeout(timer);
   };
+}
+
+/** Modified between `time` and now (a time ahead of the clock, from an archive say, says nothing). */
+function modifiedAfter(file: string, time: number): boolean {
+  try {
+    const { mtimeMs } = statSync(file);
+    return mtimeMs > time && mtimeMs <= Date.now();
+  } catch {
+    return false;
+  }
 }

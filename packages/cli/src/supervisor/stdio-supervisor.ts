@@ -37,6 +37,11 @@ export interface SupervisorOptions {
    * supervisor's), so it boots while the supervisor's code loads.
    */
   first?: ChildProcess;
+  /**
+   * With `first`: when it was spawned (ms since the epoch). A `restartOn` file changed since then,
+   * before the supervisor began to watch, restarts it.
+   */
+  firstSpawnedAt?: number;
   /** Its working folder; `--restart-on` globs are relative to it. Default: `process.cwd()`. */
   cwd?: string;
   /** Its environment. Default: `process.env`. */
@@ -136,7 +141,12 @@ const NOTES_EVERY_MS = 20;
 interface InFlight {
   id: JsonRpcId;
   generation: number;
+  /** The client cancelled it: it may never be answered, and is not answered for the process. */
+  cancelled?: boolean;
 }
+
+/** How long a drain waits for a process to act on a cancellation it was sent (it need not answer). */
+const CANCEL_GRACE_MS = 1000;
 
 const STDERR_TAIL = 20;
 const STDERR_AUDIT = 64 * 1024;
@@ -232,6 +242,8 @@ class StdioSupervisor implements Supervisor {
             restartOn,
             (file) => this.restart(`${file} changed`),
             (error) => this.#say(`cannot watch the restart files: ${error.message}`),
+            0,
+            options.first ? options.firstSpawnedAt : undefined,
           );
   }
 
@@ -337,7 +349,25 @@ class StdioSupervisor implements Supervisor {
     const child = owner && this.#children.get(owner.generation);
     if (!child) return false;
     this.#send(child, read.line);
+    this.#settled(requestId);
     return true;
+  }
+
+  /**
+   * A request the client cancelled: its process may answer it or not (the SDKs do not), so no
+   * drain waits for it and no crash answers it.
+   */
+  #settled(requestId: JsonRpcId): void {
+    const key = idKey(requestId);
+    const request = this.#inFlight.get(key);
+    if (!request || request.cancelled) return;
+    request.cancelled = true;
+    // A moment to act on it (a drain that ended at once would stop the process before it read it).
+    setTimeout(() => {
+      if (this.#inFlight.get(key) !== request) return;
+      this.#inFlight.delete(key);
+      for (const check of this.#drainWaiters) check();
+    }, CANCEL_GRACE_MS).unref();
   }
 
   /** The client answers a request of the server's: route it to the process that asked, if it still runs. */
@@ -506,6 +536,7 @@ class StdioSupervisor implements Supervisor {
     for (const [key, request] of this.#inFlight) {
       if (request.generation !== child.generation) continue;
       this.#inFlight.delete(key);
+      if (request.cancelled) continue;
       this.#emit({
         jsonrpc: '2.0',
         id: request.id,
@@ -902,7 +933,11 @@ class StdioSupervisor implements Supervisor {
       for (const message of note.k as JsonRpcMessage[]) {
         // A listen stream stays open for good: it is replayed, never failed.
         if (this.#session.fromClient(message)) this.#inFlight.delete(idKey(message.id as JsonRpcId));
-        else if (message.method === 'notifications/cancelled') this.#forwardCancel(child, message);
+        else if (message.method === 'notifications/cancelled') {
+          this.#forwardCancel(child, message);
+          const requestId = message.params?.requestId;
+          if (typeof requestId === 'string' || typeof requestId === 'number') this.#settled(requestId);
+        }
       }
     }
     if (typeof note.p === 'string') child.partial = note.p;
@@ -1004,6 +1039,7 @@ class StdioSupervisor implements Supervisor {
           const child = owner && this.#children.get(owner.generation);
           if (child && !child.gone) {
             this.#send(child, message);
+            this.#settled(requestId as JsonRpcId);
             continue;
           }
         }
