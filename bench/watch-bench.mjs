@@ -10,7 +10,7 @@
 // 3. batches produced by a 300-file checkout-like change made by another process;
 // 4. list_changed notifications the example server sends for 300 new tool files
 //    and for a checkout rewriting them, over real stdio;
-// 5. scan cost: core's fast-glob scan (`scanFiles`: what the native watcher and
+// 5. scan cost: core's scan (`scanFiles`: what the native watcher and
 //    rescans use; the poll watcher walks with the same `walkFiles`) against
 //    the hand-written scanner it replaced, kept below as the baseline, in the same
 //    run, with 1,000 and 10,000 files (`node bench/watch-bench.mjs --scan` runs
@@ -306,9 +306,10 @@ async function server(kind) {
 // ---------------------------------------------------------------- 5. scan cost
 
 /**
- * The baseline: the hand-written scanner core used before fast-glob (its
- * `scanFiles` up to 0.x), kept as it was: readdir with file types, one stat
- * per entered folder and per selected file.
+ * The baseline: the first hand-written scanner of core (its `scanFiles` up
+ * to 0.x, before fast-glob and the walk that replaced it), kept as it was:
+ * readdir with file types, one stat per entered folder and per selected file,
+ * and an lstat per selected file.
  */
 function handWrittenScan(filter, dir = filter.root) {
   const scan = { files: new Map(), dirs: new Map() };
@@ -352,7 +353,7 @@ function scanCost(size, rounds) {
   const filter = createPathFilter({ root, ...SELECT });
   const scanners = {
     'hand-written (baseline)': () => handWrittenScan(filter).files.size,
-    'fast-glob scanFiles': () => scanFiles(filter).files.size,
+    'scanFiles (readdir walk)': () => scanFiles(filter).files.size,
   };
   const times = Object.fromEntries(Object.keys(scanners).map((name) => [name, []]));
   const found = {};

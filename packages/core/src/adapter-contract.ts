@@ -10,6 +10,26 @@ const valid = lazyRequire<typeof validFunction>('semver/functions/valid.js');
 /** The adapter contract versions this core drives. */
 export const SUPPORTED_CONTRACT_VERSIONS: readonly number[] = [1];
 
+const PART = '(0|[1-9]\\d*)';
+const PLAIN_VERSION = new RegExp(`^${PART}\\.${PART}\\.${PART}$`);
+const CARET_RANGE = new RegExp(`^\\^${PART}\\.${PART}\\.${PART}$`);
+
+/**
+ * Whether a plain `A.B.C` version satisfies a plain `^X.Y.Z` range, as semver judges it (the range every
+ * adapter of this repository declares); undefined for any other form, which semver judges. Loading semver
+ * costs a start several milliseconds of CPU.
+ */
+export function caretSatisfies(version: string, range: string): boolean | undefined {
+  const v = PLAIN_VERSION.exec(version);
+  const r = CARET_RANGE.exec(range);
+  if (v === null || r === null) return undefined;
+  const [a, b, c] = v.slice(1).map(Number) as [number, number, number];
+  const [x, y, z] = r.slice(1).map(Number) as [number, number, number];
+  if (x > 0) return a === x && (b > y || (b === y && c >= z));
+  if (y > 0) return a === 0 && b === y && c >= z;
+  return a === 0 && b === 0 && c === z;
+}
+
 function incompatible(message: string): HotMcpError {
   return new HotMcpError('HOTMCP_ERR_ADAPTER_INCOMPATIBLE', message);
 }
@@ -32,7 +52,9 @@ export function assertAdapter(adapter: unknown): asserts adapter is ToolRegistry
     if (typeof candidate[method] !== 'function') throw incompatible(`${name} has no ${method}() method`);
   }
   const sdk = candidate.sdk;
-  if (sdk?.version !== undefined && valid()(sdk.version) && !satisfies()(sdk.version, sdk.range)) {
+  if (sdk?.version === undefined) return;
+  const fits = caretSatisfies(sdk.version, sdk.range) ?? (!valid()(sdk.version) || satisfies()(sdk.version, sdk.range));
+  if (!fits) {
     throw incompatible(`${name} supports ${sdk.name} ${sdk.range}, but the server runs ${sdk.name} ${sdk.version}`);
   }
 }

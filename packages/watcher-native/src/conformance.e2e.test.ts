@@ -9,3 +9,16 @@ changeSourceConformance('NativeChangeSource', createNativeChangeSource, {
     exportName: 'createNativeChangeSource',
   },
 });
+
+// As createReloader runs it where polling can take over: start() resolves after the first scan, the OS watcher follows.
+changeSourceConformance(
+  'NativeChangeSource (awaitWatcher: false)',
+  (options) => createNativeChangeSource({ ...options, awaitWatcher: false }),
+  {
+    child: {
+      module: fileURLToPath(new URL('../dist/index.js', import.meta.url)),
+      exportName: 'createNativeChangeSource',
+      options: { awaitWatcher: false },
+    },
+  },
+);

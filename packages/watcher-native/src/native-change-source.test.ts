@@ -2,7 +2,13 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type ChangeBatch, type ChangeSource, createFallbackChangeSource, createReloader } from '@hotmcp/core';
+import {
+  type ChangeBatch,
+  type ChangeSource,
+  createFallbackChangeSource,
+  createReloader,
+  type FallbackEvent,
+} from '@hotmcp/core';
 import { FakeModuleLoader, FakeRegistryAdapter, MemoryAuditSink, waitUntil } from '@hotmcp/core/testing';
 import { isFatalWatcherError } from '@hotmcp/core/watching';
 import { createPollChangeSource } from '@hotmcp/watcher-poll';
@@ -140,6 +146,100 @@ describe('NativeChangeSource', () => {
     });
   });
 
+  it('with awaitWatcher: false, resolves start after its first scan and emits what was written before it watched', async () => {
+    const kept = write('tools/kept.ts');
+    let release = () => {};
+    const loaded = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { watcher } = breakableParcel();
+    const source = createNativeChangeSource({
+      ...options(),
+      awaitWatcher: false,
+      watcher: async () => {
+        await loaded;
+        return watcher;
+      },
+    });
+    const { files, batches, until } = await collect(source);
+    expect(files).toEqual([kept]);
+    // A new folder: no fs.watch hint sees it, only the rescan once the OS watcher is subscribed.
+    const early = write('other/early.ts');
+    release();
+    await source.watching();
+    await until(() => batches.some((batch) => batch.added.includes(early)), 'early.ts reported once watching');
+    const later = write('other/later.ts');
+    await until(() => batches.some((batch) => batch.added.includes(later)), 'later.ts reported by the OS watcher');
+  });
+
+  it('with awaitWatcher: false, reports an OS watcher that cannot load as fatal after start', async () => {
+    const kept = write('tools/kept.ts');
+    const source = createNativeChangeSource({
+      ...options(),
+      awaitWatcher: false,
+      watcher: async () => {
+        throw new Error('No prebuild or local build of @parcel/watcher found');
+      },
+    });
+    const { files, errors } = await collect(source);
+    expect(files).toEqual([kept]);
+    await source.watching();
+    expect(errors).toHaveLength(1);
+    expect(isFatalWatcherError(errors[0])).toBe(true);
+    expect(errors[0]?.message).toContain('cannot load @parcel/watcher: No prebuild');
+  });
+
+  it('with awaitWatcher: false, stopped while subscribing, lets go of the subscription before stop() resolves', async () => {
+    const broken = breakableParcel();
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let asked = false;
+    const source = createNativeChangeSource({
+      ...options(),
+      awaitWatcher: false,
+      watcher: {
+        async subscribe(...args) {
+          asked = true;
+          await gate;
+          return broken.watcher.subscribe(...args);
+        },
+      },
+    });
+    await source.start(() => {});
+    await waitUntil(() => asked, { timeoutMs: WAIT_MS, what: 'the subscription asked for' });
+    const stopping = source.stop();
+    open();
+    await stopping;
+    expect(broken.unsubscribed()).toBe(1);
+  });
+
+  it('with awaitWatcher: false, is replaced by polling as at start when its OS watcher cannot load', async () => {
+    const kept = write('tools/kept.ts');
+    const fallbacks: FallbackEvent[] = [];
+    const started: string[] = [];
+    const source = createFallbackChangeSource({
+      primary: createNativeChangeSource({
+        ...options(),
+        awaitWatcher: false,
+        watcher: async () => {
+          throw new Error('No prebuild or local build of @parcel/watcher found');
+        },
+      }),
+      fallback: () => createPollChangeSource(options()),
+      onFallback: (event) => fallbacks.push(event),
+      onStarted: (which) => started.push(which),
+    });
+    const { files, batches, until } = await collect(source);
+    expect(files).toEqual([kept]);
+    await until(() => source.current === 'fallback', 'polling to take over');
+    expect(fallbacks).toMatchObject([{ phase: 'start', replaced: true }]);
+    expect(started).toEqual(['fallback']);
+    const after = write('tools/after.ts');
+    await until(() => batches.some((batch) => batch.added.includes(after)), 'after.ts seen by polling');
+  });
+
   it('reports edits, new files and deletions in watched folders from fs.watch hints alone', async () => {
     // An OS watcher that never delivers: every batch here comes from the fs.watch hints.
     const silent: ParcelWatcher = { subscribe: async () => ({ unsubscribe: async () => {} }) };
@@ -262,6 +362,11 @@ describe('createReloader with @hotmcp/watcher-native installed', () => {
     const reloader = await createReloader({ root, adapter: new FakeRegistryAdapter(), loader, audit });
     cleanups.push(() => reloader.stop());
     await reloader.start();
+    // Started without waiting for the OS watcher (polling would take over from a failure): audited once it watches.
+    await waitUntil(() => audit.events.some((event) => event.event === 'watcher.started'), {
+      timeoutMs: WAIT_MS,
+      what: 'watcher.started',
+    });
     expect(audit.events.find((event) => event.event === 'watcher.started')).toMatchObject({ watcher: 'native' });
     const file = write('tools/new.ts');
     await waitUntil(

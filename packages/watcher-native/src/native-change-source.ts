@@ -6,6 +6,7 @@ import {
   type ChangeSourceOptions,
   type FileListing,
   HotMcpError,
+  isHotMcpError,
 } from '@hotmcp/core';
 import {
   createPathFilter,
@@ -53,6 +54,15 @@ export interface NativeChangeSourceOptions extends ChangeSourceOptions {
   watcher?: ParcelWatcher | (() => Promise<ParcelWatcher>);
   /** How often the root is checked for having been deleted, moved or replaced, in ms. Default 500. */
   rootCheckMs?: number;
+  /**
+   * Whether `start()` waits for the OS watcher: loaded and subscribed, and rejects when it cannot be. Default
+   * `true`. `false`: `start()` resolves after its first scan (and once the folders found are watched with
+   * `fs.watch`); the OS watcher is loaded and subscribed after that, the root scanned again then and every
+   * difference emitted, so nothing written meanwhile is missed. A failure to load or subscribe is then
+   * reported through `onError` as fatal (see `isFatalWatcherError`); `watching()` resolves once the OS watcher
+   * watches or has failed. `createReloader` uses `false` where polling takes over from a failure.
+   */
+  awaitWatcher?: boolean;
 }
 
 type OnBatch = (batch: ChangeBatch) => void;
@@ -145,11 +155,18 @@ export class NativeChangeSource implements ChangeSource {
   readonly #filter: PathFilter;
   readonly #load: () => Promise<ParcelWatcher>;
   readonly #rootCheckMs: number;
+  readonly #awaitWatcher: boolean;
 
   #parcel: ParcelWatcher | undefined;
   /** The OS watcher being loaded, from `warmUp()` or `start()`. */
   #loading: Promise<ParcelWatcher> | undefined;
   #subscription: { unsubscribe(): Promise<void> } | undefined;
+  /** A subscription started after `start()` resolved (`awaitWatcher: false`), until it is made; `stop()` waits for it. */
+  #subscribing: Promise<void> | undefined;
+  /** Resolves once the OS watcher of the current start watches, or has failed to. */
+  #watching: Promise<void> = Promise.resolve();
+  /** The OS watcher of this start is not subscribed yet (`awaitWatcher: false`): it rescans once it is. */
+  #watchPending = false;
   /** Stamp of every file reported (or found at start). */
   #files = new Map<string, string>();
   /** Inode of every folder seen. */
@@ -189,6 +206,7 @@ export class NativeChangeSource implements ChangeSource {
     const given = options.watcher;
     this.#load = typeof given === 'function' ? given : given ? async () => given : loadParcel;
     this.#rootCheckMs = rootCheckMs;
+    this.#awaitWatcher = options.awaitWatcher ?? true;
   }
 
   /**
@@ -215,6 +233,8 @@ export class NativeChangeSource implements ChangeSource {
    * Load the OS watcher, subscribe to the root, then scan it as the baseline.
    * Rejects with `HOTMCP_ERR_WATCHER_FAILED` when the binary does not load, the
    * root is missing, or subscribing fails (ENOSPC: the inotify watch limit).
+   * With `awaitWatcher: false`, scans the root and resolves; the OS watcher
+   * follows (see {@link NativeChangeSourceOptions.awaitWatcher}).
    */
   async start(onBatch: OnBatch, onError?: OnError): Promise<readonly string[]> {
     if (this.#running) throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', 'NativeChangeSource is already started');
@@ -225,23 +245,17 @@ export class NativeChangeSource implements ChangeSource {
     this.#files = new Map();
     this.#dirs = new Map();
     this.#rootGone = false;
+    this.#watchPending = false;
     try {
-      try {
-        this.#parcel ??= await this.#loadParcel();
-      } catch (cause) {
-        throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot load @parcel/watcher: ${messageOf(cause)}`, {
-          cause,
-        });
-      }
+      if (this.#awaitWatcher) await this.#loadWatcher();
       const root = statSync(this.#root, { throwIfNoEntry: false });
       if (!root?.isDirectory()) {
         throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot watch ${this.#root}: not a directory`);
       }
-      await this.#subscribe(generation);
-      if (generation !== this.#generation) {
-        // Stopped while subscribing: stop() could not see this subscription.
-        await this.#unsubscribe();
-        return [];
+      if (this.#awaitWatcher) {
+        await this.#subscribe(generation);
+        // Stopped while subscribing: the subscription was let go.
+        if (generation !== this.#generation) return [];
       }
       const scan = scanFiles(this.#filter, (error) => this.#report(generation, error));
       this.#files = scan.files;
@@ -256,9 +270,75 @@ export class NativeChangeSource implements ChangeSource {
       }
       throw error;
     }
+    if (this.#awaitWatcher) {
+      this.#watching = Promise.resolve();
+      this.#startWatchdog(generation);
+    } else {
+      this.#watchPending = true;
+      this.#watching = this.#watchLate(generation).catch((error) => this.#report(generation, error));
+    }
+    return [...this.#files.keys()].sort();
+  }
+
+  /**
+   * Resolves once the OS watcher of the current start watches the root, or has failed to (reported through
+   * `onError` as fatal). At once when `start()` waited for it, or the source is stopped.
+   */
+  watching(): Promise<void> {
+    return this.#watching;
+  }
+
+  /** The OS watcher, loaded (`HOTMCP_ERR_WATCHER_FAILED` when it cannot be). */
+  async #loadWatcher(): Promise<ParcelWatcher> {
+    try {
+      this.#parcel ??= await this.#loadParcel();
+      return this.#parcel;
+    } catch (cause) {
+      throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot load @parcel/watcher: ${messageOf(cause)}`, {
+        cause,
+      });
+    }
+  }
+
+  /**
+   * `awaitWatcher: false`: load and subscribe the OS watcher after `start()`, then rescan, emitting whatever
+   * changed since the first scan (the `fs.watch` hints saw most of it already). A failure is fatal, unless the
+   * root went away meanwhile: the root check reports that, and watches it again once it is back.
+   */
+  async #watchLate(generation: number): Promise<void> {
+    try {
+      await this.#loadWatcher();
+      if (generation !== this.#generation) return;
+      const subscribing = this.#subscribe(generation);
+      const settled = subscribing.then(
+        () => {},
+        () => {},
+      );
+      this.#subscribing = settled;
+      try {
+        await subscribing;
+      } finally {
+        if (this.#subscribing === settled) this.#subscribing = undefined;
+      }
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      this.#watchPending = false;
+      if (statSync(this.#root, { throwIfNoEntry: false })?.isDirectory()) {
+        this.#die(generation, error, messageOf(error));
+        return;
+      }
+      this.#rootIno = 0; // gone: the root check says so, and watches it afresh once it is back
+    }
+    if (generation !== this.#generation) return;
+    const subscribed = this.#watchPending;
+    this.#watchPending = false;
+    this.#startWatchdog(generation);
+    if (subscribed) this.#enqueue(generation, async () => this.#catchUp(generation));
+  }
+
+  #startWatchdog(generation: number): void {
     this.#watchdog = setInterval(() => this.#enqueue(generation, () => this.#checkRoot(generation)), this.#rootCheckMs);
     this.#watchdog.unref(); // never keeps the process alive on its own
-    return [...this.#files.keys()].sort();
   }
 
   /** Unsubscribe and wait for events being processed. Idempotent. */
@@ -268,8 +348,10 @@ export class NativeChangeSource implements ChangeSource {
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     this.#watchdog = undefined;
     this.#closeHints();
+    await this.#subscribing;
     await this.#chain;
     await this.#unsubscribe();
+    this.#watching = Promise.resolve();
   }
 
   /** List the root now (one full scan, emitting nothing); unreadable paths and outside links go to `onError`. */
@@ -282,10 +364,12 @@ export class NativeChangeSource implements ChangeSource {
     return currentStamp(file);
   }
 
+  /** Subscribe to the root; a subscription made after `stop()` (or a later start) is let go at once. */
   async #subscribe(generation: number): Promise<void> {
     const parcel = this.#parcel as ParcelWatcher;
+    let subscription: { unsubscribe(): Promise<void> };
     try {
-      this.#subscription = await parcel.subscribe(
+      subscription = await parcel.subscribe(
         this.#root,
         (error, events) => {
           if (generation !== this.#generation) return;
@@ -297,6 +381,8 @@ export class NativeChangeSource implements ChangeSource {
     } catch (cause) {
       throw new HotMcpError('HOTMCP_ERR_WATCHER_FAILED', `cannot watch ${this.#root}: ${messageOf(cause)}`, { cause });
     }
+    if (generation === this.#generation) this.#subscription = subscription;
+    else await subscription.unsubscribe().catch(() => {});
   }
 
   /** Watch the folder of each file with `fs.watch` (a new folder, or one re-created since it was watched). */
@@ -522,6 +608,8 @@ export class NativeChangeSource implements ChangeSource {
 
   /** Subscribe afresh (the OS watcher then watches every folder) and rescan, emitting the difference. */
   async #refresh(generation: number): Promise<void> {
+    // Not subscribed yet: the subscription on its way watches every folder, and is followed by a rescan.
+    if (this.#watchPending) return;
     await this.#unsubscribe();
     try {
       await this.#subscribe(generation);
@@ -529,9 +617,26 @@ export class NativeChangeSource implements ChangeSource {
       this.#die(generation, error);
       return;
     }
+    this.#catchUp(generation, false);
+  }
+
+  /**
+   * Rescan the root and emit the difference with what is known. `strict`: a file whose known stamp was too
+   * fresh to trust counts as changed (just after the first scan: a same-size rewrite in the same clock tick,
+   * between that scan and the `fs.watch` of its folder, leaves the same metadata); otherwise, with no event to
+   * go on, only a visible difference counts.
+   */
+  #catchUp(generation: number, strict = true): void {
     let scan: FileScan;
+    // What could not be read is unknown, not gone: the files known under it are kept.
+    const unreadable: string[] = [];
     try {
-      scan = scanFiles(this.#filter, (error) => this.#report(generation, error));
+      scan = scanFiles(this.#filter, (error) => {
+        const where =
+          isHotMcpError(error) && error.code === 'HOTMCP_ERR_WATCHER_FAILED' ? error.details?.path : undefined;
+        if (typeof where === 'string') unreadable.push(where);
+        this.#report(generation, error);
+      });
     } catch {
       return; // the root went away meanwhile: the root check reports it
     }
@@ -539,10 +644,13 @@ export class NativeChangeSource implements ChangeSource {
     for (const [file, stamp] of scan.files) {
       const before = this.#files.get(file);
       if (before === undefined) batch.added.push(file);
-      // No event to go on here: only a visible difference counts (a fresh stamp is not a change).
-      else if (!sameMetadata(before, stamp)) batch.changed.push(file);
+      else if (strict ? !sameStamp(before, stamp) : !sameMetadata(before, stamp)) batch.changed.push(file);
     }
-    for (const file of this.#files.keys()) if (!scan.files.has(file)) batch.removed.push(file);
+    for (const [file, stamp] of this.#files) {
+      if (scan.files.has(file)) continue;
+      if (unreadable.some((where) => file === where || isInside(where, file))) scan.files.set(file, stamp);
+      else batch.removed.push(file);
+    }
     this.#files = scan.files;
     this.#dirs = scan.dirs;
     this.#rootIno = scan.dirs.get(this.#root) ?? this.#rootIno;
@@ -601,7 +709,11 @@ export class NativeChangeSource implements ChangeSource {
   }
 
   /** The OS watcher failed: report it as fatal and release everything. */
-  #die(generation: number, cause: unknown): void {
+  #die(
+    generation: number,
+    cause: unknown,
+    message = `native watcher of ${this.#root} failed: ${messageOf(cause)}`,
+  ): void {
     if (generation !== this.#generation) return;
     this.#generation++;
     this.#running = false;
@@ -609,7 +721,7 @@ export class NativeChangeSource implements ChangeSource {
     this.#watchdog = undefined;
     this.#closeHints();
     void this.#unsubscribe();
-    this.#report(this.#generation, watcherDied(`native watcher of ${this.#root} failed: ${messageOf(cause)}`, cause));
+    this.#report(this.#generation, watcherDied(message, cause));
   }
 
   #report(generation: number, error: unknown): void {

@@ -303,7 +303,7 @@ export class PollChangeSource implements ChangeSource {
   }
 
   /**
-   * A new folder: walk it (fast-glob, one listing per folder), record it and
+   * A new folder: walk it (one listing per folder), record it and
    * every folder inside, and stamp their files. A folder's key comes from a
    * stat after the walk: one modified since shortly before the walk began, or
    * not read in full, keeps an empty key, so the next tick lists it again.

@@ -80,6 +80,14 @@ export interface ChangeSource {
    * Optional; must not throw. `start` works without it.
    */
   warmUp?(): void;
+  /**
+   * Optional, for a source whose `start` may resolve before it watches (after
+   * its first scan, its OS watcher still on the way; changes made meanwhile
+   * are emitted once it watches): resolves once it watches, or has failed to
+   * (a failure is reported through `onError` as fatal). Never rejects.
+   * Without it, the source watches once `start` resolves.
+   */
+  watching?(): Promise<void>;
   /** Release every handle. Idempotent. */
   stop(): Promise<void>;
   /**

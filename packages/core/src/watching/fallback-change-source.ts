@@ -19,7 +19,10 @@ export function isFatalWatcherError(error: unknown): boolean {
 export interface FallbackEvent {
   /** Why the primary source is not used any more. */
   reason: Error;
-  /** `start`: the primary could not start; `runtime`: it died while watching. */
+  /**
+   * `start`: the primary could not start, or (a source whose `start` resolves before it watches, see
+   * `ChangeSource.watching`) could not begin watching; `runtime`: it died while watching.
+   */
   phase: 'start' | 'runtime';
   /** Whether a fallback took over (false when there is none, or it failed too). */
   replaced: boolean;
@@ -65,6 +68,8 @@ export class FallbackChangeSource implements ChangeSource {
   #onError: ((error: Error) => void) | undefined;
   readonly #names: { primary: string; fallback: string };
   #watcher: string | undefined;
+  /** The primary has started and does not watch yet (see {@link ChangeSource.watching}): a failure now is a start's. */
+  #primaryStarting = false;
 
   constructor(options: FallbackChangeSourceOptions) {
     this.#names = { primary: 'primary', fallback: 'fallback', ...options.names };
@@ -96,6 +101,7 @@ export class FallbackChangeSource implements ChangeSource {
     this.#onBatch = onBatch;
     this.#onError = onError;
     this.#gaveUp = false;
+    this.#primaryStarting = false;
     let files: readonly string[];
     try {
       files = await this.#startSource(generation, this.#primary);
@@ -117,7 +123,16 @@ export class FallbackChangeSource implements ChangeSource {
     }
     this.#known = new Set(files);
     this.#watcher = this.#names[this.current as 'primary' | 'fallback'];
-    this.#onStarted?.(this.current as 'primary' | 'fallback');
+    const active = this.#active;
+    if (active === this.#primary && active.watching !== undefined) {
+      // Started, not watching yet: said started once it watches (a failure meanwhile is the start's).
+      this.#primaryStarting = true;
+      void active.watching().then(() => {
+        if (generation !== this.#generation || this.#active !== active || this.#gaveUp) return;
+        this.#primaryStarting = false;
+        this.#onStarted?.('primary');
+      });
+    } else this.#onStarted?.(this.current as 'primary' | 'fallback');
     return files;
   }
 
@@ -140,6 +155,7 @@ export class FallbackChangeSource implements ChangeSource {
 
   async stop(): Promise<void> {
     this.#generation++;
+    this.#primaryStarting = false;
     const active = this.#active;
     this.#active = undefined;
     await this.#switching;
@@ -171,19 +187,21 @@ export class FallbackChangeSource implements ChangeSource {
     } catch {}
     if (from === this.#primary && !this.#gaveUp && isFatalWatcherError(error)) {
       this.#gaveUp = true;
-      this.#switching = this.#replace(generation, error).finally(() => {
+      const phase = this.#primaryStarting ? 'start' : 'runtime';
+      this.#primaryStarting = false;
+      this.#switching = this.#replace(generation, error, phase).finally(() => {
         this.#switching = undefined;
       });
     }
   }
 
-  async #replace(generation: number, reason: Error): Promise<void> {
+  async #replace(generation: number, reason: Error, phase: FallbackEvent['phase']): Promise<void> {
     const primary = this.#primary;
     this.#active = undefined;
     await primary.stop().catch(() => {});
     if (!this.#fallback) {
       this.#watcher = 'none';
-      this.#tell({ reason, phase: 'runtime', replaced: false });
+      this.#tell({ reason, phase, replaced: false });
       return;
     }
     let fallback: ChangeSource | undefined;
@@ -195,7 +213,7 @@ export class FallbackChangeSource implements ChangeSource {
     } catch (error) {
       this.#active = undefined;
       this.#watcher = 'none';
-      this.#tell({ reason, phase: 'runtime', replaced: false });
+      this.#tell({ reason, phase, replaced: false });
       this.#onError?.(asError(error));
       return;
     }
@@ -204,7 +222,7 @@ export class FallbackChangeSource implements ChangeSource {
       return;
     }
     this.#watcher = this.#names.fallback;
-    this.#tell({ reason, phase: 'runtime', replaced: true });
+    this.#tell({ reason, phase, replaced: true });
     this.#onStarted?.('fallback');
     const now = new Set(files);
     const batch: ChangeBatch = { added: [], changed: [], removed: [] };

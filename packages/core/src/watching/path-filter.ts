@@ -29,7 +29,7 @@ export interface PathFilter {
   /** True when the absolute folder `dir` may hold reported files (the root always may). */
   enters(dir: string): boolean;
   /**
-   * The same selection as globs for a directory walker (fast-glob), relative
+   * The same selection as globs for a directory walker (such as fast-glob), relative
    * to the root: `patterns` reach every folder {@link enters} allows (and more
    * files than {@link includes} selects), `ignore` prunes excluded folders,
    * `dot` says whether dot-folders are walked. A walker's findings are checked

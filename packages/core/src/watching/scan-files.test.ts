@@ -24,7 +24,7 @@ afterEach(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-describe('scanFiles (fast-glob)', () => {
+describe('scanFiles', () => {
   it('finds the selected files and entered folders, and nothing in pruned ones', () => {
     const kept = ['index.ts', 'tools/a.ts', 'tools/[x]/b.ts', 'tools/deep/er/c.ts'].map(write);
     for (const relative of [

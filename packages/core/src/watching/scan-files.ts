@@ -1,15 +1,10 @@
-import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type FastGlob from 'fast-glob';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import { fileStamp } from '../file-stamp.js';
 import { isInside } from '../inside-root.js';
-import { lazyRequire } from '../lazy-require.js';
-
 import type { FileListing } from '../ports/change-source.js';
 import type { PathFilter } from './path-filter.js';
-
-const fastGlob = lazyRequire<typeof FastGlob>('fast-glob');
 
 /** What one scan of a root found. */
 export interface FileScan {
@@ -30,74 +25,43 @@ export interface FileWalk {
 }
 
 /**
- * Walk `dir` (default: the filter's root) with fast-glob, synchronously, and
- * return the files the filter selects and the folders it enters, without
- * stamping them: one `readdir` per folder, file types from its entries and
- * no `stat` (fast-glob's `stats` would `lstat` every entry, and drop a whole
- * folder's listing when one entry vanished between the two).
- * Symlinked folders are not followed. A folder that cannot be read
+ * Walk `dir` (default: the filter's root), synchronously, and return the
+ * files the filter selects and the folders it enters, without stamping them:
+ * one `readdir` per folder entered (`filter.enters`), file types from its
+ * entries and no `stat` (which would `lstat` every entry). A plain walk: a
+ * glob library would cost every start its loading, and the filter decides
+ * anyway. Symlinked folders are not followed. A folder that cannot be read
  * (permission denied) is reported through `onError` as {@link unreadable}
  * and skipped, the rest of the walk goes on; folders that vanish mid-walk
  * are skipped silently.
  */
 export function walkFiles(filter: PathFilter, onError?: (error: Error) => void, dir: string = filter.root): FileWalk {
   const walk: FileWalk = { files: new Map(), dirs: [], failed: new Set() };
-  const relative = path.relative(filter.root, dir).split(path.sep).join('/');
-  if (relative !== '' && !isInside(filter.root, dir)) return walk;
-  const fg = fastGlob();
-  const patterns = relative === '' ? filter.walk.patterns : [`${fg.escapePath(relative)}/**`];
-  if (patterns.length === 0) return walk;
-  const entries = fg.sync([...patterns], {
-    cwd: filter.root,
-    ignore: [...filter.walk.ignore],
-    dot: filter.walk.dot,
-    onlyFiles: false,
-    followSymbolicLinks: false,
-    objectMode: true,
-    unique: false,
-    // One EACCES must not end the walk: every error is suppressed, and the adapter reports the unreadable folders.
-    suppressErrors: true,
-    fs: recordingFs(walk.failed, onError),
-  });
-  // Entered: `dir` itself, or a folder the filter enters whose parent is entered.
-  const entered = new Map<string, boolean>([[dir, true]]);
-  const enters = (folder: string): boolean => {
-    let known = entered.get(folder);
-    if (known === undefined) {
-      known = isInside(dir, folder) && filter.enters(folder) && enters(path.dirname(folder));
-      entered.set(folder, known);
-      if (known) walk.dirs.push(folder);
+  if (dir !== filter.root && !isInside(filter.root, dir)) return walk;
+  if (dir === filter.root && filter.walk.patterns.length === 0) return walk;
+  const folders = [dir];
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch (cause) {
+      walk.failed.add(folder);
+      if (!isGone(cause)) onError?.(unreadable(folder, cause));
+      continue;
     }
-    return known;
-  };
-  for (const entry of entries) {
-    const full = path.join(filter.root, entry.path);
-    const { dirent } = entry;
-    if (dirent.isDirectory()) enters(full);
-    else if ((dirent.isFile() || dirent.isSymbolicLink()) && enters(path.dirname(full)) && filter.includes(full)) {
-      walk.files.set(full, dirent.isSymbolicLink());
+    for (const entry of entries) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (filter.enters(full)) {
+          walk.dirs.push(full);
+          folders.push(full);
+        }
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && filter.includes(full)) {
+        walk.files.set(full, entry.isSymbolicLink());
+      }
     }
   }
   return walk;
-}
-
-/**
- * The `readdirSync` fast-glob calls, recording each folder it could not read
- * in `failed`, and reporting one it may not read (rather than one that went
- * away) before the error goes on to fast-glob, which skips it.
- */
-function recordingFs(failed: Set<string>, onError: ((error: Error) => void) | undefined) {
-  return {
-    readdirSync: ((folder: string, options?: { withFileTypes: true }) => {
-      try {
-        return readdirSync(folder, options as { withFileTypes: true });
-      } catch (cause) {
-        failed.add(folder);
-        if (!isGone(cause)) onError?.(unreadable(folder, cause));
-        throw cause;
-      }
-    }) as typeof readdirSync,
-  };
 }
 
 /**

@@ -34,6 +34,20 @@ class Stub implements ChangeSource {
   }
 }
 
+/** A source whose start resolves before it watches: `watching()` resolves once `watch()` is called. */
+class LateStub extends Stub {
+  #watched = () => {};
+  readonly #watching = new Promise<void>((resolve) => {
+    this.#watched = resolve;
+  });
+  watching(): Promise<void> {
+    return this.#watching;
+  }
+  watch(): void {
+    this.#watched();
+  }
+}
+
 function modules(options: { native?: Stub | false; poll?: Stub | false }) {
   const made: Stub[] = [];
   const native: NativeWatcherModule = {
@@ -85,6 +99,41 @@ describe('selectChangeSource', () => {
     await source.start(() => {});
     expect(audit.events).toMatchObject([{ event: 'watcher.started', watcher: 'native', root: settings.root }]);
     expect(lines).toEqual([]);
+    expect(native.options).toEqual({ ...settings, awaitWatcher: false });
+  });
+
+  it("'auto' audits the native source as started once it watches, when its start resolves before", async () => {
+    const native = new LateStub('native');
+    const { source, audit } = await select('auto', { native, poll: new Stub('poll') });
+    await source.start(() => {});
+    expect(eventsOf(audit)).toEqual([]);
+    native.watch();
+    await waitUntil(() => audit.events.length > 0, { timeoutMs: 2000, what: 'watcher.started' });
+    expect(audit.events).toMatchObject([{ event: 'watcher.started', watcher: 'native' }]);
+    expect(source.watcher).toBe('native');
+  });
+
+  it("'auto' polls when the native source fails to begin watching after its start resolved, as a start's fallback", async () => {
+    const native = new LateStub('native');
+    const poll = new Stub('poll');
+    const { source, audit, lines } = await select('auto', { native, poll });
+    await source.start(() => {});
+    native.onError?.(watcherDied('cannot load @parcel/watcher: No prebuild'));
+    native.watch();
+    await waitUntil(() => source.current === 'fallback', { timeoutMs: 2000, what: 'polling to take over' });
+    expect(lines).toEqual([
+      `hotmcp: native file watching is unavailable (cannot load @parcel/watcher: No prebuild); polling ${settings.root} instead\n`,
+    ]);
+    expect(audit.events).toMatchObject([
+      { event: 'watcher.fallback', from: 'native', to: 'poll', phase: 'start' },
+      { event: 'watcher.started', watcher: 'poll' },
+    ]);
+  });
+
+  it("'native' waits for the native source's watcher at start", async () => {
+    const native = new Stub('native');
+    const { source } = await select('native', { native, poll: new Stub('poll') });
+    await source.start(() => {});
     expect(native.options).toEqual(settings);
   });
 

@@ -11,8 +11,11 @@ export const WATCHER_KINDS: readonly WatcherKind[] = ['auto', 'native', 'poll'];
 
 /** What `@hotmcp/watcher-native` exports that core uses. */
 export interface NativeWatcherModule {
-  /** Make an OS-event change source for the options. */
-  createNativeChangeSource(options: ChangeSourceOptions): ChangeSource;
+  /**
+   * Make an OS-event change source for the options. `awaitWatcher: false` (given when polling can take over):
+   * its `start` may resolve after its first scan, before its OS watcher is loaded and watching.
+   */
+  createNativeChangeSource(options: ChangeSourceOptions & { awaitWatcher?: boolean }): ChangeSource;
 }
 
 /** What `@hotmcp/watcher-poll` exports that core uses. */
@@ -68,6 +71,9 @@ function missing(what: string, packages: string[]): HotMcpError {
  *   fallback: when the native watcher cannot start (its binary does not load,
  *   subscribing fails with ENOSPC, …) or dies while watching, polling takes
  *   over; that is said once on stderr and audited as `watcher.fallback`.
+ *   The native source's start does not wait for its OS watcher here (the
+ *   first scan is enough to start; the watcher follows, and a failure of it
+ *   is the start's fallback).
  *   Without `@hotmcp/watcher-native`, polling.
  *
  * Every choice is audited as `watcher.started` with `watcher: 'native' | 'poll'`;
@@ -97,7 +103,7 @@ export async function selectChangeSource(selection: ChangeSourceSelection): Prom
     });
   }
   return new FallbackChangeSource({
-    primary: native.createNativeChangeSource(options),
+    primary: native.createNativeChangeSource(poll ? { ...options, awaitWatcher: false } : options),
     names: { primary: 'native', fallback: 'poll' },
     ...(poll && { fallback: () => poll.createPollChangeSource(pollOptions) }),
     onStarted: (which) => started(which === 'primary' ? 'native' : 'poll'),
