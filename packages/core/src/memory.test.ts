@@ -1,4 +1,4 @@
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { afterEach, expect, it } from 'vitest';
 import { RECLAIM_AFTER_BYTES, reclaimAfterReloads } from './memory.js';
 
@@ -6,7 +6,7 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 const forcedMajorGcs: number[] = [];
 const observer = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
-    const { kind, flags } = entry.detail as { kind: number; flags: number };
+    const { kind, flags } = (entry as PerformanceEntry & { detail: { kind: number; flags: number } }).detail;
     if (kind === constants.NODE_PERFORMANCE_GC_MAJOR && flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) {
       forcedMajorGcs.push(entry.startTime);
     }

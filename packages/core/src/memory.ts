@@ -26,23 +26,30 @@ export function exposeGc(): ((options?: object) => void) | undefined {
  */
 export const RECLAIM_AFTER_BYTES = 24 * 1024 * 1024;
 /** V8 12 and later (Node 22 and later) take a last-resort flavour, which also gives back the pages V8 keeps for reuse. */
-const lastResort = Number(process.versions.v8.split('.')[0]) >= 12;
+const LAST_RESORT =
+  Number(process.versions.v8.split('.')[0]) >= 12
+    ? { type: 'major', execution: 'sync', flavor: 'last-resort' }
+    : undefined;
 
 let gc: ((options?: object) => void) | undefined | null = null;
 /** The process's RSS after the last collection (or when first asked). */
-let floor: number | undefined;
+let mark: number | undefined;
+/** The process's RSS after the last last-resort collection (or when first asked). */
+let floor = 0;
 let scheduled = false;
 
 /**
  * Once the reloads queued are done: when the process's RSS has grown by more
- * than {@link RECLAIM_AFTER_BYTES} since the last time, collect the main
- * thread's garbage (a last-resort GC where V8 has it, giving back the pages
- * it pools too). Each reload compiles and evaluates a new version of its
- * modules and lets the old one go; under a fast pace of edits V8 lets that
- * garbage, and the pages it frees, pile up for tens of MB before it collects
- * or returns them (on Node 24, pooled pages only go back after a memory-reducing
- * GC, which never runs while the edits keep coming). A server that does not
- * reload never gets here; one that does pays one pause every few dozen reloads.
+ * than {@link RECLAIM_AFTER_BYTES} since the last collection, collect the
+ * main thread's garbage. Each reload compiles and evaluates a new version of
+ * its modules and lets the old one go; under a fast pace of edits V8 lets that
+ * garbage pile up for tens of MB (over a hundred on Node 24) before it
+ * collects it. A full GC takes a few ms to a few tens of ms. On Node 22 and
+ * later V8 also keeps the pages it freed, for reuse, until a memory-reducing
+ * GC, which never runs while edits keep coming: when a full GC leaves the RSS
+ * more than the limit above what the last last-resort GC left, a last-resort
+ * GC (slower: several full GCs) gives them back. A server that does not reload
+ * never gets here.
  */
 export function reclaimAfterReloads(): void {
   if (scheduled) return;
@@ -50,14 +57,21 @@ export function reclaimAfterReloads(): void {
   setImmediate(() => {
     scheduled = false;
     const rss = process.memoryUsage.rss();
-    if (floor === undefined || rss < floor) {
-      floor = rss;
+    if (mark === undefined) {
+      mark = floor = rss;
       return;
     }
-    if (rss - floor < RECLAIM_AFTER_BYTES) return;
+    if (rss - mark < RECLAIM_AFTER_BYTES) {
+      if (rss < mark) mark = rss;
+      return;
+    }
     if (gc === null) gc = exposeGc();
     if (gc === undefined) return;
-    gc(lastResort ? { type: 'major', execution: 'sync', flavor: 'last-resort' } : undefined);
-    floor = process.memoryUsage.rss();
+    gc();
+    mark = process.memoryUsage.rss();
+    if (LAST_RESORT && mark - floor >= RECLAIM_AFTER_BYTES) {
+      gc(LAST_RESORT);
+      mark = floor = process.memoryUsage.rss();
+    } else if (mark < floor) floor = mark;
   }).unref();
 }
