@@ -32,11 +32,20 @@ const LAST_RESORT =
     : undefined;
 
 let gc: ((options?: object) => void) | undefined | null = null;
-/** The process's RSS after the last collection (or when first asked). */
+/** The process's RSS once the last collection settled (or when first asked), lowered as V8's own GCs lower it. */
 let mark: number | undefined;
-/** The process's RSS after the last last-resort collection (or when first asked). */
+/** The process's RSS once the last last-resort collection settled (or when first asked). */
 let floor = 0;
+/** The kind of the last collection, until its result is read at the next check. */
+let settling: 'full' | 'last-resort' | undefined;
 let scheduled = false;
+
+/** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
+export interface ReclaimReport {
+  rssBefore: number;
+  kind: 'full' | 'last-resort';
+  durationMs: number;
+}
 
 /**
  * Once the reloads queued are done: when the process's RSS has grown by more
@@ -46,12 +55,14 @@ let scheduled = false;
  * garbage pile up for tens of MB (over a hundred on Node 24) before it
  * collects it. A full GC takes a few ms to a few tens of ms. On Node 22 and
  * later V8 also keeps the pages it freed, for reuse, until a memory-reducing
- * GC, which never runs while edits keep coming: when a full GC leaves the RSS
- * more than the limit above what the last last-resort GC left, a last-resort
- * GC (slower: several full GCs) gives them back. A server that does not reload
- * never gets here.
+ * GC, which never runs while edits keep coming: when what a full GC left is
+ * still more than the limit above what the last last-resort GC left, a
+ * last-resort GC (slower: several full GCs) gives them back. What a
+ * collection left is read at the next check, once V8 has swept and unmapped
+ * in the background what it freed. A server that does not reload never gets
+ * here.
  */
-export function reclaimAfterReloads(): void {
+export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
   if (scheduled) return;
   scheduled = true;
   setImmediate(() => {
@@ -61,17 +72,23 @@ export function reclaimAfterReloads(): void {
       mark = floor = rss;
       return;
     }
-    if (rss - mark < RECLAIM_AFTER_BYTES) {
-      if (rss < mark) mark = rss;
+    const collect = (kind: 'full' | 'last-resort') => {
+      if (gc === null) gc = exposeGc();
+      if (gc === undefined) return;
+      const started = performance.now();
+      gc(kind === 'last-resort' ? LAST_RESORT : undefined);
+      settling = kind;
+      report?.({ rssBefore: rss, kind, durationMs: Math.round(performance.now() - started) });
+    };
+    if (settling !== undefined) {
+      const kind = settling;
+      settling = undefined;
+      mark = rss;
+      if (kind === 'last-resort' || rss < floor) floor = rss;
+      else if (LAST_RESORT && rss - floor >= RECLAIM_AFTER_BYTES) collect('last-resort');
       return;
     }
-    if (gc === null) gc = exposeGc();
-    if (gc === undefined) return;
-    gc();
-    mark = process.memoryUsage.rss();
-    if (LAST_RESORT && mark - floor >= RECLAIM_AFTER_BYTES) {
-      gc(LAST_RESORT);
-      mark = floor = process.memoryUsage.rss();
-    } else if (mark < floor) floor = mark;
+    if (rss < mark) mark = rss;
+    else if (rss - mark >= RECLAIM_AFTER_BYTES) collect('full');
   }).unref();
 }

@@ -364,7 +364,7 @@ export class ReloadEngine {
       }
     } finally {
       this.draining = undefined;
-      if (this.running) reclaimAfterReloads();
+      if (this.running) reclaimAfterReloads((fields) => this.audit.record('memory.reclaimed', { ...fields }));
     }
   }
 
