@@ -2,7 +2,8 @@
 //
 //   node bench/example-memory.mjs [stdio|http …]   (RELOADS=200,1000; MEMORY_NODES=<node>,… adds Nodes;
 //   MEMORY_JSON=<file> keeps the raw samples; SERVER_NODE_ARGS='--no-maglev' runs the server with Node
-//   options; HOTMCP_MEMORY_MAPS=1 records every anonymous mapping's RSS)
+//   options; HOTMCP_MEMORY_MAPS=1 records every anonymous mapping's RSS; HOTMCP_MEMORY_TRIM=1 then calls
+//   glibc's malloc_trim(0) in the server through gdb, to tell memory malloc holds freed from memory in use)
 //   pnpm bench:loaders runs it too (see bench/loader-memory.mjs).
 //
 // The server (examples/sdk-v1-server over stdio, examples/http-sessions over Streamable HTTP with
@@ -13,7 +14,7 @@
 // heap, external and array-buffer memory after the GCs, the preflight workers' heap before and
 // after their GC, and the RSS of its child processes (esbuild's service). HOTMCP_MEMORY_SNAPSHOTS=
 // <folder> writes heap snapshots of the main thread and of each preflight worker at every sample.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +140,13 @@ export async function measureExample(example, node, reloads, log = () => {}) {
       while (version - 10 < target) await reload();
       log(`  ${example} on ${node === process.execPath ? process.version : node}: ${target} reloads`);
       result.at[target] = await sample(pid, probeFile);
+    }
+    if (process.env.HOTMCP_MEMORY_TRIM) {
+      // Diagnosis: what glibc holds freed but not given back (malloc_trim(0) through gdb).
+      const before = processTreeRssKb(pid) * 1024;
+      execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', 'call (int)malloc_trim(0)'], { stdio: 'ignore' });
+      result.trimmed = { before, after: processTreeRssKb(pid) * 1024 };
+      log(`  malloc_trim(0): ${mb(before)} → ${mb(result.trimmed.after)}`);
     }
     return result;
   } finally {

@@ -346,5 +346,10 @@ if (process.argv[2] === '--child') {
   process.stdout.write(JSON.stringify(await child(scenario, loaderName, reloads.split(',').map(Number))));
 } else {
   if (typeof globalThis.gc !== 'function') process.stderr.write('(children run with --expose-gc themselves)\n');
+  if (!process.env.MEMORY_NODES) {
+    process.stderr.write(
+      '(memory on this Node only: MEMORY_NODES=<node binary>,… adds the rows of other Nodes, e.g. Node 24)\n',
+    );
+  }
   await main();
 }

@@ -58,7 +58,7 @@ function smaps() {
     const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (header) {
       const name = header[1];
-      range = line.split(' ', 1)[0];
+      range = line.split(' ', 2).join(' ');
       kind = name === '' ? 'anonymous' : name.startsWith('/') ? 'file' : name;
       continue;
     }
@@ -68,6 +68,7 @@ function smaps() {
       if (process.env.HOTMCP_MEMORY_MAPS && kind === 'anonymous' && Number(rss[1]) > 0) maps[range] = Number(rss[1]);
     }
   }
+  kinds.threads = Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
   return process.env.HOTMCP_MEMORY_MAPS ? { ...kinds, maps } : kinds;
 }
 
@@ -96,18 +97,31 @@ async function collectWorkers() {
 
 async function collect() {
   const raw = snapshot();
+  const rawSmaps = smaps();
   const threads = await collectWorkers();
   for (let i = 0; i < 6; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     gc();
   }
   const fullGc = snapshot();
+  const fullGcSmaps = smaps();
   // Where V8 has it (Node 22 and later), a last-resort GC also gives back what V8 keeps for reuse
   // after a full GC: pooled pages, a grown young generation.
   if (lastResort) gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size]));
   if (snapshots) writeHeapSnapshot(`${snapshots}/main-${requests}.heapsnapshot`);
-  return { raw, fullGc, gc: snapshot(), spaces, smaps: smaps(), workers: workers.size, started, threads };
+  return {
+    raw,
+    fullGc,
+    gc: snapshot(),
+    spaces,
+    rawSmaps,
+    fullGcSmaps,
+    smaps: smaps(),
+    workers: workers.size,
+    started,
+    threads,
+  };
 }
 
 if (out && isMainThread) {

@@ -5,14 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSdkV1Adapter } from '@hotmcp/adapter-sdk-v1';
-import {
-  type AuditSink,
-  type ChangeSource,
-  createFanOutAdapter,
-  createReloader,
-  type PreflightOption,
-  type Reloader,
-} from '@hotmcp/core';
+import { type AuditSink, createFanOutAdapter, type FanOutRegistryAdapter } from '@hotmcp/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -20,8 +13,6 @@ import { SessionTable } from './session-table.js';
 
 /** Options of {@link createV1Sessions}. */
 export interface V1SessionsOptions {
-  /** The tools folder to hot-reload. */
-  toolsDir: string;
   audit: AuditSink;
   /**
    * How long a session may stay idle — no GET stream open (the channel
@@ -29,16 +20,6 @@ export interface V1SessionsOptions {
    * closed: a client that went away without a DELETE, or never listened.
    */
   graceMs: number;
-  /**
-   * Where changes come from instead of watching the folder (the fleet's Redis
-   * source): batches are applied as they come, not coalesced; one with
-   * `observe` is given the reloader, to report each batch's outcome.
-   */
-  changeSource?: ChangeSource & { observe?(reloader: Reloader): void };
-  /** The reloader's preflight (default: the reloader's own). */
-  preflight?: PreflightOption;
-  /** Register the control tools `hotmcp_status` and `hotmcp_reload` in every session. Default `false`. */
-  controlTools?: boolean;
 }
 
 /** The SDK 1.x endpoint: a request handler and what it holds. */
@@ -48,7 +29,10 @@ export interface V1Sessions {
   attached(): number;
   /** Sessions with their GET stream open: those a list_changed reaches right now. */
   streaming(): number;
-  reloader: Reloader;
+  /** The adapter the reloader commits to: every session of this endpoint is attached to it. */
+  fanOut: FanOutRegistryAdapter;
+  /** Attach another endpoint's fan-out, so each batch reaches its sessions too (not counted as a session). */
+  attachEndpoint(other: FanOutRegistryAdapter): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,8 +61,8 @@ function jsonRpcError(res: ServerResponse, status: number, message: string): voi
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
 }
 
-/** Start the reloader and return the handler of the SDK 1.x endpoint. */
-export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Sessions> {
+/** The handler of the SDK 1.x endpoint, and the fan-out to hand to the reloader. */
+export function createV1Sessions(options: V1SessionsOptions): V1Sessions {
   const sessions = new SessionTable<StreamableHTTPServerTransport>(options.graceMs);
   const fanOut = createFanOutAdapter({
     catalog: createSdkV1Adapter(createServer()),
@@ -86,17 +70,7 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
     // A session that could not take a batch still serves the old catalog: close it, its client reconnects.
     onSessionFailed: (adapter) => sessions.closeFor(adapter),
   });
-  const { changeSource } = options;
-  const reloader = await createReloader({
-    root: options.toolsDir,
-    adapter: fanOut,
-    audit: options.audit,
-    ...(changeSource && { changeSource, coalesce: false }),
-    ...(options.preflight !== undefined && { preflight: options.preflight }),
-    ...(options.controlTools && { controlTools: true }),
-  });
-  changeSource?.observe?.(reloader);
-  await reloader.start();
+  let endpoints = 0;
 
   async function open(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
     const server = createServer();
@@ -122,12 +96,13 @@ export async function createV1Sessions(options: V1SessionsOptions): Promise<V1Se
       if (req.method === 'POST' && isInitializeRequest(req.body)) return open(req, res);
       jsonRpcError(res, 400, 'Bad Request: no valid session id');
     },
-    attached: () => fanOut.size,
+    attached: () => fanOut.size - endpoints,
     streaming: () => sessions.streaming,
-    reloader,
-    async close() {
-      await sessions.closeAll();
-      await reloader.stop();
+    fanOut,
+    async attachEndpoint(other) {
+      await fanOut.attach(other);
+      endpoints++;
     },
+    close: () => sessions.closeAll(),
   };
 }

@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { createPacedEventBus, createSdkV2Adapter } from '@hotmcp/adapter-sdk-v2';
-import { type AuditSink, createFanOutAdapter, createReloader, type ListKind, type Reloader } from '@hotmcp/core';
+import { type AuditSink, createFanOutAdapter, type FanOutRegistryAdapter, type ListKind } from '@hotmcp/core';
 import {
   createMcpHandler,
   hostHeaderValidationResponse,
@@ -31,7 +31,6 @@ import { SessionTable } from './session-table.js';
 
 /** Options of {@link createV2Handler}. */
 export interface V2HandlerOptions {
-  toolsDir: string;
   audit: AuditSink;
   /** Most `subscriptions/listen` streams open at once. */
   maxSubscriptions: number;
@@ -49,7 +48,11 @@ export interface V2Handler {
   legacySessions(): number;
   /** Of those, the ones with their GET stream open. */
   legacyStreaming(): number;
-  reloader: Reloader;
+  /**
+   * The adapter batches reach this endpoint through: the reloader's, or a
+   * session attached to the SDK 1.x endpoint's fan-out when both are served.
+   */
+  fanOut: FanOutRegistryAdapter;
   close(): Promise<void>;
 }
 
@@ -78,8 +81,8 @@ const PUBLISH: Record<ListKind, keyof ServerNotifier> = {
   resource: 'resourcesChanged',
 };
 
-/** Start the reloader and return the handler of the SDK 2.x endpoint. */
-export async function createV2Handler(options: V2HandlerOptions): Promise<V2Handler> {
+/** The handler of the SDK 2.x endpoint, and its fan-out. */
+export function createV2Handler(options: V2HandlerOptions): V2Handler {
   // Streams are told a slice per event-loop turn: the first clients hear of a batch while the rest are being told.
   const bus = createPacedEventBus({ onerror: options.onerror });
   let notify: ServerNotifier | undefined;
@@ -94,8 +97,6 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
       for (const kind of notified) (notify?.[PUBLISH[kind]] as (() => void) | undefined)?.();
     },
   });
-  const reloader = await createReloader({ root: options.toolsDir, adapter: fanOut, audit: options.audit });
-  await reloader.start();
 
   const handler = createMcpHandler(
     async () => {
@@ -149,11 +150,10 @@ export async function createV2Handler(options: V2HandlerOptions): Promise<V2Hand
     subscriptions: () => bus.listenerCount,
     legacySessions: () => legacy.size,
     legacyStreaming: () => legacy.streaming,
-    reloader,
+    fanOut,
     async close() {
       await legacy.closeAll();
       await handler.close();
-      await reloader.stop();
     },
   };
 }

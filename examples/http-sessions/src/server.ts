@@ -12,7 +12,7 @@
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { type AuditSink, createWinstonAuditSink } from '@hotmcp/core';
+import { type AuditSink, createReloader, createWinstonAuditSink } from '@hotmcp/core';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { createV1Sessions } from './sdk-v1-sessions.js';
 import { createV2Handler } from './sdk-v2-handler.js';
@@ -30,8 +30,19 @@ const log = (message: string) => process.stderr.write(`hotmcp http-sessions: ${m
 const sink = createWinstonAuditSink(process.env.HOTMCP_AUDIT_LOG ? { path: process.env.HOTMCP_AUDIT_LOG } : {});
 const audit: AuditSink = { record: (event, fields) => sink.record(event, fields), close: async () => {} };
 
-// Opt-in fleet mode: the SDK 1.x endpoint's tools come from a Redis Stream (written into toolsDir, which the
-// SDK 2.x endpoint keeps watching); without HOTMCP_REDIS_URL nothing of it is loaded.
+const v1 = sdks.has('v1') ? createV1Sessions({ audit, graceMs }) : undefined;
+const v2 = sdks.has('v2')
+  ? createV2Handler({ audit, maxSubscriptions, graceMs, onerror: (error) => log(error.message) })
+  : undefined;
+// One reloader serves both endpoints: it commits each batch to the first endpoint's fan-out, and the
+// second's is attached to that one as a session. Each version of a module is loaded and checked once,
+// however many endpoints and sessions there are.
+const adapter = v1?.fanOut ?? v2?.fanOut;
+if (adapter === undefined) throw new Error(`HOTMCP_SDKS names no endpoint (v1, v2): ${process.env.HOTMCP_SDKS}`);
+if (v1 && v2) await v1.attachEndpoint(v2.fanOut);
+
+// Opt-in fleet mode: the tools come from a Redis Stream (written into toolsDir); without HOTMCP_REDIS_URL
+// nothing of it is loaded.
 const redisUrl = process.env.HOTMCP_REDIS_URL;
 const changeSource = redisUrl
   ? (await import('@hotmcp/source-redis')).createRedisChangeSource({
@@ -42,22 +53,18 @@ const changeSource = redisUrl
       audit,
     })
   : undefined;
-if (changeSource && !sdks.has('v1')) throw new Error('HOTMCP_REDIS_URL needs the v1 endpoint (HOTMCP_SDKS=v1,...)');
-
 const preflightMs = process.env.HOTMCP_PREFLIGHT_TIMEOUT_MS;
-const v1 = sdks.has('v1')
-  ? await createV1Sessions({
-      toolsDir,
-      audit,
-      graceMs,
-      ...(changeSource && { changeSource }),
-      ...(preflightMs && { preflight: { timeoutMs: Number(preflightMs) } }),
-      controlTools: process.env.HOTMCP_CONTROL_TOOLS === '1',
-    })
-  : undefined;
-const v2 = sdks.has('v2')
-  ? await createV2Handler({ toolsDir, audit, maxSubscriptions, graceMs, onerror: (error) => log(error.message) })
-  : undefined;
+const reloader = await createReloader({
+  root: toolsDir,
+  adapter,
+  audit,
+  // Batches from Redis are applied as they come, not coalesced.
+  ...(changeSource && { changeSource, coalesce: false }),
+  ...(preflightMs && { preflight: { timeoutMs: Number(preflightMs) } }),
+  controlTools: process.env.HOTMCP_CONTROL_TOOLS === '1',
+});
+changeSource?.observe(reloader);
+await reloader.start();
 
 // createMcpExpressApp binds its Host check to 127.0.0.1: a foreign Host header is answered 403.
 const app = createMcpExpressApp({ host: HOST });
@@ -94,6 +101,7 @@ async function shutdown(): Promise<void> {
   server.closeAllConnections();
   await v1?.close();
   await v2?.close();
+  await reloader.stop();
   await sink.close();
   process.exit(0);
 }

@@ -5,6 +5,7 @@ import { locate } from '../error-location.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import { sameStamp } from '../file-stamp.js';
 import { isInside } from '../inside-root.js';
+import { reclaimAfterReloads } from '../memory.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { LoadNotice, LoadResult, ModuleLoader } from '../ports/module-loader.js';
@@ -363,6 +364,7 @@ export class ReloadEngine {
       }
     } finally {
       this.draining = undefined;
+      if (this.running) reclaimAfterReloads((fields) => this.audit.record('memory.reclaimed', { ...fields }));
     }
   }
 

@@ -10,9 +10,9 @@
 import 'reflect-metadata';
 import { findSourceMap, Module } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
+import { exposeGc } from '../memory.js';
 import { VERSION_PARAM } from './esm-hooks.js';
 import type { PreflightJob, PreflightMessage, PreflightSource, ThrowSite } from './preflight.js';
 import { RunnerModuleLoader } from './runner-module-loader.js';
@@ -222,26 +222,8 @@ await Promise.all(
 // thread as if the batch were done: keep it alive (the main thread terminates it).
 setInterval(() => {}, 60_000);
 
-/**
- * This thread's full GC. V8 lets a heap grow to about four times what it keeps
- * alive before collecting it; here, where each batch compiles and evaluates new
- * versions, that is tens of MB of garbage resident between two saves. Taken
- * from a context of its own created with `--expose-gc` on for that moment
- * (V8's flags are the process's: it is turned off again at once, unless the
- * process was started with it).
- */
-function exposeGc(): (() => void) | undefined {
-  const own = (globalThis as { gc?: () => void }).gc;
-  if (typeof own === 'function') return own;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
-}
+// V8 lets a heap grow to about four times what it keeps alive before collecting it; here, where each
+// batch compiles and evaluates new versions, that is tens of MB of garbage resident between two saves.
 const gc = exposeGc();
 /** Garbage this thread may hold before it collects it, after a batch (done, so off the main thread's path). */
 const GARBAGE_LIMIT = 8 * 1024 * 1024;

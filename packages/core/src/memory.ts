@@ -1,0 +1,94 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/**
+ * This thread's full GC, or undefined where V8 refuses it. Taken from a
+ * context of its own created with `--expose-gc` on for that moment (V8's flags
+ * are the process's: it is turned off again at once, unless the process was
+ * started with it).
+ */
+export function exposeGc(): ((options?: object) => void) | undefined {
+  const own = (globalThis as { gc?: () => void }).gc;
+  if (typeof own === 'function') return own;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/**
+ * Growth of the process's resident memory, since the last collection, after
+ * which the main thread collects once its reloads are done.
+ */
+export const RECLAIM_AFTER_BYTES = 24 * 1024 * 1024;
+/** V8 12 and later (Node 22 and later) take a last-resort flavour, which also gives back the pages V8 keeps for reuse. */
+const LAST_RESORT =
+  Number(process.versions.v8.split('.')[0]) >= 12
+    ? { type: 'major', execution: 'sync', flavor: 'last-resort' }
+    : undefined;
+
+let gc: ((options?: object) => void) | undefined | null = null;
+/** The process's RSS once the last collection settled (or when first asked), lowered as V8's own GCs lower it. */
+let mark: number | undefined;
+/** The process's RSS once the last last-resort collection settled (or when first asked). */
+let floor = 0;
+/** The kind of the last collection, until its result is read at the next check. */
+let settling: 'full' | 'last-resort' | undefined;
+let scheduled = false;
+
+/** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
+export interface ReclaimReport {
+  rssBefore: number;
+  kind: 'full' | 'last-resort';
+  durationMs: number;
+}
+
+/**
+ * Once the reloads queued are done: when the process's RSS has grown by more
+ * than {@link RECLAIM_AFTER_BYTES} since the last collection, collect the
+ * main thread's garbage. Each reload compiles and evaluates a new version of
+ * its modules and lets the old one go; under a fast pace of edits V8 lets that
+ * garbage pile up for tens of MB (over a hundred on Node 24) before it
+ * collects it. A full GC takes a few ms to a few tens of ms. On Node 22 and
+ * later V8 also keeps the pages it freed, for reuse, until a memory-reducing
+ * GC, which never runs while edits keep coming: when what a full GC left is
+ * still more than the limit above what the last last-resort GC left, a
+ * last-resort GC (slower: several full GCs) gives them back. What a
+ * collection left is read at the next check, once V8 has swept and unmapped
+ * in the background what it freed. A server that does not reload never gets
+ * here.
+ */
+export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(() => {
+    scheduled = false;
+    const rss = process.memoryUsage.rss();
+    if (mark === undefined) {
+      mark = floor = rss;
+      return;
+    }
+    const collect = (kind: 'full' | 'last-resort') => {
+      if (gc === null) gc = exposeGc();
+      if (gc === undefined) return;
+      const started = performance.now();
+      gc(kind === 'last-resort' ? LAST_RESORT : undefined);
+      settling = kind;
+      report?.({ rssBefore: rss, kind, durationMs: Math.round(performance.now() - started) });
+    };
+    if (settling !== undefined) {
+      const kind = settling;
+      settling = undefined;
+      mark = rss;
+      if (kind === 'last-resort' || rss < floor) floor = rss;
+      else if (LAST_RESORT && rss - floor >= RECLAIM_AFTER_BYTES) collect('last-resort');
+      return;
+    }
+    if (rss < mark) mark = rss;
+    else if (rss - mark >= RECLAIM_AFTER_BYTES) collect('full');
+  }).unref();
+}
