@@ -62,6 +62,16 @@ describe('CompileCache', () => {
     },
   );
 
+  it.skipIf(process.platform !== 'linux')(
+    "saves nothing, and returns, where the folder cannot be made (regression: Node's recursive mkdir never returned under /proc)",
+    async () => {
+      const cache = new CompileCache('/proc/hotmcp-none/compiled', '/work/tools', 'c');
+      cache.set(FILE, 'key', { code: 'x', imports: [] });
+      await cache.save();
+      expect(new CompileCache('/proc/hotmcp-none/compiled', '/work/tools', 'c').get(FILE, 'key')).toBeUndefined();
+    },
+  );
+
   it('keeps only the files the last save saw, written through a temporary file', async () => {
     const dir = scratch();
     const cache = new CompileCache(dir, '/work/tools', 'c');

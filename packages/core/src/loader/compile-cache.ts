@@ -8,8 +8,8 @@
  * hotmcp code, esbuild or Node major) makes every entry a miss.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -54,6 +54,19 @@ function trusted(dir: string): boolean {
   const uid = process.getuid?.();
   if (uid !== undefined && stats.uid !== uid) return false;
   return process.platform === 'win32' || (stats.mode & 0o022) === 0;
+}
+
+/**
+ * Create `dir` and its missing parents, owner-only, one level at a time
+ * (Node's recursive mkdir never returns on some file systems, /proc for one).
+ */
+async function makeDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = dir; lstatSync(at, { throwIfNoEntry: false }) === undefined; at = path.dirname(at)) {
+    if (path.dirname(at) === at) return;
+    missing.unshift(at);
+  }
+  for (const folder of missing) await mkdir(folder, { mode: 0o700 }).catch(() => {}); // taken by a concurrent start
 }
 
 export class CompileCache {
@@ -111,7 +124,7 @@ export class CompileCache {
     const entries = Object.fromEntries(this.current);
     this.writing = this.writing.then(async () => {
       try {
-        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        await makeDir(this.dir);
         if (!trusted(this.dir)) return;
         const temporary = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
         const body: CacheFile = { compiler: this.compiler, entries };
