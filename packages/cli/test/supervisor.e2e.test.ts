@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
+  CreateMessageRequestSchema,
   type LoggingMessageNotification,
   LoggingMessageNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -23,6 +24,8 @@ interface Running {
   listChanged: number;
   stderr: () => string;
   errors: Error[];
+  /** The client's sampling requests, each answered when the test calls its `answer`. */
+  asked: { text: string; answer: (text: string) => void }[];
 }
 
 let dir: string;
@@ -60,8 +63,27 @@ async function start(env?: Record<string, string>): Promise<Running> {
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: 'supervisor-test', version: '1.0.0' });
-  const running: Running = { client, transport, logs: [], listChanged: 0, stderr: () => stderr, errors: [] };
+  const client = new Client({ name: 'supervisor-test', version: '1.0.0' }, { capabilities: { sampling: {} } });
+  const running: Running = {
+    client,
+    transport,
+    logs: [],
+    listChanged: 0,
+    stderr: () => stderr,
+    errors: [],
+    asked: [],
+  };
+  client.setRequestHandler(
+    CreateMessageRequestSchema,
+    (request) =>
+      new Promise((resolve) => {
+        const content = request.params.messages[0]?.content as { text: string };
+        running.asked.push({
+          text: content.text,
+          answer: (text) => resolve({ model: 'test', role: 'assistant', content: { type: 'text', text } }),
+        });
+      }),
+  );
   client.onerror = (error) => running.errors.push(error);
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
     running.logs.push(n.params);
@@ -188,13 +210,15 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     const port = await freePort();
     writeFileSync(join(dir, 'caps.json'), JSON.stringify({ port }));
     // The old process may drain for as long as the test needs, however slow the machine.
-    const running = await start({ SUPERVISE_DRAIN_MS: '120000' });
+    const running = await start({ SUPERVISE_DRAIN_MS: '120000', SUPERVISE_EVENTS: '1' });
     const { client } = running;
     const first = await whoami(client);
-    // The old process holds the port until the new one has failed to bind it: this call ends only then.
+    // The old process holds the port until the new one has failed to bind it and ended: this call ends only then.
     const held = client.callTool({ name: 'hold', arguments: {} }, undefined, { timeout: 120_000 });
     await client.callTool({ name: 'ask_restart', arguments: {} });
     await waitFor(() => expect(existsSync(join(dir, 'bind-failed'))).toBe(true), 60_000);
+    const failed = readFileSync(join(dir, 'bind-failed'), 'utf8');
+    await waitFor(() => expect(running.stderr()).toContain(`"event":"child.exited","generation":2,"pid":${failed}`));
     writeFileSync(join(dir, 'release'), '');
     expect(textOf(await held)).toBe(`held in ${first.pid}`);
     const second = await waitFor(async () => {
@@ -208,6 +232,35 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     expect(running.stderr().match(/ended while the old one still ran/g)).toHaveLength(1);
     expect(running.errors).toEqual([]);
   }, 120_000);
+
+  it('hands the client’s answer to a request the old process sent before a restart back to it', async () => {
+    const running = await start({ SUPERVISE_DRAIN_MS: '120000', SUPERVISE_EVENTS: '1' });
+    const { client } = running;
+    const first = await whoami(client);
+    const asking = client.callTool({ name: 'ask_client', arguments: {} }, undefined, { timeout: 120_000 });
+    await waitFor(() => expect(running.asked).toHaveLength(1));
+    expect(running.asked[0]?.text).toBe(`from ${first.pid}`);
+    // The old process drains the call that waits for the client's answer; the new one starts meanwhile.
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    // Direct mode: once the old process has stopped reading the client's stdin, as it does in a restart.
+    await waitFor(() =>
+      expect(running.stderr()).toMatch(mode === 'direct' ? /"event":"child.stopped_reading"/ : /restarting the server/),
+    );
+    running.asked[0]?.answer('late');
+    expect(textOf(await asking)).toBe(`late in ${first.pid}`);
+    const second = await waitFor(async () => {
+      const now = await whoami(client);
+      expect(now.pid).not.toBe(first.pid);
+      return now;
+    });
+    // The new process's own request (whose id the old one's may share) gets its own answer.
+    const again = client.callTool({ name: 'ask_client', arguments: {} });
+    await waitFor(() => expect(running.asked).toHaveLength(2));
+    expect(running.asked[1]?.text).toBe(`from ${second.pid}`);
+    running.asked[1]?.answer('prompt');
+    expect(textOf(await again)).toBe(`prompt in ${second.pid}`);
+    expect(running.errors).toEqual([]);
+  }, 60_000);
 
   it('reports capabilities that differ after a restart as a log message and on stderr', async () => {
     const running = await start();
@@ -253,6 +306,26 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     await expect(slow).rejects.toThrow();
     await waitFor(() => expect(running.stderr()).toMatch(/slow call cancelled/));
   });
+
+  it('passes a cancellation to the old process while it drains a restart, which then ends', async () => {
+    const running = await start({ SUPERVISE_DRAIN_MS: '120000', SUPERVISE_EVENTS: '1' });
+    const first = await whoami(running.client);
+    const abort = new AbortController();
+    const slow = running.client.callTool({ name: 'slow', arguments: { ms: 120_000 } }, undefined, {
+      signal: abort.signal,
+      timeout: 120_000,
+    });
+    await running.client.callTool({ name: 'ask_restart', arguments: {} });
+    await waitFor(() =>
+      expect(running.stderr()).toMatch(mode === 'direct' ? /"event":"child.stopped_reading"/ : /restarting the server/),
+    );
+    abort.abort('no longer needed');
+    await expect(slow).rejects.toThrow();
+    await waitFor(() => expect(running.stderr()).toContain(`slow call cancelled in ${first.pid}`));
+    // With nothing left to drain, the old process stops and the new one serves.
+    await waitFor(async () => expect((await whoami(running.client)).pid).not.toBe(first.pid));
+    expect(running.errors).toEqual([]);
+  }, 60_000);
 
   it('backs off a crash loop, tells the client with the last stderr lines, and recovers once the server starts', async () => {
     const running = await start();

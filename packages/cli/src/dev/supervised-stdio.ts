@@ -13,7 +13,12 @@
  * `p` the unfinished line (base64) when it changed (`pa`: bytes added to it), `d` ids answered, `s`
  * session messages written, `w` 1/0 while a write to stdout is in part,
  * `o` a line written while not yet serving (the supervisor's replay),
- * `left` the unfinished line once stopped, `eof` the client closed stdin.
+ * `a` the client's answer to a request another process sent (for the
+ * supervisor to hand over), `left` the unfinished line once stopped, `eof`
+ * the client closed stdin.
+ * The requests this process sends the client (sampling, elicitation, roots)
+ * go out with their ids tagged with its pid, so an answer that reaches
+ * another process after a restart is handed back to this one.
  * From the supervisor: `in` a line to handle as if the client sent it,
  * `start` start serving stdin after this prefix (base64), `stop` stop
  * reading stdin and hand back the unfinished line.
@@ -40,6 +45,8 @@ const SESSION_METHODS = new Set([
   'notifications/cancelled',
 ]);
 const PRIVATE_ID_PREFIX = 'hotmcp-supervisor:';
+/** The ids of the requests a process sends the client: `hotmcp:<pid>:<its own id>`. */
+const ASKED_ID = /^hotmcp:(\d+):/;
 const NEWLINE = 0x0a;
 const EMPTY = Buffer.alloc(0);
 
@@ -87,6 +94,32 @@ export function superviseStdio(): boolean {
   };
   process.on('exit', flushDone);
 
+  // ── the requests this process sends the client, and their answers ──
+  const tag = `hotmcp:${process.pid}:`;
+  /** Tagged id → the id the server gave its request. */
+  const asked = new Map<string, JsonRpcId>();
+  /**
+   * An answer of the client to a request of this process gets its own id back; one to another
+   * process's request (sent before a restart) goes to the supervisor (`a`), or, handed here by
+   * the supervisor, is not for this process: `undefined`, the line is dropped.
+   */
+  const answerFor = (message: JsonRpcMessage, fromClient: boolean): Buffer | undefined => {
+    const id = message.id as string;
+    const own = asked.get(id);
+    if (own !== undefined) {
+      asked.delete(id);
+      return Buffer.from(`${JSON.stringify({ ...message, id: own })}\n`);
+    }
+    if (fromClient && !id.startsWith(tag)) note({ a: JSON.stringify(message) });
+    return undefined;
+  };
+  const isAnswerToTagged = (message: JsonRpcMessage | undefined): boolean =>
+    message !== undefined &&
+    message.method === undefined &&
+    typeof message.id === 'string' &&
+    ASKED_ID.test(message.id) &&
+    ('result' in message || 'error' in message);
+
   // ── stdout: the client's, once serving; until then, lines go to the supervisor ──
   const real = outFd === 1 ? process.stdout : new Socket({ fd: outFd, readable: false, writable: true });
   let serving = !waitForStart;
@@ -100,7 +133,8 @@ export function superviseStdio(): boolean {
     }
   };
   const stdout = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
+    write(written: Buffer, _encoding, callback) {
+      let chunk = written;
       if (!serving) {
         note({ o: chunk.toString('utf8') });
         callback();
@@ -110,6 +144,12 @@ export function superviseStdio(): boolean {
       let id: JsonRpcId | undefined = fast;
       if (fast === undefined || watched.has(fast)) {
         const message = parse(chunk);
+        if (message && typeof message.method === 'string' && message.id != null) {
+          // A request to the client: sent under an id that says which process asked.
+          const tagged = `${tag}${String(message.id)}`;
+          asked.set(tagged, message.id);
+          chunk = Buffer.from(`${JSON.stringify({ ...message, id: tagged })}\n`);
+        }
         id = message && message.method === undefined && message.id != null ? message.id : undefined;
         if (typeof id === 'string' && id.startsWith(PRIVATE_ID_PREFIX)) {
           note({ o: chunk.toString('utf8') });
@@ -155,20 +195,31 @@ export function superviseStdio(): boolean {
       note(hadPending ? { pa: data.toString('base64') } : { p: pending.toString('base64') });
       return;
     }
-    const lines = Buffer.from(chunk.subarray(0, last + 1));
+    let lines = Buffer.from(chunk.subarray(0, last + 1));
     const ids: JsonRpcId[] = [];
     const kept: JsonRpcMessage[] = [];
+    /** Set when an answer's line is replaced: the lines handed to the transport, in order. */
+    let rewritten: Buffer[] | undefined;
     let start = 0;
     for (let end = lines.indexOf(NEWLINE); end >= 0; end = lines.indexOf(NEWLINE, start)) {
       const line = lines.subarray(start, end + 1);
+      const lineStart = start;
       start = end + 1;
       // The common case, a request of a method that sets nothing up, is noted without being parsed.
       const request = requestOf(line);
       if (request && !SESSION_METHODS.has(request.method)) {
         ids.push(request.id);
+        rewritten?.push(line);
         continue;
       }
       const message = parse(line);
+      if (message && isAnswerToTagged(message)) {
+        rewritten ??= [lines.subarray(0, lineStart)];
+        const answer = answerFor(message, true);
+        if (answer) rewritten.push(answer);
+        continue;
+      }
+      rewritten?.push(line);
       if (!message || typeof message.method !== 'string') continue;
       if (message.id != null) ids.push(message.id);
       if (SESSION_METHODS.has(message.method)) {
@@ -186,7 +237,8 @@ export function superviseStdio(): boolean {
     }
     // Written before the transport sees the lines: should this process die handling them, the supervisor knows.
     if (Object.keys(value).length > 0) note(value);
-    stdin.push(lines);
+    if (rewritten) lines = Buffer.concat(rewritten);
+    if (lines.length > 0) stdin.push(lines);
   };
   const startReading = (prefix: Buffer) => {
     serving = true;
@@ -219,8 +271,14 @@ export function superviseStdio(): boolean {
   readLines(channel, (line) => {
     const command = parse(line) as Record<string, unknown> | undefined;
     if (!command) return;
-    if (typeof command.in === 'string') stdin.push(Buffer.from(`${command.in}\n`));
-    else if (typeof command.start === 'string') startReading(Buffer.from(command.start, 'base64'));
+    if (typeof command.in === 'string') {
+      const message = parse(Buffer.from(command.in));
+      if (!message || !isAnswerToTagged(message)) stdin.push(Buffer.from(`${command.in}\n`));
+      else {
+        const answer = answerFor(message, false);
+        if (answer) stdin.push(answer);
+      }
+    } else if (typeof command.start === 'string') startReading(Buffer.from(command.start, 'base64'));
     else if (command.stop) {
       reader?.pause();
       flushDone();

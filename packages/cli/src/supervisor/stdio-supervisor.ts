@@ -114,6 +114,8 @@ interface Child {
   serving: boolean;
   /** Direct mode: the bytes (base64) of a line it read only in part, for the next process. */
   partial: string;
+  /** Direct mode: it stopped reading stdin and handed back what it left; the supervisor reads on. */
+  handedOver?: boolean;
   /** Direct mode: one of its writes to stdout may have been cut short. */
   writing: boolean;
   /** Direct mode: what it wrote for the client before it served (sent once it does). */
@@ -134,7 +136,12 @@ const NOTES_EVERY_MS = 20;
 interface InFlight {
   id: JsonRpcId;
   generation: number;
+  /** The client cancelled it: it may never be answered, and is not answered for the process. */
+  cancelled?: boolean;
 }
+
+/** How long a drain waits for a process to act on a cancellation it was sent (it need not answer). */
+const CANCEL_GRACE_MS = 1000;
 
 const STDERR_TAIL = 20;
 const STDERR_AUDIT = 64 * 1024;
@@ -335,7 +342,25 @@ class StdioSupervisor implements Supervisor {
     const child = owner && this.#children.get(owner.generation);
     if (!child) return false;
     this.#send(child, read.line);
+    this.#settled(requestId);
     return true;
+  }
+
+  /**
+   * A request the client cancelled: its process may answer it or not (the SDKs do not), so no
+   * drain waits for it and no crash answers it.
+   */
+  #settled(requestId: JsonRpcId): void {
+    const key = idKey(requestId);
+    const request = this.#inFlight.get(key);
+    if (!request || request.cancelled) return;
+    request.cancelled = true;
+    // A moment to act on it (a drain that ended at once would stop the process before it read it).
+    setTimeout(() => {
+      if (this.#inFlight.get(key) !== request) return;
+      this.#inFlight.delete(key);
+      for (const check of this.#drainWaiters) check();
+    }, CANCEL_GRACE_MS).unref();
   }
 
   /** The client answers a request of the server's: route it to the process that asked, if it still runs. */
@@ -492,9 +517,11 @@ class StdioSupervisor implements Supervisor {
     child.gone = true;
     this.#children.delete(child.generation);
     const reason = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.#event({ event: 'child.exited', generation: child.generation, pid: child.process.pid, code, signal });
     if (child.serving) {
-      // It read stdin: the next process starts after the line it left unfinished.
-      this.#prefix = child.partial;
+      // It read stdin: the next process starts after the line it left unfinished (once it handed
+      // stdin over, the supervisor reads on into the prefix itself).
+      if (!child.handedOver) this.#prefix = child.partial;
       // It may have died in the middle of a line to the client: end that line, so what follows parses.
       if (child.writing) writeMessage(this.#output, Buffer.from('\n'));
       for (const message of this.#outQueue.splice(0)) writeMessage(this.#output, message);
@@ -502,6 +529,7 @@ class StdioSupervisor implements Supervisor {
     for (const [key, request] of this.#inFlight) {
       if (request.generation !== child.generation) continue;
       this.#inFlight.delete(key);
+      if (request.cancelled) continue;
       this.#emit({
         jsonrpc: '2.0',
         id: request.id,
@@ -675,8 +703,20 @@ class StdioSupervisor implements Supervisor {
       this.#announceLists();
       await new Promise<void>((resolve) => this.#output.write('', () => resolve()));
       if (this.#isClosed() || child.gone) return;
+      this.#stopReadingWhileWaiting();
       child.serving = true;
-      child.partial = this.#prefix;
+      // The prefix may hold whole lines (read while the old process drained): they are this
+      // process's from now on (should it end before it notes them, their requests are answered);
+      // what it has read only in part is what follows the last of them.
+      const prefix = Buffer.from(this.#prefix, 'base64');
+      const last = prefix.lastIndexOf(0x0a);
+      for (const line of last < 0 ? [] : prefix.subarray(0, last).toString('utf8').split('\n')) {
+        const read = parseLine(Buffer.from(line));
+        if (read && read !== 'empty' && isRequest(read.message)) {
+          this.#inFlight.set(idKey(read.message.id), { id: read.message.id, generation: child.generation });
+        }
+      }
+      child.partial = prefix.subarray(last + 1).toString('base64');
       this.#command(child, { start: this.#prefix });
       this.#prefix = '';
       child.readyAt ??= Date.now();
@@ -886,7 +926,11 @@ class StdioSupervisor implements Supervisor {
       for (const message of note.k as JsonRpcMessage[]) {
         // A listen stream stays open for good: it is replayed, never failed.
         if (this.#session.fromClient(message)) this.#inFlight.delete(idKey(message.id as JsonRpcId));
-        else if (message.method === 'notifications/cancelled') this.#forwardCancel(child, message);
+        else if (message.method === 'notifications/cancelled') {
+          this.#forwardCancel(child, message);
+          const requestId = message.params?.requestId;
+          if (typeof requestId === 'string' || typeof requestId === 'number') this.#settled(requestId);
+        }
       }
     }
     if (typeof note.p === 'string') child.partial = note.p;
@@ -904,7 +948,16 @@ class StdioSupervisor implements Supervisor {
     if (note.s && typeof note.s === 'object') this.#session.fromServer(note.s as JsonRpcMessage);
     if (note.w !== undefined) child.writing = note.w === 1;
     if (typeof note.o === 'string') this.#heldLine(child, note.o);
-    if (typeof note.left === 'string') child.partial = note.left;
+    // The client's answer to a request a process sent before a restart: to that process (the
+    // others drop it), if it still runs.
+    if (typeof note.a === 'string') {
+      for (const other of this.#children.values()) if (other !== child && !other.gone) this.#send(other, note.a);
+    }
+    if (typeof note.left === 'string') {
+      child.partial = note.left;
+      this.#event({ event: 'child.stopped_reading', generation: child.generation });
+      if (child.planned && child.serving && !child.gone && this.#state === 'starting') this.#readWhileDraining(child);
+    }
     if (note.eof) void this.close();
   }
 
@@ -938,6 +991,61 @@ class StdioSupervisor implements Supervisor {
       }
     };
     take(Buffer.alloc(0));
+    this.#readStdin(take);
+  }
+
+  /**
+   * Direct mode, while an old process drains after a planned restart (it stopped reading stdin
+   * and handed back the line it left) and the new one does not serve yet: read the client's
+   * stdin so that what the old process still waits for reaches it — the client's answers to its
+   * requests (sampling, elicitation; their ids name the process) and cancellations of its
+   * requests. Every other line is kept, in order, for the new process.
+   */
+  #readWhileDraining(old: Child): void {
+    old.handedOver = true;
+    this.#prefix = old.partial;
+    const take = (data: Buffer) => {
+      const chunk = Buffer.concat([Buffer.from(this.#prefix, 'base64'), data]);
+      const last = chunk.lastIndexOf(0x0a);
+      if (last < 0) {
+        this.#prefix = chunk.toString('base64');
+        return;
+      }
+      const kept: Buffer[] = [];
+      let start = 0;
+      for (let end = chunk.indexOf(0x0a); end >= 0 && end <= last; end = chunk.indexOf(0x0a, start)) {
+        const line = chunk.subarray(start, end + 1);
+        start = end + 1;
+        const read = parseLine(line);
+        const message = read && read !== 'empty' ? read.message : undefined;
+        if (message && isResponse(message) && typeof message.id === 'string' && message.id.startsWith('hotmcp:')) {
+          // Each process takes only the answers to its own requests.
+          for (const child of this.#children.values()) if (!child.gone) this.#send(child, message);
+          continue;
+        }
+        if (message && isNotification(message) && message.method === 'notifications/cancelled') {
+          const requestId = message.params?.requestId;
+          const owner =
+            typeof requestId === 'string' || typeof requestId === 'number'
+              ? this.#inFlight.get(idKey(requestId))
+              : undefined;
+          const child = owner && this.#children.get(owner.generation);
+          if (child && !child.gone) {
+            this.#send(child, message);
+            this.#settled(requestId as JsonRpcId);
+            continue;
+          }
+        }
+        kept.push(line);
+      }
+      kept.push(chunk.subarray(last + 1));
+      this.#prefix = Buffer.concat(kept).toString('base64');
+    };
+    this.#readStdin(take);
+  }
+
+  /** Direct mode: read the client's stdin into `take` (until {@link #stopReadingWhileWaiting}). */
+  #readStdin(take: (data: Buffer) => void): void {
     this.#waitTake = take;
     if (!this.#waitReader) {
       const buffer = Buffer.allocUnsafe(64 * 1024);
