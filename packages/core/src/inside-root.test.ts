@@ -17,4 +17,15 @@ describe('isInside', () => {
     }
     expect(clientPath(root, '/srv/other/a.ts')).toBe('…/a.ts');
   });
+
+  it('normalises a path with . or .. segments before judging it, and takes a root given with a trailing separator', () => {
+    for (const path of [`${root}/a/../../x.ts`, `${root}/..`, `${root}/./..`, `${root}/a/..`]) {
+      expect(isInside(root, path), path).toBe(false);
+    }
+    for (const path of [`${root}/./a.ts`, `${root}/b/../a.ts`, `${root}//a.ts`]) {
+      expect(isInside(root, path), path).toBe(true);
+    }
+    expect(isInside(`${root}/`, `${root}/a.ts`)).toBe(true);
+    expect(isInside(`${root}/`, root)).toBe(false);
+  });
 });

@@ -82,6 +82,15 @@ export interface CreateReloaderOptions {
    * them in the worker first too.
    */
   preflight?: PreflightOption;
+  /**
+   * With the runner loader (the default): where its compilations of the tool
+   * modules are kept between starts, so a start compiles only the modules
+   * changed since the last one. `true` (default): one file per root in
+   * `$XDG_CACHE_HOME/hotmcp/compiled` (`~/.cache/hotmcp/compiled`); a folder
+   * path (created owner-only; not used when group or others may write to it);
+   * `false`: compile every module at every start.
+   */
+  compileCache?: boolean | string;
   /** An audit sink, options for the default winston sink, or `false` for none. */
   audit?: AuditSink | WinstonAuditSinkOptions | false;
   /** Polling interval of the default change source, in ms. */
@@ -181,6 +190,16 @@ function leakBudgetOption(options: CreateReloaderOptions): { leakBudgetBytes?: n
   return { leakBudgetBytes: budget };
 }
 
+function compileCacheOption(options: CreateReloaderOptions): { compileCache?: string | false } {
+  const value = options.compileCache;
+  if (value === undefined || value === true) return {};
+  if (value === false) return { compileCache: false };
+  if (typeof value !== 'string' || value === '') {
+    throw badOption("createReloader: 'compileCache' must be true, false or a folder path");
+  }
+  return { compileCache: resolve(value) };
+}
+
 function booleanOption(options: CreateReloaderOptions, name: 'controlTools' | 'dispatcher' | 'quiet'): boolean {
   const value = options[name] ?? false;
   if (typeof value !== 'boolean') throw badOption(`createReloader: '${name}' must be true or false`);
@@ -247,6 +266,7 @@ export function checkOptions(options: CreateReloaderOptions): CheckedOptions {
       ...resolveSettings(options),
       ...leakBudgetOption(options),
       ...preflight,
+      ...compileCacheOption(options),
       // An asynchronous register(server) gets the same time limit as an import.
       captureTimeoutMs: preflightTimeout(preflight.preflight),
     },

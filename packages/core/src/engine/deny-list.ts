@@ -1,6 +1,5 @@
-import { relative, sep } from 'node:path';
 import type Picomatch from 'picomatch';
-import { isInside } from '../inside-root.js';
+import { relativeInside } from '../inside-root.js';
 import { lazyRequire } from '../lazy-require.js';
 
 const loadPicomatch = lazyRequire<typeof Picomatch>('picomatch');
@@ -22,8 +21,8 @@ export class DenyList {
   /** Why a file is denied, or undefined when it may be loaded. */
   reason(file: string): string | undefined {
     if (this.files.has(file)) return 'entry or reloader module';
-    if (!isInside(this.root, file)) return 'outside the root';
-    const rel = relative(this.root, file).split(sep).join('/');
+    const rel = relativeInside(this.root, file);
+    if (rel === undefined) return 'outside the root';
     return this.matches(rel) ? 'deny glob' : undefined;
   }
 }

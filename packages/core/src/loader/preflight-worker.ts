@@ -26,7 +26,7 @@ class PreflightRunnerLoader extends RunnerModuleLoader {
   readonly sources = new Map<string, PreflightSource>();
 
   constructor(root: string) {
-    super({ root, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
+    super({ root, include: [], exclude: [], deny: [], denyFiles: [], preflight: false, compileCache: false });
   }
 
   protected override readSource(file: string): Promise<string> {

@@ -6,6 +6,7 @@ import { HotMcpError } from '../errors.js';
 import type { LoadOptions, LoadResult, ModuleLoader } from '../ports/module-loader.js';
 import { withinLimit } from '../time-limit.js';
 import { type ReloaderSettings, TOKENS } from '../tokens.js';
+import { CompileCache, defaultCompileCacheDir } from './compile-cache.js';
 import { ImportGraph } from './import-graph.js';
 import { toLoadError } from './load-error.js';
 import { outsideRoot, readModuleSource } from './module-source.js';
@@ -32,6 +33,11 @@ export interface RunnerLoaderSettings extends ReloaderSettings {
    * (default), or not at all (`false`).
    */
   preflight?: PreflightOption;
+  /**
+   * Where compilations are kept between starts (a folder), or `false` for
+   * nowhere. Default: {@link defaultCompileCacheDir}.
+   */
+  compileCache?: string | false;
 }
 
 type ModuleFunction = (
@@ -112,6 +118,13 @@ export class RunnerModuleLoader implements ModuleLoader {
   private transformReady: Promise<void> | undefined;
   /** The tsconfig.json files found for the batch being loaded (each folder looked up once a batch). */
   private tsconfigs: TsconfigCache | undefined;
+  /**
+   * The packages the batch being loaded imports, by folder and specifier: Node resolves a package alike from
+   * every file of a folder, so its modules share one `import()` (each resolution costs a walk up the folders).
+   */
+  private externals: Map<string, Promise<Namespace>> | undefined;
+  /** The compilations kept on disk between starts (made on first use). */
+  private store: CompileCache | undefined;
   /** What the modules loaded at start-up import from outside the root, for the preflight worker to import ahead. */
   private startupExternals: Array<[string, string, boolean]> = [];
 
@@ -131,6 +144,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     const startup = options?.startup === true && option !== false && option?.atStartup !== true;
     const limitMs = startup ? preflightTimeout(option) : MAIN_THREAD_LIMIT_MS;
     this.tsconfigs = new Map();
+    this.externals = new Map();
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
@@ -169,6 +183,7 @@ export class RunnerModuleLoader implements ModuleLoader {
       if (startup) this.startupExternals.push(...externalsOf(this.generations.get(generation) ?? modules));
     } finally {
       this.tsconfigs = undefined;
+      this.externals = undefined;
       this.commit(generation);
       this.thrownAt = NO_SITES;
     }
@@ -186,6 +201,7 @@ export class RunnerModuleLoader implements ModuleLoader {
       this.compiled.delete(file);
       this.importers.delete(file);
     }
+    this.store?.delete(files);
   }
 
   /**
@@ -260,6 +276,7 @@ export class RunnerModuleLoader implements ModuleLoader {
       externals.set(`${dirname(external[0])}\0${external[1]}`, [...external]);
     }
     this.startupExternals = [];
+    void this.store?.save(); // the next start compiles only what changed
     const option = this.settings.preflight;
     if (option === false) return;
     this.preflight.warmUp([...externals.values()]);
@@ -275,7 +292,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   async close(): Promise<void> {
-    await this.preflight.close();
+    await Promise.all([this.preflight.close(), this.store?.save()]);
     this.current.clear();
     this.pending.clear();
     this.compiled.clear();
@@ -324,9 +341,19 @@ export class RunnerModuleLoader implements ModuleLoader {
     if (cached?.source === source) return cached.result;
     // Imported on first use: a preflight worker, handed the main thread's compilations, never loads esbuild.
     const cache = this.tsconfigs;
-    const result = import('./runner-transform.js').then(({ transformModule }) => transformModule(file, source, cache));
+    const result = import('./runner-transform.js').then(({ transformModule, compilerId }) =>
+      transformModule(file, source, cache, this.compileCache(compilerId)),
+    );
     this.compiled.set(file, { source, result });
     return result;
+  }
+
+  /** The compilations kept between starts, unless turned off. */
+  private compileCache(compilerId: () => string): CompileCache | undefined {
+    const dir = this.settings.compileCache ?? defaultCompileCacheDir();
+    if (dir === false) return undefined;
+    this.store ??= new CompileCache(dir, this.settings.root, compilerId());
+    return this.store;
   }
 
   /** Create a new version of `file` and start compiling and linking it (and, from there, its local imports). */
@@ -512,8 +539,17 @@ export class RunnerModuleLoader implements ModuleLoader {
     specifier: string,
     target: Extract<ResolvedImport, { kind: 'external' }>,
   ): Promise<Namespace> {
+    const key = `${dirname(module.file)}\0${target.specifier}\0${target.json}`;
+    const shared = this.externals?.get(key);
+    if (shared) {
+      try {
+        return await shared;
+      } catch {} // imported again from this module, for an error that names it
+    }
     try {
-      return await this.importerFor(module.file)(target.specifier, target.json ? JSON_IMPORT : undefined);
+      const imported = this.importerFor(module.file)(target.specifier, target.json ? JSON_IMPORT : undefined);
+      if (!shared) this.externals?.set(key, imported);
+      return await imported;
     } catch (error) {
       const located = toLoadError(error, module.file, this.settings.root);
       if (located.line !== undefined && located.code !== 'HOTMCP_ERR_MODULE_NOT_FOUND') throw located;

@@ -8,9 +8,12 @@
  * their temporal dead zone), the second runs the body, top-level `await`
  * included.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
-import { type Loader, type Message, type TsconfigRaw, transform } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { type Loader, type Message, type TsconfigRaw, transform, version } from 'esbuild';
 import { getTsconfig } from 'get-tsconfig';
+import { type CompileCache, hashOf } from './compile-cache.js';
 
 /** The names the wrapper gives the module's view of the runner. None may clash with user code. */
 export const WRAPPER_PARAMS = ['module', 'require', '__hm$meta', '__hm$i'] as const;
@@ -135,12 +138,48 @@ export async function warmUpTransform(): Promise<void> {
  */
 const REQUIRE_LOOKALIKE = /require|\\[ux]/;
 
+let compiler: string | undefined;
 /**
- * Compile `source` (the text of `file`) for the runner. Rejects with
- * esbuild's error (its message names `file:line:column`) on a syntax error.
+ * What makes this compiler's output what it is: this code, esbuild's version
+ * and the Node major compiled for. A compile cache written by another holds
+ * nothing for this one.
  */
-export async function transformModule(file: string, source: string, cache?: TsconfigCache): Promise<TransformedModule> {
+export function compilerId(): string {
+  compiler ??= hashOf(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8'),
+    version,
+    process.versions.node.split('.')[0]!,
+  );
+  return compiler;
+}
+
+/**
+ * Compile `source` (the text of `file`) for the runner, or take the
+ * compilation `store` kept of the same text and tsconfig options. Rejects
+ * with esbuild's error (its message names `file:line:column`) on a syntax
+ * error.
+ */
+export async function transformModule(
+  file: string,
+  source: string,
+  cache?: TsconfigCache,
+  store?: CompileCache,
+): Promise<TransformedModule> {
   const tsconfig = tsconfigOf(file, cache);
+  const notice = tsconfig?.notice && { notice: tsconfig.notice };
+  const key = store && hashOf(JSON.stringify(tsconfig?.raw ?? null), source);
+  const kept = key === undefined ? undefined : store?.get(file, key);
+  if (kept) return { ...kept, ...notice };
+  const compiled = await compile(file, source, tsconfig);
+  if (key !== undefined) store?.set(file, key, compiled);
+  return { ...compiled, ...notice };
+}
+
+async function compile(
+  file: string,
+  source: string,
+  tsconfig: ModuleTsconfig | undefined,
+): Promise<Omit<TransformedModule, 'notice'>> {
   const [cjs, esm] = await Promise.all([
     toCommonJs(file, source, tsconfig),
     REQUIRE_LOOKALIKE.test(source) ? toEsmImports(file, source, tsconfig) : undefined,
@@ -151,7 +190,7 @@ export async function transformModule(file: string, source: string, cache?: Tsco
   code = patchHelpers(code);
   // On the first line, so every later line keeps its number and the source map holds.
   code = `module.exports = async function* (${WRAPPER_PARAMS.join(', ')}) {"use strict";${code}\n};`;
-  return { code, imports, ...(tsconfig?.notice && { notice: tsconfig.notice }) };
+  return { code, imports };
 }
 
 function options(file: string, tsconfig: ModuleTsconfig | undefined) {

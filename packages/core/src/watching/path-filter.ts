@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type Picomatch from 'picomatch';
-import { isInside } from '../inside-root.js';
+import { isInside, relativeInside } from '../inside-root.js';
 import { lazyRequire } from '../lazy-require.js';
 import type { ChangeSourceOptions } from '../ports/change-source.js';
 
@@ -65,9 +65,8 @@ export function createPathFilter(options: Pick<ChangeSourceOptions, 'root' | 'in
     root,
     walk: { patterns: include.length > 0 ? patterns : [], ignore, dot: namesDots },
     includes(file: string): boolean {
-      if (!isInside(root, file)) return false;
-      const relative = toPosix(path.relative(root, file));
-      return included(relative) && !excluded(relative);
+      const relative = relativeInside(root, file);
+      return relative !== undefined && included(relative) && !excluded(relative);
     },
     enters(dir: string): boolean {
       if (dir === root) return true;
