@@ -35,7 +35,8 @@ export interface RunnerLoaderSettings extends ReloaderSettings {
   preflight?: PreflightOption;
   /**
    * Where compilations are kept between starts (a folder), or `false` for
-   * nowhere. Default: {@link defaultCompileCacheDir}.
+   * nowhere. Default: `$XDG_CACHE_HOME/hotmcp/compiled`, else
+   * `~/.cache/hotmcp/compiled` (used only when it is the user's own folder).
    */
   compileCache?: string | false;
 }
@@ -267,7 +268,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   /**
    * Start the preflight worker for the reloads to come, importing ahead what
    * the modules loaded at start-up import (and `@hotmcp/core`), then run the
-   * reload path once in the background (see {@link warmUpModule}).
+   * reload path once in the background (see `warmUpModule`).
    */
   startupDone(): void {
     // One per package and folder: a package resolves alike from every file of a folder.
