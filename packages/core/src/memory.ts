@@ -38,18 +38,7 @@ let mark: number | undefined;
 let floor = 0;
 /** The kind of the last collection, until its result is read at the next check. */
 let settling: 'full' | 'last-resort' | undefined;
-let timer: NodeJS.Timeout | undefined;
-/** When the check now scheduled was first asked for. */
-let askedAt = 0;
-
-/**
- * How long the reloads must have been quiet before the check runs: a collection
- * pauses the main thread, and right after a reload is when the client calls
- * the new version. Edits that keep coming delay it {@link RECLAIM_MAX_WAIT_MS} at most.
- */
-export const RECLAIM_QUIET_MS = 500;
-/** The longest a check waits for the reloads to be quiet. */
-export const RECLAIM_MAX_WAIT_MS = 5000;
+let scheduled = false;
 
 /** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
 export interface ReclaimReport {
@@ -59,7 +48,7 @@ export interface ReclaimReport {
 }
 
 /**
- * Once the reloads queued are done and no other came for {@link RECLAIM_QUIET_MS}: when the process's RSS has grown by more
+ * Once the reloads queued are done: when the process's RSS has grown by more
  * than {@link RECLAIM_AFTER_BYTES} since the last collection, collect the
  * main thread's garbage. Each reload compiles and evaluates a new version of
  * its modules and lets the old one go; under a fast pace of edits V8 lets that
@@ -74,12 +63,10 @@ export interface ReclaimReport {
  * here.
  */
 export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
-  const now = performance.now();
-  if (timer === undefined) askedAt = now;
-  else clearTimeout(timer);
-  const wait = Math.max(0, Math.min(RECLAIM_QUIET_MS, askedAt + RECLAIM_MAX_WAIT_MS - now));
-  timer = setTimeout(() => {
-    timer = undefined;
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(() => {
+    scheduled = false;
     const rss = process.memoryUsage.rss();
     if (mark === undefined) {
       mark = floor = rss;
@@ -103,5 +90,5 @@ export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): v
     }
     if (rss < mark) mark = rss;
     else if (rss - mark >= RECLAIM_AFTER_BYTES) collect('full');
-  }, wait).unref();
+  }).unref();
 }
