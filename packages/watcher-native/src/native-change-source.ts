@@ -24,6 +24,9 @@ import {
 } from '@hotmcp/core/watching';
 import { loadParcelInWorker } from './parcel-in-worker.js';
 
+/** How many times a late subscription is tried while the tree changes under it (see #subscribeRetrying). */
+const SUBSCRIBE_ATTEMPTS = 5;
+
 /** The part of `@parcel/watcher` this source uses. */
 export interface ParcelWatcher {
   /** Watch `dir`; the callback gets batches of events or an error. Resolves with the handle to stop. */
@@ -309,7 +312,7 @@ export class NativeChangeSource implements ChangeSource {
     try {
       await this.#loadWatcher();
       if (generation !== this.#generation) return;
-      const subscribing = this.#subscribe(generation);
+      const subscribing = this.#subscribeRetrying(generation);
       const settled = subscribing.then(
         () => {},
         () => {},
@@ -334,6 +337,23 @@ export class NativeChangeSource implements ChangeSource {
     this.#watchPending = false;
     this.#startWatchdog(generation);
     if (subscribed) this.#enqueue(generation, async () => this.#catchUp(generation));
+  }
+
+  /**
+   * Subscribe while the tree may be changing under the OS watcher: a folder removed while it walked the tree
+   * fails the subscription (ENOENT) though the root is still there; it is tried again, a few times.
+   */
+  async #subscribeRetrying(generation: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#subscribe(generation);
+        return;
+      } catch (error) {
+        const rootThere = statSync(this.#root, { throwIfNoEntry: false })?.isDirectory();
+        if (attempt >= SUBSCRIBE_ATTEMPTS || generation !== this.#generation || !rootThere) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      }
+    }
   }
 
   #startWatchdog(generation: number): void {
