@@ -156,14 +156,16 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
   });
 
   it('delivers requests made while the new process starts beside the draining old one in the order they were sent', async () => {
-    const { client, stderr } = await start();
+    const { client, stderr } = await start({ SUPERVISE_EVENTS: '1' });
     const first = await whoami(client);
     // The old process drains a slow call while the new one starts.
     const slow = client.callTool({ name: 'slow', arguments: { ms: 300 } });
     await client.callTool({ name: 'ask_restart', arguments: {} });
     // In direct mode the old process reads stdin until the supervisor, told over IPC, stops it: the calls below
-    // are made once the restart is under way (in relay mode too, where it makes no difference).
-    await waitFor(() => expect(stderr()).toMatch(/restarting the server/));
+    // are made once it has stopped reading (in relay mode once the restart is under way; no difference there).
+    await waitFor(() =>
+      expect(stderr()).toMatch(mode === 'direct' ? /"event":"child.stopped_reading"/ : /restarting the server/),
+    );
     const sent = Array.from({ length: 10 }, (_, i) => i + 1);
     const answers = await Promise.all(
       sent.map(
