@@ -26,6 +26,13 @@ import { loadParcelInWorker } from './parcel-in-worker.js';
 
 /** How many times a late subscription is tried while the tree changes under it (see #subscribeRetrying). */
 const SUBSCRIBE_ATTEMPTS = 5;
+/**
+ * `awaitWatcher: false`: how long after `start()` the OS watcher is loaded (a worker thread) and subscribed.
+ * A client asks for its lists right after the server's start; on a small machine a thread starting beside
+ * that exchange slows it. Meanwhile `fs.watch` on the folders found sees edits, and the rescan once
+ * subscribed emits anything else written since the first scan.
+ */
+const LATE_WATCH_DELAY_MS = 300;
 
 /** The part of `@parcel/watcher` this source uses. */
 export interface ParcelWatcher {
@@ -217,7 +224,7 @@ export class NativeChangeSource implements ChangeSource {
    * it loaded or on the way. Never throws: `start()` reports a failure.
    */
   warmUp(): void {
-    this.#loadParcel().catch(() => {});
+    if (this.#awaitWatcher) this.#loadParcel().catch(() => {}); // else loaded after the start (LATE_WATCH_DELAY_MS)
   }
 
   #loadParcel(): Promise<ParcelWatcher> {
@@ -310,6 +317,8 @@ export class NativeChangeSource implements ChangeSource {
    */
   async #watchLate(generation: number): Promise<void> {
     try {
+      await new Promise((resolve) => setTimeout(resolve, LATE_WATCH_DELAY_MS).unref());
+      if (generation !== this.#generation) return;
       await this.#loadWatcher();
       if (generation !== this.#generation) return;
       const subscribing = this.#subscribeRetrying(generation);

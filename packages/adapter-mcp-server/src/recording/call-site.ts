@@ -18,12 +18,13 @@ export interface CallSite {
 export type Attribution = string | readonly string[] | ((file: string) => boolean);
 
 const FRAME = /(?:\(|\s|^)((?:file:\/\/)?\/[^\s()]*?|[A-Za-z]:\\[^\s()]*?):(\d+):(\d+)\)?\s*$/;
-/** The recorder's own files, never a registration's call site. */
+/** The recorder's own files, never a registration's call site: this one (the package's bundle) or, unbundled, those two. */
+const OWN_PATH = fileURLToPath(import.meta.url);
 const OWN_DIR = fileURLToPath(new URL('.', import.meta.url));
 const OWN_FILE = /^(?:call-site|recording-server)\.[cm]?[jt]s$/;
 
 function isOwn(file: string): boolean {
-  return inside(OWN_DIR, file) && OWN_FILE.test(file.slice(OWN_DIR.length));
+  return file === OWN_PATH || (inside(OWN_DIR, file) && OWN_FILE.test(file.slice(OWN_DIR.length)));
 }
 
 function toPath(raw: string): string {

@@ -165,10 +165,11 @@ const isRequest = (type: string) => /Req(?:Callback|Promise|Wrap)?$/.test(type);
 /**
  * What the batch left open, once the requests it started are done: a file
  * still being closed (CloseReq) must not cost the warm worker, while a lookup
- * that turns into a socket must count (waits at most ~20 ms).
+ * that turns into a socket must count (waits at most ~100 ms: on a loaded machine a file read queued behind
+ * others in libuv's pool can take tens of ms).
  */
 async function leftOpenAfter(idle: string[]): Promise<string[]> {
-  for (let turn = 0; turn < 20; turn++) {
+  for (let turn = 0; turn < 100; turn++) {
     const open = leftOpen(idle, process.getActiveResourcesInfo());
     if (!open.some(isRequest)) return open;
     await new Promise((resolve) => setTimeout(resolve, 1));

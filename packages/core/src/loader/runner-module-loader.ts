@@ -61,6 +61,13 @@ const MAIN_THREAD_LIMIT_MS = 5_000;
 
 const IMPORTER_SOURCE = 'module.exports = (specifier, options) => import(specifier, options);';
 
+/**
+ * How long after the start-up's load the background warm-ups (esbuild's service, the preflight worker and its
+ * warm-up module) wait: a client asks for its lists right after `initialize`, and on a small machine a thread and
+ * a process starting beside that exchange would slow it. A reload that comes sooner starts them at once.
+ */
+const BACKGROUND_WARM_UP_DELAY_MS = 300;
+
 /** The most packages the warm-up module imports. */
 const MAX_WARM_UP_IMPORTS = 50;
 
@@ -128,6 +135,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   private store: CompileCache | undefined;
   /** What the modules loaded at start-up import from outside the root, for the preflight worker to import ahead. */
   private startupExternals: Array<[string, string, boolean]> = [];
+  /** The background warm-ups, waiting for {@link BACKGROUND_WARM_UP_DELAY_MS} (see startupDone). */
+  private warmUpTimer: NodeJS.Timeout | undefined;
 
   constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
     this.root = settings.root.endsWith(sep) ? settings.root : settings.root + sep;
@@ -136,6 +145,7 @@ export class RunnerModuleLoader implements ModuleLoader {
 
   async load(files: readonly string[], options?: LoadOptions): Promise<LoadResult[]> {
     enableSourceMaps();
+    if (options?.startup !== true) this.warmUpNow();
     const generation = this.begin();
     const fresh = new Set(files);
     const results: LoadResult[] = [];
@@ -248,36 +258,51 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   /**
-   * Start the compiler now (esbuild's service process), so it starts while the
-   * watcher does. The preflight worker too when the modules found at start-up
-   * are preflighted (`preflight: { atStartup: true }`), importing `@hotmcp/core`
-   * as a tool module in the root would; otherwise it starts after the
-   * start-up's load, which does not wait for it.
+   * Start what the start-up's load needs. The compiler (esbuild's service process) only when no compile cache
+   * is kept: with one, the modules found at start-up are mostly compiled already, and a miss starts it. The
+   * preflight worker when the modules found at start-up are preflighted (`preflight: { atStartup: true }`),
+   * importing `@hotmcp/core` as a tool module in the root would; otherwise it starts after the start-up's load
+   * (see `startupDone`), which does not wait for it.
    */
   warmUp(): void {
     const option = this.settings.preflight;
     if (option !== false && option?.atStartup === true) {
       this.preflight.warmUp([[`${this.root}index.js`, '@hotmcp/core', false]]);
     }
+    if (this.settings.compileCache === false) this.warmUpCompiler();
+  }
+
+  /**
+   * The start-up is loaded: {@link BACKGROUND_WARM_UP_DELAY_MS} later (or at the first reload, if sooner), start
+   * the compiler and the preflight worker for the reloads to come, importing ahead what the modules loaded at
+   * start-up import (and `@hotmcp/core`), then run the reload path once in the background (see `warmUpModule`).
+   */
+  startupDone(): void {
+    void this.store?.save(); // the next start compiles only what changed
+    this.warmUpTimer ??= setTimeout(() => this.warmUpNow(), BACKGROUND_WARM_UP_DELAY_MS);
+    this.warmUpTimer.unref();
+  }
+
+  /** Start esbuild's service (once). */
+  private warmUpCompiler(): void {
     this.transformReady ??= import('./runner-transform.js').then(
       ({ warmUpTransform }) => warmUpTransform(),
       () => {}, // the first load reports it
     );
   }
 
-  /**
-   * Start the preflight worker for the reloads to come, importing ahead what
-   * the modules loaded at start-up import (and `@hotmcp/core`), then run the
-   * reload path once in the background (see `warmUpModule`).
-   */
-  startupDone(): void {
+  /** The background warm-ups of {@link startupDone}, now, when they wait. */
+  private warmUpNow(): void {
+    if (this.warmUpTimer === undefined) return;
+    clearTimeout(this.warmUpTimer);
+    this.warmUpTimer = undefined;
+    this.warmUpCompiler();
     // One per package and folder: a package resolves alike from every file of a folder.
     const externals = new Map<string, [string, string, boolean]>();
     for (const external of [[`${this.root}index.js`, '@hotmcp/core', false] as const, ...this.startupExternals]) {
       externals.set(`${dirname(external[0])}\0${external[1]}`, [...external]);
     }
     this.startupExternals = [];
-    void this.store?.save(); // the next start compiles only what changed
     const option = this.settings.preflight;
     if (option === false) return;
     this.preflight.warmUp([...externals.values()]);
@@ -293,6 +318,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.warmUpTimer);
+    this.warmUpTimer = undefined;
     await Promise.all([this.preflight.close(), this.store?.save()]);
     this.current.clear();
     this.pending.clear();

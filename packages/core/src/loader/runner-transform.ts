@@ -9,9 +9,10 @@
  * included.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Loader, type Message, type TsconfigRaw, transform, version } from 'esbuild';
+import type { Loader, Message, TransformOptions, TransformResult, TsconfigRaw } from 'esbuild';
 import { getTsconfig } from 'get-tsconfig';
 import { type CompileCache, hashOf } from './compile-cache.js';
 
@@ -112,6 +113,13 @@ function tsconfigOf(file: string, cache?: TsconfigCache): ModuleTsconfig | undef
   };
 }
 
+/** esbuild's API, loaded on the first compilation: a start whose modules all come from the compile cache never needs it. */
+let esbuild: Promise<typeof import('esbuild')> | undefined;
+function transform(source: string, options: TransformOptions): Promise<TransformResult> {
+  esbuild ??= import('esbuild');
+  return esbuild.then((module) => module.transform(source, options));
+}
+
 /** es-module-lexer, loaded (and its WebAssembly compiled) when a module needs it: most never do. */
 let lexer: Promise<typeof import('es-module-lexer')> | undefined;
 function loadLexer(): Promise<typeof import('es-module-lexer')> {
@@ -147,7 +155,7 @@ let compiler: string | undefined;
 export function compilerId(): string {
   compiler ??= hashOf(
     readFileSync(fileURLToPath(import.meta.url), 'utf8'),
-    version,
+    (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version,
     process.versions.node.split('.')[0]!,
   );
   return compiler;

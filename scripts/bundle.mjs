@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// A package's build, second step: bundle what tsc emitted in dist/ into dist/bundle/, one file per entry and
+// the chunks they share, which is what package.json's exports point at. Node 20 loads ES modules one file at a
+// time; a start of the example server loaded about a hundred files of hotmcp and its small dependencies
+// before it could answer, and a bundle is a handful. tsc's .js files stay in dist/ (its .d.ts are the types).
+//
+//   node ../../scripts/bundle.mjs [--inline a,b] [--preload module] [name=dist/file.js ...]
+//
+// Entries: each export whose `default` is ./dist/bundle/<name>.js, built from the tsc file its `types` names
+// (./dist/x/index.d.ts → dist/x/index.js), and each name=file given (a worker or a loader hook the code opens by
+// a URL beside its own: every output lands in the one folder, so `new URL('./<name>.js', import.meta.url)` finds
+// it from any chunk). Dependencies stay imports of their own, except the --inline ones; --preload: a module
+// imported first by every output (tsyringe needs reflect-metadata loaded before its own code runs).
+import { readFileSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const args = process.argv.slice(2);
+const option = (name) => {
+  const at = args.indexOf(name);
+  return at < 0 ? undefined : args.splice(at, 2)[1];
+};
+const inline = new Set((option('--inline') ?? '').split(',').filter(Boolean));
+const preload = option('--preload');
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const entryPoints = [];
+for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
+  const out = /^\.\/dist\/bundle\/(.+)\.js$/.exec(target.default ?? '')?.[1];
+  if (out === undefined) continue;
+  if (typeof target.types !== 'string') throw new Error(`bundle: export ${subpath} has no types to find its tsc file`);
+  entryPoints.push({ in: target.types.replace(/\.d\.ts$/, '.js'), out });
+}
+for (const arg of args) {
+  const [out, file] = arg.split('=');
+  if (!out || !file) throw new Error(`bundle: expected name=dist/file.js, got ${arg}`);
+  entryPoints.push({ in: file, out });
+}
+if (entryPoints.length === 0) throw new Error('bundle: no export points into ./dist/bundle/');
+
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]
+  .filter((name) => !inline.has(name))
+  .flatMap((name) => [name, `${name}/*`]);
+
+rmSync('dist/bundle', { recursive: true, force: true }); // chunks of an earlier build, named by other hashes
+await build({
+  entryPoints,
+  outdir: 'dist/bundle',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // An inlined package's ES build (tsyringe's is ESM under `module`).
+  mainFields: ['module', 'main'],
+  external,
+  chunkNames: 'chunk-[hash]',
+  ...(preload && { banner: { js: `import ${JSON.stringify(preload)};` } }),
+  logLevel: 'error', // not the warning for an import() of a computed URL: the runner's, on purpose
+});
