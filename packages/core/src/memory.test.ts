@@ -1,6 +1,6 @@
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { afterEach, expect, it, vi } from 'vitest';
-import { RECLAIM_AFTER_BYTES, reclaimAfterReloads } from './memory.js';
+import { RECLAIM_AFTER_BYTES, reclaimAfterReloads, reloadsStarting } from './memory.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const forcedMajorGcs: number[] = [];
@@ -38,4 +38,34 @@ it('collects once the reloads are done only when the process RSS grew past the l
   await vi.waitFor(() => expect(forcedMajorGcs.length).toBeGreaterThanOrEqual(1), { timeout: 5000 });
   expect(held).toHaveLength(8);
   held = undefined;
+});
+
+it('counts only what grew while reloading: memory taken between reloads is not collected after the next one', async () => {
+  // What the last collection left is read first (that check may collect on its own account).
+  reclaimAfterReloads();
+  await turn();
+  await delivered();
+  forcedMajorGcs.length = 0;
+
+  // Taken between reloads (sessions opened, say): the server's, not garbage of replaced versions.
+  let between: Buffer[] | undefined = [];
+  for (let i = 0; i < 8; i++) between.push(Buffer.alloc(Math.ceil(RECLAIM_AFTER_BYTES / 4), 1));
+  reloadsStarting();
+  reclaimAfterReloads();
+  await turn();
+  await delivered();
+  expect(forcedMajorGcs).toEqual([]);
+
+  // Taken while reloading: collected once the reloads are done. Twice the limit: what V8 frees meanwhile
+  // (the first test's buffers, say) lowers the RSS the reload is measured by.
+  let during: Buffer[] | undefined = [];
+  reloadsStarting();
+  for (let i = 0; i < 16; i++) during.push(Buffer.alloc(Math.ceil(RECLAIM_AFTER_BYTES / 4), 1));
+  reclaimAfterReloads();
+  await turn();
+  await vi.waitFor(() => expect(forcedMajorGcs.length).toBeGreaterThanOrEqual(1), { timeout: 5000 });
+  expect(between).toHaveLength(8);
+  expect(during).toHaveLength(16);
+  between = undefined;
+  during = undefined;
 });

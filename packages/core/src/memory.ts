@@ -21,8 +21,8 @@ export function exposeGc(): ((options?: object) => void) | undefined {
 }
 
 /**
- * Growth of the process's resident memory, since the last collection, after
- * which the main thread collects once its reloads are done.
+ * Growth of the process's resident memory while reloading, since the last
+ * collection, after which the main thread collects once its reloads are done.
  */
 export const RECLAIM_AFTER_BYTES = 24 * 1024 * 1024;
 /** V8 12 and later (Node 22 and later) take a last-resort flavour, which also gives back the pages V8 keeps for reuse. */
@@ -39,6 +39,19 @@ let floor = 0;
 /** The kind of the last collection, until its result is read at the next check. */
 let settling: 'full' | 'last-resort' | undefined;
 let scheduled = false;
+/** The process's RSS when the reloads now running started, when {@link reloadsStarting} said so. */
+let startedAt: number | undefined;
+/** RSS growth of the reloads since the last collection (what grew between them is not theirs). */
+let grown = 0;
+
+/**
+ * Reloads start: what the process's RSS grows by from here until the next
+ * {@link reclaimAfterReloads} check is theirs. A process that never says so
+ * has all its growth between two checks counted as the reloads'.
+ */
+export function reloadsStarting(): void {
+  startedAt ??= process.memoryUsage.rss();
+}
 
 /** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
 export interface ReclaimReport {
@@ -49,8 +62,9 @@ export interface ReclaimReport {
 
 /**
  * Once the reloads queued are done: when the process's RSS has grown by more
- * than {@link RECLAIM_AFTER_BYTES} since the last collection, collect the
- * main thread's garbage. Each reload compiles and evaluates a new version of
+ * than {@link RECLAIM_AFTER_BYTES} since the last collection while reloading
+ * (from each {@link reloadsStarting} to the check that follows it), collect
+ * the main thread's garbage. Each reload compiles and evaluates a new version of
  * its modules and lets the old one go; under a fast pace of edits V8 lets that
  * garbage pile up for tens of MB (over a hundred on Node 24) before it
  * collects it. A full GC takes a few ms to a few tens of ms. On Node 22 and
@@ -68,6 +82,8 @@ export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): v
   setImmediate(() => {
     scheduled = false;
     const rss = process.memoryUsage.rss();
+    const since = startedAt;
+    startedAt = undefined;
     if (mark === undefined) {
       mark = floor = rss;
       return;
@@ -84,11 +100,17 @@ export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): v
       const kind = settling;
       settling = undefined;
       mark = rss;
+      grown = 0;
       if (kind === 'last-resort' || rss < floor) floor = rss;
       else if (LAST_RESORT && rss - floor >= RECLAIM_AFTER_BYTES) collect('last-resort');
       return;
     }
+    // Growth between reloads (sessions opened, requests served) is the server's, not garbage of replaced
+    // versions: collecting it right after a reload would pause the main thread just when clients call the
+    // new version, for nothing to reclaim.
+    if (since === undefined) grown = rss - mark;
+    else grown += Math.max(0, rss - since);
     if (rss < mark) mark = rss;
-    else if (rss - mark >= RECLAIM_AFTER_BYTES) collect('full');
+    if (grown >= RECLAIM_AFTER_BYTES) collect('full');
   }).unref();
 }

@@ -405,6 +405,11 @@ export class RedisChangeSource implements ChangeSource {
       // After start, the engine queues its first load once `start` has resolved: let it, then wait for it.
       await new Promise((resolve) => setImmediate(resolve));
       await this.target.idle();
+      // The batch is live: requests already waiting (clients calling the new version) are read first, the
+      // report after them (an immediate set from the check phase runs after the next poll). The next entry
+      // waits for this report, so what it reads is this batch's outcome.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
       const { errors } = this.target.status();
       // Root-relative, so the same broken file reads the same on every replica.
       const root = this.options.root;

@@ -5,7 +5,7 @@ import { locate } from '../error-location.js';
 import { HotMcpError, isHotMcpError } from '../errors.js';
 import { sameStamp } from '../file-stamp.js';
 import { isInside } from '../inside-root.js';
-import { reclaimAfterReloads } from '../memory.js';
+import { reclaimAfterReloads, reloadsStarting } from '../memory.js';
 import type { AuditSink } from '../ports/audit-sink.js';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import type { LoadNotice, LoadResult, ModuleLoader } from '../ports/module-loader.js';
@@ -352,6 +352,7 @@ export class ReloadEngine {
   private async drain(): Promise<void> {
     // Yield first, so `draining` is assigned before the finally below clears it.
     await undefined;
+    reloadsStarting();
     try {
       while (this.queue.size > 0) {
         const batch = this.queue.take();
