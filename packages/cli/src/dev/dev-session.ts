@@ -3,7 +3,7 @@ import { createRecordingServer, type RecordingServer, routeToRecording, stableJs
 import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
 import { mark } from '../timing.js';
 import { callSite } from './call-site.js';
-import type { NativeStart } from './native-start.js';
+import { type NativeStart, REGISTRATION_METHODS } from './native-start.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
 type ServerClass = new (info: unknown, options?: unknown) => AnyServer;
@@ -23,8 +23,6 @@ export type EvaluationOutcome =
   | { ok: true; definitions: AnyDefinition[]; server: object }
   | { ok: false; error: HotMcpError };
 
-/** The McpServer methods that register, and return a handle. */
-const REGISTRATION_METHODS = ['registerTool', 'tool', 'registerPrompt', 'prompt', 'registerResource', 'resource'];
 const HANDLE_METHODS = ['update', 'enable', 'disable', 'remove'];
 const LISTS = ['tools', 'prompts', 'resources'] as const;
 /** Request methods the SDK's McpServer and Server handle themselves (not the entry's own low-level handlers). */

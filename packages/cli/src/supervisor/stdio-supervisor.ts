@@ -974,31 +974,15 @@ class StdioSupervisor implements Supervisor {
    * sets up for the next process, and notice when it goes away.
    */
   #readWhileWaiting(why: string): void {
-    let pending = Buffer.from(this.#prefix, 'base64');
-    this.#prefix = '';
-    const take = (data: Buffer) => {
-      const chunk = pending.length > 0 ? Buffer.concat([pending, data]) : data;
-      const last = chunk.lastIndexOf(0x0a);
-      pending = Buffer.from(chunk.subarray(last + 1));
-      this.#prefix = pending.toString('base64');
-      if (last < 0) return;
-      for (const line of chunk
-        .subarray(0, last + 1)
-        .toString('utf8')
-        .split('\n')) {
-        const read = parseLine(Buffer.from(line));
-        if (!read || read === 'empty') continue;
-        const { message } = read;
-        if (this.#session.fromClient(message) || !isRequest(message)) continue;
-        writeMessage(this.#output, {
-          jsonrpc: '2.0',
-          id: message.id,
-          error: { code: RESTARTED_ERROR_CODE, message: `${why}; it may be retried.`, data: { hotmcp: 'restarting' } },
-        });
-      }
-    };
-    take(Buffer.alloc(0));
-    this.#readStdin(take);
+    this.#readLinesWhile((message) => {
+      if (!message || this.#session.fromClient(message) || !isRequest(message)) return false;
+      writeMessage(this.#output, {
+        jsonrpc: '2.0',
+        id: message.id,
+        error: { code: RESTARTED_ERROR_CODE, message: `${why}; it may be retried.`, data: { hotmcp: 'restarting' } },
+      });
+      return false;
+    });
   }
 
   /**
@@ -1011,43 +995,51 @@ class StdioSupervisor implements Supervisor {
   #readWhileDraining(old: Child): void {
     old.handedOver = true;
     this.#prefix = old.partial;
+    this.#readLinesWhile((message) => {
+      if (message && isResponse(message) && typeof message.id === 'string' && message.id.startsWith('hotmcp:')) {
+        // Each process takes only the answers to its own requests.
+        for (const child of this.#children.values()) if (!child.gone) this.#send(child, message);
+        return false;
+      }
+      if (message && isNotification(message) && message.method === 'notifications/cancelled') {
+        const requestId = message.params?.requestId;
+        const owner =
+          typeof requestId === 'string' || typeof requestId === 'number'
+            ? this.#inFlight.get(idKey(requestId))
+            : undefined;
+        const child = owner && this.#children.get(owner.generation);
+        if (child && !child.gone) {
+          this.#send(child, message);
+          this.#settled(requestId as JsonRpcId);
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Direct mode: read the client's stdin a whole line at a time, from what {@link #prefix} holds
+   * on: `keep` is given each line's message (undefined for a line that is none) and says whether
+   * the line waits, in order, for the next process. Kept lines and the partial last one stay in
+   * {@link #prefix}.
+   */
+  #readLinesWhile(keep: (message: JsonRpcMessage | undefined) => boolean): void {
     const take = (data: Buffer) => {
       const chunk = Buffer.concat([Buffer.from(this.#prefix, 'base64'), data]);
       const last = chunk.lastIndexOf(0x0a);
-      if (last < 0) {
-        this.#prefix = chunk.toString('base64');
-        return;
-      }
       const kept: Buffer[] = [];
       let start = 0;
       for (let end = chunk.indexOf(0x0a); end >= 0 && end <= last; end = chunk.indexOf(0x0a, start)) {
         const line = chunk.subarray(start, end + 1);
         start = end + 1;
         const read = parseLine(line);
-        const message = read && read !== 'empty' ? read.message : undefined;
-        if (message && isResponse(message) && typeof message.id === 'string' && message.id.startsWith('hotmcp:')) {
-          // Each process takes only the answers to its own requests.
-          for (const child of this.#children.values()) if (!child.gone) this.#send(child, message);
-          continue;
-        }
-        if (message && isNotification(message) && message.method === 'notifications/cancelled') {
-          const requestId = message.params?.requestId;
-          const owner =
-            typeof requestId === 'string' || typeof requestId === 'number'
-              ? this.#inFlight.get(idKey(requestId))
-              : undefined;
-          const child = owner && this.#children.get(owner.generation);
-          if (child && !child.gone) {
-            this.#send(child, message);
-            this.#settled(requestId as JsonRpcId);
-            continue;
-          }
-        }
-        kept.push(line);
+        if (keep(read && read !== 'empty' ? read.message : undefined)) kept.push(line);
       }
       kept.push(chunk.subarray(last + 1));
       this.#prefix = Buffer.concat(kept).toString('base64');
     };
+    take(Buffer.alloc(0));
     this.#readStdin(take);
   }
 
