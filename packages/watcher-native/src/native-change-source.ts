@@ -67,7 +67,7 @@ export interface NativeChangeSourceOptions extends ChangeSourceOptions {
   /**
    * Whether `start()` waits for the OS watcher: loaded and subscribed, and rejects when it cannot be. Default
    * `true`. `false`: `start()` resolves after its first scan (and once the folders found are watched with
-   * `fs.watch`); the OS watcher is loaded and subscribed after that, the root scanned again then and every
+   * `fs.watch`); the OS watcher is loaded and subscribed 300 ms after that, the root scanned again then and every
    * difference emitted, so nothing written meanwhile is missed. A failure to load or subscribe is then
    * reported through `onError` as fatal (see `isFatalWatcherError`); `watching()` resolves once the OS watcher
    * watches or has failed. `createReloader` uses `false` where polling takes over from a failure.
