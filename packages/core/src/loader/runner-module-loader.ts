@@ -135,7 +135,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private store: CompileCache | undefined;
   /** What the modules loaded at start-up import from outside the root, for the preflight worker to import ahead. */
   private startupExternals: Array<[string, string, boolean]> = [];
-  /** The background warm-ups, waiting for {@link BACKGROUND_WARM_UP_DELAY_MS} (see startupDone). */
+  /** The background warm-ups, waiting for `BACKGROUND_WARM_UP_DELAY_MS` (see startupDone). */
   private warmUpTimer: NodeJS.Timeout | undefined;
 
   constructor(@inject(TOKENS.settings) private readonly settings: RunnerLoaderSettings) {
@@ -273,7 +273,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   }
 
   /**
-   * The start-up is loaded: {@link BACKGROUND_WARM_UP_DELAY_MS} later (or at the first reload, if sooner), start
+   * The start-up is loaded: 300 ms (`BACKGROUND_WARM_UP_DELAY_MS`) later (or at the first reload, if sooner), start
    * the compiler and the preflight worker for the reloads to come, importing ahead what the modules loaded at
    * start-up import (and `@hotmcp/core`), then run the reload path once in the background (see `warmUpModule`).
    */
