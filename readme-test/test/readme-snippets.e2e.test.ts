@@ -37,27 +37,33 @@ beforeAll(async () => {
   packs = join(base, 'packs');
   mkdirSync(project);
   await run(process.execPath, [join(repo, 'scripts', 'pack-all.mjs'), packs]);
+  // One install for every snippet: what the README's two install lines name together. The tarballs are
+  // dependencies and overrides alike, so a tarball's own dependency on another (@hotmcp/cli's on
+  // @hotmcp/watcher-native@0.0.0, say) resolves to the tarball: npm otherwise asks the registry for
+  // it first, and where the registry's answer does not come back at once (a TLS failure retried with
+  // back-off, a proxy that holds the connection) the install waits minutes for a 404 it ignores.
+  const tarballs = Object.fromEntries(
+    readdirSync(packs).map((file) => [
+      JSON.parse(readFileSync(join(repo, 'packages', file.replace(/^hotmcp-|\.tgz$/g, ''), 'package.json'), 'utf8'))
+        .name as string,
+      `file:${join(packs, file)}`,
+    ]),
+  );
+  const dependencies = {
+    '@modelcontextprotocol/sdk': versionOf('@modelcontextprotocol/sdk', 'examples/sdk-v1-server'),
+    '@modelcontextprotocol/server': versionOf('@modelcontextprotocol/server', 'examples/sdk-v2-server'),
+    zod: versionOf('zod', 'examples/sdk-v2-server'),
+    tsx: versionOf('tsx', 'packages/core'),
+    ...tarballs,
+  };
   writeFileSync(
     join(project, 'package.json'),
-    `${JSON.stringify({ name: 'my-server', private: true, type: 'module' })}\n`,
+    `${JSON.stringify({ name: 'my-server', private: true, type: 'module', dependencies, overrides: tarballs })}\n`,
   );
-  // One install for every snippet: what the README's two install lines name together.
-  await run(
-    'npm',
-    [
-      'install',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      '--loglevel=error',
-      `@modelcontextprotocol/sdk@${versionOf('@modelcontextprotocol/sdk', 'examples/sdk-v1-server')}`,
-      `@modelcontextprotocol/server@${versionOf('@modelcontextprotocol/server', 'examples/sdk-v2-server')}`,
-      `zod@${versionOf('zod', 'examples/sdk-v2-server')}`,
-      `tsx@${versionOf('tsx', 'packages/core')}`,
-      ...readdirSync(packs).map((file) => join(packs, file)),
-    ],
-    { cwd: project, env: { ...process.env, npm_config_update_notifier: 'false' } },
-  );
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
+    cwd: project,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
 });
 
 afterAll(() => {

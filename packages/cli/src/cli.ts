@@ -1,6 +1,6 @@
 import { parseDevArgs, USAGE } from './dev/dev-args.js';
 import { type EarlyServer, serverArgs } from './early-server.js';
-import { mark } from './timing.js';
+import { mark, enabled as timingEnabled } from './timing.js';
 
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
 
@@ -87,6 +87,7 @@ async function run(argv: string[], early: EarlyServer | undefined): Promise<numb
       ...(args.restartOn && { restartOn: args.restartOn }),
       direct: process.env.HOTMCP_SUPERVISOR_MODE !== 'relay',
       ...(args.audit && { audit: lazyAudit(args.audit.path) }),
+      ...(timingEnabled && { onEvent: (event) => mark(`supervisor ${JSON.stringify(event)}`) }),
     });
     early?.release();
     early = undefined;

@@ -1,9 +1,10 @@
 /**
- * Start-up stage timing of `hotmcp dev`, on stderr when HOTMCP_DEBUG_TIMING
+ * Start-up stage timing of `hotmcp dev`, and the supervisor's events (restarts,
+ * a process that stopped reading, crashes), on stderr when HOTMCP_DEBUG_TIMING
  * is set: `hotmcp timing <pid> <epoch ms> <stage>` (epoch times, so the
  * supervisor's and the server process's lines can be laid side by side).
  */
-const enabled = process.env.HOTMCP_DEBUG_TIMING !== undefined && process.env.HOTMCP_DEBUG_TIMING !== '';
+export const enabled = process.env.HOTMCP_DEBUG_TIMING !== undefined && process.env.HOTMCP_DEBUG_TIMING !== '';
 
 const cpu = () => {
   const { user, system } = process.cpuUsage();

@@ -135,12 +135,13 @@ export async function connectDev(
   project: Project,
   entry: string,
   options: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ client: Client; transport: StdioClientTransport; errors: Error[]; stderr(): string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [bin, 'dev', ...options, entry],
     cwd: project.dir,
-    env: { ...(process.env as Record<string, string>), HOTMCP_AUDIT_LOG: join(project.dir, 'audit.log') },
+    env: { ...(process.env as Record<string, string>), HOTMCP_AUDIT_LOG: join(project.dir, 'audit.log'), ...env },
     stderr: 'pipe',
   });
   let stderr = '';

@@ -49,9 +49,9 @@ server.registerTool('big', { inputSchema: { kb: z.number() } }, async ({ kb }) =
 await server.connect(new StdioServerTransport());
 `;
 
-async function start() {
+async function start(env?: Record<string, string>) {
   project = await createProject({ 'src/server.ts': entry });
-  const session = await connectDev(project, 'src/server.ts');
+  const session = await connectDev(project, 'src/server.ts', [], env);
   closers.push(() => session.client.close());
   return session;
 }
@@ -100,12 +100,15 @@ describe('hotmcp dev behind its supervisor in direct mode', () => {
   });
 
   it('hands the client over to a restarted process: requests made during the restart are answered by it in order', async () => {
-    const { client, errors, stderr } = await start();
+    // HOTMCP_DEBUG_TIMING: the supervisor's events on stderr, among them when the old process stopped reading.
+    const { client, errors, stderr } = await start({ HOTMCP_DEBUG_TIMING: '1' });
     const first = await whoami(client);
     const slow = text(client.callTool({ name: 'slow', arguments: { ms: 300 } }));
     await text(client.callTool({ name: 'ask_restart', arguments: {} }));
-    // The old process reads stdin until the supervisor, told over IPC, stops it: call once the restart is under way.
+    // The old process reads stdin until the supervisor, told over IPC, stops it: call once it has stopped (on
+    // a loaded machine it read every call made as soon as the restart was said).
     await expect.poll(stderr, poll).toMatch(/restarting the server: the test asked/);
+    await expect.poll(stderr, poll).toMatch(/supervisor \{"event":"child.stopped_reading"/);
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, n) => text(client.callTool({ name: 'record', arguments: { n } }))),
     );

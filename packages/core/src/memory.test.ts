@@ -1,6 +1,6 @@
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { afterEach, expect, it, vi } from 'vitest';
-import { RECLAIM_AFTER_BYTES, reclaimAfterReloads, reloadsStarting } from './memory.js';
+import { RECLAIM_AFTER_BYTES, Reclaimer, reclaimAfterReloads } from './memory.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const forcedMajorGcs: number[] = [];
@@ -40,32 +40,82 @@ it('collects once the reloads are done only when the process RSS grew past the l
   held = undefined;
 }, 30_000);
 
+/** A reclaimer reading a made-up RSS, with the collections it asks for. */
+function reclaimerOf(options: { lastResort: boolean }) {
+  const state = { rss: 200 * MB, gcs: [] as Array<'full' | 'last-resort'> };
+  const reclaimer = new Reclaimer({
+    rss: () => state.rss,
+    gc: () => (flavour?: object) => {
+      state.gcs.push(flavour === undefined ? 'full' : 'last-resort');
+    },
+    lastResort: options.lastResort,
+  });
+  const check = async () => {
+    reclaimer.reclaimAfterReloads();
+    await turn();
+  };
+  return { state, reclaimer, check };
+}
+const MB = 1024 * 1024;
+
 it('counts only what grew while reloading: memory taken between reloads is not collected after the next one', async () => {
-  // What the last collection left is read first (that check may collect on its own account).
-  reclaimAfterReloads();
-  await turn();
-  await delivered();
-  forcedMajorGcs.length = 0;
+  const { state, reclaimer, check } = reclaimerOf({ lastResort: false });
+  await check(); // the first check takes the RSS as its floor
 
-  // Taken between reloads (sessions opened, say): the server's, not garbage of replaced versions.
-  let between: Buffer[] | undefined = [];
-  for (let i = 0; i < 8; i++) between.push(Buffer.alloc(Math.ceil(RECLAIM_AFTER_BYTES / 4), 1));
-  reloadsStarting();
-  reclaimAfterReloads();
-  await turn();
-  await delivered();
-  expect(forcedMajorGcs).toEqual([]);
+  state.rss += 2 * RECLAIM_AFTER_BYTES; // sessions opened between reloads: the server's
+  reclaimer.reloadsStarting();
+  state.rss += MB;
+  await check();
+  expect(state.gcs).toEqual([]);
 
-  // Taken while reloading: collected once the reloads are done. Twice the limit: what V8 frees meanwhile
-  // (the first test's buffers, say) lowers the RSS the reload is measured by.
-  let during: Buffer[] | undefined = [];
-  reloadsStarting();
-  for (let i = 0; i < 16; i++) during.push(Buffer.alloc(Math.ceil(RECLAIM_AFTER_BYTES / 4), 1));
-  reclaimAfterReloads();
-  await turn();
-  await vi.waitFor(() => expect(forcedMajorGcs.length).toBeGreaterThanOrEqual(1), { timeout: 20_000 });
-  expect(between).toHaveLength(8);
-  expect(during).toHaveLength(16);
-  between = undefined;
-  during = undefined;
-}, 30_000);
+  // Two runs of reloads that grow it by more than the limit between them, with the server's growth between.
+  reclaimer.reloadsStarting();
+  state.rss += RECLAIM_AFTER_BYTES / 2;
+  await check();
+  expect(state.gcs).toEqual([]);
+  state.rss += 3 * RECLAIM_AFTER_BYTES;
+  reclaimer.reloadsStarting();
+  state.rss += RECLAIM_AFTER_BYTES / 2;
+  await check();
+  expect(state.gcs).toEqual(['full']);
+
+  // What the collection left is read at the next check; counting starts again from there.
+  state.rss -= RECLAIM_AFTER_BYTES;
+  reclaimer.reloadsStarting();
+  await check();
+  reclaimer.reloadsStarting();
+  state.rss += RECLAIM_AFTER_BYTES - MB;
+  await check();
+  expect(state.gcs).toEqual(['full']);
+});
+
+it("counts all growth between two checks as the reloads' when nobody said when they started", async () => {
+  const { state, check } = reclaimerOf({ lastResort: false });
+  await check();
+  state.rss += RECLAIM_AFTER_BYTES;
+  await check();
+  expect(state.gcs).toEqual(['full']);
+});
+
+it('gives back the pages V8 keeps with a last-resort collection when a full one left the RSS far above the last floor', async () => {
+  for (const lastResort of [true, false]) {
+    const { state, reclaimer, check } = reclaimerOf({ lastResort });
+    await check();
+    reclaimer.reloadsStarting();
+    state.rss += 3 * RECLAIM_AFTER_BYTES;
+    await check();
+    expect(state.gcs).toEqual(['full']);
+    state.rss -= RECLAIM_AFTER_BYTES; // the full collection freed a third; V8 keeps the rest of the pages
+    await check();
+    expect(state.gcs).toEqual(lastResort ? ['full', 'last-resort'] : ['full']);
+    if (!lastResort) continue;
+    state.rss -= 2 * RECLAIM_AFTER_BYTES; // what the last-resort one left is the new floor
+    await check();
+    reclaimer.reloadsStarting();
+    state.rss += RECLAIM_AFTER_BYTES;
+    await check();
+    state.rss -= RECLAIM_AFTER_BYTES / 2;
+    await check();
+    expect(state.gcs).toEqual(['full', 'last-resort', 'full']);
+  }
+});

@@ -26,23 +26,104 @@ export function exposeGc(): ((options?: object) => void) | undefined {
  */
 export const RECLAIM_AFTER_BYTES = 24 * 1024 * 1024;
 /** V8 12 and later (Node 22 and later) take a last-resort flavour, which also gives back the pages V8 keeps for reuse. */
-const LAST_RESORT =
-  Number(process.versions.v8.split('.')[0]) >= 12
-    ? { type: 'major', execution: 'sync', flavor: 'last-resort' }
-    : undefined;
+const LAST_RESORT_OPTIONS = { type: 'major', execution: 'sync', flavor: 'last-resort' };
+const LAST_RESORT = Number(process.versions.v8.split('.')[0]) >= 12 ? LAST_RESORT_OPTIONS : undefined;
 
-let gc: ((options?: object) => void) | undefined | null = null;
-/** The process's RSS once the last collection settled (or when first asked), lowered as V8's own GCs lower it. */
-let mark: number | undefined;
-/** The process's RSS once the last last-resort collection settled (or when first asked). */
-let floor = 0;
-/** The kind of the last collection, until its result is read at the next check. */
-let settling: 'full' | 'last-resort' | undefined;
-let scheduled = false;
-/** The process's RSS when the reloads now running started, when {@link reloadsStarting} said so. */
-let startedAt: number | undefined;
-/** RSS growth of the reloads since the last collection (what grew between them is not theirs). */
-let grown = 0;
+/** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
+export interface ReclaimReport {
+  rssBefore: number;
+  kind: 'full' | 'last-resort';
+  durationMs: number;
+}
+
+/** What a {@link Reclaimer} reads and calls: the process's by default; tests give their own. */
+export interface ReclaimerOptions {
+  /** The resident set size now, in bytes. */
+  rss?: () => number;
+  /** A full GC (`options` picks the last-resort flavour), or undefined where there is none. */
+  gc?: () => ((options?: object) => void) | undefined;
+  /** Whether V8 has a last-resort GC flavour (V8 12 and later). */
+  lastResort?: boolean;
+}
+
+/**
+ * The bookkeeping of {@link reclaimAfterReloads} and {@link reloadsStarting}:
+ * the process has one (those two functions), tests make their own.
+ */
+export class Reclaimer {
+  readonly #rss: () => number;
+  readonly #exposeGc: () => ((options?: object) => void) | undefined;
+  readonly #lastResort: object | undefined;
+  #gc: ((options?: object) => void) | undefined | null = null;
+  /** The process's RSS once the last collection settled (or when first asked), lowered as V8's own GCs lower it. */
+  #mark: number | undefined;
+  /** The process's RSS once the last last-resort collection settled (or when first asked). */
+  #floor = 0;
+  /** The kind of the last collection, until its result is read at the next check. */
+  #settling: 'full' | 'last-resort' | undefined;
+  #scheduled = false;
+  /** The process's RSS when the reloads now running started, when {@link reloadsStarting} said so. */
+  #startedAt: number | undefined;
+  /** RSS growth of the reloads since the last collection (what grew between them is not theirs). */
+  #grown = 0;
+
+  constructor(options: ReclaimerOptions = {}) {
+    this.#rss = options.rss ?? (() => process.memoryUsage.rss());
+    this.#exposeGc = options.gc ?? exposeGc;
+    this.#lastResort = (options.lastResort ?? LAST_RESORT !== undefined) ? LAST_RESORT_OPTIONS : undefined;
+  }
+
+  /** See {@link reloadsStarting}. */
+  reloadsStarting(): void {
+    this.#startedAt ??= this.#rss();
+  }
+
+  /** See {@link reclaimAfterReloads}. */
+  reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#check(report);
+    }).unref();
+  }
+
+  #check(report: ((fields: ReclaimReport) => void) | undefined): void {
+    const rss = this.#rss();
+    const since = this.#startedAt;
+    this.#startedAt = undefined;
+    if (this.#mark === undefined) {
+      this.#mark = this.#floor = rss;
+      return;
+    }
+    const collect = (kind: 'full' | 'last-resort') => {
+      if (this.#gc === null) this.#gc = this.#exposeGc();
+      if (this.#gc === undefined) return;
+      const started = performance.now();
+      this.#gc(kind === 'last-resort' ? this.#lastResort : undefined);
+      this.#settling = kind;
+      report?.({ rssBefore: rss, kind, durationMs: Math.round(performance.now() - started) });
+    };
+    if (this.#settling !== undefined) {
+      const kind = this.#settling;
+      this.#settling = undefined;
+      this.#mark = rss;
+      this.#grown = 0;
+      if (kind === 'last-resort' || rss < this.#floor) this.#floor = rss;
+      else if (this.#lastResort && rss - this.#floor >= RECLAIM_AFTER_BYTES) collect('last-resort');
+      return;
+    }
+    // Growth between reloads (sessions opened, requests served) is the server's, not garbage of replaced
+    // versions: collecting it right after a reload would pause the main thread just when clients call the
+    // new version, for nothing to reclaim.
+    if (since === undefined) this.#grown = rss - this.#mark;
+    else this.#grown += Math.max(0, rss - since);
+    if (rss < this.#mark) this.#mark = rss;
+    if (this.#grown >= RECLAIM_AFTER_BYTES) collect('full');
+  }
+}
+
+const processReclaimer = new Reclaimer();
 
 /**
  * Reloads start: what the process's RSS grows by from here until the next
@@ -50,14 +131,7 @@ let grown = 0;
  * has all its growth between two checks counted as the reloads'.
  */
 export function reloadsStarting(): void {
-  startedAt ??= process.memoryUsage.rss();
-}
-
-/** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
-export interface ReclaimReport {
-  rssBefore: number;
-  kind: 'full' | 'last-resort';
-  durationMs: number;
+  processReclaimer.reloadsStarting();
 }
 
 /**
@@ -77,40 +151,5 @@ export interface ReclaimReport {
  * here.
  */
 export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
-  if (scheduled) return;
-  scheduled = true;
-  setImmediate(() => {
-    scheduled = false;
-    const rss = process.memoryUsage.rss();
-    const since = startedAt;
-    startedAt = undefined;
-    if (mark === undefined) {
-      mark = floor = rss;
-      return;
-    }
-    const collect = (kind: 'full' | 'last-resort') => {
-      if (gc === null) gc = exposeGc();
-      if (gc === undefined) return;
-      const started = performance.now();
-      gc(kind === 'last-resort' ? LAST_RESORT : undefined);
-      settling = kind;
-      report?.({ rssBefore: rss, kind, durationMs: Math.round(performance.now() - started) });
-    };
-    if (settling !== undefined) {
-      const kind = settling;
-      settling = undefined;
-      mark = rss;
-      grown = 0;
-      if (kind === 'last-resort' || rss < floor) floor = rss;
-      else if (LAST_RESORT && rss - floor >= RECLAIM_AFTER_BYTES) collect('last-resort');
-      return;
-    }
-    // Growth between reloads (sessions opened, requests served) is the server's, not garbage of replaced
-    // versions: collecting it right after a reload would pause the main thread just when clients call the
-    // new version, for nothing to reclaim.
-    if (since === undefined) grown = rss - mark;
-    else grown += Math.max(0, rss - since);
-    if (rss < mark) mark = rss;
-    if (grown >= RECLAIM_AFTER_BYTES) collect('full');
-  }).unref();
+  processReclaimer.reclaimAfterReloads(report);
 }
