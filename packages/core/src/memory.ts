@@ -100,7 +100,9 @@ export class Reclaimer {
       if (this.#gc === null) this.#gc = this.#exposeGc();
       if (this.#gc === undefined) return;
       const started = performance.now();
-      this.#gc(kind === 'last-resort' ? this.#lastResort : undefined);
+      // gc() with no argument: V8 12 and later take gc(undefined) for a minor (young generation) GC.
+      if (kind === 'last-resort') this.#gc(this.#lastResort);
+      else this.#gc();
       this.#settling = kind;
       report?.({ rssBefore: rss, kind, durationMs: Math.round(performance.now() - started) });
     };
