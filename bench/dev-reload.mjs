@@ -25,7 +25,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = path.join(here, '..');
 const example = path.join(root, 'examples', 'existing-server');
-const cli = path.join(root, 'packages', 'cli', 'dist', 'bundle', 'bin.js');
+const cli = path.join(root, 'packages', 'cli', 'dist', 'bundle', 'bin.cjs');
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
 const iterations = Number(process.env.ITERATIONS ?? 20);
 const starts = Number(process.env.STARTS ?? 10);

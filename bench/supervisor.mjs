@@ -35,7 +35,7 @@ const cwd = mkdtempSync(join(tmpdir(), 'hotmcp-bench-supervisor-'));
 writeFileSync(join(cwd, 'package.json'), '{ "type": "module" }\n');
 symlinkSync(fileURLToPath(new URL('./node_modules', import.meta.url)), join(cwd, 'node_modules'), 'dir');
 copyFileSync(server, join(cwd, 'server.mjs'));
-const hotmcp = join(dirname(createRequire(import.meta.url).resolve('@hotmcp/cli')), 'bin.js');
+const hotmcp = join(dirname(createRequire(import.meta.url).resolve('@hotmcp/cli')), 'bin.cjs');
 const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];

@@ -10,8 +10,11 @@
 // (./dist/x/index.d.ts → dist/x/index.js), and each name=file given (a worker or a loader hook the code opens by
 // a URL beside its own: every output lands in the one folder, so `new URL('./<name>.js', import.meta.url)` finds
 // it from any chunk). Dependencies stay imports of their own, except the --inline ones; --preload: a module
-// imported first by every output (tsyringe needs reflect-metadata loaded before its own code runs).
-import { readFileSync, rmSync } from 'node:fs';
+// imported first by each output that holds an --inline package's code (tsyringe needs reflect-metadata
+// loaded before its own code runs; an output without it, the stdout guard say, does not load it). A name
+// ending in .cjs is bundled alone as CommonJS, with nothing shared (a command's launcher: Node starts a
+// CommonJS script sooner than an ES module); its import.meta.url is its own file's URL.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const args = process.argv.slice(2);
@@ -24,6 +27,7 @@ const preload = option('--preload');
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const entryPoints = [];
+const commonJs = [];
 for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
   const out = /^\.\/dist\/bundle\/(.+)\.js$/.exec(target.default ?? '')?.[1];
   if (out === undefined) continue;
@@ -33,7 +37,8 @@ for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
 for (const arg of args) {
   const [out, file] = arg.split('=');
   if (!out || !file) throw new Error(`bundle: expected name=dist/file.js, got ${arg}`);
-  entryPoints.push({ in: file, out });
+  if (out.endsWith('.cjs')) commonJs.push({ in: file, out: out.slice(0, -'.cjs'.length) });
+  else entryPoints.push({ in: file, out });
 }
 if (entryPoints.length === 0) throw new Error('bundle: no export points into ./dist/bundle/');
 
@@ -42,7 +47,7 @@ const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.pee
   .flatMap((name) => [name, `${name}/*`]);
 
 rmSync('dist/bundle', { recursive: true, force: true }); // chunks of an earlier build, named by other hashes
-await build({
+const { metafile } = await build({
   entryPoints,
   outdir: 'dist/bundle',
   bundle: true,
@@ -54,6 +59,30 @@ await build({
   mainFields: ['module', 'main'],
   external,
   chunkNames: 'chunk-[hash]',
-  ...(preload && { banner: { js: `import ${JSON.stringify(preload)};` } }),
+  metafile: true,
   logLevel: 'error', // not the warning for an import() of a computed URL: the runner's, on purpose
 });
+if (preload) {
+  const inlined = (input) => [...inline].some((name) => input.includes(`node_modules/${name}/`));
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!file.endsWith('.js') || !Object.keys(output.inputs).some(inlined)) continue;
+    const code = readFileSync(file, 'utf8');
+    const hashbang = code.startsWith('#!') ? code.slice(0, code.indexOf('\n') + 1) : '';
+    writeFileSync(file, `${hashbang}import ${JSON.stringify(preload)};\n${code.slice(hashbang.length)}`);
+  }
+}
+if (commonJs.length > 0) {
+  await build({
+    entryPoints: commonJs,
+    outdir: 'dist/bundle',
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external,
+    define: { 'import.meta.url': '__importMetaUrl' },
+    banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'error', // not the warning for an import() of a computed URL: the launcher's, on purpose
+  });
+}

@@ -118,7 +118,7 @@ const TARGETS = [
       await symlink(path.join(example, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
       const file = path.join(dir, 'src', 'tools', 'greet.ts');
       writeFileSync(file, registerGreet('v0 '));
-      const cli = path.join(repo, 'packages', 'cli', 'dist', 'bundle', 'bin.js');
+      const cli = path.join(repo, 'packages', 'cli', 'dist', 'bundle', 'bin.cjs');
       return {
         file,
         source: registerGreet,

@@ -30,7 +30,7 @@ interface Sandbox {
 /** A temp copy of the example's package (sources and package.json), resolving packages from the example. */
 async function createSandbox(exampleDir: string): Promise<Sandbox> {
   const dir = await mkdtemp(join(tmpdir(), 'hotmcp-existing-'));
-  const cliBin = join(dirname(createRequire(join(exampleDir, 'package.json')).resolve('@hotmcp/cli')), 'bin.js');
+  const cliBin = join(dirname(createRequire(join(exampleDir, 'package.json')).resolve('@hotmcp/cli')), 'bin.cjs');
   await cp(join(exampleDir, 'src'), join(dir, 'src'), { recursive: true });
   await cp(join(exampleDir, 'package.json'), join(dir, 'package.json'));
   await symlink(join(exampleDir, 'node_modules'), join(dir, 'node_modules'), 'dir');

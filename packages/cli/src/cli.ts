@@ -2,6 +2,8 @@ import { parseDevArgs, USAGE } from './dev/dev-args.js';
 import { type EarlyServer, serverArgs } from './early-server.js';
 import { mark, enabled as timingEnabled } from './timing.js';
 
+mark('cli imported');
+
 export const HELP = `Usage: hotmcp dev [options] <entry> [-- args...]
 
 Run an MCP stdio server entry (.ts or .js, @modelcontextprotocol/sdk 1.x or

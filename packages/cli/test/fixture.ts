@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const bin = join(packageDir, 'dist', 'bundle', 'bin.js');
+export const bin = join(packageDir, 'dist', 'bundle', 'bin.cjs');
 
 export interface Project {
   dir: string;

@@ -1,6 +1,6 @@
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { afterEach, expect, it, vi } from 'vitest';
-import { RECLAIM_AFTER_BYTES, type ReclaimReport, Reclaimer, reclaimAfterReloads } from './memory.js';
+import { RECLAIM_AFTER_BYTES, Reclaimer, type ReclaimReport, reclaimAfterReloads } from './memory.js';
 
 const MB = 1024 * 1024;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
