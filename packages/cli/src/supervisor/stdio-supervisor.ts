@@ -127,6 +127,8 @@ interface Child {
   held: string[];
   /** Direct mode: its notes are read in a batch later; calling this reads them now. */
   notesPaused?: () => void;
+  /** Direct mode: called once it noted that it stopped reading stdin (after a `stop`). */
+  onStoppedReading?: () => void;
 }
 
 /** The part of a pipe's libuv handle that stops and restarts reading. */
@@ -630,8 +632,28 @@ class StdioSupervisor implements Supervisor {
     old.planned = true;
     // Direct mode: it stops reading stdin (what the client sends meanwhile waits in the pipe) and
     // hands back the line it read in part; it goes on answering what it has read.
-    if (this.#direct && old.serving) this.#command(old, { stop: 1 });
-    const drained = () => Promise.race([this.#drained(old.generation, this.#options.drainMs ?? 5000), old.exited]);
+    const drainMs = this.#options.drainMs ?? 5000;
+    let stoppedReading = Promise.resolve();
+    if (this.#direct && old.serving) {
+      stoppedReading = new Promise((resolve) => {
+        old.onStoppedReading = resolve;
+      });
+      this.#command(old, { stop: 1 });
+    }
+    // What it has to answer is known once it said it stopped reading: the requests it read are noted before
+    // that (a request noted after the check would be taken for answered, and the process stopped under it).
+    const drained = async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        stoppedReading,
+        old.exited,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      await Promise.race([this.#drained(old.generation, drainMs), old.exited]);
+    };
     if (!this.#overlap) {
       await drained();
       await this.#stop(old);
@@ -962,6 +984,8 @@ class StdioSupervisor implements Supervisor {
     }
     if (typeof note.left === 'string') {
       child.partial = note.left;
+      child.onStoppedReading?.();
+      child.onStoppedReading = undefined;
       this.#event({ event: 'child.stopped_reading', generation: child.generation });
       if (child.planned && child.serving && !child.gone && this.#state === 'starting') this.#readWhileDraining(child);
     }
