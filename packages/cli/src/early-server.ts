@@ -33,7 +33,7 @@ export interface EarlyServer {
 
 /** The arguments of the server process the supervisor runs for `hotmcp dev <rest>` (see `server-process.ts`). */
 export function serverArgs(rest: readonly string[]): string[] {
-  return [...process.execArgv, fileURLToPath(new URL('./server-process.js', import.meta.url)), ...rest];
+  return [...process.execArgv, fileURLToPath(new URL('./server-process.cjs', import.meta.url)), ...rest];
 }
 
 /**

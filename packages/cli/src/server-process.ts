@@ -1,7 +1,7 @@
 /**
- * The server process `hotmcp dev` runs behind its supervisor: `node
- * server-process.js <dev arguments>`. It loads what serving needs and no
- * more (no CLI, no supervisor), so the entry starts as soon as it can.
+ * The server process `hotmcp dev` runs behind its supervisor: `node server-process.cjs <dev arguments>` (bundled
+ * as CommonJS: Node starts it sooner, with no ES module loader to set up before the entry's import). It loads
+ * what serving needs and no more (no CLI, no supervisor), so the entry starts as soon as it can.
  */
 import module from 'node:module';
 import { parseDevArgs } from './dev/dev-args.js';
@@ -11,8 +11,11 @@ import { serve } from './dev/serve.js';
 // dependencies', then hotmcp's engine) on disk across runs: every restart compiles less.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 const args = parseDevArgs(process.argv.slice(2));
-if (args.kind === 'run') process.exitCode = await serve(args.options);
-else {
+if (args.kind === 'run') {
+  void serve(args.options).then((code) => {
+    process.exitCode = code;
+  });
+} else {
   // The supervisor checked the command line already: only a process started before it did sees this.
   process.stderr.write(args.kind === 'error' ? args.message : 'hotmcp: nothing to serve\n');
   process.exitCode = 2;

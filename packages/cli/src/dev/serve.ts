@@ -7,13 +7,25 @@
  */
 import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { SERVING_MESSAGE } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
 import { entryPath, type NativeStart, runsNatively, startNative } from './native-start.js';
 import type { DevOptions, DevRun } from './run-dev.js';
+
 // Under a supervisor in direct mode (its environment variable set), this process serves the
 // client's stdio itself and tells the supervisor on fd 3: set up as this module is imported.
 import './supervised-stdio.js';
+
+/**
+ * The dev runtime, from the ES bundle beside this file: this module is also in the server
+ * process's CommonJS bundle (server-process.cjs), which must not carry a copy of it (it imports
+ * @hotmcp/core, an ES module). A URL computed at run time: bundlers leave this import to Node.
+ */
+const runDevModule = () =>
+  import(new URL('./run-dev.js', import.meta.url).href) as Promise<typeof import('./run-dev.js')>;
+/** Where @hotmcp/core's entry is, as this module's package resolves it. */
+const coreEntry = () => createRequire(import.meta.url).resolve('@hotmcp/core');
 
 /** Serve `options.entry` until the client goes away; resolves with an exit code only when it cannot start. */
 export async function serve(options: DevOptions): Promise<number> {
@@ -25,7 +37,7 @@ export async function serve(options: DevOptions): Promise<number> {
   startEsbuild();
   mark('esbuild started');
   // Only the process that runs the server loads hotmcp's core, the SDK adapters and the entry.
-  const [{ guardStdout }, { runDev }] = await Promise.all([import('@hotmcp/core'), import('./run-dev.js')]);
+  const [{ guardStdout }, { runDev }] = await Promise.all([import('@hotmcp/core'), runDevModule()]);
   mark('core and dev runtime imported');
   guardStdout(); // stdout is the MCP channel: anything else written there goes to stderr
   let run: DevRun | undefined;
@@ -48,7 +60,7 @@ export async function serve(options: DevOptions): Promise<number> {
  */
 async function runNativeFirst(entry: string, options: DevOptions): Promise<number> {
   // The stdout guard alone, not the rest of @hotmcp/core.
-  const guard = import(new URL('./stdio/guard-stdout.js', import.meta.resolve('@hotmcp/core')).href) as Promise<{
+  const guard = import(new URL('./stdio/guard-stdout.js', pathToFileURL(coreEntry())).href) as Promise<{
     guardStdout: () => Writable;
   }>;
   let run: DevRun | undefined;
@@ -72,12 +84,12 @@ async function runNativeFirst(entry: string, options: DevOptions): Promise<numbe
   } finally {
     clearTimeout(timer);
   }
-  if (start === 'timeout') return fail((await import('./run-dev.js')).noServer(entry, timeoutMs));
+  if (start === 'timeout') return fail((await runDevModule()).noServer(entry, timeoutMs));
   mark('serving (first run)');
   await start.answered;
   tellServing();
   try {
-    const { takeOverNative } = await import('./run-dev.js');
+    const { takeOverNative } = await runDevModule();
     run = await takeOverNative(start, options);
     mark('taken over');
   } catch (error) {
@@ -140,7 +152,7 @@ function exitWhenDone(run: () => DevRun | undefined): void {
 
 function startEsbuild(): void {
   try {
-    const fromCore = createRequire(import.meta.resolve('@hotmcp/core'));
+    const fromCore = createRequire(coreEntry());
     (fromCore('esbuild') as { initialize(options: object): Promise<void> }).initialize({}).catch(() => {});
   } catch {
     // The first compilation starts it.
