@@ -47,20 +47,23 @@ const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.pee
   .flatMap((name) => [name, `${name}/*`]);
 
 rmSync('dist/bundle', { recursive: true, force: true }); // chunks of an earlier build, named by other hashes
-const { metafile } = await build({
-  entryPoints,
+const shared = {
   outdir: 'dist/bundle',
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   // An inlined package's ES build (tsyringe's is ESM under `module`).
   mainFields: ['module', 'main'],
   external,
+  logLevel: 'error', // not the warning for an import() of a computed URL: the runner's and the launcher's, on purpose
+};
+const { metafile } = await build({
+  ...shared,
+  entryPoints,
+  splitting: true,
+  format: 'esm',
   chunkNames: 'chunk-[hash]',
   metafile: true,
-  logLevel: 'error', // not the warning for an import() of a computed URL: the runner's, on purpose
 });
 if (preload) {
   const inlined = (input) => [...inline].some((name) => input.includes(`node_modules/${name}/`));
@@ -73,16 +76,11 @@ if (preload) {
 }
 if (commonJs.length > 0) {
   await build({
+    ...shared,
     entryPoints: commonJs,
-    outdir: 'dist/bundle',
     outExtension: { '.js': '.cjs' },
-    bundle: true,
     format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    external,
     define: { 'import.meta.url': '__importMetaUrl' },
     banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-    logLevel: 'error', // not the warning for an import() of a computed URL: the launcher's, on purpose
   });
 }

@@ -36,18 +36,15 @@ beforeAll(async () => {
   project = join(base, 'my server'); // a space in the path, as users' paths have
   packs = join(base, 'packs');
   mkdirSync(project);
-  await run(process.execPath, [join(repo, 'scripts', 'pack-all.mjs'), packs]);
+  const { stdout: packed } = await run(process.execPath, [join(repo, 'scripts', 'pack-all.mjs'), packs]);
   // One install for every snippet: what the README's two install lines name together. The tarballs are
   // dependencies and overrides alike, so a tarball's own dependency on another (@hotmcp/cli's on
   // @hotmcp/watcher-native@0.0.0, say) resolves to the tarball: npm otherwise asks the registry for
   // it first, and where the registry's answer does not come back at once (a TLS failure retried with
   // back-off, a proxy that holds the connection) the install waits minutes for a 404 it ignores.
+  // pack-all prints a line per tarball: `<path>.tgz (<name>@<version>)`.
   const tarballs = Object.fromEntries(
-    readdirSync(packs).map((file) => [
-      JSON.parse(readFileSync(join(repo, 'packages', file.replace(/^hotmcp-|\.tgz$/g, ''), 'package.json'), 'utf8'))
-        .name as string,
-      `file:${join(packs, file)}`,
-    ]),
+    [...packed.matchAll(/^(.+\.tgz) \((.+)@[^@]+\)$/gm)].map(([, path, name]) => [name, `file:${path}`]),
   );
   const dependencies = {
     '@modelcontextprotocol/sdk': versionOf('@modelcontextprotocol/sdk', 'examples/sdk-v1-server'),

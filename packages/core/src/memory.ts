@@ -26,8 +26,8 @@ export function exposeGc(): ((options?: object) => void) | undefined {
  */
 export const RECLAIM_AFTER_BYTES = 24 * 1024 * 1024;
 /** V8 12 and later (Node 22 and later) take a last-resort flavour, which also gives back the pages V8 keeps for reuse. */
-const LAST_RESORT_OPTIONS = { type: 'major', execution: 'sync', flavor: 'last-resort' };
-const LAST_RESORT = Number(process.versions.v8.split('.')[0]) >= 12 ? LAST_RESORT_OPTIONS : undefined;
+const LAST_RESORT = { type: 'major', execution: 'sync', flavor: 'last-resort' };
+const HAS_LAST_RESORT = Number(process.versions.v8.split('.')[0]) >= 12;
 
 /** What a collection reports: the RSS it started from, its kind, and how long the main thread was paused. */
 export interface ReclaimReport {
@@ -70,7 +70,7 @@ export class Reclaimer {
   constructor(options: ReclaimerOptions = {}) {
     this.#rss = options.rss ?? (() => process.memoryUsage.rss());
     this.#exposeGc = options.gc ?? exposeGc;
-    this.#lastResort = (options.lastResort ?? LAST_RESORT !== undefined) ? LAST_RESORT_OPTIONS : undefined;
+    this.#lastResort = (options.lastResort ?? HAS_LAST_RESORT) ? LAST_RESORT : undefined;
   }
 
   /** See {@link reloadsStarting}. */

@@ -642,7 +642,9 @@ class StdioSupervisor implements Supervisor {
     }
     // What it has to answer is known once it said it stopped reading: the requests it read are noted before
     // that (a request noted after the check would be taken for answered, and the process stopped under it).
+    // Both waits share the one drainMs bound.
     const drained = async () => {
+      const deadline = Date.now() + drainMs;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         stoppedReading,
@@ -652,7 +654,7 @@ class StdioSupervisor implements Supervisor {
         }),
       ]);
       clearTimeout(timer);
-      await Promise.race([this.#drained(old.generation, drainMs), old.exited]);
+      await Promise.race([this.#drained(old.generation, Math.max(0, deadline - Date.now())), old.exited]);
     };
     if (!this.#overlap) {
       await drained();
