@@ -240,6 +240,15 @@ export function registerCounter(server) {
       .toEqual(expect.arrayContaining(['hotmcp_call', 'leaf']));
     expect(await callText(dev.client, 'hotmcp_call', { name: 'count', arguments: {} })).toBe('count 1');
   });
+
+  it('lists hotmcp_call in the first tools/list of a JavaScript entry under --dispatcher, for clients that ignore list_changed', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js', ['--dispatcher']);
+    closers.push(() => dev.client.close());
+    // No wait: a client that ignores list_changed has only its first list.
+    expect((await dev.client.listTools()).tools.map((tool) => tool.name)).toContain('hotmcp_call');
+    expect(await callText(dev.client, 'hotmcp_call', { name: 'count', arguments: {} })).toBe('count 1');
+  });
 });
 
 describe('hotmcp dev behind its supervisor (the default)', () => {

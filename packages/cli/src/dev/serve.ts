@@ -29,9 +29,11 @@ const coreEntry = () => createRequire(import.meta.url).resolve('@hotmcp/core');
 
 /** Serve `options.entry` until the client goes away; resolves with an exit code only when it cannot start. */
 export async function serve(options: DevOptions): Promise<number> {
-  // A JavaScript entry runs natively first (see runNativeFirst).
+  // A JavaScript entry runs natively first (see runNativeFirst), unless the client is to call tools through the
+  // dispatcher: that is for clients that ignore list_changed, so hotmcp_call must be in the first tools/list, and a
+  // native first run adds it only once the engine takes over.
   const path = entryPath(options.entry, options.cwd ?? process.cwd());
-  if (path !== undefined && runsNatively(path)) return runNativeFirst(path, options);
+  if (path !== undefined && runsNatively(path) && !options.dispatcher) return runNativeFirst(path, options);
   // The runner compiles every local module with esbuild: its service process starts now, while
   // this process is small (a cheaper fork) and goes on loading the rest meanwhile.
   startEsbuild();
