@@ -229,6 +229,35 @@ export function registerCounter(server) {
     expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
   });
 
+  it('refuses process.exit() from a re-evaluated module: no restart, the last good version answers', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js');
+    closers.push(() => dev.client.close());
+    const first = await callText(dev.client, 'entry_tool');
+    expect(await callText(dev.client, 'count')).toBe('count 1');
+
+    await project.write('src/leaf.js', `process.exit(3);\n${leaf('leaf v2')}`);
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/leaf\.js:1: .*process\.exit\(3\)/);
+    expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
+    expect(await callText(dev.client, 'entry_tool')).toBe(first); // the same process
+    expect(await callText(dev.client, 'count')).toBe('count 2');
+    await project.write('src/leaf.js', leaf('leaf v3'));
+    await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v3');
+
+    // An entry whose start fails the usual way: main().catch(() => process.exit(1)), after its top level ran.
+    await project.write(
+      'src/server.js',
+      `${entry('entry v2')}\nasync function main() { throw new Error('no config'); }\nmain().catch(() => process.exit(1));\n`,
+    );
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/server\.js:14: .*process\.exit\(1\)/);
+    expect(await callText(dev.client, 'entry_tool')).toBe(first);
+
+    await project.write('src/server.js', entry('entry v3'));
+    await expect.poll(() => callText(dev.client, 'entry_tool'), poll).toBe(first.replace('entry v1', 'entry v3'));
+    expect(await callText(dev.client, 'count')).toBe('count 3');
+    expect(dev.stderr()).not.toMatch(/restarting the server|ended unexpectedly/);
+  });
+
   it('loses no edit made while it starts, and tells the client of the dispatcher tools it adds', async () => {
     project = await createProject(files());
     const dev = await connectDev(project, 'src/server.js', ['--dispatcher']);

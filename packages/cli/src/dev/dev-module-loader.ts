@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type AnyDefinition, HotMcpError, type LoadResult, RunnerModuleLoader } from '@hotmcp/core';
 import type { DevSession } from './dev-session.js';
 import { HotContexts } from './hot-context.js';
+import { refuseExits } from './refuse-exits.js';
 
 /** The SDK modules whose `McpServer` the entry's modules see intercepted. */
 const SDK_SERVER_MODULES = new Set([
@@ -38,12 +39,12 @@ export class DevModuleLoader extends RunnerModuleLoader {
   private stale: Array<() => Promise<void>> = [];
 
   constructor(
-    root: string,
+    private readonly projectRoot: string,
     private readonly entry: string,
     private readonly session: DevSession,
   ) {
     // No preflight: evaluating the entry in a worker thread would connect a second server to stdin.
-    super({ root, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
+    super({ root: projectRoot, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
     this.entryStamp = stampOf(entry);
   }
 
@@ -108,9 +109,18 @@ export class DevModuleLoader extends RunnerModuleLoader {
   private async reevaluate(files: readonly string[]): Promise<LoadResult> {
     this.entryStamp = stampOf(this.entry);
     this.session.beginEvaluation();
-    const loaded = (await super.load([...files].sort())).find((result) => result.file === this.entry);
-    await nextTurn(); // a `main().catch(...)` entry connects after its top level ran
+    const exits = refuseExits(this.projectRoot);
+    let loaded: LoadResult | undefined;
+    try {
+      loaded = (await super.load([...files].sort())).find((result) => result.file === this.entry);
+      await nextTurn(); // a `main().catch(...)` entry connects after its top level ran
+    } finally {
+      exits.restore();
+    }
     const outcome = this.session.endEvaluation(this.entry);
+    // A refused exit fails the evaluation even when the module caught what process.exit threw.
+    const [refused] = exits.refused;
+    if (refused) return { file: this.entry, ok: false, error: refused };
     if (!loaded?.ok) {
       return (
         loaded ?? {

@@ -1,5 +1,6 @@
 import { type AuditFields, type AuditSink, clientMessage, clientPath, type ToolRegistryAdapter } from '@hotmcp/core';
 import { callSite } from './call-site.js';
+import { isRefusedExit } from './refuse-exits.js';
 
 /** One thing `hotmcp dev` could not do, as it is told. */
 export interface Problem {
@@ -85,6 +86,7 @@ export class Reporter {
    */
   installProcessHandlers(): void {
     const handle = (error: unknown) => {
+      if (isRefusedExit(error)) return; // told as the failure of the evaluation that called process.exit
       const message = error instanceof Error ? error.message : String(error);
       this.problem({
         event: 'dev.uncaught',
