@@ -10,8 +10,8 @@
 // (./dist/x/index.d.ts → dist/x/index.js), and each name=file given (a worker or a loader hook the code opens by
 // a URL beside its own: every output lands in the one folder, so `new URL('./<name>.js', import.meta.url)` finds
 // it from any chunk). Dependencies stay imports of their own, except the --inline ones; --preload: a module
-// imported first by each output that holds an --inline package's code (tsyringe needs reflect-metadata
-// loaded before its own code runs; an output without it, the stdout guard say, does not load it). A name
+// required first by each output that holds an --inline package's code or imports it itself (tsyringe needs
+// reflect-metadata loaded before its own code runs; an output without it, the stdout guard say, does not load it). A name
 // ending in .cjs is bundled alone as CommonJS, with nothing shared (a command's launcher: Node starts a
 // CommonJS script sooner than an ES module); its import.meta.url is its own file's URL.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,12 +66,18 @@ const { metafile } = await build({
   metafile: true,
 });
 if (preload) {
+  // Loaded with require(), not imported: Node's ES loader would first scan the CommonJS package for its export
+  // names (cjs-module-lexer; ~10 ms for reflect-metadata at every start). The sources' own `import '<preload>'`
+  // lines become the same one line at the top.
   const inlined = (input) => [...inline].some((name) => input.includes(`node_modules/${name}/`));
+  const imported = `import ${JSON.stringify(preload)};\n`;
+  const required = `import { createRequire as __hotmcpCreateRequire } from "node:module";\n__hotmcpCreateRequire(import.meta.url)(${JSON.stringify(preload)});\n`;
   for (const [file, output] of Object.entries(metafile.outputs)) {
-    if (!file.endsWith('.js') || !Object.keys(output.inputs).some(inlined)) continue;
+    if (!file.endsWith('.js')) continue;
     const code = readFileSync(file, 'utf8');
+    if (!code.includes(imported) && !Object.keys(output.inputs).some(inlined)) continue;
     const hashbang = code.startsWith('#!') ? code.slice(0, code.indexOf('\n') + 1) : '';
-    writeFileSync(file, `${hashbang}import ${JSON.stringify(preload)};\n${code.slice(hashbang.length)}`);
+    writeFileSync(file, `${hashbang}${required}${code.slice(hashbang.length).replaceAll(imported, '')}`);
   }
 }
 if (commonJs.length > 0) {
