@@ -209,6 +209,9 @@ function options(file: string, tsconfig: ModuleTsconfig | undefined) {
     platform: 'node',
     target: `node${process.versions.node.split('.')[0]}`,
     sourcemap: 'inline',
+    // Stack traces need the mappings only (Node reads a frame's line from the file when a map has no text):
+    // without the module's text again in every map, Node decodes a third less at each compilation.
+    sourcesContent: false,
     sourcefile: file,
     define: { 'import.meta': META },
     logLevel: 'silent',
