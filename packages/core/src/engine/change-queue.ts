@@ -20,7 +20,9 @@ export class ChangeQueue {
 
   take(): ChangeBatch {
     const batch: ChangeBatch = { added: [], changed: [], removed: [] };
-    for (const [file, kind] of [...this.state].sort(([a], [b]) => a.localeCompare(b))) batch[kind].push(file);
+    // In code-unit order, as the engine sorts what it loads: localeCompare builds an ICU collator on its first
+    // call and compares slowly (~6 ms for a start-up's 200 files).
+    for (const [file, kind] of [...this.state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) batch[kind].push(file);
     this.state.clear();
     return batch;
   }
