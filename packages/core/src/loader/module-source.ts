@@ -34,7 +34,9 @@ export function outsideRoot(
 export function assertInsideRoot(file: string, root: string): void {
   let real: string;
   try {
-    real = realpathSync(file);
+    // The native call: the JavaScript realpathSync lstat()s each folder of the path in turn (~30 µs a file,
+    // 6 ms of a start with 200 tool modules).
+    real = realpathSync.native(file);
   } catch {
     return; // gone, or a link loop: reading it fails with its own error
   }

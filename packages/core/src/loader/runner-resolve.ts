@@ -66,7 +66,7 @@ export function resolveImport(specifier: string, parent: string, root: string): 
   ];
   const found = candidates.find(isFile);
   if (found === undefined) return { kind: 'missing' };
-  const real = realpathSync(found);
+  const real = realpathSync.native(found);
   if (!isInside(root, real)) return { kind: 'outside', resolved: real };
   const json = extname(found) === '.json';
   if (isLocal(found, root) && RUNNER_EXTENSIONS.has(extname(found))) return { kind: 'local', file: found, json };
