@@ -229,7 +229,7 @@ export function registerCounter(server) {
     expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
   });
 
-  it('refuses process.exit() from a re-evaluated module: no restart, the last good version answers', async () => {
+  it('refuses process.exit() and process.kill() of itself from a re-evaluated module: no restart, the last good version answers', async () => {
     project = await createProject(files());
     const dev = await connectDev(project, 'src/server.js');
     closers.push(() => dev.client.close());
@@ -241,6 +241,9 @@ export function registerCounter(server) {
     expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
     expect(await callText(dev.client, 'entry_tool')).toBe(first); // the same process
     expect(await callText(dev.client, 'count')).toBe('count 2');
+    await project.write('src/leaf.js', `process.kill(process.pid, 'SIGTERM');\n${leaf('leaf v2')}`);
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/leaf\.js:1: .*process\.kill\(\d+, "SIGTERM"\)/);
+    expect(await callText(dev.client, 'entry_tool')).toBe(first);
     await project.write('src/leaf.js', leaf('leaf v3'));
     await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v3');
 

@@ -10,34 +10,44 @@ export function isRefusedExit(error: unknown): boolean {
 }
 
 /**
- * While a re-evaluation runs, `process.exit()` throws a typed error instead
- * of ending the process: an edit that calls it at its top level (or in the
+ * While a re-evaluation runs, `process.exit()`, `process.abort()` and
+ * `process.kill()` of the process itself throw a typed error instead of
+ * ending the process: an edit that calls one at its top level (or in the
  * `main().catch(() => process.exit(1))` of an entry whose start fails) would
  * otherwise end the server, and every restart would evaluate the same file
- * again. In place until `restore()`; a call after it is a real exit. What it
- * threw carries its file and line but no stack frames, so a rejection it
- * causes (thrown in a `.catch` handler) is not told again as that module's
- * crash: the process handlers leave it to the evaluation's failure.
+ * again. In place until `restore()`; a call after it is real. What it threw
+ * carries its file and line but no stack frames, so a rejection it causes
+ * (thrown in a `.catch` handler) is not told again as that module's crash:
+ * the process handlers leave it to the evaluation's failure.
  */
 export function refuseExits(root: string): { refused: HotMcpError[]; restore(): void } {
-  const exit = process.exit;
+  const { exit, abort, kill } = process;
   const refused: HotMcpError[] = [];
-  process.exit = ((code?: string | number | null) => {
+  const refuse = (call: string, details: Record<string, unknown>): never => {
     const { file, line } = callSite(new Error().stack, root);
     const error = new HotMcpError(
       'HOTMCP_ERR_IMPORT_THREW',
-      `${file ?? 'a module'}: its new version called process.exit(${code ?? ''}) while hotmcp dev evaluated it; refused, so the edit cannot end the server, and the last good version keeps serving`,
-      { ...(file !== undefined && { file }), ...(line !== undefined && { line }), details: { exitCode: code ?? null } },
+      `${file ?? 'a module'}: its new version called ${call} while hotmcp dev evaluated it; refused, so the edit cannot end the server, and the last good version keeps serving`,
+      { ...(file !== undefined && { file }), ...(line !== undefined && { line }), details },
     );
     error.stack = `${error.name}: ${error.message}`;
     refusedExits.add(error);
     refused.push(error);
     throw error;
-  }) as typeof process.exit;
+  };
+  process.exit = ((code?: string | number | null) =>
+    refuse(`process.exit(${code ?? ''})`, { exitCode: code ?? null })) as typeof process.exit;
+  process.abort = (() => refuse('process.abort()', {})) as typeof process.abort;
+  process.kill = ((pid: number, signal?: string | number) => {
+    if (pid !== process.pid && pid !== 0) return kill.call(process, pid, signal);
+    return refuse(`process.kill(${pid}${signal === undefined ? '' : `, ${JSON.stringify(signal)}`})`, {
+      signal: signal ?? 'SIGTERM',
+    });
+  }) as typeof process.kill;
   return {
     refused,
     restore: () => {
-      process.exit = exit;
+      Object.assign(process, { exit, abort, kill });
     },
   };
 }
