@@ -47,7 +47,9 @@ async function main(): Promise<void> {
     await sandbox.write('greet.ts', tool('Hello, '));
     await session.waitForListChanged(1);
     say(`3. wrote tools/greet.ts → notifications/tools/list_changed arrived (${ms(start)})`);
-    say('   the first edit right after a start also starts the preflight worker (a thread that evaluates new code first)');
+    say(
+      '   the first edit right after a start also starts the preflight worker (a thread that evaluates new code first)',
+    );
     start = performance.now();
     say(`4. greet({ name: "Ada" }) → "${await callText(client, 'greet', { name: 'Ada' })}" (${ms(start)})`);
 
