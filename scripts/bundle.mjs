@@ -11,9 +11,9 @@
 // a URL beside its own: every output lands in the one folder, so `new URL('./<name>.js', import.meta.url)` finds
 // it from any chunk). Dependencies stay imports of their own, except the --inline ones; --preload: a module
 // required first by each output that holds an --inline package's code or imports it itself (tsyringe needs
-// reflect-metadata loaded before its own code runs; an output without it, the stdout guard say, does not load it). A name
-// ending in .cjs is bundled alone as CommonJS, with nothing shared (a command's launcher: Node starts a
-// CommonJS script sooner than an ES module); its import.meta.url is its own file's URL.
+// reflect-metadata loaded before its own code runs; an output without it, the stdout guard say, does not load
+// it). A name ending in .cjs is bundled alone as CommonJS, with nothing shared (a command's launcher: Node starts
+// a CommonJS script sooner than an ES module); its import.meta.url is its own file's URL.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
