@@ -82,10 +82,12 @@ export class Reclaimer {
   reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
+    // Not unref()'d: an unref()'d immediate waits for the next thing that wakes the process (a client's
+    // request, which a full GC would then delay); this one runs right after the reloads, once.
     setImmediate(() => {
       this.#scheduled = false;
       this.#check(report);
-    }).unref();
+    });
   }
 
   #check(report: ((fields: ReclaimReport) => void) | undefined): void {

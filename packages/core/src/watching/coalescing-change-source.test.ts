@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import {
   closeSync,
   mkdirSync,
@@ -12,6 +13,7 @@ import {
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangeBatch, ChangeSource } from '../ports/change-source.js';
 import { FakeChangeSource } from '../testing/fake-change-source.js';
@@ -410,6 +412,34 @@ describe('CoalescingChangeSource', () => {
     expect(source.stamp(file)).toBe(inner.stamp(file));
     expect(source.stamp(path.join(root, 'b.ts'))).toBe('');
   });
+
+  it('delivers a change when it is due, with nothing else to wake the process (checked in a child process)', async () => {
+    // The child is kept alive by a listening socket that nobody connects to, which never wakes its event loop: a
+    // delivery that waited for something else to wake the process would never come, and the child would be killed.
+    // The change arrives from a timer, as a watcher's event would.
+    const file = write('tools/a.ts');
+    const core = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      const { createServer } = await import('node:net');
+      const { createCoalescingChangeSource } = await import(${JSON.stringify(core)});
+      let emit;
+      const inner = {
+        start: async (onBatch) => { emit = onBatch; return []; },
+        stop: async () => {},
+        stamp: () => '',
+        rescan: () => ({ files: new Map(), unreadable: [] }),
+      };
+      const source = createCoalescingChangeSource(inner, { root: ${JSON.stringify(root)} });
+      const alive = createServer().listen(0, '127.0.0.1');
+      await source.start((batch) => {
+        process.stdout.write(JSON.stringify(batch));
+        alive.close();
+      }, () => {});
+      setTimeout(() => emit({ added: [${JSON.stringify(file)}], changed: [], removed: [] }), 20);
+    `;
+    const run = promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 8_000 });
+    await expect(run).resolves.toMatchObject({ stdout: JSON.stringify({ added: [file], changed: [], removed: [] }) });
+  }, 15_000);
 
   it('refuses bad timings with HOTMCP_ERR_BAD_OPTION', () => {
     expect(() => new CoalescingChangeSource(new FakeChangeSource(), { root, settleMs: -1 })).toThrow(

@@ -234,7 +234,11 @@ export class CoalescingChangeSource implements ChangeSource {
         this.#timer = undefined;
         // Timers run before the events the OS has ready: when the thread was busy past the due time
         // (applying the previous batch), those events are part of this burst. One turn of the event
-        // loop lets them in first (a `#receive` then reschedules); then the pending files go.
+        // loop lets them in first (a `#receive` then reschedules); then the pending files go. The
+        // immediate is not unref()'d: an unref()'d one does not keep the loop from waiting in its poll
+        // phase, so the batch went out only when something else woke the process (the native
+        // watcher's 500 ms root check, a client's request): 190–490 ms for a lone edit seen by a
+        // client that waits for list_changed. It runs once, so it keeps nothing alive.
         this.#deferred = setImmediate(() => {
           this.#deferred = undefined;
           const files = this.#pending;
@@ -247,7 +251,6 @@ export class CoalescingChangeSource implements ChangeSource {
               this.#flushing--;
             });
         });
-        this.#deferred.unref();
       },
       Math.max(0, due - now),
     ).unref(); // a pending batch never keeps the process alive on its own
