@@ -66,9 +66,14 @@ async function main(): Promise<void> {
       say('   no list_changed: only the handler changed, nothing a client lists');
     }
 
-    start = performance.now();
     const before = (await auditEvents(sandbox)).length;
+    const said = session.stderr().length;
+    start = performance.now();
     await sandbox.write('greet.ts', `${tool('Broken ')}\nexport const oops = ;\n`);
+    // Timed to the server's stderr line, said as it rejects the edit; the audit log, written a little later, has
+    // the details.
+    await waitUntil(() => /\((?!HOTMCP_ERR_EMPTY_MODULE)HOTMCP_ERR_\w+\)/.test(session.stderr().slice(said)));
+    const rejected = ms(start);
     let failure: Record<string, unknown> | undefined;
     await waitUntil(async () => {
       // writeFile truncates first: a look in between sees the file empty, which is not the failure shown here.
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
         .find((e) => e.event === 'module.failed' && e.code !== 'HOTMCP_ERR_EMPTY_MODULE');
       return failure !== undefined;
     });
-    say(`6. broke greet.ts with a syntax error → rejected (${ms(start)}):`);
+    say(`6. broke greet.ts with a syntax error → rejected (${rejected}):`);
     // The loader's message starts "Failed to load <file> (<file>:<line>): ": the place is said already.
     const message = String(failure?.message).replace(/^Failed to load .*?(?: \([^)]*\))?: /, '');
     say(`   ${failure?.code} at ${String(failure?.file).replace(`${sandbox.dir}/`, '')}:${failure?.line}: ${message}`);
