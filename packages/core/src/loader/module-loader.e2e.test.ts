@@ -382,6 +382,36 @@ describe('the runner loader', () => {
     expect(grewBy).toBeLessThan(5 * 1024 * 1024); // every version kept would be over 5 MB (50 KB of source alone, ×100)
   });
 
+  it('adopts the graph Node imported, keeping its instances, even with a file caught half-saved; its edit then loads', async () => {
+    await write('counter.js', 'let count = 0;\nexport const next = () => ++count;\n');
+    await write('leaf.js', "export const leaf = 'v1';\n");
+    await write(
+      'entry.js',
+      "import { next } from './counter.js';\nimport { leaf } from './leaf.js';\nexport const value = () => leaf + ' ' + next();\n",
+    );
+    const driver = `
+      import { writeFileSync } from 'node:fs';
+      import { join } from 'node:path';
+      import { RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+      const root = ${JSON.stringify(root)};
+      const entry = join(root, 'entry.js');
+      const native = await import(entry);
+      const out = [native.value()];
+      writeFileSync(join(root, 'leaf.js'), ''); // a save caught half-way, as the graph is adopted
+      const loader = new RunnerModuleLoader({ root, include: [], exclude: [], deny: [], denyFiles: [] });
+      out.push((await loader.adoptNative(entry)).map((file) => file.slice(root.length + 1)).sort());
+      writeFileSync(join(root, 'leaf.js'), "export const leaf = 'v2';\\n");
+      const results = await loader.load([join(root, 'leaf.js'), entry]);
+      const loaded = results.find((result) => result.file === entry);
+      out.push(results.every((result) => result.ok) ? loaded.exports.value() : String(results.find((r) => !r.ok).error));
+      process.stdout.write(JSON.stringify(out));
+    `;
+    await writeFile(join(base, 'adopt.mjs'), driver);
+    const { stdout } = await promisify(execFile)(process.execPath, ['adopt.mjs'], { cwd: base });
+    // The counter is Node's instance throughout: its count goes on from the first run.
+    expect(JSON.parse(stdout)).toEqual(['v1 1', ['counter.js', 'entry.js', 'leaf.js'], 'v2 2']);
+  });
+
   it('does not hang when a module awaits the import of a module that imports it', async () => {
     await write(
       'a.ts',

@@ -97,6 +97,15 @@ function warmUpModule(
 }
 const JSON_IMPORT = { with: { type: 'json' } };
 
+/** The imports es-module-lexer finds in `source`; none when it cannot parse it (a save caught half-way). */
+function importsOf(parse: typeof import('es-module-lexer').parse, source: string) {
+  try {
+    return parse(source)[0];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * A loader that evaluates the modules inside the root in its own registry:
  * each file is compiled by esbuild (TypeScript and ESM in, live-binding
@@ -231,10 +240,12 @@ export class RunnerModuleLoader implements ModuleLoader {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
       if (this.current.has(file)) continue;
       const json = file.endsWith('.json');
-      const source = await this.readSource(file);
+      // A file being saved as it is read (empty, half-written) keeps Node's instance; its imports are
+      // learned when its edit is loaded. (The edit is seen: it changed after Node imported it.)
+      const source = await this.readSource(file).catch(() => '');
       const locals: string[] = [];
       if (!json) {
-        for (const entry of parse(source)[0]) {
+        for (const entry of importsOf(parse, source)) {
           if (entry.d !== -1 || entry.n === undefined) continue;
           const target = resolveImport(entry.n, file, this.root);
           if (target.kind === 'local') locals.push(target.file);
