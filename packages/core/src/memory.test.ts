@@ -1,6 +1,6 @@
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { afterEach, expect, it, vi } from 'vitest';
-import { RECLAIM_AFTER_BYTES, Reclaimer, type ReclaimReport, reclaimAfterReloads } from './memory.js';
+import { heapGrowthFlag, RECLAIM_AFTER_BYTES, Reclaimer, type ReclaimReport, reclaimAfterReloads } from './memory.js';
 
 const MB = 1024 * 1024;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -134,4 +134,10 @@ it('gives back the pages V8 keeps with a last-resort collection when a full one 
     await check();
     expect(state.gcs).toEqual(['full', 'last-resort', 'full']);
   }
+});
+
+it('limits the heap growth factor unless the process chose its own', () => {
+  expect(heapGrowthFlag('--enable-source-maps ')).toBe('--heap-growing-percent=50');
+  expect(heapGrowthFlag('--heap-growing-percent=20 server.js')).toBeUndefined();
+  expect(heapGrowthFlag(' --heap_growing_percent=80')).toBeUndefined();
 });
