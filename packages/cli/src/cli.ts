@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseDevArgs, USAGE } from './dev/dev-args.js';
 import { type EarlyServer, serverArgs } from './early-server.js';
 import { mark, enabled as timingEnabled } from './timing.js';
@@ -27,8 +28,9 @@ Options:
 By default a thin supervisor owns the client's connection and runs the server
 in a child process. It restarts the child only when it must — an edit that
 cannot be applied in place, a crash, a --restart-on file — replaying the
-client's handshake, so the client sees one list_changed and nothing else. The
-child serves the client's stdin and stdout itself (no message crosses the
+client's handshake, so the client sees one list_changed and nothing else. A
+server that keeps crashing at start is retried with a growing delay (up to
+30 s), and at once when a file of the project changes. The child serves the client's stdin and stdout itself (no message crosses the
 supervisor); HOTMCP_SUPERVISOR_MODE=relay makes the supervisor relay them.
 
 Modules keep state across reloads with import.meta.hot (absent under plain node):
@@ -80,13 +82,19 @@ async function run(argv: string[], early: EarlyServer | undefined): Promise<numb
   if (args.supervisor) {
     // The supervisor owns stdin/stdout; the server runs in a child that reports over IPC. This
     // process loads the supervisor only (no core, no SDK): it spawns the child as its first act.
-    const { startSupervisor } = await import('./supervisor/stdio-supervisor.js');
+    const [{ startSupervisor }, { watchProjectForRetry }, { projectRootOf }] = await Promise.all([
+      import('./supervisor/stdio-supervisor.js'),
+      import('./supervisor/retry-watch.js'),
+      import('./dev/project-root.js'),
+    ]);
     mark('supervisor imported');
     const supervisor = startSupervisor({
       command: process.execPath,
       args: serverArgs(rest),
       ...(early && { first: early.process, firstSpawnedAt: early.spawnedAt }),
       ...(args.restartOn && { restartOn: args.restartOn }),
+      // A crash loop (the server ends at start) waits for a fix: an edit starts it again at once.
+      retryOnChange: watchProjectForRetry(projectRootOf(resolve(args.options.entry))),
       direct: process.env.HOTMCP_SUPERVISOR_MODE !== 'relay',
       ...(args.audit && { audit: lazyAudit(args.audit.path) }),
       ...(timingEnabled && { onEvent: (event) => mark(`supervisor ${JSON.stringify(event)}`) }),

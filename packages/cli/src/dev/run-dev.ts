@@ -21,6 +21,7 @@ import { GraphChangeSource } from './graph-change-source.js';
 import type { NativeStart } from './native-start.js';
 import { projectRootOf } from './project-root.js';
 import { type Problem, Reporter } from './reporter.js';
+import { EXCLUDE, INCLUDE } from './watched-files.js';
 
 export { projectRootOf };
 
@@ -57,8 +58,6 @@ export interface DevRun {
 const ENGINE = 'hotmcp.engine';
 /** How long after the live server connected the watcher starts (edits meanwhile are found when it does). */
 const WATCH_AFTER_MS = 200;
-const INCLUDE = ['**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}'];
-const EXCLUDE = ['**/*.d.ts', '**/*.d.mts', '**/*.test.*', '**/*.spec.*', 'package.json', '**/tsconfig*.json'];
 
 function resolveEntry(entry: string, cwd: string): string {
   const path = resolve(cwd, entry);

@@ -110,7 +110,7 @@ export function watchRestartFiles(
 }
 
 /** Modified between `time` and now (a time ahead of the clock, from an archive say, says nothing). */
-function modifiedAfter(file: string, time: number): boolean {
+export function modifiedAfter(file: string, time: number): boolean {
   try {
     const { mtimeMs } = statSync(file);
     return mtimeMs > time && mtimeMs <= Date.now();

@@ -19,6 +19,7 @@ import {
   writeMessage,
 } from './json-rpc.js';
 import { DEFAULT_RESTART_ON, watchRestartFiles } from './restart-watch.js';
+import type { RetryWatch } from './retry-watch.js';
 
 /** The JSON-RPC error code a request gets when the process serving it went away. */
 export const RESTARTED_ERROR_CODE = -32000;
@@ -56,6 +57,11 @@ export interface SupervisorOptions {
   restartOn?: readonly string[] | false;
   /** Crash back-off: first delay, cap, and how long a process must have served for its crash not to count as a loop. */
   backoff?: { initialMs?: number; maxMs?: number; stableMs?: number };
+  /**
+   * While a crash loop waits: watch the project (see `watchProjectForRetry`); a file that changes
+   * starts the server at once, with the back-off back at its first delay. Default: the wait runs out.
+   */
+  retryOnChange?: RetryWatch;
   /** How long requests in flight may finish before a planned restart stops the process. Default 5 s. */
   drainMs?: number;
   /** How long a new process may take to answer the replayed handshake. Default 30 s. */
@@ -105,6 +111,8 @@ export interface Supervisor {
 interface Child {
   readonly generation: number;
   readonly process: ChildProcess;
+  /** When it was spawned (ms since the epoch). */
+  readonly spawnedAt: number;
   readonly stderrTail: string[];
   readonly exited: Promise<void>;
   /** When it first answered (the client's request, or the replayed handshake). */
@@ -206,6 +214,8 @@ class StdioSupervisor implements Supervisor {
   /** Whether a new process may start beside the old one; off once one could not (it needs what the old one holds). */
   #overlap = true;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Stops the watch of a crash loop's wait ({@link SupervisorOptions.retryOnChange}). */
+  #stopRetryWatch: (() => void) | undefined;
   #answered = false;
   #exitCode = 0;
   #resolveClosed!: () => void;
@@ -268,8 +278,11 @@ class StdioSupervisor implements Supervisor {
 
   restart(reason: string): void {
     if (this.#state === 'closed') return;
-    // A process about to be spawned reads the files as they are now: nothing to add.
-    if (this.#state === 'waiting') return;
+    // A crash loop's wait: the files that changed may end it.
+    if (this.#state === 'waiting') {
+      this.#retryNow(reason);
+      return;
+    }
     if (this.#state !== 'running') {
       this.#pendingRestart ??= reason;
       return;
@@ -282,6 +295,7 @@ class StdioSupervisor implements Supervisor {
     this.#state = 'closed';
     this.#readNotesNow();
     clearTimeout(this.#retryTimer);
+    this.#stopRetryWatch?.();
     this.#waitReader?.destroy();
     this.#stopInput();
     this.#stopWatch();
@@ -453,6 +467,7 @@ class StdioSupervisor implements Supervisor {
     const child: Child = {
       generation,
       process: proc,
+      spawnedAt: generation === 1 && options.first ? (options.firstSpawnedAt ?? Date.now()) : Date.now(),
       stderrTail: [],
       exited: new Promise((resolve) => {
         resolveExited = resolve;
@@ -606,6 +621,21 @@ class StdioSupervisor implements Supervisor {
     }
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => void this.#startNext(), delay);
+    if (delay > 0)
+      this.#stopRetryWatch = this.#options.retryOnChange?.(
+        (file) => this.#retryNow(`${file} changed`),
+        child.spawnedAt,
+      );
+  }
+
+  /** A crash loop waits and something changed that may end it: start the server now, the back-off reset. */
+  #retryNow(reason: string): void {
+    if (this.#state !== 'waiting') return;
+    clearTimeout(this.#retryTimer);
+    this.#crashes = 1;
+    this.#say(`${reason}: starting the server again now`);
+    this.#event({ event: 'retry', reason });
+    void this.#startNext();
   }
 
   /**
@@ -712,6 +742,8 @@ class StdioSupervisor implements Supervisor {
   async #startNext(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#stopReadingWhileWaiting();
+    this.#stopRetryWatch?.();
+    this.#stopRetryWatch = undefined;
     this.#state = 'starting';
     const child = this.#spawn();
     this.#child = child;

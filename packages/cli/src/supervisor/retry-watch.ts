@@ -1,0 +1,48 @@
+import type { ChangeSource } from '@hotmcp/core';
+import { EXCLUDE, INCLUDE } from '../dev/watched-files.js';
+import { modifiedAfter } from './restart-watch.js';
+
+/**
+ * Watch for a change that may end a crash loop: call `onChange` with the file when one of the project's
+ * files changes, or changed after `since` (ms since the epoch: when the process that crashed was spawned)
+ * before the watch began. Returns a function that stops watching.
+ */
+export type RetryWatch = (onChange: (file: string) => void, since: number) => () => void;
+
+/**
+ * A {@link RetryWatch} on the files `hotmcp dev` watches under `root`, with its watcher (OS events,
+ * polling where they fail). @hotmcp/core and the watcher are loaded only when a crash loop waits:
+ * the supervisor's start loads neither. A watch that cannot start says nothing: the loop's timer
+ * still retries.
+ */
+export function watchProjectForRetry(root: string): RetryWatch {
+  return (onChange, since) => {
+    let stopped = false;
+    let source: ChangeSource | undefined;
+    const changed = (file: string) => {
+      if (!stopped) onChange(file);
+    };
+    void (async () => {
+      const { resolveSettings, selectChangeSource } = await import('@hotmcp/core');
+      if (stopped) return;
+      source = await selectChangeSource({
+        watcher: 'auto',
+        settings: resolveSettings({ root, include: INCLUDE, exclude: EXCLUDE }),
+        audit: { record() {}, close: async () => {} },
+        modules: { native: () => import('@hotmcp/watcher-native'), poll: () => import('@hotmcp/watcher-poll') },
+        warn: () => {},
+      });
+      if (stopped) return void source.stop();
+      const files = await source.start(({ added, changed: edited, removed }) => {
+        const file = edited[0] ?? added[0] ?? removed[0];
+        if (file !== undefined) changed(file);
+      });
+      const missed = files.find((file) => modifiedAfter(file, since));
+      if (missed !== undefined) changed(missed);
+    })().catch(() => {});
+    return () => {
+      stopped = true;
+      void source?.stop().catch(() => {});
+    };
+  };
+}
