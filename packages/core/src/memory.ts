@@ -149,12 +149,9 @@ const heapGrowth = heapGrowthFlag(`${process.execArgv.join(' ')} ${process.env.N
 /**
  * Reloads start: what the process's RSS grows by from here until the next
  * {@link reclaimAfterReloads} check is theirs. A process that never says so
- * has all its growth between two checks counted as the reloads'. A process
- * that reloads has V8's heap growth factor set to 1.5 ({@link heapGrowthFlag}).
+ * has all its growth between two checks counted as the reloads'.
  */
 export function reloadsStarting(): void {
-  // V8's flags are the process's; set at every drain, as cheap as a check (about 10 µs).
-  if (heapGrowth !== undefined) setFlagsFromString(heapGrowth);
   processReclaimer.reloadsStarting();
 }
 
@@ -172,8 +169,12 @@ export function reloadsStarting(): void {
  * last-resort GC (slower: several full GCs) gives them back. What a
  * collection left is read at the next check, once V8 has swept and unmapped
  * in the background what it freed. A server that does not reload never gets
- * here.
+ * here. After the first drain (a start-up's load), V8's heap growth factor
+ * is 1.5 ({@link heapGrowthFlag}).
  */
 export function reclaimAfterReloads(report?: (fields: ReclaimReport) => void): void {
+  // After the reloads, so a start-up's load runs with V8's own growth. V8's flags are the process's; set after
+  // every drain (about 10 µs).
+  if (heapGrowth !== undefined) setFlagsFromString(heapGrowth);
   processReclaimer.reclaimAfterReloads(report);
 }
