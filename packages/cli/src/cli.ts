@@ -30,8 +30,9 @@ in a child process. It restarts the child only when it must — an edit that
 cannot be applied in place, a crash, a --restart-on file — replaying the
 client's handshake, so the client sees one list_changed and nothing else. A
 server that keeps crashing at start is retried with a growing delay (up to
-30 s), and at once when a file of the project changes. The child serves the client's stdin and stdout itself (no message crosses the
-supervisor); HOTMCP_SUPERVISOR_MODE=relay makes the supervisor relay them.
+30 s), and at once when a file of the project changes. The child serves the
+client's stdin and stdout itself (no message crosses the supervisor);
+HOTMCP_SUPERVISOR_MODE=relay makes the supervisor relay them.
 
 Modules keep state across reloads with import.meta.hot (absent under plain node):
   const cache = (import.meta.hot?.data.cache as Map<string, string>) ?? new Map();

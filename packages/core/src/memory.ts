@@ -137,8 +137,9 @@ const processReclaimer = new Reclaimer();
  * that before they are collected. Over 1,000 reloads of a 50 KB module the
  * HTTP example's RSS as it stood was 28-92 MB above its start on Node 20
  * (six runs), 17-26 MB at 1.5x (six runs, alternating, same machine;
- * bench/example-memory.mjs with the flag on the command line). Undefined (V8's own choice is kept)
- * when the process was started with its own `--heap-growing-percent`.
+ * bench/example-memory.mjs with the flag on the command line). Undefined
+ * (V8's own choice is kept) when the process was started with its own
+ * `--heap-growing-percent`.
  */
 export function heapGrowthFlag(nodeOptions: string): string | undefined {
   return /heap[-_]growing[-_]percent/.test(nodeOptions) ? undefined : '--heap-growing-percent=50';

@@ -4,8 +4,8 @@ import { modifiedAfter } from './restart-watch.js';
 
 /**
  * Watch for a change that may end a crash loop: call `onChange` with the file when one of the project's
- * files changes, or changed after `since` (ms since the epoch: when the process that crashed was spawned)
- * before the watch began. Returns a function that stops watching.
+ * files changes, or changed after `since` (ms since the epoch: when the process crashed) before the watch
+ * began. Returns a function that stops watching.
  */
 export type RetryWatch = (onChange: (file: string) => void, since: number) => () => void;
 

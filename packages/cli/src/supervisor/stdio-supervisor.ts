@@ -111,8 +111,6 @@ export interface Supervisor {
 interface Child {
   readonly generation: number;
   readonly process: ChildProcess;
-  /** When it was spawned (ms since the epoch). */
-  readonly spawnedAt: number;
   readonly stderrTail: string[];
   readonly exited: Promise<void>;
   /** When it first answered (the client's request, or the replayed handshake). */
@@ -467,7 +465,6 @@ class StdioSupervisor implements Supervisor {
     const child: Child = {
       generation,
       process: proc,
-      spawnedAt: generation === 1 && options.first ? (options.firstSpawnedAt ?? Date.now()) : Date.now(),
       stderrTail: [],
       exited: new Promise((resolve) => {
         resolveExited = resolve;
@@ -621,11 +618,10 @@ class StdioSupervisor implements Supervisor {
     }
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => void this.#startNext(), delay);
+    // From the crash on: what the process wrote itself before it ended must not end the wait (a loop with no delay).
+    const crashedAt = Date.now();
     if (delay > 0)
-      this.#stopRetryWatch = this.#options.retryOnChange?.(
-        (file) => this.#retryNow(`${file} changed`),
-        child.spawnedAt,
-      );
+      this.#stopRetryWatch = this.#options.retryOnChange?.((file) => this.#retryNow(`${file} changed`), crashedAt);
   }
 
   /** A crash loop waits and something changed that may end it: start the server now, the back-off reset. */
