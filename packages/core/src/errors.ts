@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /** Every error code hotmcp raises. */
 export type HotMcpErrorCode =
   | 'HOTMCP_ERR_BAD_OPTION'
@@ -122,12 +124,24 @@ export function describeThrown(value: unknown): string {
   }
   try {
     if (typeof value === 'string') return value;
-    if (typeof value === 'object' && value !== null) return `a non-Error value was thrown (${String(value)})`;
+    // Shown as written (`{ code: 42 }`), not as `[object Object]`; inspect calls no toString and no Proxy trap.
+    if (typeof value === 'object' && value !== null) return `a non-Error value was thrown (${shown(value)})`;
     if (typeof value === 'function') return 'a non-Error value was thrown (a function)';
     return `a non-Error value was thrown (${String(value)})`;
   } catch {
     return 'a non-Error value was thrown (an object that cannot be turned into text)';
   }
+}
+
+/** An object as code shows it, on one line, cut at 200 characters. */
+function shown(value: object): string {
+  const text = inspect(value, {
+    depth: 2,
+    breakLength: Number.POSITIVE_INFINITY,
+    maxArrayLength: 10,
+    maxStringLength: 80,
+  });
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 /**
