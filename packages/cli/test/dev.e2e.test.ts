@@ -226,6 +226,8 @@ export function registerCounter(server) {
     await project.write('src/server.js', entry('entry v4'));
     await expect.poll(() => callText(dev.client, 'entry_tool'), poll).toBe(`entry v4 ${pid}`);
     expect(await callText(dev.client, 'count')).toBe('count 4');
+    // The broken edit was told once, not by the reporter and core each.
+    expect(dev.stderr().match(/hotmcp: src\/server\.js:10: /g)).toHaveLength(1);
     expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
   });
 

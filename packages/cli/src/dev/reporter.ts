@@ -32,7 +32,7 @@ export interface RestartNeededMessage {
 }
 
 const RESTART_EVENTS = new Set(['module.failed', 'batch.failed', 'dev.uncaught']);
-const TOLD_EVENTS = new Set([...RESTART_EVENTS, 'definition.rejected']);
+const TOLD_EVENTS = new Set([...RESTART_EVENTS, 'definition.rejected', 'module.uncaught']);
 
 /**
  * Says what `hotmcp dev` could not do: one line on stderr, the audit log,

@@ -203,6 +203,8 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
           loader: loader as DevModuleLoader,
           adapter,
           audit,
+          // Failures are told by the reporter (one line each, paths from the project root), not by core too.
+          quiet: true,
           ...(options.dispatcher && { dispatcher: true }),
         });
       } finally {
