@@ -21,7 +21,7 @@ describe('a module that throws a value that is no Error at import', () => {
   it.each([
     ["'not ready'", 'not ready'],
     ['42', '42'],
-    ['{ code: 1 }', 'object'],
+    ['{ code: 1 }', '{ code: 1 }'],
   ])('is refused with the file and the line of `throw %s`', async (value, shown) => {
     const mark = await auditMark(server.sandbox);
     const source = await server.sandbox.read('echo.ts');
