@@ -46,6 +46,11 @@ beforeAll(async () => {
   const tarballs = Object.fromEntries(
     [...packed.matchAll(/^(.+\.tgz) \((.+)@[^@]+\)$/gm)].map(([, path, name]) => [name, `file:${path}`]),
   );
+  // @hotmcp/core's optional peer vitest is pinned to the workspace's version too: left to a range, npm picks the
+  // newest release whose engines fit the Node running it (vitest 5 on Node 24, 4 on Node 20), and resolving the
+  // newer one's own peers asked the registry for packages no run had cached (under Node 24 here every request
+  // failed TLS and was retried until the set-up's 10 minutes ran out).
+  const overrides = { ...tarballs, vitest: versionOf('vitest', 'packages/core') };
   const dependencies = {
     '@modelcontextprotocol/sdk': versionOf('@modelcontextprotocol/sdk', 'examples/sdk-v1-server'),
     '@modelcontextprotocol/server': versionOf('@modelcontextprotocol/server', 'examples/sdk-v2-server'),
@@ -55,7 +60,7 @@ beforeAll(async () => {
   };
   writeFileSync(
     join(project, 'package.json'),
-    `${JSON.stringify({ name: 'my-server', private: true, type: 'module', dependencies, overrides: tarballs })}\n`,
+    `${JSON.stringify({ name: 'my-server', private: true, type: 'module', dependencies, overrides })}\n`,
   );
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
     cwd: project,
