@@ -4,10 +4,10 @@ import { modifiedAfter } from './restart-watch.js';
 
 /**
  * Watch for a change that may end a crash loop: call `onChange` with the file when one of the project's
- * files changes, or changed after `since` (ms since the epoch: when the process crashed) before the watch
- * began. Returns a function that stops watching.
+ * files changes, or changed after `since` (ms since the epoch: when the process ended) before the watch
+ * began; `onWatching` once it watches. Returns a function that stops watching.
  */
-export type RetryWatch = (onChange: (file: string) => void, since: number) => () => void;
+export type RetryWatch = (onChange: (file: string) => void, since: number, onWatching?: () => void) => () => void;
 
 /**
  * A {@link RetryWatch} on the files `hotmcp dev` watches under `root`, with its watcher (OS events,
@@ -16,7 +16,7 @@ export type RetryWatch = (onChange: (file: string) => void, since: number) => ()
  * still retries.
  */
 export function watchProjectForRetry(root: string): RetryWatch {
-  return (onChange, since) => {
+  return (onChange, since, onWatching) => {
     let stopped = false;
     let source: ChangeSource | undefined;
     const changed = (file: string) => {
@@ -37,8 +37,11 @@ export function watchProjectForRetry(root: string): RetryWatch {
         const file = edited[0] ?? added[0] ?? removed[0];
         if (file !== undefined) changed(file);
       });
+      await source.watching?.();
+      // Saved between the end and the watch: its time says so.
       const missed = files.find((file) => modifiedAfter(file, since));
       if (missed !== undefined) changed(missed);
+      if (!stopped) onWatching?.();
     })().catch(() => {});
     return () => {
       stopped = true;

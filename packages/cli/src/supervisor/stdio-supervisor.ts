@@ -535,6 +535,8 @@ class StdioSupervisor implements Supervisor {
   /** A process ended: answer what it took with it, then restart unless that was the plan. */
   #gone(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
     if (child.gone) return;
+    // From here on, a file that changes is not the ended process's own doing (see retryOnChange).
+    const endedAt = Date.now();
     child.gone = true;
     this.#children.delete(child.generation);
     const reason = signal ? `signal ${signal}` : `exit code ${code}`;
@@ -618,10 +620,14 @@ class StdioSupervisor implements Supervisor {
     }
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => void this.#startNext(), delay);
-    // From the crash on: what the process wrote itself before it ended must not end the wait (a loop with no delay).
-    const crashedAt = Date.now();
-    if (delay > 0)
-      this.#stopRetryWatch = this.#options.retryOnChange?.((file) => this.#retryNow(`${file} changed`), crashedAt);
+    // From the end on: what the process wrote itself before it ended must not end the wait (a loop with no delay).
+    if (delay > 0) {
+      this.#stopRetryWatch = this.#options.retryOnChange?.(
+        (file) => this.#retryNow(`${file} changed`),
+        endedAt,
+        () => this.#event({ event: 'retry.watching' }),
+      );
+    }
   }
 
   /** A crash loop waits and something changed that may end it: start the server now, the back-off reset. */
