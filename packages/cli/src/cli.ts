@@ -95,7 +95,7 @@ async function run(argv: string[], early: EarlyServer | undefined): Promise<numb
       ...(early && { first: early.process, firstSpawnedAt: early.spawnedAt }),
       ...(args.restartOn && { restartOn: args.restartOn }),
       // A crash loop (the server ends at start) waits for a fix: an edit starts it again at once.
-      retryOnChange: watchProjectForRetry(projectRootOf(resolve(args.options.entry))),
+      retryOnChange: watchProjectForRetry(projectRootOf(resolve(args.options.entry)), args.options.watcher),
       direct: process.env.HOTMCP_SUPERVISOR_MODE !== 'relay',
       ...(args.audit && { audit: lazyAudit(args.audit.path) }),
       ...(timingEnabled && { onEvent: (event) => mark(`supervisor ${JSON.stringify(event)}`) }),

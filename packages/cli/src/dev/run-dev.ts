@@ -21,7 +21,7 @@ import { GraphChangeSource } from './graph-change-source.js';
 import type { NativeStart } from './native-start.js';
 import { projectRootOf } from './project-root.js';
 import { type Problem, Reporter } from './reporter.js';
-import { EXCLUDE, INCLUDE } from './watched-files.js';
+import { EXCLUDE, INCLUDE, WATCHER_MODULES, watcherOf } from './watched-files.js';
 
 export { projectRootOf };
 
@@ -178,13 +178,10 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
         const changeSource = new GraphChangeSource(
           () =>
             selectChangeSource({
-              watcher: options.watcher ?? watcherFromEnv(),
+              watcher: watcherOf(options.watcher),
               settings,
               audit,
-              modules: {
-                native: () => import('@hotmcp/watcher-native'),
-                poll: () => import('@hotmcp/watcher-poll'),
-              },
+              modules: WATCHER_MODULES,
             }),
           () => loader?.files() ?? [],
           () => loader?.editedSinceRead() ?? [],
@@ -300,11 +297,6 @@ function dropEntries(server: AnyServer): () => void {
   return () => {
     for (const [registry, entries] of saved) if (registry) Object.assign(registry, entries);
   };
-}
-
-function watcherFromEnv(): 'auto' | 'native' | 'poll' {
-  const value = process.env.HOTMCP_WATCHER;
-  return value === 'native' || value === 'poll' ? value : 'auto';
 }
 
 function disposeProblem(error: unknown, root: string): Problem {

@@ -1,5 +1,5 @@
 import type { ChangeSource } from '@hotmcp/core';
-import { EXCLUDE, INCLUDE } from '../dev/watched-files.js';
+import { EXCLUDE, INCLUDE, WATCHER_MODULES, watcherOf } from '../dev/watched-files.js';
 import { modifiedAfter } from './restart-watch.js';
 
 /**
@@ -10,12 +10,12 @@ import { modifiedAfter } from './restart-watch.js';
 export type RetryWatch = (onChange: (file: string) => void, since: number, onWatching?: () => void) => () => void;
 
 /**
- * A {@link RetryWatch} on the files `hotmcp dev` watches under `root`, with its watcher (OS events,
- * polling where they fail). @hotmcp/core and the watcher are loaded only when a crash loop waits:
+ * A {@link RetryWatch} on the files `hotmcp dev` watches under `root`, with the watcher it would use
+ * (`watcher`, else HOTMCP_WATCHER, else OS events with polling where they fail). @hotmcp/core and the watcher are loaded only when a crash loop waits:
  * the supervisor's start loads neither. A watch that cannot start says nothing: the loop's timer
  * still retries.
  */
-export function watchProjectForRetry(root: string): RetryWatch {
+export function watchProjectForRetry(root: string, watcher?: 'auto' | 'native' | 'poll'): RetryWatch {
   return (onChange, since, onWatching) => {
     let stopped = false;
     let source: ChangeSource | undefined;
@@ -26,10 +26,10 @@ export function watchProjectForRetry(root: string): RetryWatch {
       const { resolveSettings, selectChangeSource } = await import('@hotmcp/core');
       if (stopped) return;
       source = await selectChangeSource({
-        watcher: 'auto',
+        watcher: watcherOf(watcher),
         settings: resolveSettings({ root, include: INCLUDE, exclude: EXCLUDE }),
         audit: { record() {}, close: async () => {} },
-        modules: { native: () => import('@hotmcp/watcher-native'), poll: () => import('@hotmcp/watcher-poll') },
+        modules: WATCHER_MODULES,
         warn: () => {},
       });
       if (stopped) return void source.stop();
