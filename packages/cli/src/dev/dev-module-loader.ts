@@ -53,8 +53,10 @@ export class DevModuleLoader extends RunnerModuleLoader {
     return super.load([this.entry]).then((results) => results[0]);
   }
 
-  /** Set while a native first run's graph is adopted: files changed after it count as edited. */
-  private editedAfter: number | undefined;
+  /** When the native first run started (epoch ms), once its graph is adopted. */
+  private nativeSince: number | undefined;
+  /** The adopted files still running Node's own instance: none of their edits was loaded yet. */
+  private readonly nativeInstances = new Set<string>();
 
   /**
    * Adopt the entry's import graph as a native first run (started at
@@ -62,12 +64,8 @@ export class DevModuleLoader extends RunnerModuleLoader {
    * are edited. A file changed since is reported by {@link editedSinceRead}.
    */
   async adoptFirstRun(since: number): Promise<void> {
-    this.editedAfter = since;
-    try {
-      await this.adoptNative(this.entry);
-    } finally {
-      this.editedAfter = undefined;
-    }
+    this.nativeSince = since;
+    for (const file of await this.adoptNative(this.entry)) this.nativeInstances.add(file);
   }
 
   /** The next load of the entry alone hands the engine what the live recorder holds now, unless it was edited. */
@@ -112,6 +110,7 @@ export class DevModuleLoader extends RunnerModuleLoader {
     const exits = refuseExits(this.projectRoot);
     let loaded: LoadResult | undefined;
     try {
+      for (const file of files) this.nativeInstances.delete(file); // this edit is loaded, or its failure told
       loaded = (await super.load([...files].sort())).find((result) => result.file === this.entry);
       await nextTurn(); // a `main().catch(...)` entry connects after its top level ran
     } finally {
@@ -141,14 +140,21 @@ export class DevModuleLoader extends RunnerModuleLoader {
     return this.stamps.keys();
   }
 
-  /** Files read whose stamp changed since. */
+  /**
+   * Files read whose stamp changed since, and files adopted from the native
+   * first run that changed after it started and still run Node's instance:
+   * an edit saved while the graph was being adopted may have been read (its
+   * stamp taken) after Node had imported the file's previous text.
+   */
   editedSinceRead(): string[] {
-    return [...this.stamps].filter(([file, stamp]) => stampOf(file) !== stamp).map(([file]) => file);
+    const since = this.nativeSince ?? Number.POSITIVE_INFINITY;
+    return [...this.stamps]
+      .filter(([file, stamp]) => stampOf(file) !== stamp || (this.nativeInstances.has(file) && mtimeOf(file) >= since))
+      .map(([file]) => file);
   }
 
   protected override readSource(file: string): Promise<string> {
-    const changed = this.editedAfter !== undefined && mtimeOf(file) > this.editedAfter;
-    this.stamps.set(file, changed ? 'changed during start-up' : stampOf(file));
+    this.stamps.set(file, stampOf(file));
     return super.readSource(file);
   }
 
