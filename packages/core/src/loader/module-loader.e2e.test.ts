@@ -526,6 +526,17 @@ export const value = ${value};
     });
   });
 
+  it('refuses a module found at start-up once its top-level code has run for the limit, not for twice the limit', async () => {
+    // Settles at 1.75 times the limit: past it, and before the second limit a wait that restarted at the first
+    // timeout would give it (its body starts after the wait does).
+    await write('late.ts', 'await new Promise((resolve) => setTimeout(resolve, 700));\nexport const value = 1;\n');
+    await write('importer.ts', "import { value } from './late.js';\nexport { value };\n");
+    const [report] = await drive('runner', [{ load: ['importer.ts'], startup: true }], {
+      settings: { preflight: { timeoutMs: 400 } },
+    });
+    expect(report).toMatchObject({ 'importer.ts': { code: 'HOTMCP_ERR_IMPORT_TIMEOUT', file: 'late.ts' } });
+  });
+
   it('waits for a package that takes longer than the limit to import, in a worker warmed before the first load', async () => {
     await mkdir(join(base, 'node_modules', 'slow'), { recursive: true });
     await writeFile(

@@ -72,11 +72,14 @@ export function importTimeout(file: string, culprit: string, timeoutMs: number):
 }
 
 /** A module whose top-level code (or an import's, `culprit`) did not finish on the main thread. */
-export function mainThreadTimeout(file: string, culprit: string, timeoutMs: number): HotMcpError {
+export function mainThreadTimeout(file: string, culprit: string, timeoutMs: number, preflighted = true): HotMcpError {
   const where = culprit === file ? '' : ` (its import ${culprit} did not finish)`;
+  const why = preflighted
+    ? ' (if it finished in the preflight worker, it waits for something only the main thread has, or that never comes there)'
+    : '';
   return new HotMcpError(
     'HOTMCP_ERR_IMPORT_TIMEOUT',
-    `Failed to load ${file}: its top-level code did not finish on the main thread within ${timeoutMs} ms${where}; it was left waiting there and not used (if it finished in the preflight worker, it waits for something only the main thread has, or that never comes there)`,
+    `Failed to load ${file}: its top-level code did not finish on the main thread within ${timeoutMs} ms${where}; it was left waiting there and not used${why}`,
     { file: culprit, details: { module: file, timeoutMs, thread: 'main' } },
   );
 }

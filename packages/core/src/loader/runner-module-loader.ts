@@ -180,8 +180,10 @@ export class RunnerModuleLoader implements ModuleLoader {
       for (const module of modules) {
         // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
         const settled = this.settle(undefined, module);
-        while ((await withinLimit(settled, limitMs, true)) === 'timeout') {
-          if (this.stalled(module, limitMs, startup)) break;
+        for (let waitMs = limitMs; (await withinLimit(settled, waitMs, true)) === 'timeout'; ) {
+          const left = this.stalled(module, limitMs, startup);
+          if (left === 0) break;
+          waitMs = left;
         }
         const notice = await this.compiled.get(module.file)?.result.then(
           (compiled) => compiled.notice,
@@ -508,22 +510,28 @@ export class RunnerModuleLoader implements ModuleLoader {
   /**
    * `module` has not finished evaluating: when the innermost module it waits
    * for has run its own top-level code (its imports done) for the whole limit,
-   * they fail, innermost named, and this returns true. Imports of packages
-   * still loading (a cold import on a busy machine) are waited for.
+   * they fail, innermost named, and this returns 0. Otherwise it returns how
+   * long to wait still: what is left of the innermost module's limit (its body
+   * started after the wait did), or the whole limit again while it waits for
+   * packages still loading (a cold import on a busy machine).
    */
-  private stalled(module: RunnerModule, limitMs: number, startup: boolean): boolean {
+  private stalled(module: RunnerModule, limitMs: number, startup: boolean): number {
     const chain: RunnerModule[] = [];
     for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
     const innermost = chain.at(-1) as RunnerModule;
-    if (innermost.bodyAt === undefined || performance.now() - innermost.bodyAt < limitMs) return false;
+    if (innermost.bodyAt === undefined) return limitMs;
+    const left = innermost.bodyAt + limitMs - performance.now();
+    if (left > 0) return Math.max(1, Math.ceil(left));
     const culprit = innermost.file;
     for (const waiting of chain) {
       if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
-        const timeout = startup ? startupTimeout : mainThreadTimeout;
-        this.fail(waiting, timeout(waiting.file, culprit, limitMs));
+        const error = startup
+          ? startupTimeout(waiting.file, culprit, limitMs)
+          : mainThreadTimeout(waiting.file, culprit, limitMs, this.settings.preflight !== false);
+        this.fail(waiting, error);
       }
     }
-    return true;
+    return 0;
   }
 
   private fail(module: RunnerModule, error: unknown): void {
