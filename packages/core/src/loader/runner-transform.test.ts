@@ -21,7 +21,7 @@ export const schema: Shape = z.string();
   it('wraps the module in a two-step async generator that pauses once its exports are defined', async () => {
     const { code } = await transformModule(FILE, 'export const value: number = 1;\nexport function f() {}\n');
     expect(code).toMatch(
-      /^module\.exports = async function\* \(module, require, __hm\$meta, __hm\$i\) \{"use strict";/,
+      /^module\.exports = \(async function\* \(module, require, __hm\$meta, __hm\$i\) \{"use strict";/,
     );
     expect(code).toMatch(/^var a_exports = module\.exports;$/m);
     expect(code.match(/^yield;$/gm)).toHaveLength(1);
