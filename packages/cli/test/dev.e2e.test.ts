@@ -263,6 +263,27 @@ export function registerCounter(server) {
     expect(dev.stderr()).not.toMatch(/restarting the server|ended unexpectedly/);
   });
 
+  it('gives up a version whose top-level await never settles as soon as its file is saved again, and loads the fix', async () => {
+    project = await createProject(files());
+    const dev = await connectDev(project, 'src/server.js');
+    closers.push(() => dev.client.close());
+    expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
+    expect(await callText(dev.client, 'count')).toBe('count 1');
+    await project.write(
+      'src/leaf.js',
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync('hung.txt', 'yes');\nawait new Promise(() => {});\n${leaf('leaf v2')}`,
+    );
+    // The hung version is being evaluated: the fix is saved while the engine waits for it.
+    await expect.poll(() => project?.read('hung.txt').catch(() => ''), poll).toBe('yes');
+    await project.write('src/leaf.js', leaf('leaf v3'));
+    await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v3');
+    expect(dev.stderr()).toMatch(
+      /hotmcp: src\/leaf\.js: .*had not finished on the main thread when .*leaf\.js was saved again/,
+    );
+    expect(dev.stderr()).not.toMatch(/within 5000 ms/);
+    expect(await callText(dev.client, 'count')).toBe('count 2'); // the same process, its module state kept
+  });
+
   it('loses no edit made while it starts, and tells the client of the dispatcher tools it adds', async () => {
     project = await createProject(files());
     const dev = await connectDev(project, 'src/server.js', ['--dispatcher']);

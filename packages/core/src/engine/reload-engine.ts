@@ -229,6 +229,8 @@ export class ReloadEngine {
       for (const file of files ?? []) this.refusedLinks.delete(file);
     }
     this.queue.push(batch);
+    // A reload under way may be waiting for a version of these files that never finishes its top-level code.
+    if (this.draining) this.loader.superseded?.([...batch.added, ...batch.changed, ...batch.removed]);
     if (this.queue.size > 0) this.draining ??= this.drain();
   }
 

@@ -84,6 +84,16 @@ export function mainThreadTimeout(file: string, culprit: string, timeoutMs: numb
   );
 }
 
+/** A module whose top-level code (or an import's, `culprit`) had not finished when `newer` was saved again. */
+export function supersededWhileWaiting(file: string, culprit: string, newer: string): HotMcpError {
+  const where = culprit === file ? '' : ` (its import ${culprit} had not finished)`;
+  return new HotMcpError(
+    'HOTMCP_ERR_IMPORT_TIMEOUT',
+    `Failed to load ${file}: its top-level code had not finished on the main thread${where} when ${newer} was saved again; it was left waiting there and not used, and the newer version is loaded next`,
+    { file: culprit, details: { module: file, thread: 'main', superseded: newer } },
+  );
+}
+
 /** A module found at start-up whose top-level code (or an import's, `culprit`) did not finish on the main thread. */
 export function startupTimeout(file: string, culprit: string, timeoutMs: number): HotMcpError {
   const where = culprit === file ? '' : ` (its import ${culprit} did not finish)`;

@@ -19,6 +19,7 @@ import {
   missingImport,
   moduleError,
   startupTimeout,
+  supersededWhileWaiting,
   unfinished,
 } from './runner-errors.js';
 import { type Body, createNamespace, type Namespace, type RunnerModule } from './runner-module.js';
@@ -97,6 +98,15 @@ function warmUpModule(
 }
 const JSON_IMPORT = { with: { type: 'json' } };
 
+/** A promise and what resolves it. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
 /** The imports es-module-lexer finds in `source`; none when it cannot parse it (a save caught half-way). */
 function importsOf(parse: typeof import('es-module-lexer').parse, source: string) {
   try {
@@ -127,6 +137,10 @@ export class RunnerModuleLoader implements ModuleLoader {
   private readonly pending = new Map<string, RunnerModule>();
   private readonly generations = new Map<number, RunnerModule[]>();
   private generation = 0;
+  /** Files saved again since the load under way began (see {@link superseded}). */
+  private readonly saved = new Set<string>();
+  /** Settles when {@link superseded} is called: a load waiting for a module's top-level code looks again. */
+  private newerSaved = signal();
   private readonly compiled = new Map<string, CompiledSource>();
   private readonly importers = new Map<string, Importer>();
   private readonly preflight: RunnerPreflight;
@@ -156,6 +170,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     enableSourceMaps();
     if (options?.startup !== true) this.warmUpNow();
     const generation = this.begin();
+    this.saved.clear(); // saved before this load: it loads them
     const fresh = new Set(files);
     const results: LoadResult[] = [];
     const option = this.settings.preflight;
@@ -180,10 +195,19 @@ export class RunnerModuleLoader implements ModuleLoader {
       for (const module of modules) {
         // Top-level code that never finishes here (it finished in the worker) must not hold up the reloader.
         const settled = this.settle(undefined, module);
-        for (let waitMs = limitMs; (await withinLimit(settled, waitMs, true)) === 'timeout'; ) {
+        const done = settled.then(() => 'settled' as const);
+        for (let until = performance.now() + limitMs; ; ) {
+          const saved = this.newerSaved.promise.then(() => 'saved' as const);
+          const waitMs = Math.max(1, Math.ceil(until - performance.now()));
+          const waited = await withinLimit(Promise.race([done, saved]), waitMs, true);
+          if (waited === 'settled') break;
+          if (waited === 'saved') {
+            if (this.givenUp(module)) break;
+            continue; // a file it does not wait for: wait on, until the same time
+          }
           const left = this.stalled(module, limitMs, startup);
           if (left === 0) break;
-          waitMs = left;
+          until = performance.now() + left;
         }
         const notice = await this.compiled.get(module.file)?.result.then(
           (compiled) => compiled.notice,
@@ -505,6 +529,32 @@ export class RunnerModuleLoader implements ModuleLoader {
       module.body = undefined;
       this.traceEvaluation(module.file, true);
     }
+  }
+
+  superseded(files: readonly string[]): void {
+    for (const file of files) this.saved.add(file);
+    const { resolve } = this.newerSaved;
+    this.newerSaved = signal();
+    resolve();
+  }
+
+  /**
+   * `module` has not finished evaluating and a file was saved again since the
+   * load began: when that file is one of the modules `module` waits for, they
+   * fail (the innermost named), and this returns true.
+   */
+  private givenUp(module: RunnerModule): boolean {
+    const chain: RunnerModule[] = [];
+    for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
+    const newer = chain.find((at) => this.saved.has(at.file));
+    if (newer === undefined) return false;
+    const culprit = (chain.at(-1) as RunnerModule).file;
+    for (const waiting of chain) {
+      if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
+        this.fail(waiting, supersededWhileWaiting(waiting.file, culprit, newer.file));
+      }
+    }
+    return true;
   }
 
   /**

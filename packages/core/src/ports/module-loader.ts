@@ -54,6 +54,12 @@ export interface ModuleLoader {
   /** Drop what is known about deleted files. */
   forget(files: Iterable<string>): void;
   /**
+   * Called when `files` changed again while a load is under way (the engine
+   * loads them next): a version of one of them whose top-level code has not
+   * finished may be given up, failed, rather than waited for. Must not throw.
+   */
+  superseded?(files: readonly string[]): void;
+  /**
    * Called once when the reloader starts, before the change source starts:
    * begin what the first `load` will need, so it runs while the watcher
    * starts and the folder is scanned. Must not throw.
