@@ -48,6 +48,8 @@ interface Step {
   call?: string[];
   /** Load as the files found at start-up (`load(files, { startup: true })`). */
   startup?: boolean;
+  /** While the load runs, `afterMs` after it began: write these files, then tell the loader they changed. */
+  meanwhile?: { afterMs: number; write?: Record<string, string>; superseded: string[] };
 }
 
 type Loader = 'native' | 'runner';
@@ -92,13 +94,25 @@ async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}):
       const files = step.load.map((file) => join(root, file));
       const affected = [...new Set([...files, ...loader.importersOf(files)])];
       const report = {};
-      for (const result of await loader.load(affected, step.startup ? { startup: true } : undefined)) {
+      const loading = loader.load(affected, step.startup ? { startup: true } : undefined);
+      if (step.meanwhile) {
+        setTimeout(() => {
+          for (const [file, text] of Object.entries(step.meanwhile.write ?? {})) writeFileSync(join(root, file), text);
+          loader.superseded(step.meanwhile.superseded.map((file) => join(root, file)));
+        }, step.meanwhile.afterMs);
+      }
+      for (const result of await loading) {
         const name = relative(result.file);
         if (result.ok) exportsOf[name] = result.exports;
         if (result.ok && ${options.trackVersions === true}) versions.push([name + '@' + out.length, new WeakRef(result.exports)]);
         report[name] = result.ok
           ? { value: result.exports.value }
-          : { code: result.error.code, file: relative(result.error.file), line: result.error.line };
+          : {
+              code: result.error.code,
+              file: relative(result.error.file),
+              line: result.error.line,
+              ...(result.error.details?.superseded && { superseded: relative(result.error.details.superseded) }),
+            };
       }
       for (const target of step.call ?? []) {
         const [file, name] = target.split('#');
@@ -535,6 +549,23 @@ export const value = ${value};
       settings: { preflight: { timeoutMs: 400 } },
     });
     expect(report).toMatchObject({ 'importer.ts': { code: 'HOTMCP_ERR_IMPORT_TIMEOUT', file: 'late.ts' } });
+  });
+
+  it('gives up a version still running its top-level code on the main thread once its file is saved again', async () => {
+    const late = (value: number) =>
+      `await new Promise((resolve) => setTimeout(resolve, 1500));\nexport const value = ${value};\n`;
+    await write('late.ts', late(1));
+    const [given, kept] = await drive(
+      'runner',
+      [
+        { load: ['late.ts'], meanwhile: { afterMs: 300, write: { 'late.ts': late(2) }, superseded: ['late.ts'] } },
+        // Told of a change that left the text as it was (no edit): the version is waited for.
+        { load: ['late.ts'], meanwhile: { afterMs: 300, superseded: ['late.ts'] } },
+      ],
+      { settings: { preflight: false } },
+    );
+    expect(given).toMatchObject({ 'late.ts': { code: 'HOTMCP_ERR_IMPORT_TIMEOUT', superseded: 'late.ts' } });
+    expect(kept).toMatchObject({ 'late.ts': { value: 2 } });
   });
 
   it('waits for a package that takes longer than the limit to import, in a worker warmed before the first load', async () => {

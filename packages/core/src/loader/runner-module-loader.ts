@@ -546,7 +546,7 @@ export class RunnerModuleLoader implements ModuleLoader {
   private givenUp(module: RunnerModule): boolean {
     const chain: RunnerModule[] = [];
     for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
-    const newer = chain.find((at) => this.saved.has(at.file));
+    const newer = chain.find((at) => this.saved.has(at.file) && this.editedSince(at));
     if (newer === undefined) return false;
     const culprit = (chain.at(-1) as RunnerModule).file;
     for (const waiting of chain) {
@@ -555,6 +555,15 @@ export class RunnerModuleLoader implements ModuleLoader {
       }
     }
     return true;
+  }
+
+  /** Whether `module`'s file no longer holds the text it was evaluated from (a change told of it may be no edit). */
+  private editedSince(module: RunnerModule): boolean {
+    try {
+      return readModuleSource(module.file, this.settings.root) !== module.source;
+    } catch {
+      return true; // gone or unreadable now: not what is being evaluated either
+    }
   }
 
   /**
