@@ -98,6 +98,13 @@ function warmUpModule(
 }
 const JSON_IMPORT = { with: { type: 'json' } };
 
+/** `module` and the modules it waits for, innermost last (each once: a cycle ends it). */
+function waitChain(module: RunnerModule): RunnerModule[] {
+  const chain: RunnerModule[] = [];
+  for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
+  return chain;
+}
+
 /** A promise and what resolves it. */
 function signal(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -531,6 +538,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     }
   }
 
+  /** `files` changed again: a version of one of them that the load under way waits for is given up if its text changed. */
   superseded(files: readonly string[]): void {
     for (const file of files) this.saved.add(file);
     const { resolve } = this.newerSaved;
@@ -544,16 +552,11 @@ export class RunnerModuleLoader implements ModuleLoader {
    * fail (the innermost named), and this returns true.
    */
   private givenUp(module: RunnerModule): boolean {
-    const chain: RunnerModule[] = [];
-    for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
+    const chain = waitChain(module);
     const newer = chain.find((at) => this.saved.has(at.file) && this.editedSince(at));
     if (newer === undefined) return false;
     const culprit = (chain.at(-1) as RunnerModule).file;
-    for (const waiting of chain) {
-      if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
-        this.fail(waiting, supersededWhileWaiting(waiting.file, culprit, newer.file));
-      }
-    }
+    this.failUnfinished(chain, (file) => supersededWhileWaiting(file, culprit, newer.file));
     return true;
   }
 
@@ -575,22 +578,25 @@ export class RunnerModuleLoader implements ModuleLoader {
    * packages still loading (a cold import on a busy machine).
    */
   private stalled(module: RunnerModule, limitMs: number, startup: boolean): number {
-    const chain: RunnerModule[] = [];
-    for (let at: RunnerModule | undefined = module; at && !chain.includes(at); at = at.waitingFor) chain.push(at);
+    const chain = waitChain(module);
     const innermost = chain.at(-1) as RunnerModule;
     if (innermost.bodyAt === undefined) return limitMs;
     const left = innermost.bodyAt + limitMs - performance.now();
     if (left > 0) return Math.max(1, Math.ceil(left));
     const culprit = innermost.file;
-    for (const waiting of chain) {
-      if (waiting.status !== 'failed' && waiting.status !== 'evaluated') {
-        const error = startup
-          ? startupTimeout(waiting.file, culprit, limitMs)
-          : mainThreadTimeout(waiting.file, culprit, limitMs, this.settings.preflight !== false);
-        this.fail(waiting, error);
-      }
-    }
+    this.failUnfinished(chain, (file) =>
+      startup
+        ? startupTimeout(file, culprit, limitMs)
+        : mainThreadTimeout(file, culprit, limitMs, this.settings.preflight !== false),
+    );
     return 0;
+  }
+
+  /** Fail the modules of `chain` that have not finished, each with `error(its file)`. */
+  private failUnfinished(chain: readonly RunnerModule[], error: (file: string) => unknown): void {
+    for (const waiting of chain) {
+      if (waiting.status !== 'failed' && waiting.status !== 'evaluated') this.fail(waiting, error(waiting.file));
+    }
   }
 
   private fail(module: RunnerModule, error: unknown): void {
