@@ -178,6 +178,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     if (options?.startup !== true) this.warmUpNow();
     const generation = this.begin();
     this.saved.clear(); // saved before this load: it loads them
+    this.newerSaved = signal(); // (what waited on the last one is let go with it)
     const fresh = new Set(files);
     const results: LoadResult[] = [];
     const option = this.settings.preflight;
