@@ -11,8 +11,8 @@ export type RetryWatch = (onChange: (file: string) => void, since: number, onWat
 
 /**
  * A {@link RetryWatch} on the files `hotmcp dev` watches under `root`, with the watcher it would use
- * (`watcher`, else HOTMCP_WATCHER, else OS events with polling where they fail). @hotmcp/core and the watcher are loaded only when a crash loop waits:
- * the supervisor's start loads neither. A watch that cannot start says nothing: the loop's timer
+ * (`watcher`, else HOTMCP_WATCHER, else OS events with polling where they fail). @hotmcp/core and the
+ * watcher are loaded only when a crash loop waits: the supervisor's start loads neither. A watch that cannot start says nothing: the loop's timer
  * still retries.
  */
 export function watchProjectForRetry(root: string, watcher?: 'auto' | 'native' | 'poll'): RetryWatch {

@@ -86,8 +86,11 @@ function tsconfigOf(file: string, cache?: TsconfigCache): ModuleTsconfig | undef
   if (cache === undefined) return readTsconfig(file);
   // get-tsconfig's cache keeps the files it read, not the folders it found none in: each lookup walks up to the
   // root again (200 modules of one folder: ~9 ms). One lookup per folder here.
-  const folders = foldersOf.get(cache) ?? new Map<string, ModuleTsconfig | undefined>();
-  foldersOf.set(cache, folders);
+  let folders = foldersOf.get(cache);
+  if (folders === undefined) {
+    folders = new Map();
+    foldersOf.set(cache, folders);
+  }
   const folder = dirname(file);
   if (!folders.has(folder)) folders.set(folder, readTsconfig(file, cache));
   return folders.get(folder);
