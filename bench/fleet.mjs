@@ -21,6 +21,7 @@
 //   pnpm bench:fleet                         (3 replicas, 100 sessions each, 20 batches)
 //   SESSIONS=20 BATCHES=5 pnpm bench:fleet   (smaller)
 //   RATE=max pnpm bench:fleet                (background calls as fast as answered)
+//   COMPILE=0 pnpm bench:fleet               (publish the files only: every replica compiles them)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -33,6 +34,7 @@ const SESSIONS = Number(process.env.SESSIONS ?? 100);
 const BATCHES = Number(process.env.BATCHES ?? 20);
 const MISSED = Number(process.env.MISSED ?? 10);
 const PACE_MS = Number(process.env.PACE_MS ?? 300);
+const COMPILE = process.env.COMPILE !== '0';
 const RATE = process.env.RATE === 'max' ? Number.POSITIVE_INFINITY : Number(process.env.RATE ?? 100);
 const WORKERS = 12;
 const log = (message) => process.stderr.write(`bench:fleet: ${message}\n`);
@@ -138,9 +140,10 @@ const prober = new Worker(new URL('./fleet-probe.mjs', import.meta.url), {
     first: 1,
     batches: BATCHES,
     paceMs: PACE_MS,
+    compile: COMPILE,
   },
 });
-const { latencies, published } = await new Promise((resolve, reject) => {
+const { latencies, published, publisherWarmUpMs } = await new Promise((resolve, reject) => {
   prober.once('message', resolve);
   prober.once('error', reject);
   prober.once('exit', (code) => reject(new Error(`the probe thread exited with code ${code}`)));
@@ -162,6 +165,9 @@ const stillThere = await Promise.all(
 );
 const publishResult = {
   batches: BATCHES,
+  compiledByPublisher: COMPILE,
+  publisherWarmUpMs: round(publisherWarmUpMs),
+  modulesPrecompiled: precompiledCount(),
   p50Ms: round(percentile(latencies, 50)),
   p99Ms: round(percentile(latencies, 99)),
   maxMs: round(Math.max(...latencies)),
@@ -179,6 +185,17 @@ const publishResult = {
 };
 log(`publish: ${JSON.stringify(publishResult)}`);
 log(`stages (ms, p50 / p99 over batches x replicas): ${JSON.stringify(stages)}`);
+
+/** How many modules the replicas ran from the publisher's compilations, over every batch.applied of the run. */
+function precompiledCount() {
+  let count = 0;
+  for (const replica of fleet.replicas) {
+    for (const line of readFileSync(replica.sandbox.auditLog, 'utf8').split('\n')) {
+      if (line.includes('"batch.applied"')) count += JSON.parse(line).precompiled ?? 0;
+    }
+  }
+  return count;
+}
 
 /**
  * Where each batch's time went, from each replica's audit log: publish() until it chose the entry id (hashing the

@@ -50,6 +50,7 @@ export { HotMcpError, isHotMcpError } from './errors.js';
 export { hotReloadStatus, startHotReload, stopHotReload } from './hot-reload.js';
 export type { NativeEsmLoaderSettings } from './loader/native-esm-module-loader.js';
 export { NativeEsmModuleLoader } from './loader/native-esm-module-loader.js';
+export { precompileModule } from './loader/precompile.js';
 export type { PreflightOption } from './loader/preflight.js';
 export type { RunnerLoaderSettings } from './loader/runner-module-loader.js';
 export { RunnerModuleLoader } from './loader/runner-module-loader.js';
@@ -62,6 +63,7 @@ export type {
   ChangeSourceOptions,
   ChangeSourceStatus,
   FileListing,
+  ModuleCompilation,
 } from './ports/change-source.js';
 export type { LoadNotice, LoadOptions, LoadResult, ModuleLoader } from './ports/module-loader.js';
 export type {

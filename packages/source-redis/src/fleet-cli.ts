@@ -15,11 +15,13 @@ export interface FleetCliNames {
 const HOTMCP: FleetCliNames = { program: 'hotmcp', status: 'fleet status' };
 
 const usage = ({ program, status }: FleetCliNames) => `usage:
-  ${program} publish <dir> [--redis <url>] [--stream <name>] [--wait] [--timeout <ms>] [--include <glob>]... [--exclude <glob>]...
+  ${program} publish <dir> [--redis <url>] [--stream <name>] [--wait] [--timeout <ms>] [--no-compile] [--include <glob>]... [--exclude <glob>]...
   ${program} ${status} [--redis <url>] [--stream <name>] [--json]
 --redis defaults to $HOTMCP_REDIS_URL, else redis://127.0.0.1:6379; --stream to $HOTMCP_REDIS_STREAM, else hotmcp:fleet.
 publish sends what differs from the fleet's snapshot as one entry; --wait waits (--timeout ms, default 30000) until
 every live replica has applied it, prints each one's outcome and exits 1 if one failed or did not answer in time.
+It sends its compilations of the modules along, which replicas on the same hotmcp, esbuild and Node major run rather
+than compiling each file again; --no-compile sends the files only.
 ${status} lists the replicas: last entry, outcome, errors, live or down, current or behind by how many entries.
 `;
 
@@ -58,6 +60,7 @@ export async function runPublish(
       stream: { type: 'string' },
       wait: { type: 'boolean', default: false },
       timeout: { type: 'string' },
+      'no-compile': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
@@ -84,6 +87,7 @@ export async function runPublish(
     ...(values.include && { include: values.include }),
     ...(values.exclude && { exclude: values.exclude }),
     wait: values.wait ? timeoutMs : false,
+    ...(values['no-compile'] && { compile: false }),
     onPublished: (entry) =>
       output.out(`published ${entry.id}: ${entry.written.length} written, ${entry.deleted.length} deleted`),
     onReplica: (report) => {

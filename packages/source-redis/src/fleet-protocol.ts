@@ -6,8 +6,11 @@
  *
  * - `S`: the stream. Each entry is one batch, fields `prev` (the id of the
  *   entry before it, `0-0` for the first), `seq` (its number: 1 for the first
- *   entry ever published, whatever was trimmed since) and `files` (JSON,
- *   {@link FileChange}[]).
+ *   entry ever published, whatever was trimmed since), `files` (JSON,
+ *   {@link FileChange}[]) and, when the publisher compiled its modules,
+ *   `compiled` (JSON, relative path → `ModuleCompilation`: a hint a replica
+ *   runs instead of compiling the file only when its own compiler would make
+ *   the same; see {@link decodeCompiled}).
  * - `S:head`: the id of the newest entry; `S:seq`: its number; `S:hashes` / `S:files`: the folder as
  *   of `S:head` (relative path → sha256 / content). `publish` updates all of
  *   them in the same `MULTI`/`EXEC` as its `XADD`, so they are the compacted
@@ -17,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { HotMcpError } from '@hotmcp/core';
+import { HotMcpError, type ModuleCompilation } from '@hotmcp/core';
 
 /** The stream used when none is named. */
 export const DEFAULT_STREAM = 'hotmcp:fleet';
@@ -121,6 +124,40 @@ export function decodeFiles(raw: string | undefined): FileChange[] {
     }
   }
   return parsed as FileChange[];
+}
+
+/**
+ * Read the `compiled` field of an entry: the compilations of files the entry
+ * writes (`written`, relative paths), by absolute path under `root`. A hint
+ * only: anything malformed is left out (the replica compiles that file
+ * itself), and `undefined` comes back for a field that is not JSON of the
+ * right shape at all.
+ */
+export function decodeCompiled(
+  raw: string | undefined,
+  root: string,
+  written: ReadonlySet<string>,
+): Record<string, ModuleCompilation> | undefined {
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const compiled: Record<string, ModuleCompilation> = {};
+  for (const [relative, value] of Object.entries(parsed as Record<string, Partial<ModuleCompilation>>)) {
+    const ok =
+      written.has(relative) &&
+      typeof value?.compiler === 'string' &&
+      typeof value.key === 'string' &&
+      typeof value.code === 'string' &&
+      Array.isArray(value.imports) &&
+      value.imports.every((specifier) => typeof specifier === 'string');
+    if (ok) compiled[resolveInside(root, relative)] = value as ModuleCompilation;
+  }
+  return compiled;
 }
 
 /** Turn a flat `[field, value, ...]` reply into a record. */

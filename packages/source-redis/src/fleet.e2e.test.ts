@@ -140,8 +140,16 @@ describe('RedisChangeSource', () => {
 
     const edit = await publish({ dir: origin({ 'a.ts': 'a3', 'c.ts': 'c1' }), redis: client, stream });
     await expect.poll(() => source.lastId).toBe(edit.id);
+    // With the publisher's compilations of the modules written, for the loader to run.
+    const compiled = (text: string) =>
+      expect.objectContaining({ code: expect.stringContaining(text), compiler: expect.any(String) });
     expect(batches).toEqual([
-      { added: [path.join(root, 'c.ts')], changed: [path.join(root, 'a.ts')], removed: [path.join(root, 'b.ts')] },
+      {
+        added: [path.join(root, 'c.ts')],
+        changed: [path.join(root, 'a.ts')],
+        removed: [path.join(root, 'b.ts')],
+        compiled: { [path.join(root, 'a.ts')]: compiled('a3'), [path.join(root, 'c.ts')]: compiled('c1') },
+      },
     ]);
     expect(readFileSync(path.join(root, 'a.ts'), 'utf8')).toBe('a3');
     const saved = JSON.parse(readFileSync(path.join(root, '.hotmcp-fleet.json'), 'utf8'));
@@ -207,7 +215,9 @@ describe('RedisChangeSource', () => {
     rmSync(path.join(root, 'sub'));
     await expect.poll(() => source.lastId, { timeout: 10_000 }).toBe(entry.id);
     expect(source.status()).toMatchObject({ behind: false, details: { lastApplied: entry.id } });
-    expect(batches).toEqual([{ added: [path.join(root, 'sub/x.ts')], changed: [], removed: [] }]);
+    expect(batches).toEqual([
+      expect.objectContaining({ added: [path.join(root, 'sub/x.ts')], changed: [], removed: [] }),
+    ]);
   });
 
   it('is shown behind the stream, by how many entries, while it is down, and current once it caught up', async () => {
@@ -254,6 +264,51 @@ describe('RedisChangeSource', () => {
     expect(baseline).toEqual([path.join(root, 'a.ts'), path.join(root, 'b.ts')]);
     expect(readFileSync(path.join(root, 'a.ts'), 'utf8')).toBe('a3');
     expect(audit.events.map((event) => event.event)).toContain('fleet.snapshot_restored');
+  });
+
+  it("runs the publisher's compilations when its compiler is the replica's, and compiles itself when none can be read", {
+    timeout: 90_000,
+  }, async () => {
+    const root = replicaRoot('r1');
+    const audit = new MemoryAuditSink();
+    const source = createRedisChangeSource({ root, redis: redis.url, stream, replica: 'r1', audit });
+    sources.push(source);
+    const adapter = new FakeRegistryAdapter();
+    const reloader = await createReloader({ root, adapter, changeSource: source, coalesce: false, audit });
+    source.observe(reloader);
+    await reloader.start();
+    const applied = () => audit.events.filter((event) => event.event === 'batch.applied').at(-1);
+    const answer = async () => JSON.stringify(await adapter.tool('greet')?.handler({}, {} as never));
+    try {
+      await publish({ dir: origin({ 'greet.ts': tool('v1') }), redis: client, stream, wait: 30_000 });
+      expect(await answer()).toContain('v1');
+      expect(applied()).toMatchObject({ loaded: 1, precompiled: 1 });
+
+      await publish({ dir: origin({ 'greet.ts': tool('v2') }), redis: client, stream, wait: 30_000, compile: false });
+      expect(await answer()).toContain('v2');
+      expect(applied()).toMatchObject({ loaded: 1 });
+      expect(applied()).not.toHaveProperty('precompiled');
+
+      // An entry whose compilations cannot be read: said, and applied all the same.
+      const keys = fleetKeys(stream);
+      const head = (await client.get(keys.head)) as string;
+      const content = tool('v3');
+      await client.xadd(
+        stream,
+        '*',
+        'prev',
+        head,
+        'files',
+        JSON.stringify([{ path: 'greet.ts', hash: sha256(content), content }]),
+        'compiled',
+        '[',
+      );
+      await expect.poll(answer, { timeout: 30_000 }).toContain('v3');
+      expect(audit.events).toContainEqual(expect.objectContaining({ event: 'fleet.compiled_ignored', replica: 'r1' }));
+      expect(applied()).not.toHaveProperty('precompiled');
+    } finally {
+      await reloader.stop();
+    }
   });
 
   it('reports the engine outcome: a broken module is failed with its error, the last good version stays', {

@@ -1,5 +1,6 @@
 /** Send a folder's changes to a fleet as one stream entry, and wait for every live replica to apply it. */
-import { HotMcpError } from '@hotmcp/core';
+import path from 'node:path';
+import { HotMcpError, type ModuleCompilation, precompileModule } from '@hotmcp/core';
 import type { Redis } from 'ioredis';
 import { type FolderSelection, readFolder } from './fleet-folder.js';
 import {
@@ -30,6 +31,13 @@ export interface PublishOptions extends FolderSelection {
    * ms to wait (default 30,000 with `true`). The result lists each replica's report.
    */
   wait?: boolean | number;
+  /**
+   * Compile the modules the entry writes, as the replicas' runner loader would,
+   * and send the compilations with it: a replica whose compiler is the same
+   * (this hotmcp, esbuild and Node major) runs them rather than compiling each
+   * file itself, so the fleet's work per batch is done once. Default true.
+   */
+  compile?: boolean;
   /** Called once the entry is in the stream, before waiting. */
   onPublished?: (entry: { id: string; written: string[]; deleted: string[] }) => void;
   /** Called with each replica's report as it is seen to have applied the entry (with `wait`). */
@@ -59,6 +67,32 @@ export interface PublishResult {
 export async function publish(options: PublishOptions): Promise<PublishResult> {
   const keys = fleetKeys(options.stream ?? DEFAULT_STREAM);
   const local = readFolder(options.dir, options);
+  const compilations = new Map<string, Promise<ModuleCompilation | undefined>>();
+  /** The compilations of the modules among `written` (one that does not compile goes without: replicas report it). */
+  const compile = (files: string[]) => {
+    for (const file of files) {
+      if (compilations.has(file) || !COMPILED.test(file)) continue;
+      const content = local.get(file)?.content as string;
+      compilations.set(
+        file,
+        precompileModule(path.join(options.dir, file), content).catch(() => undefined),
+      );
+    }
+  };
+  // The first module is compiled while the snapshot is read: that starts esbuild (tens of ms in a fresh
+  // process) in the meantime, and it is often the file that changed.
+  if (options.compile !== false) compile([...local.keys()].filter((file) => COMPILED.test(file)).slice(0, 1));
+  const compiledOf = async (written: string[]): Promise<Record<string, ModuleCompilation>> => {
+    if (options.compile === false) return {};
+    const modules = written.filter((file) => COMPILED.test(file));
+    compile(modules);
+    const compiled: Record<string, ModuleCompilation> = {};
+    for (const file of modules) {
+      const compilation = await compilations.get(file);
+      if (compilation) compiled[file] = compilation;
+    }
+    return compiled;
+  };
   return withRedis(options.redis, async (redis) => {
     let sent: { id?: string; head: string; written: string[]; deleted: string[] } | undefined;
     for (let attempt = 0; sent === undefined; attempt++) {
@@ -83,6 +117,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
         sent = { head, written, deleted };
         break;
       }
+      const compiled = await compiledOf(written);
+      const hint = Object.keys(compiled).length > 0 ? ['compiled', JSON.stringify(compiled)] : [];
       const id = nextId(head);
       const multi = redis
         .multi()
@@ -98,6 +134,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
           seq,
           'files',
           JSON.stringify(changes),
+          ...hint,
         )
         .set(keys.head, id)
         .set(keys.seq, seq);
@@ -122,6 +159,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     };
   });
 }
+
+/** The modules a runner loader compiles (CommonJS files and data are not compiled). */
+const COMPILED = /\.(?:ts|mts|tsx|js|mjs|jsx)$/;
 
 /** Poll the replicas' reports until every live one is at `id` or past it. */
 async function waitForReplicas(

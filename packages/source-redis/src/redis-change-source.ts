@@ -23,6 +23,7 @@ import { createSelector, listFolder, writeBatch } from './fleet-folder.js';
 import {
   compareIds,
   DEFAULT_STREAM,
+  decodeCompiled,
   decodeFiles,
   type EntryOutcome,
   type FileChange,
@@ -332,7 +333,7 @@ export class RedisChangeSource implements ChangeSource {
     }
     this.saveState(id, seqOf(fields.seq));
     this.audit.record('fleet.entry_written', { replica: this.replica, id, files: changes.length });
-    await this.deliver(written);
+    await this.deliver(written, this.compiledOf(id, fields.compiled, changes));
     return true;
   }
 
@@ -383,14 +384,36 @@ export class RedisChangeSource implements ChangeSource {
     await this.deliver(written);
   }
 
+  /**
+   * The publisher's compilations of the files an entry wrote, handed to the
+   * loader with the batch (it checks each against its own compiler and the
+   * file's text). A field that cannot be read is left out, and audited.
+   */
+  private compiledOf(id: string, raw: string | undefined, changes: FileChange[]): ChangeBatch['compiled'] {
+    const written = new Set(changes.flatMap((change) => ('deleted' in change ? [] : [change.path])));
+    const compiled = decodeCompiled(raw, this.options.root, written);
+    if (compiled === undefined) {
+      this.audit.record('fleet.compiled_ignored', { replica: this.replica, id, reason: 'not a JSON object' });
+    }
+    return compiled;
+  }
+
   /** Emit what was written (when started) and report the engine's outcome. */
-  private async deliver(written: { added: string[]; changed: string[]; removed: string[] }): Promise<void> {
+  private async deliver(
+    written: { added: string[]; changed: string[]; removed: string[] },
+    compiled: ChangeBatch['compiled'] = {},
+  ): Promise<void> {
     const pick = (files: string[]) => files.filter((file) => this.selected(relativeOf(this.options.root, file)));
     const batch: ChangeBatch = {
       added: pick(written.added),
       changed: pick(written.changed),
       removed: pick(written.removed),
     };
+    const given = [...batch.added, ...batch.changed].flatMap((file) => {
+      const compilation = compiled[file];
+      return compilation ? [[file, compilation] as const] : [];
+    });
+    if (given.length > 0) batch.compiled = Object.fromEntries(given);
     const files = [...batch.added, ...batch.changed];
     if (this.emit && files.length + batch.removed.length > 0) this.emit(batch);
     if (!this.emit) return; // before the first load: `settled` reports once the engine has loaded

@@ -1,14 +1,18 @@
-import type { ChangeBatch } from '../ports/change-source.js';
+import type { ChangeBatch, ModuleCompilation } from '../ports/change-source.js';
 
 /** Batches that arrive while a reload runs, merged into one. */
 export class ChangeQueue {
   private readonly state = new Map<string, 'added' | 'changed' | 'removed'>();
+  /** The newest compilation a source gave of each file (a hint: the loader checks it against the file's text). */
+  private readonly compiled = new Map<string, ModuleCompilation>();
 
   get size(): number {
     return this.state.size;
   }
 
   push(batch: ChangeBatch): void {
+    for (const file of [...batch.added, ...batch.changed, ...batch.removed]) this.compiled.delete(file);
+    for (const [file, compilation] of Object.entries(batch.compiled ?? {})) this.compiled.set(file, compilation);
     for (const file of batch.removed) {
       // Added and removed before anyone saw it: nothing happened.
       if (this.state.get(file) === 'added') this.state.delete(file);
@@ -24,6 +28,8 @@ export class ChangeQueue {
     // call and compares slowly (~6 ms for a start-up's 200 files).
     for (const [file, kind] of [...this.state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) batch[kind].push(file);
     this.state.clear();
+    if (this.compiled.size > 0) batch.compiled = Object.fromEntries(this.compiled);
+    this.compiled.clear();
     return batch;
   }
 }

@@ -378,6 +378,42 @@ describe('ReloadEngine', () => {
     expect(t.loader.loads.slice(1)).toEqual([[file('b.ts')], [file('c.ts'), file('d.ts')]]);
   });
 
+  it('hands the loader the compilations a source gave with its batches, the newest of each file still changed, merged as the batches are, and reports the modules that ran one', async () => {
+    const t = await setup({ baseline: [file('a.ts')] });
+    for (const name of ['a', 'b', 'c']) t.loader.set(file(`${name}.ts`), { default: tool(name) });
+    await t.reloader.start();
+    const given: Array<LoadOptions['compiled']> = [];
+    const load = t.loader.load.bind(t.loader);
+    Object.assign(t.loader, {
+      load: async (files: readonly string[], options?: LoadOptions) => {
+        given.push(options?.compiled);
+        const results = await load(files);
+        return results.map((result) =>
+          result.ok && options?.compiled?.[result.file] ? { ...result, precompiled: true } : result,
+        );
+      },
+    });
+    const compilation = (code: string) => ({ compiler: 'c', key: 'k', code, imports: [] });
+    let release = () => {};
+    t.loader.gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    t.source.emit({ changed: [file('a.ts')], compiled: { [file('a.ts')]: compilation('a1') } });
+    await vi.waitFor(() => expect(given).toHaveLength(1)); // a is loading
+    t.source.emit({ changed: [file('a.ts')], compiled: { [file('a.ts')]: compilation('a2') } });
+    t.source.emit({ added: [file('b.ts')], compiled: { [file('b.ts')]: compilation('b1') } });
+    t.source.emit({ added: [file('c.ts')], compiled: { [file('c.ts')]: compilation('c1') } });
+    t.source.emit({ changed: [file('c.ts')] }); // changed again with none: its earlier one is stale
+    release();
+    await t.reloader.idle();
+    expect(given).toEqual([
+      { [file('a.ts')]: compilation('a1') },
+      { [file('a.ts')]: compilation('a2'), [file('b.ts')]: compilation('b1') },
+    ]);
+    expect(t.loader.loads.at(-1)).toEqual([file('a.ts'), file('b.ts'), file('c.ts')]);
+    expect(t.reloader.status().lastBatch).toMatchObject({ loaded: 3, precompiled: 2 });
+  });
+
   it('refuses only the definition the adapter cannot take', async () => {
     const t = await setup({ baseline: [file('a.ts')] });
     t.adapter.refuse.add('bad');

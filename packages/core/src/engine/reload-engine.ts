@@ -435,7 +435,8 @@ export class ReloadEngine {
 
     const replaced: Array<{ file: string; exports: Record<string, unknown>; calls: CallsInFlight | undefined }> = [];
     let failed = 0;
-    for (const result of await this.loadEach(toLoad.sort(), startup)) {
+    let precompiled = 0;
+    for (const result of await this.loadEach(toLoad.sort(), startup, batch.compiled)) {
       const record: ModuleRecord = this.records.get(result.file) ?? {
         definitions: [],
         conflicts: [],
@@ -444,6 +445,7 @@ export class ReloadEngine {
       this.records.set(result.file, record);
       try {
         if (!result.ok) throw result.error;
+        if (result.precompiled) precompiled++;
         const calls = new CallsInFlight();
         const definitions = countCalls(await this.definitionsOf(result.file, result.exports), calls);
         if (record.exports) replaced.push({ file: result.file, exports: record.exports, calls: record.calls });
@@ -485,6 +487,7 @@ export class ReloadEngine {
       removed: removed.length,
       loaded: toLoad.length,
       failed,
+      ...(precompiled > 0 && { precompiled }),
       ...next,
     };
     this.audit.record('batch.applied', { ...this.lastBatch });
@@ -495,17 +498,18 @@ export class ReloadEngine {
    * whole (a fault it did not contain), each file is loaded on its own, so
    * one module's fault never costs another module its change.
    */
-  private async loadEach(files: string[], startup: boolean): Promise<LoadResult[]> {
+  private async loadEach(files: string[], startup: boolean, compiled: ChangeBatch['compiled']): Promise<LoadResult[]> {
     if (files.length === 0) return [];
     try {
-      return await (startup ? this.loader.load(files, { startup }) : this.loader.load(files));
+      const options = { ...(startup && { startup }), ...(compiled && { compiled }) };
+      return await (Object.keys(options).length > 0 ? this.loader.load(files, options) : this.loader.load(files));
     } catch (error) {
       const [only] = files;
       if (files.length === 1 && only !== undefined)
         return [{ file: only, ok: false, error: toHotMcpError(error, only) }];
       this.audit.record('loader.batch_failed', { error: describe(error), files: files.length });
       const results: LoadResult[] = [];
-      for (const file of files) results.push(...(await this.loadEach([file], startup)));
+      for (const file of files) results.push(...(await this.loadEach([file], startup, compiled)));
       return results;
     }
   }

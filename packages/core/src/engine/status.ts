@@ -32,6 +32,8 @@ export interface BatchReport {
   loaded: number;
   /** Modules that failed to load (their last good definitions stay live). */
   failed: number;
+  /** Modules that ran a compilation the change source gave with the batch (a fleet publisher's), when any did. */
+  precompiled?: number;
   /** Registry entries added or replaced, as `kind:name`. */
   upserted: string[];
   /** Registry entries removed, as `kind:name`. */

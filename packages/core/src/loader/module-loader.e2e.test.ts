@@ -426,6 +426,50 @@ describe('the runner loader', () => {
     expect(JSON.parse(stdout)).toEqual(['v1 1', ['counter.js', 'entry.js', 'leaf.js'], 'v2 2']);
   });
 
+  it('runs a compilation given with the batch only when its own compiler made it from the text on disk', async () => {
+    await mkdir(join(base, 'publisher'));
+    const driver = `
+      import { writeFileSync } from 'node:fs';
+      import { join } from 'node:path';
+      import { precompileModule, RunnerModuleLoader } from ${JSON.stringify(coreDist)};
+      const root = ${JSON.stringify(root)};
+      const file = join(root, 'echo.ts');
+      const text = (answer) => 'type Answer = string;\\n\\nexport function answer(): Answer {\\n  if (globalThis.fail) throw new Error("boom");\\n  return ' + JSON.stringify(answer) + ';\\n}\\n';
+      // Compiled where a publisher has the folder, not at the replica's path.
+      const given = await precompileModule(join(${JSON.stringify(base)}, 'publisher', 'echo.ts'), text('compiled'));
+      // What only the given code answers: proves the loader ran it rather than compiling the file.
+      const forged = { ...given, code: given.code.replace('"compiled"', '"from the batch"') };
+      const loader = new RunnerModuleLoader({ root, include: [], exclude: [], deny: [], denyFiles: [], compileCache: false });
+      const out = [];
+      const load = async (compiled) => {
+        const [result] = await loader.load([file], { compiled: { [file]: compiled } });
+        if (!result.ok) return String(result.error);
+        let location;
+        globalThis.fail = true;
+        try { result.exports.answer(); } catch (error) { location = /\\((.*?):(\\d+):\\d+\\)/.exec(error.stack)?.slice(1, 3).join(':'); }
+        globalThis.fail = false;
+        return [result.exports.answer(), result.precompiled === true, location];
+      };
+      writeFileSync(file, text('compiled'));
+      out.push(await load(forged));
+      writeFileSync(file, text('compiled') + '\\n');
+      out.push(await load(forged)); // another text on disk
+      writeFileSync(file, text('compiled'));
+      out.push(await load({ ...forged, compiler: 'another' })); // another compiler
+      out.push(await load({ ...forged, code: 'process.exit(3)' })); // not the runner's shape
+      process.stdout.write(JSON.stringify(out));
+    `;
+    await writeFile(join(base, 'given.mjs'), driver);
+    const { stdout } = await promisify(execFile)(process.execPath, ['given.mjs'], { cwd: base });
+    const at = `${join(root, 'echo.ts')}:4`; // the source map, relative in the given code, resolves to the replica's file
+    expect(JSON.parse(stdout)).toEqual([
+      ['from the batch', true, at],
+      ['compiled', false, at],
+      ['compiled', false, at],
+      ['compiled', false, at],
+    ]);
+  });
+
   it('does not hang when a module awaits the import of a module that imports it', async () => {
     await write(
       'a.ts',

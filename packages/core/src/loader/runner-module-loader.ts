@@ -156,6 +156,8 @@ export class RunnerModuleLoader implements ModuleLoader {
   private transformReady: Promise<void> | undefined;
   /** The tsconfig.json files found for the batch being loaded (each folder looked up once a batch). */
   private tsconfigs: TsconfigCache | undefined;
+  /** The compilations given with the batch being loaded (`LoadOptions.compiled`), checked before use. */
+  private given: LoadOptions['compiled'];
   /**
    * The packages the batch being loaded imports, by folder and specifier: Node resolves a package alike from
    * every file of a folder, so its modules share one `import()` (each resolution costs a walk up the folders).
@@ -188,6 +190,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     const limitMs = startup ? preflightTimeout(option) : MAIN_THREAD_LIMIT_MS;
     this.tsconfigs = new Map();
     this.externals = new Map();
+    this.given = options?.compiled;
     try {
       // Link every requested file at once (esbuild compiles them in parallel), then evaluate them in order.
       const modules = files.map((file) => this.link(file, generation, fresh));
@@ -217,10 +220,8 @@ export class RunnerModuleLoader implements ModuleLoader {
           if (left === 0) break;
           until = performance.now() + left;
         }
-        const notice = await this.compiled.get(module.file)?.result.then(
-          (compiled) => compiled.notice,
-          () => undefined,
-        );
+        const { notice, precompiled } =
+          (await this.compiled.get(module.file)?.result.catch(() => undefined)) ?? ({} as Partial<TransformedModule>);
         results.push(
           module.status === 'evaluated'
             ? {
@@ -229,6 +230,7 @@ export class RunnerModuleLoader implements ModuleLoader {
                 exports: module.namespace,
                 ...(timersLeft.has(module.file) && { timersLeft: timersLeft.get(module.file) }),
                 ...(notice && { notices: [notice] }),
+                ...(precompiled && { precompiled }),
               }
             : { file: module.file, ok: false, error: module.error ?? unfinished(module.file) },
         );
@@ -238,6 +240,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     } finally {
       this.tsconfigs = undefined;
       this.externals = undefined;
+      this.given = undefined;
       this.commit(generation);
       this.thrownAt = NO_SITES;
     }
@@ -414,8 +417,9 @@ export class RunnerModuleLoader implements ModuleLoader {
     if (cached?.source === source) return cached.result;
     // Imported on first use: a preflight worker, handed the main thread's compilations, never loads esbuild.
     const cache = this.tsconfigs;
+    const given = this.given?.[file];
     const result = import('./runner-transform.js').then(({ transformModule, compilerId }) =>
-      transformModule(file, source, cache, this.compileCache(compilerId)),
+      transformModule(file, source, cache, this.compileCache(compilerId), given),
     );
     this.compiled.set(file, { source, result });
     return result;

@@ -10,10 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname } from 'node:path';
+import { basename, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Loader, Message, TransformOptions, TransformResult, TsconfigRaw } from 'esbuild';
 import { getTsconfig } from 'get-tsconfig';
+import type { ModuleCompilation } from '../ports/change-source.js';
 import { type CompileCache, hashOf } from './compile-cache.js';
 
 /** The names the wrapper gives the module's view of the runner. None may clash with user code. */
@@ -45,6 +46,8 @@ export interface TransformedModule {
   imports: string[];
   /** What the compilation could not do as the module's tsconfig.json asks (said once per tsconfig). */
   notice?: CompileNotice;
+  /** The compilation is one given with the batch (see {@link precompile}). */
+  precompiled?: boolean;
 }
 
 /** Something a module's tsconfig.json asks for that the compilation does not do. */
@@ -189,10 +192,16 @@ export async function transformModule(
   source: string,
   cache?: TsconfigCache,
   store?: CompileCache,
+  given?: ModuleCompilation,
 ): Promise<TransformedModule> {
   const tsconfig = tsconfigOf(file, cache);
   const notice = tsconfig?.notice && { notice: tsconfig.notice };
-  const key = store && hashOf(JSON.stringify(tsconfig?.raw ?? null), source);
+  const key = (store || given) && keyOf(tsconfig, source);
+  if (given && given.compiler === compilerId() && given.key === key && validCompilation(given)) {
+    const taken = { code: given.code, imports: given.imports };
+    store?.set(file, key, taken);
+    return { ...taken, ...notice, precompiled: true };
+  }
   const kept = key === undefined ? undefined : store?.get(file, key);
   if (kept) return { ...kept, ...notice };
   const compiled = await compile(file, source, tsconfig);
@@ -200,13 +209,42 @@ export async function transformModule(
   return { ...compiled, ...notice };
 }
 
+/** What a compilation of `source` with `tsconfig`'s options is keyed by. */
+function keyOf(tsconfig: ModuleTsconfig | undefined, source: string): string {
+  return hashOf(JSON.stringify(tsconfig?.raw ?? null), source);
+}
+
+/** A compilation handed over from outside (a stream entry, decoded from JSON) has the shape the runner runs. */
+function validCompilation(given: ModuleCompilation): boolean {
+  return (
+    typeof given.code === 'string' &&
+    given.code.startsWith('module.exports = (async function* (') &&
+    Array.isArray(given.imports) &&
+    given.imports.every((specifier) => typeof specifier === 'string')
+  );
+}
+
+/**
+ * Compile `source` as the runner compiles the module at `file` (the
+ * tsconfig.json options found from there), for a runner loader elsewhere to
+ * run instead of compiling it again (see `ChangeBatch.compiled`): its source
+ * map names the file by its base name, which Node resolves against wherever
+ * the module runs. Rejects with esbuild's error on a syntax error.
+ */
+export async function precompile(file: string, source: string): Promise<ModuleCompilation> {
+  const tsconfig = tsconfigOf(file);
+  const compiled = await compile(file, source, tsconfig, basename(file));
+  return { compiler: compilerId(), key: keyOf(tsconfig, source), ...compiled };
+}
+
 async function compile(
   file: string,
   source: string,
   tsconfig: ModuleTsconfig | undefined,
+  sourcefile = file,
 ): Promise<Omit<TransformedModule, 'notice'>> {
   const [cjs, esm] = await Promise.all([
-    toCommonJs(file, source, tsconfig),
+    toCommonJs(file, source, tsconfig, sourcefile),
     REQUIRE_LOOKALIKE.test(source) ? toEsmImports(file, source, tsconfig) : undefined,
   ]);
   // Static imports are `require` calls now: code without the word holds no dynamic import (a keyword has no escapes).
@@ -220,7 +258,7 @@ async function compile(
   return { code, imports };
 }
 
-function options(file: string, tsconfig: ModuleTsconfig | undefined) {
+function options(file: string, tsconfig: ModuleTsconfig | undefined, sourcefile = file) {
   return {
     ...(tsconfig && { tsconfigRaw: tsconfig.raw }),
     loader: LOADERS[extname(file)] ?? 'js',
@@ -231,7 +269,7 @@ function options(file: string, tsconfig: ModuleTsconfig | undefined) {
     // Stack traces need the mappings only (Node reads a frame's line from the file when a map has no text):
     // without the module's text in it, a small tool module's map is 44% smaller, and so is what Node decodes.
     sourcesContent: false,
-    sourcefile: file,
+    sourcefile,
     define: { 'import.meta': META },
     logLevel: 'silent',
   } as const;
@@ -257,16 +295,21 @@ async function toEsmImports(
   }
 }
 
-async function toCommonJs(file: string, source: string, tsconfig: ModuleTsconfig | undefined): Promise<string> {
+async function toCommonJs(
+  file: string,
+  source: string,
+  tsconfig: ModuleTsconfig | undefined,
+  sourcefile: string,
+): Promise<string> {
   try {
-    return (await transform(source, options(file, tsconfig))).code;
+    return (await transform(source, options(file, tsconfig, sourcefile))).code;
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors ?? [];
     if (errors.length === 0 || !errors.every((message) => message.text.startsWith(TLA_ERROR))) throw error;
     const mark = AWAIT_MARKS.find((candidate) => !source.includes(candidate));
     const marked = mark === undefined ? undefined : markTopLevelAwaits(source, errors, mark);
     if (marked === undefined) throw error;
-    const code = (await transform(marked.source, options(file, tsconfig))).code;
+    const code = (await transform(marked.source, options(file, tsconfig, sourcefile))).code;
     return unmarkTopLevelAwaits(code, marked);
   }
 }

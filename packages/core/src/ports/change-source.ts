@@ -12,6 +12,30 @@ export interface ChangeBatch {
    * rest rather than delivering it at once. Consumers may ignore it.
    */
   burst?: boolean;
+  /**
+   * Compilations of files of this batch the source already has (a fleet's
+   * publisher compiled them), by absolute path. Only a hint: a loader uses one
+   * only when it was made by the loader's own compiler from the text the file
+   * holds when loaded, with the options it compiles with there; any other file
+   * is compiled as usual. Consumers may ignore it.
+   */
+  compiled?: Readonly<Record<string, ModuleCompilation>>;
+}
+
+/**
+ * One module compiled ahead for the runner loader (`precompileModule`), with
+ * what it was made from, so the loader can tell whether it is what it would
+ * make itself.
+ */
+export interface ModuleCompilation {
+  /** The compiler that made it: hotmcp's compiler code, esbuild's version and the Node major compiled for. */
+  compiler: string;
+  /** A hash of the module's text and the tsconfig.json options it was compiled with. */
+  key: string;
+  /** The compiled code (its inline source map names the file by its base name, relative to where it runs). */
+  code: string;
+  /** Its static import specifiers. */
+  imports: string[];
 }
 
 /** What a change source watches. */

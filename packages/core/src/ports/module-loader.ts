@@ -1,4 +1,5 @@
 import type { HotMcpError } from '../errors.js';
+import type { ModuleCompilation } from './change-source.js';
 
 /**
  * Something about how a module was loaded that works, but not as its author
@@ -23,6 +24,8 @@ export type LoadResult =
       timersLeft?: number;
       /** What was not done as the module's author asked (see {@link LoadNotice}). */
       notices?: LoadNotice[];
+      /** The module ran a compilation given with the batch ({@link LoadOptions.compiled}) rather than its own. */
+      precompiled?: boolean;
     }
   | { file: string; ok: false; error: HotMcpError };
 
@@ -36,6 +39,12 @@ export interface LoadOptions {
    * preflight), keeping only a time limit on top-level `await`.
    */
   startup?: boolean;
+  /**
+   * Compilations the change source had of files of the batch
+   * (`ChangeBatch.compiled`): a loader that compiles may use one
+   * instead of compiling the file, when it is sure it would make the same.
+   */
+  compiled?: Readonly<Record<string, ModuleCompilation>>;
 }
 
 /**

@@ -208,6 +208,20 @@ describe('CoalescingChangeSource', () => {
     ]);
   });
 
+  it('passes on the compilations its source gave, the newest of each file delivered, none of a file changed since', async () => {
+    const [a, b, c] = [write('a.ts'), write('b.ts'), write('c.ts')];
+    const { inner, batches, until } = await coalesce({ settleMs: 300 });
+    const compilation = (code: string) => ({ compiler: 'c', key: 'k', code, imports: [] });
+    inner.emit({ added: [a], compiled: { [a]: compilation('a1') } });
+    await until(() => batches.length === 1, 'the lead batch');
+    inner.emit({ changed: [b], compiled: { [b]: compilation('b1') } });
+    inner.emit({ changed: [b], compiled: { [b]: compilation('b2') } });
+    inner.emit({ changed: [c], compiled: { [c]: compilation('c1') } });
+    inner.emit({ changed: [c] });
+    await until(() => batches.length === 2, 'the burst');
+    expect(batches.map((batch) => batch.compiled)).toEqual([{ [a]: compilation('a1') }, { [b]: compilation('b2') }]);
+  });
+
   it('treats a first delivery of many paths as a burst: one batch', async () => {
     const files = Array.from({ length: 20 }, (_, i) => write(`f${String(i).padStart(2, '0')}.ts`));
     const { inner, batches, until, settled } = await coalesce({ settleMs: 150 });

@@ -3,7 +3,7 @@ import { lstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HotMcpError } from '../errors.js';
 import { fileStamp, sameMetadata, sameStamp } from '../file-stamp.js';
-import type { ChangeBatch, ChangeSource, FileListing } from '../ports/change-source.js';
+import type { ChangeBatch, ChangeSource, FileListing, ModuleCompilation } from '../ports/change-source.js';
 import { isGone, outsideRootLink, unreadable } from './scan-files.js';
 
 /** The timings of a {@link CoalescingChangeSource}, all in milliseconds. */
@@ -102,6 +102,8 @@ export class CoalescingChangeSource implements ChangeSource {
   #lastEventAt = Number.NEGATIVE_INFINITY;
   /** Paths seen since the source was last quiet for `settleMs`. */
   #touched = new Set<string>();
+  /** The newest compilation the wrapped source gave of each pending file (`ChangeBatch.compiled`), passed on. */
+  #compiled = new Map<string, ModuleCompilation>();
   /** The last delivery led with at most FOLLOW_MAX_PATHS files (an edit): what follows it may lead too. */
   #leadWasEdit = false;
   /** Flushes scheduled and not finished. */
@@ -175,6 +177,7 @@ export class CoalescingChangeSource implements ChangeSource {
     if (this.#deferred !== undefined) clearImmediate(this.#deferred);
     this.#deferred = undefined;
     this.#pending = new Set();
+    this.#compiled.clear();
     await this.source.stop();
     await this.#chain;
   }
@@ -207,8 +210,10 @@ export class CoalescingChangeSource implements ChangeSource {
       for (const file of list) {
         this.#pending.add(file);
         this.#touched.add(file);
+        this.#compiled.delete(file);
       }
     }
+    for (const [file, compilation] of Object.entries(batch.compiled ?? {})) this.#compiled.set(file, compilation);
     if (this.#pending.size === 0) return;
     // After quiet, up to LEAD_MAX_PATHS files lead. Inside a busy period, an edit or two arriving
     // once the previous delivery (an edit or two itself) is out lead too (edits one after another),
@@ -242,11 +247,13 @@ export class CoalescingChangeSource implements ChangeSource {
         this.#deferred = setImmediate(() => {
           this.#deferred = undefined;
           const files = this.#pending;
+          const compiled = this.#compiled;
           this.#pending = new Set();
+          this.#compiled = new Map();
           this.#leadWasEdit = this.#mode === 'lead' && files.size <= FOLLOW_MAX_PATHS;
           this.#flushing++;
           this.#chain = this.#chain
-            .then(() => this.#flush(generation, files))
+            .then(() => this.#flush(generation, files, compiled))
             .finally(() => {
               this.#flushing--;
             });
@@ -256,7 +263,7 @@ export class CoalescingChangeSource implements ChangeSource {
     ).unref(); // a pending batch never keeps the process alive on its own
   }
 
-  async #flush(generation: number, files: Set<string>): Promise<void> {
+  async #flush(generation: number, files: Set<string>, compiled: Map<string, ModuleCompilation>): Promise<void> {
     await this.#ready;
     const batch: ChangeBatch = { added: [], changed: [], removed: [] };
     const later: string[] = [];
@@ -274,6 +281,11 @@ export class CoalescingChangeSource implements ChangeSource {
     if (later.length > 0) this.#receive(generation, { added: [], changed: later, removed: [] });
     if (batch.added.length + batch.changed.length + batch.removed.length === 0) return;
     for (const list of [batch.added, batch.changed, batch.removed]) list.sort();
+    const given = [...batch.added, ...batch.changed].flatMap((file) => {
+      const compilation = compiled.get(file);
+      return compilation ? [[file, compilation] as const] : [];
+    });
+    if (given.length > 0) batch.compiled = Object.fromEntries(given);
     try {
       this.#onBatch?.(batch);
     } catch (error) {
