@@ -20,6 +20,8 @@ export type DevArgs =
       readonly audit: { path: string | undefined } | undefined;
     };
 
+const WATCHERS = ['auto', 'native', 'poll'];
+
 /** Read the arguments of `hotmcp dev` (what follows `dev`). */
 export function parseDevArgs(rest: readonly string[]): DevArgs {
   const split = rest.indexOf('--');
@@ -36,8 +38,16 @@ export function parseDevArgs(rest: readonly string[]): DevArgs {
   const [entry, ...extra] = positionals;
   if (entry === undefined) return { kind: 'error', message: `hotmcp: dev needs an entry file\n${USAGE}\n` };
   const watcher = values.watcher;
-  if (watcher !== undefined && !['auto', 'native', 'poll'].includes(watcher)) {
+  if (watcher !== undefined && !WATCHERS.includes(watcher)) {
     return { kind: 'error', message: `hotmcp: --watcher must be auto, native or poll, got ${watcher}\n` };
+  }
+  // As createReloader checks it: a kind misspelt in a client's config is said, not replaced by auto.
+  const fromEnv = process.env.HOTMCP_WATCHER;
+  if (watcher === undefined && fromEnv !== undefined && !WATCHERS.includes(fromEnv)) {
+    return {
+      kind: 'error',
+      message: `hotmcp: the HOTMCP_WATCHER environment variable must be auto, native or poll, got ${JSON.stringify(fromEnv)}\n`,
+    };
   }
   const timeout = values['connect-timeout'] === undefined ? undefined : Number(values['connect-timeout']);
   if (timeout !== undefined && !(timeout > 0)) {
