@@ -111,11 +111,12 @@ describe("createReloader's root", () => {
 });
 
 describe('what createReloader says on stderr', () => {
-  async function stderrOf(options: Partial<Parameters<typeof createReloader>[0]>, file: string): Promise<string> {
-    const loader = new FakeModuleLoader().set(
-      file,
-      new HotMcpError('HOTMCP_ERR_SYNTAX', 'Expected ";" but found "x"\n  8 | const x x', { file, line: 8 }),
-    );
+  async function stderrOf(
+    options: Partial<Parameters<typeof createReloader>[0]>,
+    file: string,
+    error = new HotMcpError('HOTMCP_ERR_SYNTAX', 'Expected ";" but found "x"\n  8 | const x x', { file, line: 8 }),
+  ): Promise<string> {
+    const loader = new FakeModuleLoader().set(file, error);
     await writeFile(file, 'const x x');
     const writes: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
@@ -141,6 +142,18 @@ describe('what createReloader says on stderr', () => {
   it('prints one line per module that fails to load: file, line, message, code', async () => {
     const file = join(dir, 'broken.ts');
     expect(await stderrOf({}, file)).toBe(`hotmcp: ${file}:8: Expected ";" but found "x" (HOTMCP_ERR_SYNTAX)\n`);
+  });
+
+  it('names a module that fails through its import once, at the import, followed by its importers', async () => {
+    const [tool, helper] = [join(dir, 'tool.ts'), join(dir, 'lib', 'helper.ts')];
+    const error = new HotMcpError(
+      'HOTMCP_ERR_SYNTAX',
+      `Failed to load ${tool}: Failed to load ${join(dir, 'mid.ts')}: Failed to load ${helper} (${helper}:3): Unexpected ";"`,
+      { file: helper, line: 3 },
+    );
+    expect(await stderrOf({}, tool, error)).toBe(
+      `hotmcp: ${helper}:3: Unexpected ";" (imported by ${join(dir, 'mid.ts')} ← ${tool}) (HOTMCP_ERR_SYNTAX)\n`,
+    );
   });
 
   it('names the audit log once started', async () => {

@@ -4,7 +4,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { assertAdapter } from './adapter-contract.js';
 import { WinstonAuditSink } from './audit/winston-audit-sink.js';
 import { createContainer, registerClass, registerValue, resolveToken } from './container.js';
-import { type ControlInfo, clientFailure } from './control/client-view.js';
+import { type ControlInfo, clientFailure, failureReason } from './control/client-view.js';
 import { createControlTools } from './control/control-tools.js';
 import { createDispatcherTool, inputJsonSchema, type ZodLike } from './control/dispatcher.js';
 import type { ToolDefinition } from './define.js';
@@ -238,18 +238,20 @@ function missingPackages(watcherError: unknown, adapted: PromiseSettledResult<un
   );
 }
 
+/** A file as the failure line names it: relative to the working folder when inside it. */
+function shownPath(file: string): string {
+  const shown = relative(process.cwd(), file);
+  return shown.startsWith('..') || isAbsolute(shown) ? file : shown;
+}
+
 /** `hotmcp: tools/x.ts:8: message (HOTMCP_ERR_SYNTAX)`: the path relative to the working directory when under it. */
 function failureLine({ module, error }: ReloadFailure): string {
   const file = error.file ?? module;
-  const shown = file === undefined ? undefined : relative(process.cwd(), file);
-  const where = shown === undefined ? '' : `${shown.startsWith('..') || isAbsolute(shown) ? file : shown}`;
+  const where = file === undefined ? '' : shownPath(file);
   const at = where === '' ? '' : `${where}${error.line !== undefined ? `:${error.line}` : ''}: `;
-  let message = error.message.split('\n').find((line) => line.trim() !== '') ?? '';
-  // The loaders' "Failed to load <module> (<file>:<line>): reason": the place is already said.
-  const loading = module === undefined ? undefined : `Failed to load ${module}`;
-  const reason =
-    loading && message.startsWith(loading) ? /^(?: \([^)]*\))?: /.exec(message.slice(loading.length)) : null;
-  if (loading && reason) message = message.slice(loading.length + reason[0].length);
+  const firstLine = error.message.split('\n').find((line) => line.trim() !== '') ?? '';
+  // The loaders' "Failed to load <module> (<file>:<line>): reason", once per importer: the place is already said.
+  const message = at === '' ? firstLine : failureReason(firstLine, shownPath);
   return `hotmcp: ${at}${message.length > 500 ? `${message.slice(0, 500)}…` : message} (${error.code})\n`;
 }
 

@@ -5,7 +5,7 @@ export type { WinstonAuditSinkOptions } from './audit/winston-audit-sink.js';
 export { createWinstonAuditSink, WinstonAuditSink } from './audit/winston-audit-sink.js';
 export { createContainer, registerClass, registerFactory, registerValue, resolveToken } from './container.js';
 export type { ControlInfo } from './control/client-view.js';
-export { clientMessage, clientPath } from './control/client-view.js';
+export { clientMessage, clientPath, failureReason } from './control/client-view.js';
 export type { Reloader, ReloaderFromContainerOptions } from './create-reloader.js';
 export { createReloader, createReloaderFromContainer } from './create-reloader.js';
 export type {

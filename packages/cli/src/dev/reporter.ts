@@ -1,4 +1,11 @@
-import { type AuditFields, type AuditSink, clientMessage, clientPath, type ToolRegistryAdapter } from '@hotmcp/core';
+import {
+  type AuditFields,
+  type AuditSink,
+  clientMessage,
+  clientPath,
+  failureReason,
+  type ToolRegistryAdapter,
+} from '@hotmcp/core';
 import { callSite } from './call-site.js';
 import { isRefusedExit } from './refuse-exits.js';
 
@@ -115,7 +122,8 @@ export class Reporter {
 
   private tell(problem: Problem): void {
     const at = problem.file ? `${clientPath(this.root, problem.file)}${problem.line ? `:${problem.line}` : ''}: ` : '';
-    this.say(`${at}${problem.message}`);
+    // Where it points is said first: the loaders' "Failed to load …: " prefixes (one per importer) are not repeated.
+    this.say(`${at}${at === '' ? problem.message : failureReason(problem.message)}`);
     if (problem.restart && typeof process.send === 'function') {
       const message: RestartNeededMessage = {
         type: 'hotmcp:restart-needed',

@@ -35,6 +35,27 @@ export function clientMessage(root: string, message: string): string {
   return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
 }
 
+/** A loader's "Failed to load <module> (<file>:<line>): " prefix; each importer on the way up adds one. */
+const LOADING = /^Failed to load (.+?)(?: \([^()]*\))?: /;
+
+/**
+ * A load failure's message told from where it points: the reason without the
+ * loaders' "Failed to load …: " prefixes, followed by the modules that import
+ * the failing one, when it failed as an import (`(imported by b.ts ← a.ts)`,
+ * each as `show` gives it). Any other message comes back as it is.
+ */
+export function failureReason(message: string, show: (module: string) => string = (module) => module): string {
+  const chain: string[] = [];
+  let reason = message;
+  for (let match = LOADING.exec(reason); match; match = LOADING.exec(reason)) {
+    chain.push(match[1] as string);
+    reason = reason.slice(match[0].length);
+  }
+  if (reason === '') return message;
+  const importers = chain.slice(0, -1).reverse().map(show);
+  return importers.length === 0 ? reason : `${reason} (imported by ${importers.join(' ← ')})`;
+}
+
 /** One reload error, as clients see it. */
 export interface ClientError {
   /** The module whose load or definitions failed, root-relative. */
