@@ -612,6 +612,28 @@ export const value = ${value};
     expect(kept).toMatchObject({ 'late.ts': { value: 2 } });
   });
 
+  it('gives up a version still running its top-level code in the import preflight once its file is saved again', async () => {
+    // Never settles: only the preflight's limit (5 s here) would end it, were it not given up.
+    await write('late.ts', 'await new Promise(() => {});\nexport const value = 1;\n');
+    await write('importer.ts', "import { value } from './late.js';\nexport { value };\n");
+    const late = (value: number) =>
+      `await new Promise((resolve) => setTimeout(resolve, 600));\nexport const value = ${value};\n`;
+    const [given, kept] = await drive(
+      'runner',
+      [
+        { load: ['importer.ts'], meanwhile: { afterMs: 300, write: { 'late.ts': late(2) }, superseded: ['late.ts'] } },
+        // Told of a change that left the text as it was (no edit): the version is waited for.
+        { load: ['late.ts'], meanwhile: { afterMs: 300, superseded: ['late.ts'] } },
+      ],
+      { settings: { preflight: { timeoutMs: 5000 } } },
+    );
+    // Given up as it hung in the worker (without the cut, it would fail at the limit, with no `superseded`).
+    expect(given).toMatchObject({
+      'importer.ts': { code: 'HOTMCP_ERR_IMPORT_TIMEOUT', file: 'late.ts', superseded: 'late.ts' },
+    });
+    expect(kept).toMatchObject({ 'late.ts': { value: 2 }, 'importer.ts': { value: 2 } });
+  });
+
   it('waits for a package that takes longer than the limit to import, in a worker warmed before the first load', async () => {
     await mkdir(join(base, 'node_modules', 'slow'), { recursive: true });
     await writeFile(

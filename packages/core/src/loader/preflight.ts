@@ -115,6 +115,11 @@ export type PreflightOutcome =
    * main thread. `finished` got done first.
    */
   | { kind: 'died'; running: string[]; finished: string[]; reason: string }
+  /**
+   * Cut short (see {@link ImportPreflight.cutShort}): `newer`, one of the files
+   * `running` were evaluating, innermost last, was saved again meanwhile.
+   */
+  | { kind: 'superseded'; running: string[]; finished: string[]; newer: string }
   /** No worker could run the batch: the main thread evaluates it without a limit. */
   | { kind: 'unavailable'; reason: string };
 
@@ -187,6 +192,8 @@ export class ImportPreflight {
   private readonly warm = new Map<string, [string, string, boolean]>();
   /** The worker evaluating a job now (stopped by close()). */
   private busy: Worker | undefined;
+  /** Ends the job running now as superseded, when its `newerSave` names one (see {@link cutShort}). */
+  private cut: (() => void) | undefined;
   private closed = false;
   private warned = false;
   /** Why no worker can be started here at all (Node's permission model without --allow-worker, say). */
@@ -209,8 +216,17 @@ export class ImportPreflight {
   /**
    * Evaluate `job` in the warm worker. `background`: a warm-up, which neither
    * keeps the process alive nor says the preflight is unavailable.
+   * `newerSave`, given the files the worker is evaluating (innermost last),
+   * names one saved again with another text than the version being checked:
+   * asked as each module starts and at {@link cutShort}; when it names one, the
+   * job ends at once as `superseded` (its worker replaced) rather than at the
+   * time limit, since what runs there is being replaced anyway.
    */
-  async run(job: PreflightJob, background = false): Promise<PreflightOutcome> {
+  async run(
+    job: PreflightJob,
+    background = false,
+    newerSave?: (running: readonly string[]) => string | undefined,
+  ): Promise<PreflightOutcome> {
     if (background && this.closed) return { kind: 'unavailable', reason: 'the preflight is closed' };
     for (const external of job.externals) {
       if (this.warm.size >= MAX_WARM) break;
@@ -224,7 +240,7 @@ export class ImportPreflight {
     this.busy = spare.worker;
     try {
       await withLimit(spare.ready, READY_LIMIT_MS, 'the worker did not start', background);
-      outcome = await this.evaluate(spare.worker, job, background);
+      outcome = await this.evaluate(spare.worker, job, background, newerSave);
     } catch (error) {
       outcome = { kind: 'unavailable', reason: error instanceof Error ? error.message : String(error) };
     } finally {
@@ -241,6 +257,14 @@ export class ImportPreflight {
       if (!this.closed) this.spare = this.trySpawn();
     }
     return outcome.kind === 'unavailable' && !background && !this.closed ? this.unavailable(outcome.reason) : outcome;
+  }
+
+  /**
+   * A file changed while a job runs: ask the job's `newerSave` (see
+   * {@link run}) again now, rather than only when a module starts evaluating.
+   */
+  cutShort(): void {
+    this.cut?.();
   }
 
   /** Said once on stderr: modules are then evaluated on the main thread without a time limit. */
@@ -309,15 +333,23 @@ export class ImportPreflight {
     return spare;
   }
 
-  private evaluate(worker: Worker, job: PreflightJob, background: boolean): Promise<PreflightOutcome> {
+  private evaluate(
+    worker: Worker,
+    job: PreflightJob,
+    background: boolean,
+    newerSave: ((running: readonly string[]) => string | undefined) | undefined,
+  ): Promise<PreflightOutcome> {
     return new Promise((resolve) => {
       const running: string[] = [];
       const finished: string[] = [];
       const batch = new Set(job.files);
       let ends: string | undefined;
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const settle = (outcome: PreflightOutcome) => {
+        settled = true;
         clearTimeout(timer);
+        if (this.cut === cut) this.cut = undefined;
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
@@ -327,6 +359,12 @@ export class ImportPreflight {
       let warming = true;
       const importing = new Map(job.externals.map(([file], index) => [index, file]));
       const active = () => (warming ? [...new Set(importing.values())] : [...running]);
+      const cut = () => {
+        const hung = active();
+        const newer = newerSave?.(hung);
+        if (newer !== undefined) settle({ kind: 'superseded', running: hung, finished: [...finished], newer });
+      };
+      if (newerSave) this.cut = cut;
       const arm = (ms: number) => {
         clearTimeout(timer);
         timer = setTimeout(() => settle({ kind: 'timeout', running: active(), finished: [...finished] }), ms);
@@ -344,8 +382,11 @@ export class ImportPreflight {
         }
         if (message.type === 'ends') ends = message.call;
         if (message.type !== 'trace') return;
-        if (!message.done) running.push(message.file);
-        else {
+        if (!message.done) {
+          running.push(message.file);
+          cut(); // saved again before it started
+          if (settled) return;
+        } else {
           const at = running.lastIndexOf(message.file);
           if (at !== -1) running.splice(at, 1);
           if (batch.has(message.file)) finished.push(message.file);

@@ -85,12 +85,21 @@ export function mainThreadTimeout(file: string, culprit: string, timeoutMs: numb
 }
 
 /** A module whose top-level code (or an import's, `culprit`) had not finished when `newer` was saved again. */
-export function supersededWhileWaiting(file: string, culprit: string, newer: string): HotMcpError {
+export function supersededWhileWaiting(
+  file: string,
+  culprit: string,
+  newer: string,
+  thread: 'main' | 'preflight' = 'main',
+): HotMcpError {
   const where = culprit === file ? '' : ` (its import ${culprit} had not finished)`;
+  const there =
+    thread === 'main'
+      ? 'on the main thread'
+      : 'in the import preflight (a worker thread; it was never run on the main thread)';
   return new HotMcpError(
     'HOTMCP_ERR_IMPORT_TIMEOUT',
-    `Failed to load ${file}: its top-level code had not finished on the main thread${where} when ${newer} was saved again; it was left waiting there and not used, and the newer version is loaded next`,
-    { file: culprit, details: { module: file, thread: 'main', superseded: newer } },
+    `Failed to load ${file}: its top-level code had not finished ${there}${where} when ${newer} was saved again; it was left waiting there and not used, and the newer version is loaded next`,
+    { file: culprit, details: { module: file, thread, superseded: newer } },
   );
 }
 

@@ -201,6 +201,7 @@ export class RunnerModuleLoader implements ModuleLoader {
           this.generations.get(generation) ?? [],
           (file) => this.compiled.get(file),
           (module, error) => this.fail(module, error),
+          (running) => this.newerSave(running),
         ));
       }
       for (const module of modules) {
@@ -549,6 +550,20 @@ export class RunnerModuleLoader implements ModuleLoader {
     const { resolve } = this.newerSaved;
     this.newerSaved = signal();
     resolve();
+    this.preflight.cutShort(); // what the preflight worker evaluates may be given up too (see newerSave)
+  }
+
+  /**
+   * Of `running` (what the preflight worker is evaluating), a file saved again
+   * since the load began that holds another text than the version checked:
+   * no use waiting for that version.
+   */
+  private newerSave(running: readonly string[]): string | undefined {
+    if (this.saved.size === 0) return undefined;
+    return running.find((file) => {
+      const module = this.saved.has(file) ? (this.pending.get(file) ?? this.current.get(file)) : undefined;
+      return module !== undefined && this.editedSince(module);
+    });
   }
 
   /**

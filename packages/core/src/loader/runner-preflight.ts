@@ -5,7 +5,7 @@ import {
   preflightTimeout,
   type ThrowSite,
 } from './preflight.js';
-import { importTimeout, threadEnded } from './runner-errors.js';
+import { importTimeout, supersededWhileWaiting, threadEnded } from './runner-errors.js';
 import { type RunnerModule, reachesFailed } from './runner-module.js';
 import type { TransformedModule } from './runner-transform.js';
 
@@ -97,13 +97,15 @@ export class RunnerPreflight {
    * there is failed (through `fail`) with HOTMCP_ERR_IMPORT_TIMEOUT and is
    * never evaluated on the main thread. Modules the worker did not reach (it
    * was stopped before them) are checked again in a fresh worker. `fresh` are
-   * the versions this load created; `compiled` gives a file's compilation.
+   * the versions this load created; `compiled` gives a file's compilation;
+   * `newerSave` cuts a job short (see `ImportPreflight.run`).
    */
   async check(
     batch: RunnerModule[],
     fresh: readonly RunnerModule[],
     compiled: (file: string) => CompiledSource | undefined,
     fail: (module: RunnerModule, error: unknown) => void,
+    newerSave?: (running: readonly string[]) => string | undefined,
   ): Promise<PreflightFindings> {
     const findings: PreflightFindings = { timersLeft: new Map(), thrownAt: new Map() };
     const timeoutMs = preflightTimeout(this.option);
@@ -119,28 +121,31 @@ export class RunnerPreflight {
     let pending = batch.filter((module) => module.status !== 'failed' && !reachesFailed(module));
     while (pending.length > 0) {
       this.preflight ??= new ImportPreflight(timeoutMs);
-      const outcome = await this.preflight.run({
-        root: this.root,
-        files: pending.map((module) => module.file),
-        sources: await sourcesOf(closure, compiled),
-        externals: externalsOf(closure),
-      });
+      const outcome = await this.preflight.run(
+        {
+          root: this.root,
+          files: pending.map((module) => module.file),
+          sources: await sourcesOf(closure, compiled),
+          externals: externalsOf(closure),
+        },
+        false,
+        newerSave,
+      );
       if (outcome.kind === 'finished') {
         for (const [file, count] of outcome.timersLeft) findings.timersLeft.set(file, count);
         for (const [file, site] of outcome.thrownAt) findings.thrownAt.set(file, site);
       }
-      if (outcome.kind !== 'timeout' && outcome.kind !== 'died') return findings;
+      if (outcome.kind !== 'timeout' && outcome.kind !== 'died' && outcome.kind !== 'superseded') return findings;
       const hung = new Set(outcome.running);
       const culprit = outcome.running.at(-1) as string;
+      const failure = (file: string) =>
+        outcome.kind === 'timeout'
+          ? importTimeout(file, culprit, timeoutMs)
+          : outcome.kind === 'died'
+            ? threadEnded(file, culprit, outcome.reason)
+            : supersededWhileWaiting(file, culprit, outcome.newer, 'preflight');
       for (const module of fresh) {
-        if (module.status !== 'failed' && hung.has(module.file)) {
-          fail(
-            module,
-            outcome.kind === 'timeout'
-              ? importTimeout(module.file, culprit, timeoutMs)
-              : threadEnded(module.file, culprit, outcome.reason),
-          );
-        }
+        if (module.status !== 'failed' && hung.has(module.file)) fail(module, failure(module.file));
       }
       // Left: what the worker never reached. One that imports a module that timed out fails here on its own.
       const finished = new Set(outcome.finished);
@@ -149,6 +154,11 @@ export class RunnerPreflight {
       pending = next.filter((module) => !reachesFailed(module));
     }
     return findings;
+  }
+
+  /** See {@link ImportPreflight.cutShort}. */
+  cutShort(): void {
+    this.preflight?.cutShort();
   }
 
   /** Stop the worker. */
