@@ -231,7 +231,7 @@ export class RunnerModuleLoader implements ModuleLoader {
                 exports: module.namespace,
                 ...(timersLeft.has(module.file) && { timersLeft: timersLeft.get(module.file) }),
                 ...(notice && { notices: [notice] }),
-                ...(precompiled && { precompiled }),
+                ...(precompiled && this.given?.[module.file] && { precompiled }),
               }
             : { file: module.file, ok: false, error: module.error ?? unfinished(module.file) },
         );
