@@ -10,7 +10,7 @@ import { publishToFleet } from '../examples/fleet/dist/fleet.js';
 import { connectV1 } from '../examples/http-sessions/dist/harness.js';
 import { precompileModule } from '../packages/core/dist/index.js';
 
-const { origins, redisUrl, stream, dir, template, first, batches, paceMs, compile } = workerData;
+const { origins, redisUrl, stream, dir, template, first, batches, paceMs, compile, settleMs } = workerData;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const redis = new Redis(redisUrl);
 const probes = await Promise.all(origins.map((origin) => connectV1(origin)));
@@ -34,6 +34,9 @@ const warm = await publishToFleet(redisUrl, stream, dir, { redis, compile });
 if (warm.id !== undefined) throw new Error('the warm-up publish sent an entry: the folder is not what the fleet has');
 if (compile) await precompileModule(path.join(dir, 'echo.ts'), template); // what that publish started, finished
 const publisherWarmUpMs = performance.now() - warmUpStarted;
+
+// The sessions were all opened a moment ago: let the fleet serve them for a while first (see fleet.mjs, SETTLE_MS).
+await sleep(settleMs);
 
 const latencies = [];
 const published = []; // per batch: epoch ms at publish(), the entry id, and when each replica served it
