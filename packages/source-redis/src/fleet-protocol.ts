@@ -129,9 +129,9 @@ export function decodeFiles(raw: string | undefined): FileChange[] {
 /**
  * Read the `compiled` field of an entry: the compilations of files the entry
  * writes (`written`, relative paths), by absolute path under `root`. A hint
- * only: anything malformed is left out (the replica compiles that file
- * itself), and `undefined` comes back for a field that is not JSON of the
- * right shape at all.
+ * only: an entry that is no object is left out, and the runner loader checks
+ * each one it would use (its compiler, key and shape) before running it;
+ * `undefined` comes back for a field that is not a JSON object at all.
  */
 export function decodeCompiled(
   raw: string | undefined,
@@ -147,15 +147,10 @@ export function decodeCompiled(
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const compiled: Record<string, ModuleCompilation> = {};
-  for (const [relative, value] of Object.entries(parsed as Record<string, Partial<ModuleCompilation>>)) {
-    const ok =
-      written.has(relative) &&
-      typeof value?.compiler === 'string' &&
-      typeof value.key === 'string' &&
-      typeof value.code === 'string' &&
-      Array.isArray(value.imports) &&
-      value.imports.every((specifier) => typeof specifier === 'string');
-    if (ok) compiled[resolveInside(root, relative)] = value as ModuleCompilation;
+  for (const [relative, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (written.has(relative) && typeof value === 'object' && value !== null) {
+      compiled[resolveInside(root, relative)] = value as ModuleCompilation;
+    }
   }
   return compiled;
 }

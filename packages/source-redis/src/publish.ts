@@ -81,13 +81,13 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   };
   // The first module is compiled while the snapshot is read: that starts esbuild (tens of ms in a fresh
   // process) in the meantime, and it is often the file that changed.
-  if (options.compile !== false) compile([...local.keys()].filter((file) => COMPILED.test(file)).slice(0, 1));
+  const first = [...local.keys()].find((file) => COMPILED.test(file));
+  if (options.compile !== false && first !== undefined) compile([first]);
   const compiledOf = async (written: string[]): Promise<Record<string, ModuleCompilation>> => {
     if (options.compile === false) return {};
-    const modules = written.filter((file) => COMPILED.test(file));
-    compile(modules);
+    compile(written);
     const compiled: Record<string, ModuleCompilation> = {};
-    for (const file of modules) {
+    for (const file of written) {
       const compilation = await compilations.get(file);
       if (compilation) compiled[file] = compilation;
     }

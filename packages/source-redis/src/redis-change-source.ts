@@ -409,11 +409,8 @@ export class RedisChangeSource implements ChangeSource {
       changed: pick(written.changed),
       removed: pick(written.removed),
     };
-    const given = [...batch.added, ...batch.changed].flatMap((file) => {
-      const compilation = compiled[file];
-      return compilation ? [[file, compilation] as const] : [];
-    });
-    if (given.length > 0) batch.compiled = Object.fromEntries(given);
+    // Only files this entry wrote (a loader checks each against the file it loads).
+    if (Object.keys(compiled).length > 0) batch.compiled = compiled;
     const files = [...batch.added, ...batch.changed];
     if (this.emit && files.length + batch.removed.length > 0) this.emit(batch);
     if (!this.emit) return; // before the first load: `settled` reports once the engine has loaded
