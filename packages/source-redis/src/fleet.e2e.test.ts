@@ -280,6 +280,10 @@ describe('RedisChangeSource', () => {
     const applied = () => audit.events.filter((event) => event.event === 'batch.applied').at(-1);
     const answer = async () => JSON.stringify(await adapter.tool('greet')?.handler({}, {} as never));
     try {
+      // publish waits for the replicas it sees live: this one must have said so first (its first report).
+      await expect
+        .poll(async () => (await fleetStatus({ redis: client, stream })).replicas[0]?.state, { timeout: 30_000 })
+        .toBe('serving');
       await publish({ dir: origin({ 'greet.ts': tool('v1') }), redis: client, stream, wait: 30_000 });
       expect(await answer()).toContain('v1');
       expect(applied()).toMatchObject({ loaded: 1, precompiled: 1 });
