@@ -53,6 +53,7 @@ const changeSource = redisUrl
       audit,
     })
   : undefined;
+// HOTMCP_PREFLIGHT_TIMEOUT_MS: the import preflight's limit (2 s by default); 0 turns the preflight off.
 const preflightMs = process.env.HOTMCP_PREFLIGHT_TIMEOUT_MS;
 const reloader = await createReloader({
   root: toolsDir,
@@ -60,7 +61,7 @@ const reloader = await createReloader({
   audit,
   // Batches from Redis are applied as they come, not coalesced.
   ...(changeSource && { changeSource, coalesce: false }),
-  ...(preflightMs && { preflight: { timeoutMs: Number(preflightMs) } }),
+  ...(preflightMs && { preflight: Number(preflightMs) === 0 ? false : { timeoutMs: Number(preflightMs) } }),
   controlTools: process.env.HOTMCP_CONTROL_TOOLS === '1',
 });
 changeSource?.observe(reloader);
