@@ -250,6 +250,43 @@ describe('RedisChangeSource', () => {
     expect((await status()).fleet.replicas).toMatchObject([{ live: true, behind: false, behindBy: 0, seq: 3 }]);
   });
 
+  it('is live as soon as it is connected, so publish --wait waits for a replica still loading its first version', async () => {
+    let loaded = () => {};
+    const firstLoad = new Promise<void>((resolve) => {
+      loaded = resolve;
+    });
+    // Its heartbeat is a minute away, and its first report waits for the engine's first load.
+    const source = createRedisChangeSource({
+      root: replicaRoot('r1'),
+      redis: redis.url,
+      stream,
+      replica: 'r1',
+      heartbeatMs: 60_000,
+    });
+    sources.push(source);
+    source.observe({ idle: () => firstLoad, status: () => ({ errors: [] }) as never });
+    await source.start(() => {});
+    await expect
+      .poll(async () => (await fleetStatus({ redis: client, stream })).replicas)
+      .toMatchObject([{ name: 'r1', live: true, state: 'catching-up' }]);
+
+    let waited = false;
+    const sending = publish({
+      dir: origin({ 'a.ts': 'a1' }),
+      redis: client,
+      stream,
+      wait: 30_000,
+      onPublished: () => {
+        waited = true;
+      },
+    });
+    await expect.poll(() => waited).toBe(true);
+    loaded();
+    const sent = await sending;
+    expect(sent.pending).toEqual([]);
+    expect(sent.replicas).toMatchObject([{ name: 'r1', id: sent.id, state: 'serving' }]);
+  });
+
   it('restores the snapshot when the entries it missed were trimmed away', async () => {
     const root = replicaRoot('r1');
     await publish({ dir: origin({ 'a.ts': 'a1', 'gone.ts': 'g' }), redis: client, stream });

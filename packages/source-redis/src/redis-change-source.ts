@@ -198,6 +198,9 @@ export class RedisChangeSource implements ChangeSource {
       return client;
     };
     this.client = connect('report');
+    // Live from the moment it can say so, not from its first report (after its first load) or heartbeat: a
+    // publish waiting for the fleet then waits for this replica too.
+    this.client.once('ready', () => void this.beat());
     this.reader = connect('read');
     this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs).unref();
 
@@ -469,12 +472,20 @@ export class RedisChangeSource implements ChangeSource {
     }
   }
 
+  /** Say this replica is alive, and in which phase (its last report's entry and outcome stay as they are). */
   private async beat(): Promise<void> {
     if (!this.running || this.client?.status !== 'ready') return;
+    const alive = {
+      seenAt: String(Date.now()),
+      state: this.phase,
+      heartbeatMs: String(this.heartbeatMs),
+      pid: String(process.pid),
+      host: os.hostname(),
+    };
     const results = await this.client
       .multi()
       .sadd(this.keys.replicas, this.replica)
-      .hset(this.keys.replica(this.replica), { seenAt: String(Date.now()), state: this.phase })
+      .hset(this.keys.replica(this.replica), alive)
       .get(this.keys.head)
       .exec()
       .catch(() => undefined);
