@@ -92,6 +92,22 @@ describe('hotmcp dev', () => {
     expect(dev.stderr().match(/does not advertise listChanged/g)).toHaveLength(1);
   });
 
+  it("runs an entry that starts with a hashbang (a server's bin), and applies edits of it in place", async () => {
+    const withHashbang = (extra = '') => `#!/usr/bin/env node\n${server('1.0.0', extra)}`;
+    project = await createProject({ 'src/server.ts': withHashbang(), 'src/cache.ts': cache('v1') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    expect(await callText(dev.client, 'hit')).toBe('v1 1');
+    await project.write(
+      'src/server.ts',
+      withHashbang(
+        "server.registerTool('added', { description: 'Added' }, async () => ({ content: [{ type: 'text', text: 'added' }] }));",
+      ),
+    );
+    await expect.poll(() => callText(dev.client, 'added').catch(() => undefined), poll).toBe('added');
+    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restart/i);
+  });
+
   it('--dispatcher registers hotmcp_call, which calls the current version of any tool by name', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
     const dev = await connectDev(project, 'src/server.ts', ['--dispatcher']);

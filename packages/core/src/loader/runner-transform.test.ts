@@ -1,3 +1,4 @@
+import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { transformModule } from './runner-transform.js';
 
@@ -69,6 +70,12 @@ export const schema: Shape = z.string();
       const { code } = await transformModule(file, "import z from 'zod';\nexport const value = z;\n");
       expect(code).toContain('mod != null && mod[Symbol.toStringTag] === "Module" ? mod : (');
     }
+  });
+
+  it("compiles a module that starts with a hashbang (a server's bin entry), its lines kept", async () => {
+    const { code } = await transformModule(FILE, '#!/usr/bin/env node\nexport const value: number = 1;\n');
+    expect(() => new Script(code)).not.toThrow();
+    expect(code.split('\n')[0]).toMatch(/\/\/\/usr\/bin\/env node$/);
   });
 
   it("rejects a syntax error with esbuild's message naming file, line and column", async () => {

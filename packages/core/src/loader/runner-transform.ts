@@ -249,6 +249,9 @@ async function compile(
   ]);
   // Static imports are `require` calls now: code without the word holds no dynamic import (a keyword has no escapes).
   let code = /\bimport\b/.test(cjs) ? await rewriteDynamicImports(cjs) : cjs;
+  // A hashbang (`#!/usr/bin/env node`, a server's bin entry) is kept by esbuild on the first line: valid only at the
+  // start of a file, not inside the wrapper below. Made a comment, so the lines keep their numbers.
+  if (code.startsWith('#!')) code = `//${code.slice(2)}`;
   const imports = staticImports(code, esm);
   code = patchHelpers(code);
   // On the first line, so every later line keeps its number and the source map holds. In parentheses: V8 then
