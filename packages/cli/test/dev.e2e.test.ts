@@ -75,6 +75,18 @@ describe('hotmcp (the CLI)', () => {
   });
 });
 
+// An entry that sets a low-level notification handler, as a filesystem server does for roots/list_changed.
+const pokeEntry = (label: string, handled = true) => `import { writeFileSync } from 'node:fs';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { z } from 'zod';
+
+const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { capabilities: { tools: {} } });
+server.registerTool('label', { description: 'Label' }, async () => ({ content: [{ type: 'text', text: '${label} ' + process.pid }] }));
+${handled ? `server.server.setNotificationHandler(z.object({ method: z.literal('notifications/poke') }), async () => writeFileSync('poked.txt', '${label}'));` : ''}
+await server.connect(new StdioServerTransport());
+`;
+
 describe('hotmcp dev', () => {
   it('advertises listChanged for the server (said once), keeps import.meta.hot.data, runs dispose when replaced', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
@@ -247,6 +259,17 @@ export function registerCounter(server) {
     expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
   });
 
+  it('applies an edit of an entry that sets a low-level notification handler in place, the new handler taking the notifications', async () => {
+    project = await createProject({ 'src/server.js': pokeEntry('v1') });
+    const dev = await connectDev(project, 'src/server.js');
+    closers.push(() => dev.client.close());
+    const pid = (await callText(dev.client, 'label')).split(' ')[1];
+    await project.write('src/server.js', pokeEntry('v2'));
+    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+    await dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
+    await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
+  });
+
   it('refuses process.exit() and process.kill() of itself from a re-evaluated module: no restart, the last good version answers', async () => {
     project = await createProject(files());
     const dev = await connectDev(project, 'src/server.js');
@@ -345,6 +368,34 @@ await server.connect(new StdioServerTransport());
     await expect.poll(() => callText(dev.client, 'ping'), poll).toMatch(new RegExp(`^two (?!${first}$)\\d+$`));
     expect(dev.stderr()).toMatch(/hotmcp: restarting the server: .*EADDRINUSE/);
     expect(errors).toEqual([]);
+  });
+
+  it('applies an entry edit in place when its low-level notification handler is one the server has, and the new handler takes the notifications', async () => {
+    project = await createProject({ 'src/server.ts': pokeEntry('v1') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const poke = () => dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
+    const pid = (await callText(dev.client, 'label')).split(' ')[1];
+    await poke();
+    await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v1');
+
+    await project.write('src/server.ts', pokeEntry('v2'));
+    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+    await poke();
+    await expect.poll(() => project?.read('poked.txt'), poll).toBe('v2');
+    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
+  });
+
+  it('restarts the server when an entry edit adds a low-level notification handler it does not have', async () => {
+    project = await createProject({ 'src/server.ts': pokeEntry('v1', false) });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const pid = (await callText(dev.client, 'label')).split(' ')[1];
+    await project.write('src/server.ts', pokeEntry('v2'));
+    await expect.poll(() => callText(dev.client, 'label'), poll).toMatch(new RegExp(`^v2 (?!${pid}$)\\d+$`));
+    expect(dev.stderr()).toMatch(/hotmcp: restarting the server: .*setNotificationHandler/);
+    await dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
+    await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
   });
 
   it('does not restart for code that is simply broken: the last good version keeps answering', async () => {

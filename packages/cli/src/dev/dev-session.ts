@@ -16,6 +16,8 @@ interface Instance {
   connected: boolean;
   /** Low-level request handlers it set for methods the live server already handles: applied with it. */
   lowLevel: Map<unknown, Handler>;
+  /** Low-level notification handlers it set for notifications the live server already handles: applied with it. */
+  notifications: Map<unknown, Handler>;
 }
 
 /** What one evaluation of the entry built. */
@@ -42,6 +44,8 @@ const SDK_METHODS = new Set([
   'resources/subscribe',
   'resources/unsubscribe',
 ]);
+/** Notifications the SDK's Server handles itself. */
+const SDK_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress']);
 
 /**
  * The McpServer side of `hotmcp dev`: hands the entry's modules an McpServer
@@ -63,6 +67,8 @@ export class DevSession {
   private liveConnected: ((server: AnyServer) => Promise<void>) | undefined;
   /** Request methods the live server's low-level Server was given by the entry itself. */
   private readonly ownHandlers = new Set<unknown>();
+  /** Notifications the live server's low-level Server was given a handler for by the entry itself. */
+  private readonly ownNotifications = new Set<unknown>();
   /** True while the registry adapter writes to the live server: registrations go through. */
   passThrough = false;
   private warnedCapabilities = false;
@@ -141,6 +147,7 @@ export class DevSession {
       identity: identityOf(start.identity.info, start.identity.options),
       connected: true,
       lowLevel: new Map(),
+      notifications: new Map(),
     };
     const surface = recording.server as unknown as Record<string, Handler>;
     for (const call of start.calls) {
@@ -170,8 +177,16 @@ export class DevSession {
     this.liveIdentity = instance.identity;
     this.current = instance;
     this.warnedCapabilities = true; // the first run said it, when it had to
-    const handlers = (server.server as { _requestHandlers?: Map<unknown, unknown> })._requestHandlers;
-    for (const method of handlers?.keys() ?? []) if (!SDK_METHODS.has(method as string)) this.ownHandlers.add(method);
+    const inner = server.server as {
+      _requestHandlers?: Map<unknown, unknown>;
+      _notificationHandlers?: Map<unknown, unknown>;
+    };
+    for (const method of inner._requestHandlers?.keys() ?? []) {
+      if (!SDK_METHODS.has(method as string)) this.ownHandlers.add(method);
+    }
+    for (const method of inner._notificationHandlers?.keys() ?? []) {
+      if (!SDK_NOTIFICATIONS.has(method as string)) this.ownNotifications.add(method);
+    }
     start.takeOver(
       (method, args) => this.watched(instance, surface[method]?.(...args)),
       () => this.passThrough,
@@ -226,9 +241,14 @@ export class DevSession {
     const instance = this.instances.get(server);
     if (!instance || !this.live) return;
     this.current = instance;
-    const inner = this.live.server as { setRequestHandler(method: unknown, handler: Handler): void };
+    const inner = this.live.server as {
+      setRequestHandler(method: unknown, handler: Handler): void;
+      setNotificationHandler(method: unknown, handler: Handler): void;
+    };
     for (const [method, handler] of instance.lowLevel) inner.setRequestHandler(method, handler);
+    for (const [method, handler] of instance.notifications) inner.setNotificationHandler(method, handler);
     instance.lowLevel.clear();
+    instance.notifications.clear();
   }
 
   /** A registration's handle, reporting each change made through it once its server is the live one's source. */
@@ -275,16 +295,22 @@ export class DevSession {
       identity: identityOf(info, options),
       connected: false,
       lowLevel: new Map(),
+      notifications: new Map(),
     };
     this.instances.set(server, instance);
     this.building.push(server);
     const inner = server.server as Record<string, unknown>;
     const setRequestHandler = inner.setRequestHandler as (method: unknown, handler: unknown) => unknown;
+    const setNotificationHandler = inner.setNotificationHandler as (method: unknown, handler: unknown) => unknown;
     if (!live) {
       // A server of the first run: it may become the live one, and what it sets on its low-level Server is real.
       inner.setRequestHandler = (method: unknown, handler: unknown) => {
         if (!this.passThrough) this.ownHandlers.add(methodOf(method));
         return setRequestHandler.call(inner, method, handler);
+      };
+      inner.setNotificationHandler = (method: unknown, handler: unknown) => {
+        if (!this.passThrough) this.ownNotifications.add(methodOf(method));
+        return setNotificationHandler.call(inner, method, handler);
       };
       return;
     }
@@ -306,18 +332,23 @@ export class DevSession {
         instance.connected = true;
       },
     });
-    inner.setRequestHandler = (method: unknown, handler: Handler) => {
-      if (this.ownHandlers.has(methodOf(method))) {
-        instance.lowLevel.set(method, handler); // the live server takes it when this version is applied
+    // A low-level handler for what the live server already handles replaces its handler when this version is
+    // applied; one for anything else would change the running server (a restart applies it).
+    const lowLevel = (call: 'setRequestHandler' | 'setNotificationHandler') => (method: unknown, handler: Handler) => {
+      const request = call === 'setRequestHandler';
+      if ((request ? this.ownHandlers : this.ownNotifications).has(methodOf(method))) {
+        (request ? instance.lowLevel : instance.notifications).set(method, handler);
         return;
       }
       const site = callSite(new Error().stack, this.root);
       throw new HotMcpError(
         'HOTMCP_ERR_RESTART_NEEDED',
-        `server.server.setRequestHandler(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level request handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
-        { ...site, details: { reason: 'setRequestHandler' } },
+        `server.server.${call}(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level ${request ? 'request' : 'notification'} handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
+        { ...site, details: { reason: call } },
       );
     };
+    inner.setRequestHandler = lowLevel('setRequestHandler');
+    inner.setNotificationHandler = lowLevel('setNotificationHandler');
   }
 
   private async connect(
