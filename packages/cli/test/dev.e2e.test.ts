@@ -398,6 +398,22 @@ await server.connect(new StdioServerTransport());
     await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
   });
 
+  it("restarts the server when an entry edit changes the low-level server's capabilities", async () => {
+    project = await createProject({ 'src/server.ts': pokeEntry('v1', false) });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const pid = (await callText(dev.client, 'label')).split(' ')[1];
+    await project.write(
+      'src/server.ts',
+      pokeEntry('v2', false).replace(
+        'await server.connect(',
+        'server.server.registerCapabilities({ experimental: { poke: {} } });\nawait server.connect(',
+      ),
+    );
+    await expect.poll(() => callText(dev.client, 'label'), poll).toMatch(new RegExp(`^v2 (?!${pid}$)\\d+$`));
+    expect(dev.stderr()).toMatch(/hotmcp: restarting the server: .*registerCapabilities/);
+  });
+
   it('does not restart for code that is simply broken: the last good version keeps answering', async () => {
     const port = await freePort();
     project = await createProject({ 'src/server.ts': portEntry(port, 'one') });

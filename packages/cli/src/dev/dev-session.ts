@@ -44,6 +44,13 @@ const SDK_METHODS = new Set([
   'resources/subscribe',
   'resources/unsubscribe',
 ]);
+/** Low-level Server methods that change its capabilities or handlers: a restart applies a re-evaluation calling one. */
+const RESTART_APPLIES = [
+  'registerCapabilities',
+  'removeRequestHandler',
+  'removeNotificationHandler',
+  'assertCanSetRequestHandler',
+] as const;
 /** Notifications the SDK's Server handles itself. */
 const SDK_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress']);
 
@@ -349,6 +356,17 @@ export class DevSession {
     };
     inner.setRequestHandler = lowLevel('setRequestHandler');
     inner.setNotificationHandler = lowLevel('setNotificationHandler');
+    // What changes the low-level server's capabilities or handlers otherwise: a fresh process runs it for real.
+    for (const name of RESTART_APPLIES) {
+      inner[name] = () => {
+        const site = callSite(new Error().stack, this.root);
+        throw new HotMcpError(
+          'HOTMCP_ERR_RESTART_NEEDED',
+          `server.server.${name}() changes the low-level server, which cannot be done to the running server in place (restart hotmcp dev)`,
+          { ...site, details: { reason: name } },
+        );
+      };
+    }
   }
 
   private async connect(
