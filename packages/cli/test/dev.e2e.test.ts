@@ -398,17 +398,47 @@ await server.connect(new StdioServerTransport());
     await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
   });
 
-  it("restarts the server when an entry edit changes the low-level server's capabilities", async () => {
-    project = await createProject({ 'src/server.ts': pokeEntry('v1', false) });
+  // An entry that registers capabilities and a low-level handler in main(), as the memory reference server does.
+  const mainEntry = (
+    label: string,
+    capabilities: string,
+  ) => `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+
+const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { capabilities: { tools: {}, resources: {} } });
+server.registerTool('label', { description: 'Label' }, async () => ({ content: [{ type: 'text', text: '${label} ' + process.pid }] }));
+
+async function main() {
+  server.server.registerCapabilities(${capabilities});
+  server.server.setRequestHandler(SubscribeRequestSchema, async () => ({}));
+  await server.connect(new StdioServerTransport());
+}
+main().catch((error) => {
+  console.error('Fatal error in main():', error);
+  process.exit(1);
+});
+`;
+
+  it('applies an entry edit in place when it registers the capabilities the running server already has', async () => {
+    const same = '{ resources: { subscribe: true } }';
+    project = await createProject({ 'src/server.ts': mainEntry('v1', same) });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const pid = (await callText(dev.client, 'label')).split(' ')[1];
+    await project.write('src/server.ts', mainEntry('v2', same));
+    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
+  });
+
+  it("restarts the server when an entry edit adds capabilities, even when the entry's main().catch then calls process.exit", async () => {
+    project = await createProject({ 'src/server.ts': mainEntry('v1', '{ resources: { subscribe: true } }') });
     const dev = await connectDev(project, 'src/server.ts');
     closers.push(() => dev.client.close());
     const pid = (await callText(dev.client, 'label')).split(' ')[1];
     await project.write(
       'src/server.ts',
-      pokeEntry('v2', false).replace(
-        'await server.connect(',
-        'server.server.registerCapabilities({ experimental: { poke: {} } });\nawait server.connect(',
-      ),
+      mainEntry('v2', '{ resources: { subscribe: true }, experimental: { poke: {} } }'),
     );
     await expect.poll(() => callText(dev.client, 'label'), poll).toMatch(new RegExp(`^v2 (?!${pid}$)\\d+$`));
     expect(dev.stderr()).toMatch(/hotmcp: restarting the server: .*registerCapabilities/);

@@ -117,6 +117,8 @@ export class DevModuleLoader extends RunnerModuleLoader {
       exits.restore();
     }
     const outcome = this.session.endEvaluation(this.entry);
+    // A restart applies what this version asked for, even when the entry caught that and then called process.exit().
+    if (this.session.restartAsked) return { file: this.entry, ok: false, error: this.session.restartAsked };
     // A refused exit fails the evaluation even when the module caught what process.exit threw.
     const [refused] = exits.refused;
     if (refused) return { file: this.entry, ok: false, error: refused };

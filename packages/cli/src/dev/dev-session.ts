@@ -203,6 +203,7 @@ export class DevSession {
   /** Start an evaluation of the entry: every McpServer built from now on records. */
   beginEvaluation(): void {
     this.building = [];
+    this.restartAsked = undefined;
   }
 
   /** End the first evaluation: servers built after it (at run time) are plain servers. */
@@ -347,26 +348,34 @@ export class DevSession {
         (request ? instance.lowLevel : instance.notifications).set(method, handler);
         return;
       }
-      const site = callSite(new Error().stack, this.root);
-      throw new HotMcpError(
-        'HOTMCP_ERR_RESTART_NEEDED',
+      return this.restartNeeded(
+        call,
         `server.server.${call}(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level ${request ? 'request' : 'notification'} handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
-        { ...site, details: { reason: call } },
       );
     };
     inner.setRequestHandler = lowLevel('setRequestHandler');
     inner.setNotificationHandler = lowLevel('setNotificationHandler');
     // What changes the low-level server's capabilities or handlers otherwise: a fresh process runs it for real.
     for (const name of RESTART_APPLIES) {
-      inner[name] = () => {
-        const site = callSite(new Error().stack, this.root);
-        throw new HotMcpError(
-          'HOTMCP_ERR_RESTART_NEEDED',
+      inner[name] = (...args: unknown[]) => {
+        // Capabilities the running server already has (an entry that registers them before connect, every run).
+        if (name === 'registerCapabilities' && covers(capabilitiesOf(live), args[0])) return;
+        return this.restartNeeded(
+          name,
           `server.server.${name}() changes the low-level server, which cannot be done to the running server in place (restart hotmcp dev)`,
-          { ...site, details: { reason: name } },
         );
       };
     }
+  }
+
+  /** What the evaluation under way asked a restart for first (told rather than what its catch did about it). */
+  restartAsked: HotMcpError | undefined;
+
+  private restartNeeded(reason: string, message: string): never {
+    const site = callSite(new Error().stack, this.root);
+    const error = new HotMcpError('HOTMCP_ERR_RESTART_NEEDED', message, { ...site, details: { reason } });
+    this.restartAsked ??= error;
+    throw error;
   }
 
   private async connect(
@@ -387,6 +396,19 @@ export class DevSession {
     await connect(transport);
     mark('transport connected');
   }
+}
+
+/** The capabilities `server`'s low-level Server advertises. */
+function capabilitiesOf(server: AnyServer): unknown {
+  const inner = server.server as { getCapabilities?(): unknown; _capabilities?: unknown };
+  return typeof inner.getCapabilities === 'function' ? inner.getCapabilities() : inner._capabilities;
+}
+
+/** Whether `has` holds everything `wanted` sets (objects compared key by key, anything else by value). */
+function covers(has: unknown, wanted: unknown): boolean {
+  if (typeof wanted !== 'object' || wanted === null) return Object.is(has, wanted);
+  if (typeof has !== 'object' || has === null) return false;
+  return Object.entries(wanted).every(([key, value]) => covers((has as Record<string, unknown>)[key], value));
 }
 
 function identityOf(info: unknown, options: unknown): string {
