@@ -120,6 +120,35 @@ describe('hotmcp dev', () => {
     expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restart/i);
   });
 
+  it("names the module that failed, not the entry's process.exit, when an import fails and main().catch exits", async () => {
+    const entry = `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+
+async function main() {
+  const server = new McpServer({ name: 'fixture', version: '1.0.0' });
+  const { registerLeaf } = await import('./leaf.js');
+  registerLeaf(server);
+  await server.connect(new StdioServerTransport());
+}
+main().catch((error) => {
+  console.error('Fatal error in main():', error);
+  process.exit(1);
+});
+`;
+    const leaf = (body: string) =>
+      `export function registerLeaf(server) {\n  server.registerTool('leaf', { description: 'Leaf' }, async () => ({ content: [{ type: 'text', text: ${body} }] }));\n}\n`;
+    project = await createProject({ 'src/server.ts': entry, 'src/leaf.ts': leaf("'leaf v1'") });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
+    await project.write('src/leaf.ts', leaf("'leaf v2"));
+    await expect
+      .poll(() => dev.stderr(), poll)
+      .toMatch(/hotmcp: src\/leaf\.ts:2: .*; then src\/server\.ts:12 called process\.exit\(1\), refused/);
+    expect(dev.stderr()).not.toMatch(/hotmcp: src\/server\.ts:12:/);
+    expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
+  });
+
   it('--dispatcher registers hotmcp_call, which calls the current version of any tool by name', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
     const dev = await connectDev(project, 'src/server.ts', ['--dispatcher']);

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { type AnyDefinition, HotMcpError, type LoadResult, RunnerModuleLoader } from '@hotmcp/core';
+import { type AnyDefinition, clientPath, HotMcpError, type LoadResult, RunnerModuleLoader } from '@hotmcp/core';
 import type { DevSession } from './dev-session.js';
 import { HotContexts } from './hot-context.js';
-import { refuseExits } from './refuse-exits.js';
+import { isRefusedExit, refuseExits } from './refuse-exits.js';
 
 /** The SDK modules whose `McpServer` the entry's modules see intercepted. */
 const SDK_SERVER_MODULES = new Set([
@@ -37,6 +37,8 @@ export class DevModuleLoader extends RunnerModuleLoader {
   private entryStamp: string;
   /** Contexts of the versions the last successful evaluation replaced, disposed once it is committed. */
   private stale: Array<() => Promise<void>> = [];
+  /** The modules that failed in the re-evaluation under way, first first. */
+  private failures: HotMcpError[] = [];
 
   constructor(
     private readonly projectRoot: string,
@@ -46,6 +48,10 @@ export class DevModuleLoader extends RunnerModuleLoader {
     // No preflight: evaluating the entry in a worker thread would connect a second server to stdin.
     super({ root: projectRoot, include: [], exclude: [], deny: [], denyFiles: [], preflight: false });
     this.entryStamp = stampOf(entry);
+  }
+
+  protected override failed(_file: string, error: HotMcpError): void {
+    this.failures.push(error);
   }
 
   /** Evaluate the entry the first time: it builds, registers and connects the live server. */
@@ -107,6 +113,7 @@ export class DevModuleLoader extends RunnerModuleLoader {
   private async reevaluate(files: readonly string[]): Promise<LoadResult> {
     this.entryStamp = stampOf(this.entry);
     this.session.beginEvaluation();
+    this.failures = [];
     const exits = refuseExits(this.projectRoot);
     let loaded: LoadResult | undefined;
     try {
@@ -119,8 +126,25 @@ export class DevModuleLoader extends RunnerModuleLoader {
     const outcome = this.session.endEvaluation(this.entry);
     // A restart applies what this version asked for, even when the entry caught that and then called process.exit().
     if (this.session.restartAsked) return { file: this.entry, ok: false, error: this.session.restartAsked };
-    // A refused exit fails the evaluation even when the module caught what process.exit threw.
+    // A refused exit fails the evaluation even when the module caught what process.exit threw; when a module failed
+    // first (the entry's `main().catch(() => process.exit(1))` of an import that failed), that failure is the news.
     const [refused] = exits.refused;
+    const failure = this.failures.find((error) => !causedByExit(error));
+    if (refused && failure) {
+      const exit = `${clientPath(this.projectRoot, refused.file ?? this.entry)}${refused.line ? `:${refused.line}` : ''}`;
+      const error = new HotMcpError(
+        failure.code,
+        `${failure.message}; then ${exit} called ${refused.details?.call}, refused: the last good version keeps serving`,
+        {
+          ...(failure.file !== undefined && { file: failure.file }),
+          ...(failure.line !== undefined && { line: failure.line }),
+          ...(failure.column !== undefined && { column: failure.column }),
+          details: { ...failure.details, exit: refused.details },
+          cause: failure,
+        },
+      );
+      return { file: this.entry, ok: false, error };
+    }
     if (refused) return { file: this.entry, ok: false, error: refused };
     if (!loaded?.ok) {
       return (
@@ -199,4 +223,12 @@ function stampOf(file: string): string {
 /** Definitions as the exports the engine reads them from. */
 function exportsOf(definitions: AnyDefinition[]): Record<string, unknown> {
   return Object.fromEntries(definitions.map((definition, index) => [`${definition.kind}${index}`, definition]));
+}
+
+/** Whether `error`, or what it was caused by, is what a refused exit threw. */
+function causedByExit(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 20; at = at.cause, depth++) {
+    if (isRefusedExit(at)) return true;
+  }
+  return false;
 }

@@ -38,7 +38,7 @@ export function refuseExits(root: string): { refused: HotMcpError[]; restore(): 
     const error = new HotMcpError(
       'HOTMCP_ERR_IMPORT_THREW',
       `${file}: its new version called ${call} while hotmcp dev evaluated it; refused, so the edit cannot end the server, and the last good version keeps serving`,
-      { file, ...(line !== undefined && { line }), details },
+      { file, ...(line !== undefined && { line }), details: { call, ...details } },
     );
     error.stack = `${error.name}: ${error.message}`;
     refusedExits.add(error);

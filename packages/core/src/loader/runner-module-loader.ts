@@ -412,6 +412,9 @@ export class RunnerModuleLoader implements ModuleLoader {
    */
   protected traceEvaluation(_file: string, _done: boolean): void {}
 
+  /** Called when a module fails (to compile, link or evaluate), with its error: what it failed with first. */
+  protected failed(_file: string, _error: HotMcpError): void {}
+
   /** Compile `source`, or reuse the last compilation of `file` if its text has not changed. */
   protected transform(file: string, source: string): Promise<TransformedModule> {
     const cached = this.compiled.get(file);
@@ -623,6 +626,7 @@ export class RunnerModuleLoader implements ModuleLoader {
     module.status = 'failed';
     module.body = undefined;
     module.error = moduleError(error, module.file, this.settings.root, this.thrownAt.get(module.file));
+    this.failed(module.file, module.error);
   }
 
   private require(module: RunnerModule, specifier: string): unknown {
