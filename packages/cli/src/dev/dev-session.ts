@@ -78,6 +78,8 @@ export class DevSession {
   private readonly ownNotifications = new Set<unknown>();
   /** True while the registry adapter writes to the live server: registrations go through. */
   passThrough = false;
+  /** What the evaluation under way asked a restart for first (told rather than what its catch did about it). */
+  restartAsked: HotMcpError | undefined;
   private warnedCapabilities = false;
 
   constructor(
@@ -368,9 +370,7 @@ export class DevSession {
     }
   }
 
-  /** What the evaluation under way asked a restart for first (told rather than what its catch did about it). */
-  restartAsked: HotMcpError | undefined;
-
+  /** Throw (and keep, for the evaluation's outcome) a HOTMCP_ERR_RESTART_NEEDED pointing at the caller's line. */
   private restartNeeded(reason: string, message: string): never {
     const site = callSite(new Error().stack, this.root);
     const error = new HotMcpError('HOTMCP_ERR_RESTART_NEEDED', message, { ...site, details: { reason } });
