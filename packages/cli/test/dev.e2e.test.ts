@@ -87,6 +87,28 @@ ${handled ? `server.server.setNotificationHandler(z.object({ method: z.literal('
 await server.connect(new StdioServerTransport());
 `;
 
+// An entry that registers capabilities and a low-level handler in main(), as the memory reference server does.
+const mainEntry = (
+  label: string,
+  capabilities: string,
+) => `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+
+const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { capabilities: { tools: {}, resources: {} } });
+server.registerTool('label', { description: 'Label' }, async () => ({ content: [{ type: 'text', text: '${label} ' + process.pid }] }));
+
+async function main() {
+  server.server.registerCapabilities(${capabilities});
+  server.server.setRequestHandler(SubscribeRequestSchema, async () => ({}));
+  await server.connect(new StdioServerTransport());
+}
+main().catch((error) => {
+  console.error('Fatal error in main():', error);
+  process.exit(1);
+});
+`;
+
 describe('hotmcp dev', () => {
   it('advertises listChanged for the server (said once), keeps import.meta.hot.data, runs dispose when replaced', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
@@ -299,6 +321,17 @@ export function registerCounter(server) {
     await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
   });
 
+  it('applies an edit of an entry that registers capabilities and a resources/subscribe handler in place', async () => {
+    const same = '{ resources: { subscribe: true } }';
+    project = await createProject({ 'src/server.js': mainEntry('v1', same) });
+    const dev = await connectDev(project, 'src/server.js');
+    closers.push(() => dev.client.close());
+    const pid = (await callText(dev.client, 'label')).split(' ')[1];
+    await project.write('src/server.js', mainEntry('v2', same));
+    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
+  });
+
   it('refuses process.exit() and process.kill() of itself from a re-evaluated module: no restart, the last good version answers', async () => {
     project = await createProject(files());
     const dev = await connectDev(project, 'src/server.js');
@@ -426,28 +459,6 @@ await server.connect(new StdioServerTransport());
     await dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
     await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
   });
-
-  // An entry that registers capabilities and a low-level handler in main(), as the memory reference server does.
-  const mainEntry = (
-    label: string,
-    capabilities: string,
-  ) => `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-
-const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { capabilities: { tools: {}, resources: {} } });
-server.registerTool('label', { description: 'Label' }, async () => ({ content: [{ type: 'text', text: '${label} ' + process.pid }] }));
-
-async function main() {
-  server.server.registerCapabilities(${capabilities});
-  server.server.setRequestHandler(SubscribeRequestSchema, async () => ({}));
-  await server.connect(new StdioServerTransport());
-}
-main().catch((error) => {
-  console.error('Fatal error in main():', error);
-  process.exit(1);
-});
-`;
 
   it('applies an entry edit in place when it registers the capabilities the running server already has', async () => {
     const same = '{ resources: { subscribe: true } }';

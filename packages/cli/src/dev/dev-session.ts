@@ -27,7 +27,8 @@ export type EvaluationOutcome =
 
 const HANDLE_METHODS = ['update', 'enable', 'disable', 'remove'];
 const LISTS = ['tools', 'prompts', 'resources'] as const;
-/** Request methods the SDK's McpServer and Server handle themselves (not the entry's own low-level handlers). */
+/** Request methods the SDK's McpServer and Server handle themselves (not the entry's own low-level handlers; neither
+ * SDK handles resources/subscribe or unsubscribe: a server that offers them sets its own). */
 const SDK_METHODS = new Set([
   'initialize',
   'ping',
@@ -41,8 +42,6 @@ const SDK_METHODS = new Set([
   'resources/list',
   'resources/templates/list',
   'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
 ]);
 /** Low-level Server methods that change its capabilities or handlers: a restart applies a re-evaluation calling one. */
 const RESTART_APPLIES = [
