@@ -109,6 +109,17 @@ main().catch((error) => {
 });
 `;
 
+/** An SDK 2.x entry served by serveStdio(factory), both protocol eras. */
+const serveStdioEntry = (label: string) => `import { McpServer } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+
+serveStdio(() => {
+  const server = new McpServer({ name: 'fixture-v2', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+  server.registerTool('label', { description: '${label}' }, async () => ({ content: [{ type: 'text', text: '${label} ' + process.pid }] }));
+  return server;
+});
+`;
+
 describe('hotmcp dev', () => {
   it('advertises listChanged for the server (said once), keeps import.meta.hot.data, runs dispose when replaced', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });
@@ -170,6 +181,20 @@ main().catch((error) => {
     expect(dev.stderr()).not.toMatch(/hotmcp: src\/server\.ts:12:/);
     expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
   });
+
+  it.each(['src/server.ts', 'src/server.js'])(
+    'serves an SDK 2.x entry that uses serveStdio(factory), and applies its edits in place (%s)',
+    async (file) => {
+      project = await createProject({ [file]: serveStdioEntry('v1') });
+      const dev = await connectDev(project, file);
+      closers.push(() => dev.client.close());
+      const pid = (await callText(dev.client, 'label')).split(' ')[1];
+      await project.write(file, serveStdioEntry('v2'));
+      await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+      expect((await dev.client.listTools()).tools.map((tool) => tool.description)).toEqual(['v2']);
+      expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server|"jsonrpc"/);
+    },
+  );
 
   it('--dispatcher registers hotmcp_call, which calls the current version of any tool by name', async () => {
     project = await createProject({ 'src/server.ts': server('1.0.0'), 'src/cache.ts': cache('v1') });

@@ -12,6 +12,9 @@ const SDK_SERVER_MODULES = new Set([
   '@modelcontextprotocol/server',
 ]);
 
+/** SDK 2.x's stdio module, whose `serveStdio()` the entry's modules see intercepted. */
+const SDK_STDIO_MODULES = new Set(['@modelcontextprotocol/server/stdio']);
+
 type Namespace = Record<string, unknown>;
 
 /**
@@ -189,14 +192,18 @@ export class DevModuleLoader extends RunnerModuleLoader {
   }
 
   protected override external(file: string, specifier: string, namespace: Namespace): Namespace {
-    if (!SDK_SERVER_MODULES.has(specifier) || typeof namespace.McpServer !== 'function') {
-      return super.external(file, specifier, namespace);
-    }
+    const replaced =
+      SDK_SERVER_MODULES.has(specifier) && typeof namespace.McpServer === 'function'
+        ? { McpServer: this.session.classFor(namespace.McpServer as never) }
+        : SDK_STDIO_MODULES.has(specifier) && typeof namespace.serveStdio === 'function'
+          ? { serveStdio: this.session.serveStdioFor(namespace.serveStdio as never) }
+          : undefined;
+    if (!replaced) return super.external(file, specifier, namespace);
     let view = this.views.get(namespace);
     if (!view) {
       view = Object.create(null) as Namespace;
       Object.defineProperty(view, Symbol.toStringTag, { value: 'Module' });
-      Object.assign(view, namespace, { McpServer: this.session.classFor(namespace.McpServer as never) });
+      Object.assign(view, namespace, replaced);
       this.views.set(namespace, view);
     }
     return view;

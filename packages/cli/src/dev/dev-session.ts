@@ -3,11 +3,13 @@ import { createRecordingServer, type RecordingServer, routeToRecording, stableJs
 import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
 import { mark } from '../timing.js';
 import { callSite } from './call-site.js';
-import { type NativeStart, REGISTRATION_METHODS } from './native-start.js';
+import { type NativeStart, REGISTRATION_METHODS, useRealStdout } from './native-start.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
 type ServerClass = new (info: unknown, options?: unknown) => AnyServer;
 type Handler = (...args: unknown[]) => unknown;
+/** The factory SDK 2.x's `serveStdio()` takes. */
+type ServerFactory = (context: unknown) => unknown;
 
 interface Instance {
   recording: RecordingServer;
@@ -68,6 +70,9 @@ export class DevSession {
   private liveIdentity: string | undefined;
   private readonly instances = new WeakMap<object, Instance>();
   private readonly classes = new WeakMap<object, ServerClass>();
+  private readonly serveStdios = new WeakMap<object, (factory: ServerFactory, options?: unknown) => unknown>();
+  /** What SDK 2.x's `serveStdio` handed the factory of the live server (its protocol era). */
+  private liveEra: unknown;
   /** Servers built by the evaluation under way (undefined outside one). */
   private building: AnyServer[] | undefined;
   private liveConnected: ((server: AnyServer) => Promise<void>) | undefined;
@@ -96,6 +101,31 @@ export class DevSession {
   /** What the live server should hold now. */
   definitions(): AnyDefinition[] {
     return this.current?.recording.definitions() ?? [];
+  }
+
+  /**
+   * SDK 2.x's `serveStdio(factory, options)` as the entry's modules see it. The first run's is the real one (its
+   * factory builds the live server when the client's first message comes). A re-evaluation's calls the factory at
+   * once, for the era the live server was built for, to record the server it builds: a second `serveStdio` would
+   * read stdin beside the live one, and its lazy factory would build nothing in the evaluation.
+   */
+  serveStdioFor(real: (factory: ServerFactory, options?: unknown) => unknown): typeof real {
+    const known = this.serveStdios.get(real);
+    if (known) return known;
+    const serve = (factory: ServerFactory, options?: unknown) => {
+      if (this.live === undefined || this.building === undefined) {
+        return real((context) => {
+          this.liveEra ??= context;
+          return factory(context);
+        }, options);
+      }
+      const built = Promise.resolve(factory(this.liveEra ?? { era: 'legacy' })).then((server) =>
+        (server as { connect?(transport?: unknown): unknown }).connect?.(undefined),
+      );
+      return { close: async () => {}, ready: built };
+    };
+    this.serveStdios.set(real, serve);
+    return serve;
   }
 
   /** The class handed to the entry's modules in place of the SDK's `McpServer`. */
@@ -390,8 +420,7 @@ export class DevSession {
     this.current = instance;
     await this.liveConnected(server);
     // stdout is guarded (everything written there goes to stderr): the transport gets the real stdout.
-    const stdio = transport as { _stdout?: unknown };
-    if (stdio && stdio._stdout === process.stdout) stdio._stdout = guardStdout();
+    useRealStdout(transport, guardStdout());
     await connect(transport);
     mark('transport connected');
   }

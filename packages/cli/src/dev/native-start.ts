@@ -117,14 +117,16 @@ function importerFor(file: string): (specifier: string) => Promise<AnyObject> {
 /** The SDKs the entry's project has: its package.json names them, else whichever resolve from it. */
 function sdksOf(entry: string): Array<(typeof SDK_MODULES)[number]> {
   const require = createRequire(entry);
-  const found = SDK_MODULES.filter(([, , name]) => {
+  const resolves = (specifier: string) => {
     try {
-      require.resolve(`${name}/package.json`);
+      require.resolve(specifier);
       return true;
     } catch {
       return false;
     }
-  });
+  };
+  // The SDK 1.x package has no main export for require, and @modelcontextprotocol/server exports no ./package.json.
+  const found = SDK_MODULES.filter(([, , name]) => resolves(`${name}/package.json`) || resolves(name));
   if (found.length < 2) return found;
   for (let dir = dirname(entry); dirname(dir) !== dir; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
@@ -259,7 +261,7 @@ export async function startNative(
             // a handler the entry installed itself: leave it
           }
         }
-        if (transport && transport._stdout === process.stdout) transport._stdout = stdout;
+        useRealStdout(transport, stdout);
         watchAnswers(transport, answeredNow);
         connected(this);
         return connect.call(this, transport);
@@ -349,4 +351,16 @@ export function entryPath(entry: string, cwd: string): string | undefined {
   const path = resolve(cwd, entry);
   if (!existsSync(path) || !statSync(path).isFile()) return undefined;
   return realpathSync(path);
+}
+
+/**
+ * stdout is guarded (what is written there goes to stderr): the stdio transport a server is connected to writes to
+ * `stdout`, the real one, instead. The transport is the SDK's `StdioServerTransport`, or, under SDK 2.x's
+ * `serveStdio()`, a channel whose `_wire` is one (created before the entry's server, already on process.stdout).
+ */
+export function useRealStdout(transport: unknown, stdout: unknown): void {
+  if (typeof transport !== 'object' || transport === null) return;
+  const holder = transport as { _stdout?: unknown; _wire?: { _stdout?: unknown } };
+  const stdio = '_stdout' in holder ? holder : holder._wire;
+  if (stdio && stdio._stdout === process.stdout) stdio._stdout = stdout;
 }
