@@ -335,28 +335,6 @@ export function registerCounter(server) {
     expect(dev.stderr().match(/does not advertise listChanged for tools/g)).toHaveLength(1);
   });
 
-  it('applies an edit of an entry that sets a low-level notification handler in place, the new handler taking the notifications', async () => {
-    project = await createProject({ 'src/server.js': pokeEntry('v1') });
-    const dev = await connectDev(project, 'src/server.js');
-    closers.push(() => dev.client.close());
-    const pid = (await callText(dev.client, 'label')).split(' ')[1];
-    await project.write('src/server.js', pokeEntry('v2'));
-    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
-    await dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
-    await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
-  });
-
-  it('applies an edit of an entry that registers capabilities and a resources/subscribe handler in place', async () => {
-    const same = '{ resources: { subscribe: true } }';
-    project = await createProject({ 'src/server.js': mainEntry('v1', same) });
-    const dev = await connectDev(project, 'src/server.js');
-    closers.push(() => dev.client.close());
-    const pid = (await callText(dev.client, 'label')).split(' ')[1];
-    await project.write('src/server.js', mainEntry('v2', same));
-    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
-    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
-  });
-
   it('refuses process.exit() and process.kill() of itself from a re-evaluated module: no restart, the last good version answers', async () => {
     project = await createProject(files());
     const dev = await connectDev(project, 'src/server.js');
@@ -457,21 +435,24 @@ await server.connect(new StdioServerTransport());
     expect(errors).toEqual([]);
   });
 
-  it('applies an entry edit in place when its low-level notification handler is one the server has, and the new handler takes the notifications', async () => {
-    project = await createProject({ 'src/server.ts': pokeEntry('v1') });
-    const dev = await connectDev(project, 'src/server.ts');
-    closers.push(() => dev.client.close());
-    const poke = () => dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
-    const pid = (await callText(dev.client, 'label')).split(' ')[1];
-    await poke();
-    await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v1');
+  it.each(['src/server.ts', 'src/server.js'])(
+    'applies an entry edit in place when its low-level notification handler is one the server has, and the new handler takes the notifications (%s)',
+    async (file) => {
+      project = await createProject({ [file]: pokeEntry('v1') });
+      const dev = await connectDev(project, file);
+      closers.push(() => dev.client.close());
+      const poke = () => dev.transport.send({ jsonrpc: '2.0', method: 'notifications/poke' });
+      const pid = (await callText(dev.client, 'label')).split(' ')[1];
+      await poke();
+      await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v1');
 
-    await project.write('src/server.ts', pokeEntry('v2'));
-    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
-    await poke();
-    await expect.poll(() => project?.read('poked.txt'), poll).toBe('v2');
-    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
-  });
+      await project.write(file, pokeEntry('v2'));
+      await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+      await poke();
+      await expect.poll(() => project?.read('poked.txt'), poll).toBe('v2');
+      expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
+    },
+  );
 
   it('restarts the server when an entry edit adds a low-level notification handler it does not have', async () => {
     project = await createProject({ 'src/server.ts': pokeEntry('v1', false) });
@@ -485,16 +466,19 @@ await server.connect(new StdioServerTransport());
     await expect.poll(() => project?.read('poked.txt').catch(() => undefined), poll).toBe('v2');
   });
 
-  it('applies an entry edit in place when it registers the capabilities the running server already has', async () => {
-    const same = '{ resources: { subscribe: true } }';
-    project = await createProject({ 'src/server.ts': mainEntry('v1', same) });
-    const dev = await connectDev(project, 'src/server.ts');
-    closers.push(() => dev.client.close());
-    const pid = (await callText(dev.client, 'label')).split(' ')[1];
-    await project.write('src/server.ts', mainEntry('v2', same));
-    await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
-    expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
-  });
+  it.each(['src/server.ts', 'src/server.js'])(
+    'applies an entry edit in place when it registers the capabilities the running server already has and sets a resources/subscribe handler (%s)',
+    async (file) => {
+      const same = '{ resources: { subscribe: true } }';
+      project = await createProject({ [file]: mainEntry('v1', same) });
+      const dev = await connectDev(project, file);
+      closers.push(() => dev.client.close());
+      const pid = (await callText(dev.client, 'label')).split(' ')[1];
+      await project.write(file, mainEntry('v2', same));
+      await expect.poll(() => callText(dev.client, 'label'), poll).toBe(`v2 ${pid}`);
+      expect(dev.stderr()).not.toMatch(/HOTMCP_ERR|restarting the server/);
+    },
+  );
 
   it("restarts the server when an entry edit adds capabilities, even when the entry's main().catch then calls process.exit", async () => {
     project = await createProject({ 'src/server.ts': mainEntry('v1', '{ resources: { subscribe: true } }') });

@@ -16,10 +16,8 @@ interface Instance {
   /** The server's identity as the entry wrote it (info and options, before the CLI added capabilities). */
   identity: string;
   connected: boolean;
-  /** Low-level request handlers it set for methods the live server already handles: applied with it. */
-  lowLevel: Map<unknown, Handler>;
-  /** Low-level notification handlers it set for notifications the live server already handles: applied with it. */
-  notifications: Map<unknown, Handler>;
+  /** Low-level handlers it set for what the live server already handles, in order: applied with it. */
+  lowLevel: Array<[call: LowLevelCall, method: unknown, handler: Handler]>;
 }
 
 /** What one evaluation of the entry built. */
@@ -54,6 +52,12 @@ const RESTART_APPLIES = [
 ] as const;
 /** Notifications the SDK's Server handles itself. */
 const SDK_NOTIFICATIONS = new Set(['notifications/initialized', 'notifications/cancelled', 'notifications/progress']);
+/** How the entry gives its low-level Server a handler of its own, each with what the SDK handles itself. */
+type LowLevelCall = 'setRequestHandler' | 'setNotificationHandler';
+const LOW_LEVEL: ReadonlyArray<{ call: LowLevelCall; kind: string; table: string; sdk: ReadonlySet<string> }> = [
+  { call: 'setRequestHandler', kind: 'request', table: '_requestHandlers', sdk: SDK_METHODS },
+  { call: 'setNotificationHandler', kind: 'notification', table: '_notificationHandlers', sdk: SDK_NOTIFICATIONS },
+];
 
 /**
  * The McpServer side of `hotmcp dev`: hands the entry's modules an McpServer
@@ -76,10 +80,11 @@ export class DevSession {
   /** Servers built by the evaluation under way (undefined outside one). */
   private building: AnyServer[] | undefined;
   private liveConnected: ((server: AnyServer) => Promise<void>) | undefined;
-  /** Request methods the live server's low-level Server was given by the entry itself. */
-  private readonly ownHandlers = new Set<unknown>();
-  /** Notifications the live server's low-level Server was given a handler for by the entry itself. */
-  private readonly ownNotifications = new Set<unknown>();
+  /** Request methods and notifications the live server's low-level Server was given handlers for by the entry itself. */
+  private readonly own: Record<LowLevelCall, Set<unknown>> = {
+    setRequestHandler: new Set(),
+    setNotificationHandler: new Set(),
+  };
   /** True while the registry adapter writes to the live server: registrations go through. */
   passThrough = false;
   /** What the evaluation under way asked a restart for first (told rather than what its catch did about it). */
@@ -184,8 +189,7 @@ export class DevSession {
       recording,
       identity: identityOf(start.identity.info, start.identity.options),
       connected: true,
-      lowLevel: new Map(),
-      notifications: new Map(),
+      lowLevel: [],
     };
     const surface = recording.server as unknown as Record<string, Handler>;
     for (const call of start.calls) {
@@ -215,15 +219,9 @@ export class DevSession {
     this.liveIdentity = instance.identity;
     this.current = instance;
     this.warnedCapabilities = true; // the first run said it, when it had to
-    const inner = server.server as {
-      _requestHandlers?: Map<unknown, unknown>;
-      _notificationHandlers?: Map<unknown, unknown>;
-    };
-    for (const method of inner._requestHandlers?.keys() ?? []) {
-      if (!SDK_METHODS.has(method as string)) this.ownHandlers.add(method);
-    }
-    for (const method of inner._notificationHandlers?.keys() ?? []) {
-      if (!SDK_NOTIFICATIONS.has(method as string)) this.ownNotifications.add(method);
+    for (const { call, table, sdk } of LOW_LEVEL) {
+      const handlers = (server.server as Record<string, Map<unknown, unknown> | undefined>)[table];
+      for (const method of handlers?.keys() ?? []) if (!sdk.has(method as string)) this.own[call].add(method);
     }
     start.takeOver(
       (method, args) => this.watched(instance, surface[method]?.(...args)),
@@ -280,14 +278,8 @@ export class DevSession {
     const instance = this.instances.get(server);
     if (!instance || !this.live) return;
     this.current = instance;
-    const inner = this.live.server as {
-      setRequestHandler(method: unknown, handler: Handler): void;
-      setNotificationHandler(method: unknown, handler: Handler): void;
-    };
-    for (const [method, handler] of instance.lowLevel) inner.setRequestHandler(method, handler);
-    for (const [method, handler] of instance.notifications) inner.setNotificationHandler(method, handler);
-    instance.lowLevel.clear();
-    instance.notifications.clear();
+    const inner = this.live.server as Record<LowLevelCall, (method: unknown, handler: Handler) => void>;
+    for (const [call, method, handler] of instance.lowLevel.splice(0)) inner[call](method, handler);
   }
 
   /** A registration's handle, reporting each change made through it once its server is the live one's source. */
@@ -333,24 +325,20 @@ export class DevSession {
       recording,
       identity: identityOf(info, options),
       connected: false,
-      lowLevel: new Map(),
-      notifications: new Map(),
+      lowLevel: [],
     };
     this.instances.set(server, instance);
     this.building.push(server);
     const inner = server.server as Record<string, unknown>;
-    const setRequestHandler = inner.setRequestHandler as (method: unknown, handler: unknown) => unknown;
-    const setNotificationHandler = inner.setNotificationHandler as (method: unknown, handler: unknown) => unknown;
     if (!live) {
       // A server of the first run: it may become the live one, and what it sets on its low-level Server is real.
-      inner.setRequestHandler = (method: unknown, handler: unknown) => {
-        if (!this.passThrough) this.ownHandlers.add(methodOf(method));
-        return setRequestHandler.call(inner, method, handler);
-      };
-      inner.setNotificationHandler = (method: unknown, handler: unknown) => {
-        if (!this.passThrough) this.ownNotifications.add(methodOf(method));
-        return setNotificationHandler.call(inner, method, handler);
-      };
+      for (const { call } of LOW_LEVEL) {
+        const original = inner[call] as (method: unknown, handler: unknown) => unknown;
+        inner[call] = (method: unknown, handler: unknown) => {
+          if (!this.passThrough) this.own[call].add(methodOf(method));
+          return original.call(inner, method, handler);
+        };
+      }
       return;
     }
     // A re-evaluation's server records everything and serves nothing.
@@ -373,19 +361,17 @@ export class DevSession {
     });
     // A low-level handler for what the live server already handles replaces its handler when this version is
     // applied; one for anything else would change the running server (a restart applies it).
-    const lowLevel = (call: 'setRequestHandler' | 'setNotificationHandler') => (method: unknown, handler: Handler) => {
-      const request = call === 'setRequestHandler';
-      if ((request ? this.ownHandlers : this.ownNotifications).has(methodOf(method))) {
-        (request ? instance.lowLevel : instance.notifications).set(method, handler);
-        return;
-      }
-      return this.restartNeeded(
-        call,
-        `server.server.${call}(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level ${request ? 'request' : 'notification'} handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
-      );
-    };
-    inner.setRequestHandler = lowLevel('setRequestHandler');
-    inner.setNotificationHandler = lowLevel('setNotificationHandler');
+    for (const { call, kind } of LOW_LEVEL) {
+      inner[call] = (method: unknown, handler: Handler) => {
+        if (!this.own[call].has(methodOf(method))) {
+          return this.restartNeeded(
+            call,
+            `server.server.${call}(${JSON.stringify(methodOf(method) ?? '?')}) adds a low-level ${kind} handler the running server does not have; that cannot be applied in place (restart hotmcp dev)`,
+          );
+        }
+        instance.lowLevel.push([call, method, handler]);
+      };
+    }
     // What changes the low-level server's capabilities or handlers otherwise: a fresh process runs it for real.
     for (const name of RESTART_APPLIES) {
       inner[name] = (...args: unknown[]) => {
