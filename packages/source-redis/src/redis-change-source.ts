@@ -458,12 +458,8 @@ export class RedisChangeSource implements ChangeSource {
       seq: this.state.seq === undefined ? '' : String(this.state.seq),
       outcome: this.lastOutcome,
       errors: JSON.stringify(this.lastErrors),
-      state: this.phase,
-      pid: String(process.pid),
-      host: os.hostname(),
       at: new Date().toISOString(),
-      seenAt: String(Date.now()),
-      heartbeatMs: String(this.heartbeatMs),
+      ...this.alive(),
     };
     try {
       await client.multi().sadd(this.keys.replicas, this.replica).hset(this.keys.replica(this.replica), fields).exec();
@@ -472,20 +468,24 @@ export class RedisChangeSource implements ChangeSource {
     }
   }
 
+  /** The fields of this replica's report that say it is alive, and in which phase. */
+  private alive(): Record<string, string> {
+    return {
+      state: this.phase,
+      pid: String(process.pid),
+      host: os.hostname(),
+      seenAt: String(Date.now()),
+      heartbeatMs: String(this.heartbeatMs),
+    };
+  }
+
   /** Say this replica is alive, and in which phase (its last report's entry and outcome stay as they are). */
   private async beat(): Promise<void> {
     if (!this.running || this.client?.status !== 'ready') return;
-    const alive = {
-      seenAt: String(Date.now()),
-      state: this.phase,
-      heartbeatMs: String(this.heartbeatMs),
-      pid: String(process.pid),
-      host: os.hostname(),
-    };
     const results = await this.client
       .multi()
       .sadd(this.keys.replicas, this.replica)
-      .hset(this.keys.replica(this.replica), alive)
+      .hset(this.keys.replica(this.replica), this.alive())
       .get(this.keys.head)
       .exec()
       .catch(() => undefined);
