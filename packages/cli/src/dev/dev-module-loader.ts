@@ -192,18 +192,20 @@ export class DevModuleLoader extends RunnerModuleLoader {
   }
 
   protected override external(file: string, specifier: string, namespace: Namespace): Namespace {
-    const replaced =
-      SDK_SERVER_MODULES.has(specifier) && typeof namespace.McpServer === 'function'
-        ? { McpServer: this.session.classFor(namespace.McpServer as never) }
-        : SDK_STDIO_MODULES.has(specifier) && typeof namespace.serveStdio === 'function'
-          ? { serveStdio: this.session.serveStdioFor(namespace.serveStdio as never) }
-          : undefined;
-    if (!replaced) return super.external(file, specifier, namespace);
+    const server = SDK_SERVER_MODULES.has(specifier) && typeof namespace.McpServer === 'function';
+    const stdio = SDK_STDIO_MODULES.has(specifier) && typeof namespace.serveStdio === 'function';
+    if (!server && !stdio) return super.external(file, specifier, namespace);
     let view = this.views.get(namespace);
     if (!view) {
       view = Object.create(null) as Namespace;
       Object.defineProperty(view, Symbol.toStringTag, { value: 'Module' });
-      Object.assign(view, namespace, replaced);
+      Object.assign(
+        view,
+        namespace,
+        server
+          ? { McpServer: this.session.classFor(namespace.McpServer as never) }
+          : { serveStdio: this.session.serveStdioFor(namespace.serveStdio as never) },
+      );
       this.views.set(namespace, view);
     }
     return view;
