@@ -71,7 +71,7 @@ describe('hotmcp (the CLI)', () => {
     expect(code).toBe(1);
     expect(stdout).toBe(''); // what the entry printed went to stderr
     expect(stderr).toContain('no server here');
-    expect(stderr).toMatch(/HOTMCP_ERR_NO_SERVER: .*connected no McpServer within 2000 ms/);
+    expect(stderr).toMatch(/HOTMCP_ERR_NO_SERVER: .*connected no server within 2000 ms/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { sep } from 'node:path';
 import { createRecordingServer, type RecordingServer, routeToRecording, stableJson } from '@hotmcp/adapter-mcp-server';
 import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
+import { restarted } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
 import { callSite } from './call-site.js';
 import { type NativeStart, REGISTRATION_METHODS, useRealStdout } from './native-start.js';
@@ -89,7 +90,7 @@ export class DevSession {
   passThrough = false;
   /** What the evaluation under way asked a restart for first (told rather than what its catch did about it). */
   restartAsked: HotMcpError | undefined;
-  private warnedCapabilities = false;
+  private warnedCapabilities = restarted(); // said by the first process
 
   constructor(
     private readonly root: string,

@@ -11,7 +11,9 @@ import { createRequire, Module } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { restarted } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
+import { catchLowLevelConnect, listChangedOnly } from './low-level.js';
 
 type Handler = (...args: unknown[]) => unknown;
 type AnyObject = Record<string, unknown>;
@@ -48,6 +50,8 @@ export interface NativeCall {
 interface Built {
   identity: { info: unknown; options: unknown };
   calls: NativeCall[];
+  /** Its capabilities before hotmcp dev added listChanged and the lists of an McpServer. */
+  before: AnyObject | undefined;
 }
 
 /** The entry, running natively and serving, ready to be taken over by `runDev`. */
@@ -59,6 +63,11 @@ export interface NativeStart {
   readonly since: number;
   /** The server the entry connected: the live one. */
   readonly live: AnyObject;
+  /**
+   * True when `live` is a low-level `Server` the entry built and connected
+   * itself (no McpServer): it is served as it is, and edits apply by a restart.
+   */
+  readonly lowLevel: boolean;
   /** Its name, version and options as the entry gave them. */
   readonly identity: { info: unknown; options: unknown };
   /** Its registrations so far, in order. */
@@ -125,8 +134,9 @@ function sdksOf(entry: string): Array<(typeof SDK_MODULES)[number]> {
       return false;
     }
   };
-  // The SDK 1.x package has no main export for require, and @modelcontextprotocol/server exports no ./package.json.
-  const found = SDK_MODULES.filter(([, , name]) => resolves(`${name}/package.json`) || resolves(name));
+  // The SDK 1.x package has no main export for require (before 1.1 it exported no ./package.json either), and
+  // @modelcontextprotocol/server exports no ./package.json: its low-level Server's module tells.
+  const found = SDK_MODULES.filter(([, server, name]) => resolves(`${name}/package.json`) || resolves(server));
   if (found.length < 2) return found;
   for (let dir = dirname(entry); dirname(dir) !== dir; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
@@ -144,6 +154,21 @@ function sdksOf(entry: string): Array<(typeof SDK_MODULES)[number]> {
   return found;
 }
 
+/** The SDKs' `McpServer` and low-level `Server` classes, the instances the entry's project imports. */
+export async function sdkClassesOf(entry: string): Promise<Array<{ McpServer: unknown; Server: unknown }>> {
+  const importFrom = importerFor(entry);
+  return Promise.all(
+    sdksOf(entry).map(async ([mcp, server]) => {
+      // SDK 1.x before 1.3 has no McpServer (an entry on its low-level Server may still be served).
+      const [mcpModule, serverModule] = await Promise.all([
+        importFrom(mcp).catch((): AnyObject => ({})),
+        importFrom(server),
+      ]);
+      return { McpServer: mcpModule.McpServer, Server: serverModule.Server };
+    }),
+  );
+}
+
 /**
  * Run `entry` (absolute, real path) natively. Resolves once it connected a
  * server (serving from then on), rejects when its import throws first;
@@ -158,14 +183,7 @@ export async function startNative(
   timeout: Promise<'timeout'>,
 ): Promise<NativeStart | 'timeout'> {
   const since = Date.now();
-  const importFrom = importerFor(entry);
-  const [guardStdout, ...sdks] = await Promise.all([
-    guard,
-    ...sdksOf(entry).map(async ([mcp, server]) => {
-      const [mcpModule, serverModule] = await Promise.all([importFrom(mcp), importFrom(server)]);
-      return { McpServer: mcpModule.McpServer, Server: serverModule.Server };
-    }),
-  ]);
+  const [guardStdout, sdks] = await Promise.all([guard, sdkClassesOf(entry)]);
   mark('SDK imported');
 
   let phase: 'first run' | 'taken over' = 'first run';
@@ -173,7 +191,7 @@ export async function startNative(
   let passThrough = () => false;
   const built = new WeakMap<object, Built>();
   let live: AnyObject | undefined;
-  let warned = false;
+  let warned = restarted(); // said by the first process
   const stdout = guardStdout();
   const uncaught: unknown[] = [];
   const onUncaught = (error: unknown) => {
@@ -192,6 +210,20 @@ export async function startNative(
     connected = resolve;
   });
 
+  let lowLevel = false;
+  catchLowLevelConnect(
+    sdks.map(({ Server }) => Server),
+    () => live === undefined && phase === 'first run',
+    (server, transport) => {
+      live = server;
+      lowLevel = true;
+      mark('entry called connect() of a low-level Server');
+      listChangedOnly(server, built.get(server)?.before);
+      useRealStdout(transport, stdout);
+      watchAnswers(transport as AnyObject, answeredNow);
+      connected(server);
+    },
+  );
   for (const { McpServer, Server } of sdks) {
     if (typeof McpServer !== 'function' || typeof Server !== 'function') continue;
     const serverProto = (Server as { prototype: AnyObject }).prototype;
@@ -206,7 +238,7 @@ export async function startNative(
         if (phase === 'first run' && !built.has(this) && Object.hasOwn(this, '_serverInfo')) {
           const info = this._serverInfo;
           const options = this._options;
-          built.set(this, { identity: { info, options }, calls: [] });
+          built.set(this, { identity: { info, options }, calls: [], before: this._capabilities as AnyObject });
           this._capabilities = withListChanged(this._capabilities as AnyObject | undefined, (missing) => {
             if (warned) return;
             warned = true;
@@ -276,13 +308,17 @@ export async function startNative(
   const first = await Promise.race([connectedOnce, timeout, evaluation.then(() => new Promise<never>(() => {}))]);
   if (first === 'timeout') return 'timeout';
   const server = first;
-  const own = built.get(server.server as object) as Built;
+  const own = built.get((lowLevel ? server : server.server) as object) ?? {
+    identity: { info: undefined, options: undefined },
+    calls: [],
+  };
   evaluation.catch(() => {}); // told by runDev
   return {
     entry,
     bin,
     since,
     live: server,
+    lowLevel,
     identity: own.identity,
     calls: own.calls,
     evaluation,

@@ -2,7 +2,9 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import {
   clientMessage,
+  clientPath,
   createReloader,
+  guardStdout,
   HotMcpError,
   isHotMcpError,
   type ReloadEngine,
@@ -13,12 +15,14 @@ import {
   WinstonAuditSink,
 } from '@hotmcp/core';
 import { createPathFilter } from '@hotmcp/core/watching';
+import { restarted } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
 import { DevModuleLoader } from './dev-module-loader.js';
 import { DevRegistryAdapter } from './dev-registry-adapter.js';
 import { DevSession } from './dev-session.js';
 import { GraphChangeSource } from './graph-change-source.js';
-import type { NativeStart } from './native-start.js';
+import { catchLowLevelConnect, listChangedOnly, restartOnEdit } from './low-level.js';
+import { type NativeStart, sdkClassesOf, useRealStdout } from './native-start.js';
 import { projectRootOf } from './project-root.js';
 import { type Problem, Reporter } from './reporter.js';
 import { EXCLUDE, INCLUDE, WATCHER_MODULES, watcherOf } from './watched-files.js';
@@ -49,8 +53,13 @@ export interface DevOptions {
 export interface DevRun {
   /** The folder watched: the project of the entry. */
   readonly root: string;
-  /** The reloader applying edits to the live server. */
-  readonly reloader: Reloader;
+  /**
+   * The reloader applying edits to the live server; undefined when the entry
+   * serves a low-level `Server` (no McpServer): each edit of its import
+   * graph then asks the supervisor for a restart (says on stderr that one is
+   * needed, with no supervisor).
+   */
+  readonly reloader: Reloader | undefined;
   /** Stop watching (the server keeps serving what it has). */
   stop(): Promise<void>;
 }
@@ -132,6 +141,11 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
     },
   );
   loader = new DevModuleLoader(root, entry, session);
+  if (native?.lowLevel) {
+    // Served as Node runs it: nothing to take over, the handlers of its first run stay.
+    await loader.adoptFirstRun(native.since);
+    return servedAsIs(root, entry, loader, native.since, options, reporter);
+  }
   const audit = reporter.wrap(
     options.audit === false
       ? { record() {}, close: async () => {} }
@@ -242,6 +256,26 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
     mark('entry called connect()');
     await takeOver(server);
   });
+  // An entry that builds and connects a low-level Server itself is served as it is.
+  const lowLevel = deferred<'low-level'>();
+  let lowLevelLive = false;
+  catchLowLevelConnect(
+    (await sdkClassesOf(entry)).map(({ Server }) => Server),
+    () => session.live === undefined && !lowLevelLive,
+    (server, transport) => {
+      lowLevelLive = true;
+      mark('entry called connect() of a low-level Server');
+      const missing = listChangedOnly(server);
+      if (missing.length > 0 && !restarted()) {
+        reporter.say(
+          `the server does not advertise listChanged for ${missing.join(', ')}; hotmcp dev advertises it, so clients refresh their lists after a restart`,
+        );
+      }
+      useRealStdout(transport, guardStdout());
+      lowLevel.resolve('low-level');
+    },
+  );
+  const since = Date.now();
 
   process.argv = [process.argv[0] as string, entry, ...(options.args ?? [])];
   reporter.installProcessHandlers();
@@ -256,10 +290,15 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
   const failed = evaluation.then((result) => (result?.ok === false ? result.error : undefined));
   const first = await Promise.race([
     started.promise,
+    lowLevel.promise,
     timeout,
     failed.then((error) => (error ? error : new Promise<never>(() => {}))),
   ]).finally(() => clearTimeout(timer));
   if (first === 'timeout') throw noServer(entry, timeoutMs);
+  if (first === 'low-level') {
+    void evaluation.then(() => session.endFirstEvaluation());
+    return servedAsIs(root, entry, loader, since, options, reporter);
+  }
   if (isHotMcpError(first) || first instanceof Error) throw first;
   const reloader = first as Reloader;
   // Registrations made after connect() (or once the entry's top level finished) reach the live server too.
@@ -275,11 +314,49 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
   };
 }
 
+/**
+ * An entry serving a low-level `Server`: it serves as it is, and each edit
+ * of its import graph (as `loader` read it) from `since` on asks for a restart.
+ */
+function servedAsIs(
+  root: string,
+  entry: string,
+  loader: DevModuleLoader,
+  since: number,
+  options: DevOptions,
+  reporter: Reporter,
+): DevRun {
+  if (!restarted()) {
+    reporter.say(
+      `${clientPath(root, entry)} serves a low-level Server (no McpServer): its edits cannot be applied in place, so each one restarts it (the client keeps its session)`,
+    );
+  }
+  let stop: (() => Promise<void>) | undefined;
+  // Watching starts once the server has answered its first requests; an edit meanwhile is found by its time.
+  const timer = setTimeout(() => {
+    stop = restartOnEdit(
+      root,
+      () => loader.files(),
+      since,
+      options.watcher,
+      (line) => reporter.say(line),
+    );
+  }, WATCH_AFTER_MS);
+  return {
+    root,
+    reloader: undefined,
+    stop: async () => {
+      clearTimeout(timer);
+      await stop?.();
+    },
+  };
+}
+
 /** The error of an entry that connected no server in time. */
 export function noServer(entry: string, timeoutMs: number): HotMcpError {
   return new HotMcpError(
     'HOTMCP_ERR_NO_SERVER',
-    `hotmcp dev: ${relative(process.cwd(), entry) || entry} connected no McpServer within ${timeoutMs} ms; the entry must build an McpServer of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x and call server.connect(transport)`,
+    `hotmcp dev: ${relative(process.cwd(), entry) || entry} connected no server within ${timeoutMs} ms; the entry must build an McpServer (or a low-level Server) of @modelcontextprotocol/sdk 1.x or @modelcontextprotocol/server 2.x and call server.connect(transport)`,
     { file: entry },
   );
 }

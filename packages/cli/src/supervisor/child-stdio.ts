@@ -3,6 +3,12 @@ import { fstatSync } from 'node:fs';
 /** The environment variable that asks a server process for direct mode (see `dev/supervised-stdio.ts`). */
 const SUPERVISOR_FD_ENV = 'HOTMCP_SUPERVISOR_FD';
 
+/** Set (to `1`) in the environment of every server process but the first: what the first said once is not said again. */
+export const RESTARTED_ENV = 'HOTMCP_DEV_RESTARTED';
+
+/** Whether this process is a server process the supervisor started after the first. */
+export const restarted = (): boolean => process.env[RESTARTED_ENV] === '1';
+
 /** What a server process of `hotmcp dev` sends over IPC once it has answered its client's first requests. */
 export const SERVING_MESSAGE = 'hotmcp:serving';
 
@@ -19,9 +25,10 @@ export function childStdio(
   first: boolean,
   env: NodeJS.ProcessEnv,
 ): { env: NodeJS.ProcessEnv; stdio: Array<'ignore' | 'pipe' | 'ipc' | number> } {
-  if (!direct) return { env, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] };
+  const own = first ? env : { ...env, [RESTARTED_ENV]: '1' };
+  if (!direct) return { env: own, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] };
   return {
-    env: { ...env, [SUPERVISOR_FD_ENV]: `3,5,6${first ? '' : 'w'}` },
+    env: { ...own, [SUPERVISOR_FD_ENV]: `3,5,6${first ? '' : 'w'}` },
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'ipc', 0, 1],
   };
 }

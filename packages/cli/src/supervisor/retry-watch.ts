@@ -16,36 +16,49 @@ export type RetryWatch = (onChange: (file: string) => void, since: number, onWat
  * still retries.
  */
 export function watchProjectForRetry(root: string, watcher?: 'auto' | 'native' | 'poll'): RetryWatch {
-  return (onChange, since, onWatching) => {
-    let stopped = false;
-    let source: ChangeSource | undefined;
-    const changed = (file: string) => {
-      if (!stopped) onChange(file);
-    };
-    void (async () => {
-      const { resolveSettings, selectChangeSource } = await import('@hotmcp/core');
-      if (stopped) return;
-      source = await selectChangeSource({
-        watcher: watcherOf(watcher),
-        settings: resolveSettings({ root, include: INCLUDE, exclude: EXCLUDE }),
-        audit: { record() {}, close: async () => {} },
-        modules: WATCHER_MODULES,
-        warn: () => {},
-      });
-      if (stopped) return void source.stop();
-      const files = await source.start(({ added, changed: edited, removed }) => {
-        const file = edited[0] ?? added[0] ?? removed[0];
-        if (file !== undefined) changed(file);
-      });
-      await source.watching?.();
-      // Saved between the end and the watch: its time says so.
-      const missed = files.find((file) => modifiedAfter(file, since));
-      if (missed !== undefined) changed(missed);
-      if (!stopped) onWatching?.();
-    })().catch(() => {});
-    return () => {
-      stopped = true;
-      void source?.stop().catch(() => {});
-    };
+  return (onChange, since, onWatching) =>
+    watchProject(root, watcher, (files) => onChange(files[0] as string), since, onWatching);
+}
+
+/**
+ * Watch the files `hotmcp dev` watches under `root`: `onChange` gets the files of each change (and, once it
+ * watches, those modified after `since`, epoch ms). Returns a function that stops watching, resolving once the
+ * watcher has let go (a process that exits while its native watcher still subscribes is aborted by Node).
+ */
+export function watchProject(
+  root: string,
+  watcher: 'auto' | 'native' | 'poll' | undefined,
+  onChange: (files: string[]) => void,
+  since: number,
+  onWatching?: () => void,
+): () => Promise<void> {
+  let stopped = false;
+  let source: ChangeSource | undefined;
+  const changed = (files: string[]) => {
+    if (!stopped && files.length > 0) onChange(files);
+  };
+  const started = (async () => {
+    const { resolveSettings, selectChangeSource } = await import('@hotmcp/core');
+    if (stopped) return;
+    source = await selectChangeSource({
+      watcher: watcherOf(watcher),
+      settings: resolveSettings({ root, include: INCLUDE, exclude: EXCLUDE }),
+      audit: { record() {}, close: async () => {} },
+      modules: WATCHER_MODULES,
+      warn: () => {},
+    });
+    if (stopped) return;
+    const files = await source.start(({ added, changed: edited, removed }) =>
+      changed([...edited, ...added, ...removed]),
+    );
+    await source.watching?.();
+    // Saved between the end and the watch: its time says so.
+    changed(files.filter((file) => modifiedAfter(file, since)));
+    if (!stopped) onWatching?.();
+  })().catch(() => {});
+  return async () => {
+    stopped = true;
+    await started;
+    await source?.stop().catch(() => {});
   };
 }

@@ -1,0 +1,103 @@
+/**
+ * Entries built on the SDK's low-level `Server` (their own `tools/list` and
+ * `tools/call` handlers, no `McpServer`): what they serve cannot be captured
+ * registration by registration, so `hotmcp dev` serves them as `node` would
+ * and applies each edit of their import graph by a restart, which its
+ * supervisor hides from the client (it replays the client's session on the
+ * new process and sends `list_changed`).
+ */
+import { relative } from 'node:path';
+import { watchProject } from '../supervisor/retry-watch.js';
+import type { RestartNeededMessage } from './reporter.js';
+
+type AnyObject = Record<string, unknown>;
+type Handler = (...args: unknown[]) => unknown;
+
+const LISTS = ['tools', 'prompts', 'resources'] as const;
+
+/**
+ * Have `connect()` of the SDK's low-level `Server` classes call `onConnect`
+ * for a server connected while `unclaimed()` holds. An `McpServer` connects
+ * its own `Server` after `hotmcp dev` took it for the live server, so only a
+ * server the entry built and connected itself gets there.
+ */
+export function catchLowLevelConnect(
+  classes: Iterable<unknown>,
+  unclaimed: () => boolean,
+  onConnect: (server: AnyObject, transport: unknown) => void,
+): void {
+  for (const Server of new Set(classes)) {
+    const proto = (Server as { prototype?: AnyObject } | undefined)?.prototype;
+    const connect = proto?.connect;
+    if (!proto || typeof connect !== 'function') continue;
+    Object.defineProperty(proto, 'connect', {
+      configurable: true,
+      writable: true,
+      value(this: AnyObject, transport: unknown) {
+        if (unclaimed()) onConnect(this, transport);
+        return (connect as Handler).call(this, transport);
+      },
+    });
+  }
+}
+
+/**
+ * Make the low-level server advertise `listChanged` on each list it serves
+ * (a restart may change them), and nothing it does not serve: `before` is
+ * what it advertised before `hotmcp dev` added the lists and `logging` of an
+ * McpServer to it, when it did. Returns the lists that lacked `listChanged`.
+ */
+export function listChangedOnly(server: AnyObject, before?: AnyObject): string[] {
+  const capabilities = { ...(server._capabilities as Record<string, AnyObject | undefined>) };
+  if (before) {
+    for (const key of [...LISTS, 'logging']) {
+      const value = capabilities[key];
+      const added = value !== undefined && Object.keys(value).every((name) => name === 'listChanged');
+      if (before[key] === undefined && added) delete capabilities[key];
+    }
+  }
+  const missing = LISTS.filter((list) => capabilities[list] !== undefined && capabilities[list]?.listChanged !== true);
+  for (const list of LISTS) if (capabilities[list]) capabilities[list] = { ...capabilities[list], listChanged: true };
+  server._capabilities = capabilities;
+  return missing;
+}
+
+/**
+ * Ask for a restart whenever a file of the entry's import graph (`graph()`,
+ * read at each change) changes, or changed after `since` (epoch ms): over
+ * IPC to the supervisor, or, with none, on stderr (`say`). Returns a
+ * function that stops watching (resolving once the watcher let go).
+ */
+export function restartOnEdit(
+  root: string,
+  graph: () => Iterable<string>,
+  since: number,
+  watcher: 'auto' | 'native' | 'poll' | undefined,
+  say: (line: string) => void,
+): () => Promise<void> {
+  return watchProject(
+    root,
+    watcher,
+    (files) => {
+      const inGraph = new Set(graph());
+      const file = files.find((changed) => inGraph.has(changed));
+      if (file === undefined) return;
+      const reason = `${relative(root, file)} changed (the entry serves a low-level Server: its edits apply by a restart)`;
+      if (typeof process.send === 'function' && process.connected) {
+        const message: RestartNeededMessage = {
+          type: 'hotmcp:restart-needed',
+          reason,
+          code: 'HOTMCP_ERR_RESTART_NEEDED',
+        };
+        try {
+          process.send(message);
+          return;
+        } catch {
+          // the supervisor went away: say it here
+        }
+      }
+      say(`${reason}; restart hotmcp dev to apply it`);
+    },
+    since,
+  );
+}
