@@ -37,7 +37,8 @@ export function refuseExits(root: string): { refused: HotMcpError[]; restore(): 
   ): never => {
     const error = new HotMcpError(
       'HOTMCP_ERR_IMPORT_THREW',
-      `${file}: its new version called ${call} while hotmcp dev evaluated it; refused, so the edit cannot end the server, and the last good version keeps serving`,
+      // The file and line are the error's own (a reporter puts them first): not repeated in the message.
+      `the edited version called ${call} while hotmcp dev evaluated it; refused, so the edit cannot end the server, and the last good version keeps serving`,
       { file, ...(line !== undefined && { line }), details: { call, ...details } },
     );
     error.stack = `${error.name}: ${error.message}`;
