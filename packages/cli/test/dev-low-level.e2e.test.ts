@@ -91,6 +91,23 @@ describe('hotmcp dev of an entry built on the low-level Server', () => {
     },
   );
 
+  it('does not restart into an edit that does not compile: the running version serves until the fix, then one restart', async () => {
+    project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const first = await callText(dev.client, 'ping');
+    await project.write('src/tools.ts', `${tools('two')}const broken = ;\n`);
+    await expect
+      .poll(() => dev.stderr(), poll)
+      .toMatch(/hotmcp: src\/tools\.ts:3: Unexpected ";"; not restarted: the running version serves/);
+    expect(await callText(dev.client, 'ping')).toBe(first);
+    await project.write('src/tools.ts', tools('fixed'));
+    await expect.poll(() => callText(dev.client, 'ping'), poll).toMatch(/^fixed \d+$/);
+    expect(await callText(dev.client, 'ping')).not.toBe(first.replace('one', 'fixed'));
+    expect(dev.stderr().match(/restarting the server/g)).toHaveLength(1);
+    expect(dev.stderr()).not.toMatch(/ended unexpectedly/);
+  });
+
   it('says a restart is needed when it runs with no supervisor, and keeps serving', async () => {
     project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
     const dev = await connectDev(project, 'src/server.ts', ['--no-supervisor']);

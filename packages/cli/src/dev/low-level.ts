@@ -6,6 +6,7 @@
  * supervisor hides from the client (it replays the client's session on the
  * new process and sends `list_changed`).
  */
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { watchProject } from '../supervisor/retry-watch.js';
 import type { RestartNeededMessage } from './reporter.js';
@@ -65,8 +66,12 @@ export function listChangedOnly(server: AnyObject, before?: AnyObject): string[]
 /**
  * Ask for a restart whenever a file of the entry's import graph (`graph()`,
  * read at each change) changes, or changed after `since` (epoch ms): over
- * IPC to the supervisor, or, with none, on stderr (`say`). Returns a
- * function that stops watching (resolving once the watcher let go).
+ * IPC to the supervisor, or, with none, on stderr (`say`). A restart into
+ * code that cannot even compile would only trade the running version for a
+ * crash loop: while an edited file of the graph does not compile (or is
+ * empty, a save in progress), it is said with its line and nothing restarts
+ * until it does. Returns a function that stops watching (resolving once the
+ * watcher let go).
  */
 export function restartOnEdit(
   root: string,
@@ -75,29 +80,86 @@ export function restartOnEdit(
   watcher: 'auto' | 'native' | 'poll' | undefined,
   say: (line: string) => void,
 ): () => Promise<void> {
+  /** Edited files of the graph that did not compile when last checked. */
+  const broken = new Set<string>();
+  /** What each edited file held when last checked: a save seen twice (two events) is one edit. */
+  const texts = new Map<string, string | undefined>();
+  let asked = false;
+  let checks = Promise.resolve();
+  const changed = async (files: string[]) => {
+    if (asked) return; // the next process reads every file afresh, and watches from its start
+    const inGraph = new Set(graph());
+    const edited = files.filter((file) => {
+      if (!inGraph.has(file)) return false;
+      const text = read(file);
+      const same = texts.has(file) && texts.get(file) === text;
+      texts.set(file, text);
+      return !same;
+    });
+    if (edited.length === 0) return;
+    for (const file of new Set([...broken, ...edited])) {
+      const problem = await compileProblem(file, texts.get(file));
+      if (problem === undefined) broken.delete(file);
+      else {
+        if (edited.includes(file)) say(`${relative(root, file)}${problem}; not restarted: the running version serves`);
+        broken.add(file);
+      }
+    }
+    if (broken.size > 0) return;
+    const reason = `${relative(root, edited[0] as string)} changed (the entry serves a low-level Server: its edits apply by a restart)`;
+    if (typeof process.send === 'function' && process.connected) {
+      const message: RestartNeededMessage = {
+        type: 'hotmcp:restart-needed',
+        reason,
+        code: 'HOTMCP_ERR_RESTART_NEEDED',
+      };
+      try {
+        process.send(message);
+        asked = true;
+        return;
+      } catch {
+        // the supervisor went away: say it here
+      }
+    }
+    say(`${reason}; restart hotmcp dev to apply it`);
+  };
   return watchProject(
     root,
     watcher,
     (files) => {
-      const inGraph = new Set(graph());
-      const file = files.find((changed) => inGraph.has(changed));
-      if (file === undefined) return;
-      const reason = `${relative(root, file)} changed (the entry serves a low-level Server: its edits apply by a restart)`;
-      if (typeof process.send === 'function' && process.connected) {
-        const message: RestartNeededMessage = {
-          type: 'hotmcp:restart-needed',
-          reason,
-          code: 'HOTMCP_ERR_RESTART_NEEDED',
-        };
-        try {
-          process.send(message);
-          return;
-        } catch {
-          // the supervisor went away: say it here
-        }
-      }
-      say(`${reason}; restart hotmcp dev to apply it`);
+      checks = checks.then(() => changed(files)).catch(() => {});
     },
     since,
   );
+}
+
+function read(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why `file` (holding `source`) cannot load (`:line: reason`), or undefined when it compiles (or is gone: a restart tells). */
+async function compileProblem(file: string, source: string | undefined): Promise<string | undefined> {
+  if (source === undefined) return undefined;
+  if (source.trim() === '') return ': is empty (a save in progress?)';
+  if (file.endsWith('.json')) {
+    try {
+      JSON.parse(source);
+      return undefined;
+    } catch (error) {
+      return `: ${(error as Error).message}`;
+    }
+  }
+  const { precompileModule } = await import('@hotmcp/core');
+  try {
+    await precompileModule(file, source);
+    return undefined;
+  } catch (error) {
+    const [first] = (error as { errors?: Array<{ text?: string; location?: { line?: number } | null }> }).errors ?? [];
+    const line = first?.location?.line;
+    return `${line ? `:${line}` : ''}: ${first?.text ?? (error as Error).message}`;
+  }
 }
