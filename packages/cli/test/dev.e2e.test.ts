@@ -343,12 +343,16 @@ export function registerCounter(server) {
     expect(await callText(dev.client, 'count')).toBe('count 1');
 
     await project.write('src/leaf.js', `process.exit(3);\n${leaf('leaf v2')}`);
-    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/leaf\.js:1: the edited version called process\.exit\(3\)/);
+    await expect
+      .poll(() => dev.stderr(), poll)
+      .toMatch(/hotmcp: src\/leaf\.js:1: the edited version called process\.exit\(3\)/);
     expect(await callText(dev.client, 'leaf')).toBe('leaf v1');
     expect(await callText(dev.client, 'entry_tool')).toBe(first); // the same process
     expect(await callText(dev.client, 'count')).toBe('count 2');
     await project.write('src/leaf.js', `process.kill(process.pid, 'SIGTERM');\n${leaf('leaf v2')}`);
-    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: src\/leaf\.js:1: the edited version called process\.kill\(\d+, "SIGTERM"\)/);
+    await expect
+      .poll(() => dev.stderr(), poll)
+      .toMatch(/hotmcp: src\/leaf\.js:1: the edited version called process\.kill\(\d+, "SIGTERM"\)/);
     expect(await callText(dev.client, 'entry_tool')).toBe(first);
     await project.write('src/leaf.js', leaf('leaf v3'));
     await expect.poll(() => callText(dev.client, 'leaf'), poll).toBe('leaf v3');
