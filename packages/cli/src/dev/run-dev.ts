@@ -258,12 +258,13 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
   });
   // An entry that builds and connects a low-level Server itself is served as it is.
   const lowLevel = deferred<'low-level'>();
-  let lowLevelLive = false;
+  /** Set once a server is live, or the start failed: no later connect is taken for this run's. */
+  let claimed = false;
   catchLowLevelConnect(
     (await sdkClassesOf(entry)).map(({ Server }) => Server),
-    () => session.live === undefined && !lowLevelLive,
+    () => session.live === undefined && !claimed,
     (server, transport) => {
-      lowLevelLive = true;
+      claimed = true;
       mark('entry called connect() of a low-level Server');
       const missing = listChangedOnly(server);
       if (missing.length > 0 && !restarted()) {
@@ -293,7 +294,10 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
     lowLevel.promise,
     timeout,
     failed.then((error) => (error ? error : new Promise<never>(() => {}))),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    clearTimeout(timer);
+    claimed = true;
+  });
   if (first === 'timeout') throw noServer(entry, timeoutMs);
   if (first === 'low-level') {
     void evaluation.then(() => session.endFirstEvaluation());
