@@ -108,11 +108,13 @@ describe('hotmcp dev of an entry built on the low-level Server', () => {
     expect(dev.stderr()).not.toMatch(/ended unexpectedly/);
   });
 
-  it('says a restart is needed when it runs with no supervisor, and keeps serving', async () => {
+  it('says a restart is needed when it runs with no supervisor, and keeps serving (and that --dispatcher does not apply)', async () => {
     project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
-    const dev = await connectDev(project, 'src/server.ts', ['--no-supervisor']);
+    const dev = await connectDev(project, 'src/server.ts', ['--no-supervisor', '--dispatcher']);
     closers.push(() => dev.client.close());
     const first = await callText(dev.client, 'ping');
+    expect((await dev.client.listTools()).tools.map((tool) => tool.name)).toEqual(['ping', 'save']);
+    expect(dev.stderr()).toMatch(/hotmcp: --dispatcher is not available for it/);
     await project.write('src/tools.ts', tools('two'));
     await expect
       .poll(() => dev.stderr(), poll)

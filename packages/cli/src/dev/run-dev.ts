@@ -334,6 +334,7 @@ function servedAsIs(
     reporter.say(
       `${clientPath(root, entry)} serves a low-level Server (no McpServer): its edits cannot be applied in place, so each one restarts it (the client keeps its session)`,
     );
+    if (options.dispatcher) reporter.say('--dispatcher is not available for it: the tools are its own handlers');
   }
   let stop: (() => Promise<void>) | undefined;
   // Watching starts once the server has answered its first requests; an edit meanwhile is found by its time.
