@@ -8,6 +8,9 @@
 // - edit of a leaf tool module (src/tools/greet.ts, a registerTools(server) module) →
 //   first call returning the new code, edits ~300 ms and ~1 s apart;
 // - edit of the entry of a generated 20-module server (its own tool) → new code;
+// - edit of a module of a server built on the low-level `Server` (no McpServer: applied by a
+//   restart the supervisor hides), edits 1 s apart, against restarting it under `tsx` by hand
+//   (stop, spawn, initialize, first call) in the same run;
 // - start-up, spawn → first answered tools/list, of the same entry under `hotmcp dev`,
 //   under `tsx` (TypeScript) and, for its JS build, under `hotmcp dev` and `node`,
 //   interleaved in one run (STARTS rounds, default 10), as ratios.
@@ -155,6 +158,67 @@ async function entryEdits() {
   }
 }
 
+/** A server on the low-level Server (its own tools/list and tools/call handlers) whose answer comes from a module. */
+function lowLevelServer(reply) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hotmcp-dev-bench-low-'));
+  symlinkSync(path.join(example, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+  mkdirSync(path.join(dir, 'src'), { recursive: true });
+  writeFileSync(
+    path.join(dir, 'src', 'server.ts'),
+    `import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { reply } from './reply.js';
+
+const server = new Server({ name: 'low-level', version: '1.0.0' }, { capabilities: { tools: {} } });
+server.setRequestHandler(ListToolsRequestSchema, async () => ({
+  tools: [{ name: 'answer', description: 'Answer', inputSchema: { type: 'object' } }],
+}));
+server.setRequestHandler(CallToolRequestSchema, async () => ({ content: [{ type: 'text', text: reply() }] }));
+await server.connect(new StdioServerTransport());
+`,
+  );
+  const write = (text) =>
+    writeFileSync(path.join(dir, 'src', 'reply.ts'), `export const reply = (): string => ${JSON.stringify(text)};\n`);
+  write(reply);
+  return { dir, write };
+}
+
+async function lowLevelEdits() {
+  const project = lowLevelServer('start');
+  try {
+    log('low-level Server entry: edits 1 s apart…');
+    const client = await connect(process.execPath, [cli, 'dev', '--no-audit', 'src/server.ts'], project.dir);
+    let dev;
+    try {
+      dev = await editToNewCode(project.write, () => callText(client, 'answer'), 1000);
+    } finally {
+      await client.close();
+    }
+    log('low-level Server entry: restarted under tsx by hand…');
+    const samples = [];
+    let plain = await connect(process.execPath, [tsx, 'src/server.ts'], project.dir);
+    try {
+      for (let i = 0; i < iterations; i++) {
+        const token = `v${Date.now()}x${i}`;
+        const started = performance.now();
+        project.write(token);
+        await plain.close();
+        plain = await connect(process.execPath, [tsx, 'src/server.ts'], project.dir);
+        if (!(await callText(plain, 'answer')).includes(token)) throw new Error('tsx restarted into the old code');
+        samples.push(performance.now() - started);
+        await pause(Math.max(0, 1000 - (performance.now() - started)));
+      }
+    } finally {
+      await plain.close();
+    }
+    return { dev, tsx: stats(samples) };
+  } finally {
+    rmSync(project.dir, { recursive: true, force: true });
+  }
+}
+
 async function startUps() {
   const dir = exampleCopy();
   const runs = {
@@ -185,7 +249,7 @@ const ms = (value) => `${value.toFixed(1)} ms`;
 const row = (label, s) => `| ${label} | ${ms(s.p50)} | ${ms(s.p95)} | ${ms(s.max)} |`;
 
 function report(result) {
-  const { leaf, entry, startup, machine } = result;
+  const { leaf, entry, lowLevel, startup, machine } = result;
   return [
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}; load average ${machine.loadBefore} at the start, ${machine.loadAfter} at the end. ${iterations} edits per row; ${starts} start-ups of each kind, interleaved.`,
     '',
@@ -194,12 +258,17 @@ function report(result) {
     row('leaf tool module edit → first call returning new code, edits 300 ms apart', leaf[300]),
     row('leaf tool module edit → first call returning new code, edits 1 s apart', leaf[1000]),
     row('entry edit of a 20-module server → new code (edits 300 ms apart)', entry),
+    row(
+      'low-level Server entry: module edit → first call returning new code (a hidden restart, edits 1 s apart)',
+      lowLevel.dev,
+    ),
+    row('the same server restarted under tsx by hand: stop, spawn, initialize, first call', lowLevel.tsx),
     row('start-up, spawn → first tools/list answered: hotmcp dev src/server.ts', startup.devTs),
     row('start-up: tsx src/server.ts', startup.tsx),
     row('start-up: hotmcp dev dist/server.js (the JS build)', startup.devJs),
     row('start-up: node dist/server.js', startup.node),
     '',
-    `Start-up under hotmcp dev (p50): ${result.ratios.ts.toFixed(2)}× tsx for the TypeScript entry, ${result.ratios.js.toFixed(2)}× node for its JS build.`,
+    `Start-up under hotmcp dev (p50): ${result.ratios.ts.toFixed(2)}× tsx for the TypeScript entry, ${result.ratios.js.toFixed(2)}× node for its JS build. A low-level Server entry's edit (p50): ${result.ratios.lowLevel.toFixed(2)}× its restart under tsx by hand, and the client keeps its session.`,
   ].join('\n');
 }
 
@@ -218,6 +287,7 @@ const machine = {
 log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.loadBefore}`);
 const leaf = await leafEdits();
 const entry = await entryEdits();
+const lowLevel = await lowLevelEdits();
 const startup = await startUps();
 machine.loadAfter = load();
 const result = {
@@ -226,8 +296,13 @@ const result = {
   settings: { iterations, starts },
   leaf,
   entry,
+  lowLevel,
   startup,
-  ratios: { ts: startup.devTs.p50 / startup.tsx.p50, js: startup.devJs.p50 / startup.node.p50 },
+  ratios: {
+    ts: startup.devTs.p50 / startup.tsx.p50,
+    js: startup.devJs.p50 / startup.node.p50,
+    lowLevel: lowLevel.dev.p50 / lowLevel.tsx.p50,
+  },
   runSeconds: (performance.now() - began) / 1000,
 };
 const markdown = report(result);
