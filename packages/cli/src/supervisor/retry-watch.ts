@@ -5,9 +5,14 @@ import { modifiedAfter } from './restart-watch.js';
 /**
  * Watch for a change that may end a crash loop: call `onChange` with the file when one of the project's
  * files changes, or changed after `since` (ms since the epoch: when the process ended) before the watch
- * began; `onWatching` once it watches. Returns a function that stops watching.
+ * began; `onWatching` once it watches. Returns a function that stops watching (its promise, if it returns one, settles
+ * once the watcher has let go: the supervisor waits for it before it closes).
  */
-export type RetryWatch = (onChange: (file: string) => void, since: number, onWatching?: () => void) => () => void;
+export type RetryWatch = (
+  onChange: (file: string) => void,
+  since: number,
+  onWatching?: () => void,
+) => () => void | Promise<void>;
 
 /**
  * A {@link RetryWatch} on the files `hotmcp dev` watches under `root`, with the watcher it would use

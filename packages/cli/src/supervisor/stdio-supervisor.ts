@@ -213,7 +213,7 @@ class StdioSupervisor implements Supervisor {
   #overlap = true;
   #retryTimer: NodeJS.Timeout | undefined;
   /** Stops the watch of a crash loop's wait ({@link SupervisorOptions.retryOnChange}). */
-  #stopRetryWatch: (() => void) | undefined;
+  #stopRetryWatch: (() => void | Promise<void>) | undefined;
   #answered = false;
   #exitCode = 0;
   #resolveClosed!: () => void;
@@ -293,7 +293,8 @@ class StdioSupervisor implements Supervisor {
     this.#state = 'closed';
     this.#readNotesNow();
     clearTimeout(this.#retryTimer);
-    this.#stopRetryWatch?.();
+    // A native watcher still subscribing when the process exits gets it aborted by Node: its stop is awaited.
+    const retryWatchStopped = Promise.resolve(this.#stopRetryWatch?.()).catch(() => undefined);
     this.#waitReader?.destroy();
     this.#stopInput();
     this.#stopWatch();
@@ -307,6 +308,7 @@ class StdioSupervisor implements Supervisor {
         await this.#stop(child);
       }),
     );
+    await retryWatchStopped;
     this.#event({ event: 'supervisor.closed' });
     await this.#options.audit?.close?.().catch(() => undefined);
     this.#resolveClosed();
