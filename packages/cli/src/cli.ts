@@ -28,7 +28,9 @@ Options:
 By default a thin supervisor owns the client's connection and runs the server
 in a child process. It restarts the child only when it must — an edit that
 cannot be applied in place, a crash, a --restart-on file — replaying the
-client's handshake, so the client sees one list_changed and nothing else. A
+client's handshake, so the client sees one list_changed and nothing else. An
+entry built on the low-level Server (its own tools/list and tools/call
+handlers, no McpServer) is restarted so on each edit of a module it imports. A
 server that keeps crashing at start is retried with a growing delay (up to
 30 s), and at once when a file of the project changes. The child serves the
 client's stdin and stdout itself (no message crosses the supervisor);
