@@ -337,7 +337,8 @@ function servedAsIs(
     if (options.dispatcher) reporter.say('--dispatcher is not available for it: the tools are its own handlers');
   }
   let stop: (() => Promise<void>) | undefined;
-  // Watching starts once the server has answered its first requests; an edit meanwhile is found by its time.
+  // Watching starts just after the connect (loading the watcher then holds up no first request); an edit meanwhile is
+  // found by its time.
   const timer = setTimeout(() => {
     stop = restartOnEdit(
       root,
