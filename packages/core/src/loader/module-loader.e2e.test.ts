@@ -48,11 +48,18 @@ interface Step {
   call?: string[];
   /** Load as the files found at start-up (`load(files, { startup: true })`). */
   startup?: boolean;
-  /** While the load runs, `afterMs` after it began: write these files, then tell the loader they changed. */
-  meanwhile?: { afterMs: number; write?: Record<string, string>; superseded: string[] };
+  /**
+   * While the load runs, `afterMs` after it began, or once `afterFile` (relative) exists (a module under way wrote
+   * it: a fixed delay races the load on a busy machine): write these files, then tell the loader they changed.
+   */
+  meanwhile?: { afterMs?: number; afterFile?: string; write?: Record<string, string>; superseded: string[] };
 }
 
 type Loader = 'native' | 'runner';
+
+/** Top-level code that writes started.txt in the root: the module's evaluation is under way. */
+const startedMark = () =>
+  `import { writeFileSync as markStarted } from 'node:fs';\nmarkStarted(${JSON.stringify(join(root, 'started.txt'))}, '');\n`;
 
 interface DriveOptions {
   /** Packages the "server" imports first; tools see them as `globalThis.server[name]`. */
@@ -68,7 +75,7 @@ interface DriveOptions {
 /** Run steps in a fresh Node process with the given loader; returns what each load produced. */
 async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}): Promise<Array<Record<string, any>>> {
   const driver = `
-    import { writeFileSync } from 'node:fs';
+    import { existsSync, writeFileSync } from 'node:fs';
     import { join } from 'node:path';
     import { NativeEsmModuleLoader, RunnerModuleLoader } from ${JSON.stringify(coreDist)};
     import { MemoryAuditSink } from ${JSON.stringify(testingDist)};
@@ -96,10 +103,19 @@ async function drive(loader: Loader, steps: Step[], options: DriveOptions = {}):
       const report = {};
       const loading = loader.load(affected, step.startup ? { startup: true } : undefined);
       if (step.meanwhile) {
-        setTimeout(() => {
+        const act = () => {
           for (const [file, text] of Object.entries(step.meanwhile.write ?? {})) writeFileSync(join(root, file), text);
           loader.superseded(step.meanwhile.superseded.map((file) => join(root, file)));
-        }, step.meanwhile.afterMs);
+        };
+        const { afterFile, afterMs = 0 } = step.meanwhile;
+        if (afterFile === undefined) setTimeout(act, afterMs);
+        else {
+          const poll = setInterval(() => {
+            if (!existsSync(join(root, afterFile))) return;
+            clearInterval(poll);
+            act();
+          }, 5);
+        }
       }
       for (const result of await loading) {
         const name = relative(result.file);
@@ -598,11 +614,14 @@ export const value = ${value};
   it('gives up a version still running its top-level code on the main thread once its file is saved again', async () => {
     const late = (value: number) =>
       `await new Promise((resolve) => setTimeout(resolve, 1500));\nexport const value = ${value};\n`;
-    await write('late.ts', late(1));
+    await write('late.ts', `${startedMark()}${late(1)}`);
     const [given, kept] = await drive(
       'runner',
       [
-        { load: ['late.ts'], meanwhile: { afterMs: 300, write: { 'late.ts': late(2) }, superseded: ['late.ts'] } },
+        {
+          load: ['late.ts'],
+          meanwhile: { afterFile: 'started.txt', write: { 'late.ts': late(2) }, superseded: ['late.ts'] },
+        },
         // Told of a change that left the text as it was (no edit): the version is waited for.
         { load: ['late.ts'], meanwhile: { afterMs: 300, superseded: ['late.ts'] } },
       ],
@@ -614,14 +633,17 @@ export const value = ${value};
 
   it('gives up a version still running its top-level code in the import preflight once its file is saved again', async () => {
     // Never settles: only the preflight's limit (5 s here) would end it, were it not given up.
-    await write('late.ts', 'await new Promise(() => {});\nexport const value = 1;\n');
+    await write('late.ts', `${startedMark()}await new Promise(() => {});\nexport const value = 1;\n`);
     await write('importer.ts', "import { value } from './late.js';\nexport { value };\n");
     const late = (value: number) =>
       `await new Promise((resolve) => setTimeout(resolve, 600));\nexport const value = ${value};\n`;
     const [given, kept] = await drive(
       'runner',
       [
-        { load: ['importer.ts'], meanwhile: { afterMs: 300, write: { 'late.ts': late(2) }, superseded: ['late.ts'] } },
+        {
+          load: ['importer.ts'],
+          meanwhile: { afterFile: 'started.txt', write: { 'late.ts': late(2) }, superseded: ['late.ts'] },
+        },
         // Told of a change that left the text as it was (no edit): the version is waited for.
         { load: ['late.ts'], meanwhile: { afterMs: 300, superseded: ['late.ts'] } },
       ],
