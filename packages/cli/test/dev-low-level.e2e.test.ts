@@ -114,7 +114,7 @@ describe('hotmcp dev of an entry built on the low-level Server', () => {
     closers.push(() => dev.client.close());
     const first = await callText(dev.client, 'ping');
     expect((await dev.client.listTools()).tools.map((tool) => tool.name)).toEqual(['ping', 'save']);
-    expect(dev.stderr()).toMatch(/hotmcp: --dispatcher is not available for it/);
+    await expect.poll(() => dev.stderr(), poll).toMatch(/hotmcp: --dispatcher is not available for it/);
     await project.write('src/tools.ts', tools('two'));
     await expect
       .poll(() => dev.stderr(), poll)
