@@ -4,6 +4,7 @@ import { type AnyDefinition, guardStdout, HotMcpError } from '@hotmcp/core';
 import { restarted } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
 import { callSite } from './call-site.js';
+import { listChangedWarning, withListChanged } from './capabilities.js';
 import { type NativeStart, REGISTRATION_METHODS, useRealStdout } from './native-start.js';
 
 type AnyServer = Record<string, unknown> & { server: Record<string, unknown> };
@@ -27,7 +28,6 @@ export type EvaluationOutcome =
   | { ok: false; error: HotMcpError };
 
 const HANDLE_METHODS = ['update', 'enable', 'disable', 'remove'];
-const LISTS = ['tools', 'prompts', 'resources'] as const;
 /** Request methods the SDK's McpServer and Server handle themselves (not the entry's own low-level handlers; neither
  * SDK handles resources/subscribe or unsubscribe: a server that offers them sets its own). */
 const SDK_METHODS = new Set([
@@ -303,18 +303,11 @@ export class DevSession {
 
   private withCapabilities(options: unknown): unknown {
     const given = (typeof options === 'object' && options !== null ? options : {}) as Record<string, unknown>;
-    const capabilities = { ...(given.capabilities as Record<string, Record<string, unknown> | undefined>) };
-    const missing = LISTS.filter(
-      (list) => capabilities[list] !== undefined && capabilities[list]?.listChanged !== true,
-    );
-    if (missing.length > 0 && !this.warnedCapabilities) {
+    const capabilities = withListChanged(given.capabilities, (missing) => {
+      if (this.warnedCapabilities) return;
       this.warnedCapabilities = true;
-      this.warn(
-        `the server does not advertise listChanged for ${missing.join(', ')}; hotmcp dev advertises it, so clients refresh their lists after an edit`,
-      );
-    }
-    for (const list of LISTS) capabilities[list] = { ...capabilities[list], listChanged: true };
-    capabilities.logging ??= {};
+      this.warn(listChangedWarning(missing, 'an edit'));
+    });
     return { ...given, capabilities };
   }
 

@@ -9,12 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { watchProject } from '../supervisor/retry-watch.js';
+import { LISTS, withListChanged } from './capabilities.js';
 import type { RestartNeededMessage } from './reporter.js';
 
 type AnyObject = Record<string, unknown>;
 type Handler = (...args: unknown[]) => unknown;
-
-const LISTS = ['tools', 'prompts', 'resources'] as const;
 
 /**
  * Have `connect()` of the SDK's low-level `Server` classes call `onConnect`
@@ -57,9 +56,14 @@ export function listChangedOnly(server: AnyObject, before?: AnyObject): string[]
       if (before[key] === undefined && added) delete capabilities[key];
     }
   }
-  const missing = LISTS.filter((list) => capabilities[list] !== undefined && capabilities[list]?.listChanged !== true);
-  for (const list of LISTS) if (capabilities[list]) capabilities[list] = { ...capabilities[list], listChanged: true };
-  server._capabilities = capabilities;
+  let missing: string[] = [];
+  server._capabilities = withListChanged(
+    capabilities,
+    (lists) => {
+      missing = lists;
+    },
+    'existing',
+  );
   return missing;
 }
 

@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { restarted } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
+import { listChangedWarning, withListChanged } from './capabilities.js';
 import { catchLowLevelConnect, listChangedOnly } from './low-level.js';
 
 type Handler = (...args: unknown[]) => unknown;
@@ -28,7 +29,6 @@ export const REGISTRATION_METHODS = [
   'resource',
 ];
 const INSTALLERS = ['setToolRequestHandlers', 'setPromptRequestHandlers', 'setResourceRequestHandlers'];
-const LISTS = ['tools', 'prompts', 'resources'] as const;
 const SDK_MODULES = [
   ['@modelcontextprotocol/sdk/server/mcp.js', '@modelcontextprotocol/sdk/server/index.js', '@modelcontextprotocol/sdk'],
   ['@modelcontextprotocol/server', '@modelcontextprotocol/server', '@modelcontextprotocol/server'],
@@ -239,12 +239,10 @@ export async function startNative(
           const info = this._serverInfo;
           const options = this._options;
           built.set(this, { identity: { info, options }, calls: [], before: this._capabilities as AnyObject });
-          this._capabilities = withListChanged(this._capabilities as AnyObject | undefined, (missing) => {
+          this._capabilities = withListChanged(this._capabilities, (missing) => {
             if (warned) return;
             warned = true;
-            warn(
-              `the server does not advertise listChanged for ${missing.join(', ')}; hotmcp dev advertises it, so clients refresh their lists after an edit`,
-            );
+            warn(listChangedWarning(missing, 'an edit'));
           });
         }
         return setRequestHandler.apply(this, args);
@@ -371,15 +369,6 @@ function handleFor(handle: object, call: NativeCall): object {
       };
     },
   });
-}
-
-function withListChanged(given: AnyObject | undefined, onMissing: (missing: string[]) => void): AnyObject {
-  const capabilities = { ...given } as Record<string, AnyObject | undefined>;
-  const missing = LISTS.filter((list) => capabilities[list] !== undefined && capabilities[list]?.listChanged !== true);
-  if (missing.length > 0) onMissing(missing);
-  for (const list of LISTS) capabilities[list] = { ...capabilities[list], listChanged: true };
-  capabilities.logging ??= {};
-  return capabilities;
 }
 
 /** The real path of `entry` (relative to `cwd`), or undefined when it is no file. */

@@ -17,6 +17,7 @@ import {
 import { createPathFilter } from '@hotmcp/core/watching';
 import { restarted } from '../supervisor/child-stdio.js';
 import { mark } from '../timing.js';
+import { listChangedWarning } from './capabilities.js';
 import { DevModuleLoader } from './dev-module-loader.js';
 import { DevRegistryAdapter } from './dev-registry-adapter.js';
 import { DevSession } from './dev-session.js';
@@ -268,9 +269,7 @@ async function run(options: DevOptions, native: NativeStart | undefined): Promis
       mark('entry called connect() of a low-level Server');
       const missing = listChangedOnly(server);
       if (missing.length > 0 && !restarted()) {
-        reporter.say(
-          `the server does not advertise listChanged for ${missing.join(', ')}; hotmcp dev advertises it, so clients refresh their lists after a restart`,
-        );
+        reporter.say(listChangedWarning(missing, 'a restart'));
       }
       useRealStdout(transport, guardStdout());
       lowLevel.resolve('low-level');
