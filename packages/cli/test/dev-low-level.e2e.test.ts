@@ -108,6 +108,23 @@ describe('hotmcp dev of an entry built on the low-level Server', () => {
     expect(dev.stderr()).not.toMatch(/ended unexpectedly/);
   });
 
+  it('keeps the running version when an edit compiles but fails at start, and restarts at the fix', async () => {
+    project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const first = await callText(dev.client, 'ping');
+    await project.write('src/tools.ts', `${tools('two')}throw new Error('no config for two');\n`);
+    await expect
+      .poll(() => dev.stderr(), poll)
+      .toMatch(
+        /the new server process ended before it answered \(exit code \d+: .*no config for two.*\); not restarted: the running version \(pid \d+\) serves until the next change/,
+      );
+    expect(await callText(dev.client, 'ping')).toBe(first);
+    await project.write('src/tools.ts', tools('fixed'));
+    await expect.poll(() => callText(dev.client, 'ping'), poll).toMatch(/^fixed \d+$/);
+    expect(dev.stderr()).not.toMatch(/ended unexpectedly|repeated crashes|only once the old one has stopped/);
+  });
+
   it('says a restart is needed when it runs with no supervisor, and keeps serving (and that --dispatcher does not apply)', async () => {
     project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
     const dev = await connectDev(project, 'src/server.ts', ['--no-supervisor', '--dispatcher']);

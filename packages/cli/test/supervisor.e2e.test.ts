@@ -235,6 +235,36 @@ describe.each(MODES)('the stdio supervisor (%s)', (which) => {
     expect(running.errors).toEqual([]);
   }, 120_000);
 
+  it('keeps the old process serving when the new one ends before it answers, and restarts once a new one starts', async () => {
+    const running = await start({ SUPERVISE_EVENTS: '1' });
+    const { client } = running;
+    const first = await whoami(client);
+    // The new process fails 1 s into its start: calls made meanwhile wait for it, and go to the old one.
+    writeFileSync(join(dir, 'crash-at-start'), '1000');
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    await waitFor(() => expect(running.stderr()).toMatch(/"event":"restart"/));
+    const during = Promise.all([whoami(client), whoami(client)]);
+    await waitFor(() =>
+      expect(running.stderr()).toMatch(
+        /the new server process ended before it answered \(exit code 7: fixture: crashing at start as asked\); not restarted: the running version \(pid \d+\) serves until the next change/,
+      ),
+    );
+    expect((await during).map((answer) => answer.pid)).toEqual([first.pid, first.pid]);
+    expect(running.stderr()).toMatch(/"event":"restart\.failed"/);
+    expect((await whoami(client)).pid).toBe(first.pid);
+    unlinkSync(join(dir, 'crash-at-start'));
+    await client.callTool({ name: 'ask_restart', arguments: {} });
+    const second = await waitFor(async () => {
+      const now = await whoami(client);
+      expect(now.pid).not.toBe(first.pid);
+      return now;
+    });
+    await waitFor(() => expect(alive(first.pid)).toBe(false));
+    expect(alive(second.pid)).toBe(true);
+    expect(running.stderr()).not.toMatch(/ended unexpectedly|only once the old one has stopped/);
+    expect(running.errors).toEqual([]);
+  });
+
   it('hands the client’s answer to a request the old process sent before a restart back to it', async () => {
     const running = await start({ SUPERVISE_DRAIN_MS: '120000', SUPERVISE_EVENTS: '1' });
     const { client } = running;

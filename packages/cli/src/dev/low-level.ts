@@ -70,11 +70,11 @@ export function listChangedOnly(server: AnyObject, before?: AnyObject): string[]
 /**
  * Ask for a restart whenever a file of the entry's import graph (`graph()`,
  * read at each change) changes, or changed after `since` (epoch ms): over
- * IPC to the supervisor, or, with none, on stderr (`say`). A restart into
- * code that cannot even compile would only trade the running version for a
- * crash loop: while an edited file of the graph does not compile (or is
- * empty, a save in progress), it is said with its line and nothing restarts
- * until it does. Returns a function that stops watching (resolving once the
+ * IPC to the supervisor, or, with none, on stderr (`say`). Code that cannot
+ * even compile is not worth a new process: while an edited file of the graph
+ * does not compile (or is empty, a save in progress), it is said with its line
+ * and nothing restarts until it does (code that compiles but fails at start
+ * ends the new process; the supervisor keeps this one serving). Returns a function that stops watching (resolving once the
  * watcher let go).
  */
 export function restartOnEdit(
@@ -88,10 +88,9 @@ export function restartOnEdit(
   const broken = new Set<string>();
   /** What each edited file held when last checked: a save seen twice (two events) is one edit. */
   const texts = new Map<string, string | undefined>();
-  let asked = false;
   let checks = Promise.resolve();
+  // Each edit asks again: should the new process fail to start, this one serves on, and the fix is an edit too.
   const changed = async (files: string[]) => {
-    if (asked) return; // the next process reads every file afresh, and watches from its start
     const inGraph = new Set(graph());
     const edited = files.filter((file) => {
       if (!inGraph.has(file)) return false;
@@ -119,7 +118,6 @@ export function restartOnEdit(
       };
       try {
         process.send(message);
-        asked = true;
         return;
       } catch {
         // the supervisor went away: say it here

@@ -20,7 +20,8 @@
  * go out with their ids tagged with its pid, so an answer that reaches
  * another process after a restart is handed back to this one.
  * From the supervisor: `in` a line to handle as if the client sent it,
- * `start` start serving stdin after this prefix (base64), `stop` stop
+ * `start` start serving stdin after this prefix (base64), or serve it again
+ * after a `stop` (a restart whose new process did not start), `stop` stop
  * reading stdin and hand back the unfinished line.
  */
 import { writeSync } from 'node:fs';
@@ -244,6 +245,10 @@ export function superviseStdio(): boolean {
     serving = true;
     // What the last reader left: an unfinished line, or whole lines too.
     if (prefix.length > 0) take(prefix);
+    if (reader) {
+      reader.resume(); // told to stop for a restart whose new process did not start: this one serves on
+      return;
+    }
     const buffer = Buffer.allocUnsafe(64 * 1024);
     reader = new Socket({
       fd: inFd,

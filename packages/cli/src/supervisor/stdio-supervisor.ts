@@ -157,6 +157,8 @@ interface InFlight {
 const CANCEL_GRACE_MS = 1000;
 
 const STDERR_TAIL = 20;
+/** A new process's stderr saying it needed what the old one still holds: a port, a lock, a file in use. */
+const HELD_ELSEWHERE = /EADDRINUSE|EBUSY|ELOCKED|already in use|\blocked\b/i;
 const STDERR_AUDIT = 64 * 1024;
 const PRIVATE_ID_PREFIX = 'hotmcp-supervisor:';
 
@@ -703,23 +705,95 @@ class StdioSupervisor implements Supervisor {
     next.heldStderr = [];
     this.#child = next;
     await drained();
-    await this.#stop(old);
+    // The old process is stopped only once the new one has answered the replayed handshake: a new
+    // version that cannot start (it throws at start, it exits) leaves the old one serving.
+    let unanswered: string | undefined;
+    if (!next.gone) {
+      try {
+        await this.#replay(next);
+      } catch (error) {
+        unanswered = (error as Error).message;
+      }
+    }
     if (this.#isClosed()) return;
-    if (next.gone) {
-      // It ended while the old one still ran: it needs what the old one held (a port, a lock).
-      // From now on the old process goes first; this one starts again now that it is gone.
-      this.#overlap = false;
-      const why = [...next.stderrTail].reverse().find((line) => /error/i.test(line)) ?? next.stderrTail.at(-1);
-      this.#say(
-        `the new server process ended while the old one still ran${why ? ` (${why.trim()})` : ''}; starting it again, and from now on only once the old one has stopped`,
-      );
-      await this.#startNext();
+    if (next.gone || unanswered !== undefined) {
+      await this.#notStarted(old, next, next.gone ? undefined : unanswered);
       return;
     }
+    await this.#stop(old);
+    if (this.#isClosed()) return;
     next.planned = false;
     for (const chunk of next.heldStderr.splice(0)) this.#log.write(chunk);
     next.heldStderr = undefined;
-    await this.#bringUp(next);
+    if (next.gone) {
+      await this.#startNext(); // it ended the moment it was to serve: start it again
+      return;
+    }
+    await this.#bringUp(next, true);
+  }
+
+  /**
+   * A planned restart's new process ended (or did not answer the replayed handshake, `unanswered`)
+   * while the old one still ran. It needed what the old one holds (its stderr names a port or a
+   * lock in use; or it waited for one and never answered): it starts again once the old one is
+   * gone, and from then on only so. Otherwise the new version is what fails: the old process,
+   * still there, serves on until the next change asks again.
+   */
+  async #notStarted(old: Child, next: Child, unanswered: string | undefined): Promise<void> {
+    if (!next.gone) {
+      next.process.kill('SIGKILL');
+      await next.exited;
+    }
+    next.planned = false;
+    for (const chunk of next.heldStderr?.splice(0) ?? []) this.#log.write(chunk);
+    next.heldStderr = undefined;
+    if (this.#isClosed()) return;
+    const why = [...next.stderrTail].reverse().find((line) => /error/i.test(line)) ?? next.stderrTail.at(-1);
+    const held = unanswered !== undefined || next.stderrTail.some((line) => HELD_ELSEWHERE.test(line));
+    if (old.gone || held) {
+      if (!old.gone) {
+        this.#overlap = false;
+        this.#say(
+          `the new server process ${unanswered === undefined ? 'ended' : `did not answer (${unanswered})`} while the old one still ran${why ? ` (${why.trim()})` : ''}; starting it again, and from now on only once the old one has stopped`,
+        );
+        await this.#stop(old);
+        if (this.#isClosed()) return;
+      }
+      await this.#startNext();
+      return;
+    }
+    const { exitCode, signalCode } = next.process;
+    const ended = signalCode ? `signal ${signalCode}` : `exit code ${exitCode}`;
+    this.#say(
+      `the new server process ended before it answered (${ended}${why ? `: ${why.trim()}` : ''}); not restarted: the running version (pid ${old.process.pid}) serves until the next change`,
+    );
+    this.#event({ event: 'restart.failed', generation: next.generation, code: exitCode, signal: signalCode });
+    try {
+      this.#options.audit?.record('supervisor.restart_failed', {
+        generation: next.generation,
+        pid: next.process.pid,
+        code: exitCode,
+        signal: signalCode,
+        stderr: next.stderrAll,
+      });
+    } catch {
+      // An audit sink never stops the supervisor.
+    }
+    // The old process serves again: it reads the client's stdin (direct mode) or gets what waited.
+    old.planned = false;
+    this.#child = old;
+    if (this.#direct) {
+      this.#stopReadingWhileWaiting();
+      old.handedOver = false;
+      this.#handStdinTo(old);
+      this.#state = 'running';
+    } else {
+      this.#state = 'running';
+      this.#letQueuedThrough();
+    }
+    const pending = this.#pendingRestart;
+    this.#pendingRestart = undefined;
+    if (pending) this.restart(pending);
   }
 
   /** Resolves once no request the process of `generation` took is open, or after `ms`. */
@@ -754,10 +828,10 @@ class StdioSupervisor implements Supervisor {
     await this.#bringUp(child);
   }
 
-  /** Replay the handshake to a started process, then let the waiting requests through to it. */
-  async #bringUp(child: Child): Promise<void> {
+  /** Replay the handshake to a started process (unless `replayed`), then let the waiting requests through to it. */
+  async #bringUp(child: Child, replayed = false): Promise<void> {
     try {
-      await this.#replay(child);
+      if (!replayed) await this.#replay(child);
     } catch (error) {
       this.#say(`the restarted server did not take the replayed handshake: ${(error as Error).message}`);
       if (!child.gone) child.process.kill('SIGKILL');
@@ -772,34 +846,46 @@ class StdioSupervisor implements Supervisor {
       if (this.#isClosed() || child.gone) return;
       this.#stopReadingWhileWaiting();
       child.serving = true;
-      // The prefix may hold whole lines (read while the old process drained): they are this
-      // process's from now on (should it end before it notes them, their requests are answered);
-      // what it has read only in part is what follows the last of them.
-      const prefix = Buffer.from(this.#prefix, 'base64');
-      const last = prefix.lastIndexOf(0x0a);
-      for (const line of last < 0 ? [] : prefix.subarray(0, last).toString('utf8').split('\n')) {
-        const read = parseLine(Buffer.from(line));
-        if (read && read !== 'empty' && isRequest(read.message)) {
-          this.#inFlight.set(idKey(read.message.id), { id: read.message.id, generation: child.generation });
-        }
-      }
-      child.partial = prefix.subarray(last + 1).toString('base64');
-      this.#command(child, { start: this.#prefix });
-      this.#prefix = '';
+      this.#handStdinTo(child);
       child.readyAt ??= Date.now();
       this.#state = 'running';
     } else {
       child.readyAt ??= Date.now();
       this.#state = 'running';
-      for (const read of this.#queue.splice(0)) {
-        if (isResponse(read.message)) this.#answerServer(read.message);
-        else this.#deliver(read);
-      }
+      this.#letQueuedThrough();
       this.#announceLists();
     }
     const pending = this.#pendingRestart;
     this.#pendingRestart = undefined;
     if (pending) this.restart(pending);
+  }
+
+  /**
+   * Direct mode: `child` reads the client's stdin from what the supervisor read of it on. The
+   * prefix may hold whole lines (read while the old process drained): they are this process's
+   * from now on (should it end before it notes them, their requests are answered); what it has
+   * read only in part is what follows the last of them.
+   */
+  #handStdinTo(child: Child): void {
+    const prefix = Buffer.from(this.#prefix, 'base64');
+    const last = prefix.lastIndexOf(0x0a);
+    for (const line of last < 0 ? [] : prefix.subarray(0, last).toString('utf8').split('\n')) {
+      const read = parseLine(Buffer.from(line));
+      if (read && read !== 'empty' && isRequest(read.message)) {
+        this.#inFlight.set(idKey(read.message.id), { id: read.message.id, generation: child.generation });
+      }
+    }
+    child.partial = prefix.subarray(last + 1).toString('base64');
+    this.#command(child, { start: this.#prefix });
+    this.#prefix = '';
+  }
+
+  /** Relay mode: the messages that waited for a process, in order, to the one that serves now. */
+  #letQueuedThrough(): void {
+    for (const read of this.#queue.splice(0)) {
+      if (isResponse(read.message)) this.#answerServer(read.message);
+      else this.#deliver(read);
+    }
   }
 
   /** Bring a new process to where the client left the old one. */
