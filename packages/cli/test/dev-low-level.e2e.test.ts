@@ -125,6 +125,21 @@ describe('hotmcp dev of an entry built on the low-level Server', () => {
     expect(dev.stderr()).not.toMatch(/ended unexpectedly|repeated crashes|only once the old one has stopped/);
   });
 
+  it('restarts nothing for a save that leaves a file of its graph as it was', async () => {
+    project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
+    const dev = await connectDev(project, 'src/server.ts');
+    closers.push(() => dev.client.close());
+    const first = await callText(dev.client, 'ping');
+    // Its watch starts a moment after the connect: the same text saved again once it is on (its time changes).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await project.write('src/tools.ts', tools('one'));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await callText(dev.client, 'ping')).toBe(first);
+    await project.write('src/tools.ts', tools('two'));
+    await expect.poll(() => callText(dev.client, 'ping'), poll).toMatch(/^two \d+$/);
+    expect(dev.stderr().match(/restarting the server/g)).toHaveLength(1);
+  });
+
   it('says a restart is needed when it runs with no supervisor, and keeps serving (and that --dispatcher does not apply)', async () => {
     project = await createProject({ 'src/server.ts': entry('1.x'), 'src/tools.ts': tools('one') });
     const dev = await connectDev(project, 'src/server.ts', ['--no-supervisor', '--dispatcher']);

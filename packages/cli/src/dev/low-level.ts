@@ -6,7 +6,7 @@
  * supervisor hides from the client (it replays the client's session on the
  * new process and sends `list_changed`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { watchProject } from '../supervisor/retry-watch.js';
 import { LISTS, withListChanged } from './capabilities.js';
@@ -86,8 +86,15 @@ export function restartOnEdit(
 ): () => Promise<void> {
   /** Edited files of the graph that did not compile when last checked. */
   const broken = new Set<string>();
-  /** What each edited file held when last checked: a save seen twice (two events) is one edit. */
+  /**
+   * What each file held when last checked: a save seen twice (two events) is one edit, and a save that
+   * changed nothing (a touch, an editor writing the same text) is none. Seeded with the files of the graph
+   * untouched since `since`: what they hold now is what this process loaded.
+   */
   const texts = new Map<string, string | undefined>();
+  for (const file of graph()) {
+    if (modifiedAt(file) < since) texts.set(file, read(file));
+  }
   let checks = Promise.resolve();
   // Each edit asks again: should the new process fail to start, this one serves on, and the fix is an edit too.
   const changed = async (files: string[]) => {
@@ -133,6 +140,14 @@ export function restartOnEdit(
     },
     since,
   );
+}
+
+function modifiedAt(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 function read(file: string): string | undefined {
