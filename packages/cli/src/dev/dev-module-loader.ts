@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type AnyDefinition, clientPath, HotMcpError, type LoadResult, RunnerModuleLoader } from '@hotmcp/core';
 import type { DevSession } from './dev-session.js';
 import { HotContexts } from './hot-context.js';
+import { digestOf } from './low-level.js';
 import { isRefusedExit, refuseExits } from './refuse-exits.js';
 
 /** The SDK modules whose `McpServer` the entry's modules see intercepted. */
@@ -29,6 +30,8 @@ export class DevModuleLoader extends RunnerModuleLoader {
   readonly hot = new HotContexts();
   /** Every file read so far, with its stamp when read: the entry's import graph as far as it was followed. */
   private readonly stamps = new Map<string, string>();
+  /** A digest of the text of every file read, as this process runs it: what a save must differ from to be an edit. */
+  private readonly digests = new Map<string, string>();
   private readonly views = new WeakMap<object, Namespace>();
   /**
    * Set while the next load of the entry hands the engine the live
@@ -182,9 +185,19 @@ export class DevModuleLoader extends RunnerModuleLoader {
       .map(([file]) => file);
   }
 
-  protected override readSource(file: string): Promise<string> {
+  protected override async readSource(file: string): Promise<string> {
+    const changedAt = mtimeOf(file);
     this.stamps.set(file, stampOf(file));
-    return super.readSource(file);
+    const source = await super.readSource(file);
+    // Adopted from a native first run: what was read is what Node imported only if unchanged since it started.
+    if (this.nativeSince === undefined || changedAt < this.nativeSince) this.digests.set(file, digestOf(source));
+    else this.digests.delete(file);
+    return source;
+  }
+
+  /** A digest of the text last read of `file` (see {@link digestOf}), if it was read. */
+  digestRead(file: string): string | undefined {
+    return this.digests.get(file);
   }
 
   protected override meta(file: string): object {

@@ -6,7 +6,8 @@
  * supervisor hides from the client (it replays the client's session on the
  * new process and sends `list_changed`).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { watchProject } from '../supervisor/retry-watch.js';
 import { LISTS, withListChanged } from './capabilities.js';
@@ -69,17 +70,19 @@ export function listChangedOnly(server: AnyObject, before?: AnyObject): string[]
 
 /**
  * Ask for a restart whenever a file of the entry's import graph (`graph()`,
- * read at each change) changes, or changed after `since` (epoch ms): over
+ * read at each change) changes from what this process loaded (`loaded(file)`,
+ * a digest of its text), or changed after `since` (epoch ms): over
  * IPC to the supervisor, or, with none, on stderr (`say`). Code that cannot
  * even compile is not worth a new process: while an edited file of the graph
  * does not compile (or is empty, a save in progress), it is said with its line
  * and nothing restarts until it does (code that compiles but fails at start
- * ends the new process; the supervisor keeps this one serving). Returns a function that stops watching (resolving once the
- * watcher let go).
+ * ends the new process; the supervisor keeps this one serving). Returns a
+ * function that stops watching (resolving once the watcher let go).
  */
 export function restartOnEdit(
   root: string,
   graph: () => Iterable<string>,
+  loaded: (file: string) => string | undefined,
   since: number,
   watcher: 'auto' | 'native' | 'poll' | undefined,
   say: (line: string) => void,
@@ -87,14 +90,11 @@ export function restartOnEdit(
   /** Edited files of the graph that did not compile when last checked. */
   const broken = new Set<string>();
   /**
-   * What each file held when last checked: a save seen twice (two events) is one edit, and a save that
-   * changed nothing (a touch, an editor writing the same text) is none. Seeded with the files of the graph
-   * untouched since `since`: what they hold now is what this process loaded.
+   * What each file held when last checked: a save seen twice (two events) is one edit. Before its first
+   * check a file is compared with what this process loaded (`loaded`: a digest): a save that changed
+   * nothing (a touch, an editor writing the same text) is no edit.
    */
   const texts = new Map<string, string | undefined>();
-  for (const file of graph()) {
-    if (modifiedAt(file) < since) texts.set(file, read(file));
-  }
   let checks = Promise.resolve();
   // Each edit asks again: should the new process fail to start, this one serves on, and the fix is an edit too.
   const changed = async (files: string[]) => {
@@ -102,7 +102,7 @@ export function restartOnEdit(
     const edited = files.filter((file) => {
       if (!inGraph.has(file)) return false;
       const text = read(file);
-      const same = texts.has(file) && texts.get(file) === text;
+      const same = texts.has(file) ? texts.get(file) === text : text !== undefined && loaded(file) === digestOf(text);
       texts.set(file, text);
       return !same;
     });
@@ -142,14 +142,6 @@ export function restartOnEdit(
   );
 }
 
-function modifiedAt(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
-}
-
 function read(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
@@ -179,4 +171,9 @@ async function compileProblem(file: string, source: string | undefined): Promise
     const line = first?.location?.line;
     return `${line ? `:${line}` : ''}: ${first?.text ?? (error as Error).message}`;
   }
+}
+
+/** A digest of a file's text, to tell a save that changed it from one that did not. */
+export function digestOf(text: string): string {
+  return createHash('sha1').update(text).digest('base64');
 }

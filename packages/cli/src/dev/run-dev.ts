@@ -342,6 +342,7 @@ function servedAsIs(
     stop = restartOnEdit(
       root,
       () => loader.files(),
+      (file) => loader.digestRead(file),
       since,
       options.watcher,
       (line) => reporter.say(line),
