@@ -99,7 +99,12 @@ export async function superviseDev(project: Project, entry: string): Promise<Sup
     stderr: () => stderr,
     async close() {
       await client.close();
-      child.kill();
+      // Once it has exited: a process still ending (flushing its audit log) writes into the project being removed.
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill();
+        await exited;
+      }
     },
   };
 }
