@@ -186,8 +186,9 @@ export class DevModuleLoader extends RunnerModuleLoader {
   }
 
   protected override async readSource(file: string): Promise<string> {
-    const changedAt = mtimeOf(file);
-    this.stamps.set(file, stampOf(file));
+    const stamp = stampOf(file);
+    this.stamps.set(file, stamp);
+    const changedAt = Number.parseFloat(stamp); // a stamp begins with the file's mtime (NaN: none)
     const source = await super.readSource(file);
     // Adopted from a native first run: what was read is what Node imported only if unchanged since it started.
     if (this.nativeSince === undefined || changedAt < this.nativeSince) this.digests.set(file, digestOf(source));
